@@ -1,0 +1,79 @@
+//! What a server is, as remembered between kernel sessions.
+
+use serde::{Deserialize, Serialize};
+
+/// The default server directory, as in crimpl.
+pub const DEFAULT_DIRECTORY: &str = "~/crimpl";
+
+/// One server's settings; the `kind` tag names its kind in the registry file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ServerConfig {
+    /// Jobs run on this machine.
+    Local {
+        /// The server directory holding the job directories.
+        directory: String,
+    },
+    /// Jobs run detached on an SSH host.
+    Ssh {
+        /// Anything `ssh` accepts: an `~/.ssh/config` alias or `user@host[:port]`.
+        host: String,
+        /// The server directory on the host.
+        directory: String,
+    },
+    /// Jobs go through `sbatch` on a Slurm login node reached by SSH.
+    Slurm {
+        /// The login node, as for `Ssh`.
+        host: String,
+        /// The server directory on the cluster.
+        directory: String,
+        /// Where Slurm sends mail (`--mail-user`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mail_user: Option<String>,
+    },
+}
+
+impl ServerConfig {
+    /// The kind's name: `local`, `ssh`, `slurm`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerConfig::Local { .. } => "local",
+            ServerConfig::Ssh { .. } => "ssh",
+            ServerConfig::Slurm { .. } => "slurm",
+        }
+    }
+
+    /// The server directory.
+    pub fn directory(&self) -> &str {
+        match self {
+            ServerConfig::Local { directory }
+            | ServerConfig::Ssh { directory, .. }
+            | ServerConfig::Slurm { directory, .. } => directory,
+        }
+    }
+
+    /// The SSH host, for kinds reached over SSH.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            ServerConfig::Local { .. } => None,
+            ServerConfig::Ssh { host, .. } | ServerConfig::Slurm { host, .. } => Some(host),
+        }
+    }
+
+    /// Settings as (name, value) pairs, for display.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let mut settings = vec![("kind", self.kind().to_string())];
+        if let Some(host) = self.host() {
+            settings.push(("host", host.to_string()));
+        }
+        settings.push(("directory", self.directory().to_string()));
+        if let ServerConfig::Slurm {
+            mail_user: Some(mail),
+            ..
+        } = self
+        {
+            settings.push(("mail-user", mail.clone()));
+        }
+        settings
+    }
+}

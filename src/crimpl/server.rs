@@ -1,0 +1,492 @@
+//! A server and the operations on its jobs: crimpl's object model
+//! (`run_script`, `submit_script`, `job_status`, `existing_jobs`,
+//! `check_output`, `kill_job`, `resubmit_script`) over a [`Transport`].
+//!
+//! Every operation is a single remote command where it can be: a submit
+//! sends the script, the wrapper and the files as one tar stream into the
+//! command that creates the job and starts it; the status of every job is
+//! one survey of the server directory.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+
+use super::config::ServerConfig;
+use super::job::{FileRole, JobFile, JobRecord, SurveyLine, parse_listing};
+use super::layout::{self, INPUT_LIST, RUN_SCRIPT, SUBMIT_SCRIPT, WRAPPER};
+use super::scripts;
+use super::slurm::{self, SlurmOptions};
+use super::status::JobStatus;
+use super::transport::{HostKeyPolicy, LocalTransport, SshTransport, StdinFeed, Transport};
+use super::unpack::{self, FetchReport};
+
+/// What to submit besides the script.
+#[derive(Debug, Clone, Default)]
+pub struct SubmitOptions {
+    /// The job's name (default: from the date and time).
+    pub job: Option<String>,
+    /// Local files (or directories) sent into the job directory.
+    pub files: Vec<PathBuf>,
+    /// Processors to ask for (Slurm tasks).
+    pub nprocs: Option<u32>,
+    /// Slurm's own options.
+    pub slurm: SlurmOptions,
+}
+
+/// What a `--trial-run` shows: exactly what would be sent and run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Where it would run.
+    pub target: String,
+    /// The remote command(s), in order.
+    pub commands: Vec<String>,
+    /// Files that would be sent: name in the job directory and size.
+    pub uploads: Vec<(String, u64)>,
+    /// Scripts that would be written, by name.
+    pub scripts: Vec<(String, String)>,
+}
+
+/// A named server, with its open transport.
+pub struct Server {
+    name: String,
+    config: ServerConfig,
+    transport: Arc<dyn Transport>,
+    ssh: Option<Arc<SshTransport>>,
+}
+
+impl Server {
+    /// A server called `name` with `config`; SSH kinds connect on first use.
+    pub fn open(name: &str, config: ServerConfig) -> anyhow::Result<Self> {
+        let ssh = match &config {
+            ServerConfig::Local { .. } => None,
+            ServerConfig::Ssh { host, .. } | ServerConfig::Slurm { host, .. } => {
+                Some(Arc::new(SshTransport::new(host)?))
+            }
+        };
+        let transport: Arc<dyn Transport> = match &ssh {
+            Some(ssh) => ssh.clone(),
+            None => Arc::new(LocalTransport),
+        };
+        Ok(Self {
+            name: name.into(),
+            config,
+            transport,
+            ssh,
+        })
+    }
+
+    /// Record the SSH host's key in known_hosts if its fingerprint is
+    /// `fingerprint` (which the user compared with the host's own).
+    pub fn trust_host_key(&self, fingerprint: &str) -> anyhow::Result<()> {
+        let ssh = self
+            .ssh
+            .as_ref()
+            .with_context(|| format!("server {} is not reached over SSH", self.name))?;
+        ssh.set_policy(HostKeyPolicy::TrustFingerprint(fingerprint.into()));
+        let result = ssh.reconnect();
+        ssh.set_policy(HostKeyPolicy::Strict);
+        result
+    }
+
+    /// The server's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The server's settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Where its commands run.
+    pub fn transport(&self) -> &dyn Transport {
+        self.transport.as_ref()
+    }
+
+    fn directory(&self) -> &str {
+        self.config.directory()
+    }
+
+    fn job_dir(&self, job: &str) -> anyhow::Result<String> {
+        scripts::job_dir_word(self.directory(), job)
+    }
+
+    /// The command and uploads of `run` (what `--trial-run` shows).
+    pub fn plan_run(&self, script: &str, files: &[PathBuf]) -> anyhow::Result<Plan> {
+        let uploads = uploads(files)?;
+        Ok(Plan {
+            target: self.transport.describe(),
+            commands: vec![self.run_command()?],
+            uploads: uploads.iter().map(|u| (u.name.clone(), u.size)).collect(),
+            scripts: vec![(RUN_SCRIPT.into(), script.into())],
+        })
+    }
+
+    fn run_command(&self) -> anyhow::Result<String> {
+        Ok(format!(
+            "mkdir -p {dir} && cd {dir} && tar xf - && bash {RUN_SCRIPT} < /dev/null 2>&1",
+            dir = scripts::directory_word(self.directory())?
+        ))
+    }
+
+    /// Run `script` in the server directory (after sending `files` there),
+    /// handing its output (stdout and stderr interleaved) to `output` as it
+    /// comes; returns its exit code.
+    pub fn run_script(
+        &self,
+        script: &str,
+        files: &[PathBuf],
+        output: &mut dyn FnMut(&[u8]),
+    ) -> anyhow::Result<Option<i32>> {
+        let uploads = uploads(files)?;
+        let mut entries = vec![Entry::text(RUN_SCRIPT, script, 0o644)];
+        entries.extend(uploads);
+        let command = self.run_command()?;
+        let finished = self
+            .transport
+            .exec(&command, Some(tar_feed(entries)), &mut |reader| {
+                let mut buffer = [0u8; 8192];
+                loop {
+                    let n = reader.read(&mut buffer)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    output(&buffer[..n]);
+                }
+            })?;
+        if !finished.stderr.trim().is_empty() {
+            output(finished.stderr.as_bytes());
+        }
+        Ok(finished.code)
+    }
+
+    /// What `submit` would send and run.
+    pub fn plan_submit(&self, script: &str, options: &SubmitOptions) -> anyhow::Result<Plan> {
+        let job = options.job.clone().unwrap_or_else(layout::job_name_now);
+        let entries = self.job_entries(&job, script, options)?;
+        Ok(Plan {
+            target: self.transport.describe(),
+            commands: vec![self.submit_command(&job)?],
+            uploads: entries
+                .iter()
+                .filter(|e| !layout::is_own_file(&e.name))
+                .map(|e| (e.name.clone(), e.size))
+                .collect(),
+            scripts: entries
+                .iter()
+                .filter_map(|e| e.text.clone().map(|t| (e.name.clone(), t)))
+                .collect(),
+        })
+    }
+
+    /// Create the job, send the script and files, and start it detached;
+    /// returns the job's name.
+    pub fn submit(&self, script: &str, options: &SubmitOptions) -> anyhow::Result<String> {
+        let explicit = options.job.is_some();
+        let base = options.job.clone().unwrap_or_else(layout::job_name_now);
+        for attempt in 0..20 {
+            let job = if attempt == 0 {
+                base.clone()
+            } else {
+                format!("{base}-{}", attempt + 1)
+            };
+            let entries = self.job_entries(&job, script, options)?;
+            let captured = self
+                .transport
+                .capture(&self.submit_command(&job)?, Some(tar_feed(entries)))?;
+            match captured.finished.code {
+                Some(0) => return Ok(job),
+                Some(EXISTS_CODE) if !explicit => continue,
+                Some(EXISTS_CODE) => bail!(
+                    "job {job:?} exists already on {}: choose another --job name, or resubmit it with %crimpl resubmit {job}",
+                    self.name
+                ),
+                code => bail!(
+                    "submitting job {job:?} on {} failed (exit {}): {}",
+                    self.name,
+                    code.map_or("by signal".into(), |c| c.to_string()),
+                    captured.finished.stderr.trim()
+                ),
+            }
+        }
+        bail!("could not find a free job name starting with {base:?}")
+    }
+
+    fn job_entries(
+        &self,
+        job: &str,
+        script: &str,
+        options: &SubmitOptions,
+    ) -> anyhow::Result<Vec<Entry>> {
+        layout::validate_job_name(job)?;
+        let files = uploads(&options.files)?;
+        let input_list: String = files.iter().map(|f| format!("{}\n", f.name)).collect();
+        let mut entries = vec![
+            Entry::text(SUBMIT_SCRIPT, script, 0o644),
+            Entry::text(WRAPPER, &scripts::wrapper_script(), 0o755),
+            Entry::text(INPUT_LIST, &input_list, 0o644),
+        ];
+        if let ServerConfig::Slurm { mail_user, .. } = &self.config {
+            let batch =
+                slurm::batch_script(job, options.nprocs, &options.slurm, mail_user.as_deref())?;
+            entries.push(Entry::text(slurm::BATCH_SCRIPT, &batch, 0o644));
+        }
+        entries.extend(files);
+        Ok(entries)
+    }
+
+    fn submit_command(&self, job: &str) -> anyhow::Result<String> {
+        let dir = scripts::directory_word(self.directory())?;
+        let job_dir = layout::job_dir_name(job);
+        Ok(format!(
+            "mkdir -p {dir} && cd {dir} && {{ mkdir {job_dir} 2>/dev/null || exit {EXISTS_CODE}; }} && cd {job_dir} && tar xf - && {}",
+            self.start_command(".")
+        ))
+    }
+
+    fn start_command(&self, job_dir: &str) -> String {
+        match self.config {
+            ServerConfig::Slurm { .. } => slurm::start(job_dir),
+            _ => scripts::start_detached(job_dir),
+        }
+    }
+
+    /// Every job on the server with its status: one remote command.
+    pub fn jobs(&self) -> anyhow::Result<Vec<JobRecord>> {
+        self.survey(&format!("{}*", layout::JOB_DIR_PREFIX))
+    }
+
+    /// One job's record; an error names the jobs that exist if it is not found.
+    pub fn job(&self, job: &str) -> anyhow::Result<JobRecord> {
+        let pattern = layout::job_dir_name(job);
+        layout::validate_job_name(job)?;
+        self.survey(&pattern)?.into_iter().next().with_context(|| {
+            format!(
+                "no job {job:?} on server {}: %crimpl jobs lists them",
+                self.name
+            )
+        })
+    }
+
+    fn survey(&self, pattern: &str) -> anyhow::Result<Vec<JobRecord>> {
+        let survey = scripts::survey(self.directory(), pattern)?;
+        let slurm = matches!(self.config, ServerConfig::Slurm { .. });
+        // On Slurm the queue is read first: a job that leaves the queue after
+        // that has already written its end, which the survey then sees.
+        let command = if slurm {
+            format!(
+                "{}\necho {}\n{survey}",
+                slurm::QUEUE_COMMAND,
+                slurm::QUEUE_MARKER
+            )
+        } else {
+            survey
+        };
+        let output = self
+            .transport
+            .check(&command, None, "reading job statuses")?;
+        let text = String::from_utf8_lossy(&output);
+        let (queue, survey) = match text.split_once(&format!("{}\n", slurm::QUEUE_MARKER)) {
+            Some((queue, survey)) if slurm => (Some(slurm::parse_queue(queue)), survey),
+            _ => (None, text.as_ref()),
+        };
+        let mut records: Vec<JobRecord> = survey
+            .lines()
+            .filter_map(SurveyLine::parse)
+            .map(|line| {
+                let status = match &queue {
+                    Some(queue) => slurm::status(&line, queue),
+                    None => line.detached_status(),
+                };
+                line.into_record(status)
+            })
+            .collect();
+        records.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(records)
+    }
+
+    /// The job's log from byte `offset` on, or its last `tail` lines.
+    pub fn log(&self, job: &str, offset: u64, tail: Option<usize>) -> anyhow::Result<Vec<u8>> {
+        let command = scripts::read_log(&self.job_dir(job)?, offset, tail);
+        self.transport.check(&command, None, "reading the job log")
+    }
+
+    /// The job's files, marked input, output or crimpl.
+    pub fn ls(&self, job: &str) -> anyhow::Result<Vec<JobFile>> {
+        let job_dir = self.job_dir(job)?;
+        let command = format!(
+            "cd {job_dir} || exit 3; {}; printf '\\0\\0'; cat {INPUT_LIST} 2>/dev/null; true",
+            scripts::list_files(".")
+        );
+        let captured = self.transport.capture(&command, None)?;
+        if captured.finished.code == Some(3) {
+            bail!(
+                "no job {job:?} on server {}: %crimpl jobs lists them",
+                self.name
+            );
+        }
+        let output = captured.stdout;
+        let split = output
+            .windows(2)
+            .rposition(|w| w == [0, 0])
+            .context("unexpected listing from the server")?;
+        let inputs = String::from_utf8_lossy(&output[split + 2..]).into_owned();
+        Ok(parse_listing(&output[..split + 1], &inputs))
+    }
+
+    /// Fetch `paths` of the job (default: its output files) into `target`.
+    pub fn fetch(
+        &self,
+        job: &str,
+        paths: &[String],
+        target: &Path,
+        overwrite: bool,
+    ) -> anyhow::Result<FetchReport> {
+        let names: Vec<String> = if paths.is_empty() {
+            self.ls(job)?
+                .into_iter()
+                .filter(|f| f.role == FileRole::Output && !f.path.contains('/'))
+                .map(|f| f.path)
+                .collect()
+        } else {
+            for path in paths {
+                if path.split('/').any(|part| part == "..") || path.starts_with('/') {
+                    bail!("{path:?} is not a path inside the job directory");
+                }
+            }
+            paths.to_vec()
+        };
+        if names.is_empty() {
+            return Ok(FetchReport::default());
+        }
+        let command = scripts::tar_files(&self.job_dir(job)?, &names)?;
+        let mut report = None;
+        let finished = self.transport.exec(&command, None, &mut |reader| {
+            report =
+                Some(unpack::unpack(reader, target, overwrite).map_err(std::io::Error::other)?);
+            Ok(())
+        })?;
+        if !finished.success() {
+            bail!(
+                "fetching from job {job:?} failed: {}",
+                finished.stderr.trim()
+            );
+        }
+        report.context("no archive received")
+    }
+
+    /// Kill the job; it ends `canceled`.
+    pub fn kill(&self, job: &str) -> anyhow::Result<()> {
+        let job_dir = self.job_dir(job)?;
+        let command = match self.config {
+            ServerConfig::Slurm { .. } => slurm::kill(&job_dir),
+            _ => scripts::kill_detached(&job_dir),
+        };
+        self.transport
+            .check(&command, None, &format!("killing job {job:?}"))?;
+        Ok(())
+    }
+
+    /// Start the job's script again, in the same directory (after it ended).
+    pub fn resubmit(&self, job: &str) -> anyhow::Result<()> {
+        let record = self.job(job)?;
+        if !record.status.is_final() && record.status != JobStatus::NotSubmitted {
+            bail!(
+                "job {job:?} is {}: wait for it to end, or kill it first",
+                record.status
+            );
+        }
+        let job_dir = self.job_dir(job)?;
+        // A job created by crimpl 0.2.0 has no wrapper yet: add ours.
+        let install_wrapper = format!(
+            "cd {job_dir} && cat > {WRAPPER}.tmp && mv -f {WRAPPER}.tmp {WRAPPER} && {}",
+            self.start_command(".")
+        );
+        let wrapper = scripts::wrapper_script();
+        let feed: StdinFeed<'_> =
+            Box::new(move |w: &mut dyn Write| w.write_all(wrapper.as_bytes()));
+        self.transport.check(
+            &install_wrapper,
+            Some(feed),
+            &format!("resubmitting job {job:?}"),
+        )?;
+        Ok(())
+    }
+}
+
+/// Exit code of the submit command when the job directory exists already.
+const EXISTS_CODE: i32 = 17;
+
+/// One entry of the tar stream sent with a script.
+struct Entry {
+    name: String,
+    size: u64,
+    mode: u32,
+    text: Option<String>,
+    path: Option<PathBuf>,
+}
+
+impl Entry {
+    fn text(name: &str, text: &str, mode: u32) -> Self {
+        Self {
+            name: name.into(),
+            size: text.len() as u64,
+            mode,
+            text: Some(text.into()),
+            path: None,
+        }
+    }
+}
+
+/// The `--files` as entries named by their basenames, checked.
+fn uploads(files: &[PathBuf]) -> anyhow::Result<Vec<Entry>> {
+    let mut entries: Vec<Entry> = Vec::new();
+    for path in files {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("{} has no usable file name", path.display()))?
+            .to_string();
+        layout::validate_file_name(&name)?;
+        if entries.iter().any(|e| e.name == name) {
+            bail!("two files are named {name:?}: files land in one directory, so rename one");
+        }
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("cannot send {}: no such file", path.display()))?;
+        entries.push(Entry {
+            name,
+            size: meta.len(),
+            mode: 0o644,
+            text: None,
+            path: Some(path.clone()),
+        });
+    }
+    Ok(entries)
+}
+
+/// A stdin feed writing `entries` as a tar archive.
+fn tar_feed(entries: Vec<Entry>) -> StdinFeed<'static> {
+    Box::new(move |writer: &mut dyn Write| {
+        let mut builder = tar::Builder::new(writer);
+        builder.mode(tar::HeaderMode::Deterministic);
+        for entry in entries {
+            match (entry.text, entry.path) {
+                (Some(text), _) => {
+                    let mut header = tar::Header::new_gnu();
+                    header.set_size(text.len() as u64);
+                    header.set_mode(entry.mode);
+                    header.set_entry_type(tar::EntryType::Regular);
+                    builder.append_data(&mut header, &entry.name, text.as_bytes())?;
+                }
+                (None, Some(path)) if path.is_dir() => {
+                    builder.append_dir_all(&entry.name, &path)?
+                }
+                (None, Some(path)) => builder.append_path_with_name(&path, &entry.name)?,
+                (None, None) => {}
+            }
+        }
+        builder.finish()
+    })
+}

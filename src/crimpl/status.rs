@@ -1,0 +1,128 @@
+//! The job-status vocabulary: the one place that names a job's states.
+
+use std::fmt;
+
+/// Where a job is in its life, as crimpl's users know the words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Created on the server, never started.
+    NotSubmitted,
+    /// Waiting in a scheduler queue (Slurm's reason, when it gives one).
+    Pending(Option<String>),
+    /// Started, the user's script not yet running.
+    Starting,
+    /// The user's script is running.
+    Running,
+    /// The script exited with status 0.
+    Complete,
+    /// The script exited with a non-zero status (when known).
+    Failed(Option<i32>),
+    /// Killed on request (`kill`, `scancel`).
+    Canceled,
+    /// The process or instance is gone and never recorded an end.
+    Lost,
+    /// The server cannot be asked now (the reason says why).
+    Unknown(String),
+}
+
+impl JobStatus {
+    /// The status word (`complete`, `failed`, ...), as written in `crimpl-job.status`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            JobStatus::NotSubmitted => "not-submitted",
+            JobStatus::Pending(_) => "pending",
+            JobStatus::Starting => "starting",
+            JobStatus::Running => "running",
+            JobStatus::Complete => "complete",
+            JobStatus::Failed(_) => "failed",
+            JobStatus::Canceled => "canceled",
+            JobStatus::Lost => "lost",
+            JobStatus::Unknown(_) => "unknown",
+        }
+    }
+
+    /// Whether the job can no longer change by itself.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            JobStatus::Complete | JobStatus::Failed(_) | JobStatus::Canceled | JobStatus::Lost
+        )
+    }
+
+    /// Whether the job ended badly (failed, canceled or lost).
+    pub fn is_error(&self) -> bool {
+        matches!(
+            self,
+            JobStatus::Failed(_) | JobStatus::Canceled | JobStatus::Lost
+        )
+    }
+
+    /// Read a status word as found in a `crimpl-job.status` file, including
+    /// the words crimpl 0.2.0 wrote (`killed`).
+    pub fn from_word(word: &str) -> Option<JobStatus> {
+        Some(match word.trim() {
+            "not-submitted" => JobStatus::NotSubmitted,
+            "pending" => JobStatus::Pending(None),
+            "starting" => JobStatus::Starting,
+            "running" => JobStatus::Running,
+            "complete" => JobStatus::Complete,
+            "failed" => JobStatus::Failed(None),
+            "canceled" | "cancelled" | "killed" => JobStatus::Canceled,
+            "lost" => JobStatus::Lost,
+            _ => return None,
+        })
+    }
+
+    /// The words a user may name in `wait --until`.
+    pub const WORDS: [&'static str; 9] = [
+        "not-submitted",
+        "pending",
+        "starting",
+        "running",
+        "complete",
+        "failed",
+        "canceled",
+        "lost",
+        "unknown",
+    ];
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobStatus::Pending(Some(reason)) => write!(f, "pending ({reason})"),
+            JobStatus::Failed(Some(code)) => write!(f, "failed (exit code {code})"),
+            JobStatus::Unknown(reason) => write!(f, "unknown ({reason})"),
+            other => f.write_str(other.word()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip() {
+        for word in JobStatus::WORDS.iter().filter(|w| **w != "unknown") {
+            assert_eq!(JobStatus::from_word(word).unwrap().word(), *word);
+        }
+    }
+
+    #[test]
+    fn crimpl_killed_reads_as_canceled() {
+        assert_eq!(JobStatus::from_word("killed\n"), Some(JobStatus::Canceled));
+    }
+
+    #[test]
+    fn display_carries_details() {
+        assert_eq!(
+            JobStatus::Failed(Some(3)).to_string(),
+            "failed (exit code 3)"
+        );
+        assert_eq!(
+            JobStatus::Pending(Some("Resources".into())).to_string(),
+            "pending (Resources)"
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! "Run a command, feed it input, read its output": the one thing every
+//! server kind needs from the machine that holds its directory. Sending and
+//! fetching files are tar streams through such a command, so the local
+//! server and SSH hosts share every job operation above this trait.
+
+mod host_keys;
+mod local;
+mod ssh;
+mod ssh_target;
+
+pub use host_keys::{HostKeyPolicy, UnknownHost, fingerprint};
+pub use local::LocalTransport;
+pub use ssh::SshTransport;
+pub use ssh_target::SshTarget;
+
+use std::io::{Read, Write};
+
+/// Writes a command's standard input (for example a tar archive to unpack).
+pub type StdinFeed<'a> = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send + 'a>;
+
+/// Reads a command's standard output as it arrives.
+pub type StdoutSink<'a> = &'a mut dyn FnMut(&mut dyn Read) -> std::io::Result<()>;
+
+/// How a command ended.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// Exit status (`None` if it was killed by a signal or the channel closed without one).
+    pub code: Option<i32>,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+}
+
+impl Finished {
+    /// Whether the command exited with status 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// A command's captured output.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    /// Its stdout.
+    pub stdout: Vec<u8>,
+    /// Its exit and stderr.
+    pub finished: Finished,
+}
+
+/// A place that runs POSIX shell commands: this machine or an SSH host.
+pub trait Transport: Send + Sync {
+    /// Where commands run, for messages (`this machine`, `user@host:22`).
+    fn describe(&self) -> String;
+
+    /// Run `command` with `sh -c`, writing stdin with `stdin` (or none), and
+    /// handing stdout to `stdout` as a stream.
+    fn exec(
+        &self,
+        command: &str,
+        stdin: Option<StdinFeed<'_>>,
+        stdout: StdoutSink<'_>,
+    ) -> anyhow::Result<Finished>;
+
+    /// Run `command` and collect its stdout.
+    fn capture(&self, command: &str, stdin: Option<StdinFeed<'_>>) -> anyhow::Result<Captured> {
+        let mut out = Vec::new();
+        let finished = self.exec(command, stdin, &mut |reader| {
+            reader.read_to_end(&mut out).map(|_| ())
+        })?;
+        Ok(Captured {
+            stdout: out,
+            finished,
+        })
+    }
+
+    /// Run `command`, and fail with its stderr unless it exits 0.
+    fn check(
+        &self,
+        command: &str,
+        stdin: Option<StdinFeed<'_>>,
+        what: &str,
+    ) -> anyhow::Result<Vec<u8>> {
+        let captured = self.capture(command, stdin)?;
+        if !captured.finished.success() {
+            anyhow::bail!(
+                "{what} failed on {} (exit {}): {}",
+                self.describe(),
+                captured
+                    .finished
+                    .code
+                    .map_or("by signal".into(), |c| c.to_string()),
+                captured.finished.stderr.trim()
+            );
+        }
+        Ok(captured.stdout)
+    }
+}

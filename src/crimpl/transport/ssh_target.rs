@@ -1,0 +1,184 @@
+//! Resolving a host as `ssh` would: `user@host:port` on top of the user's
+//! `~/.ssh/config` (`Host` aliases, `HostName`, `User`, `Port`,
+//! `IdentityFile`, `UserKnownHostsFile`), parsed with `ssh2-config`.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use ssh2_config::{ParseRule, SshConfig};
+
+/// Where and as whom to connect, with the keys and known_hosts files to use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SshTarget {
+    /// The host as the user wrote it (for messages).
+    pub spec: String,
+    /// The address to connect to.
+    pub host_name: String,
+    /// TCP port.
+    pub port: u16,
+    /// Login user.
+    pub user: String,
+    /// Private keys to try after the agent's.
+    pub identity_files: Vec<PathBuf>,
+    /// Files of trusted host keys; the first is where new keys are recorded.
+    pub known_hosts: Vec<PathBuf>,
+}
+
+impl SshTarget {
+    /// Resolve `spec` (`alias`, `host`, `user@host`, `user@host:port`) with the user's ssh config.
+    pub fn resolve(spec: &str) -> anyhow::Result<Self> {
+        let home = dirs::home_dir().context("cannot find the home directory (HOME)")?;
+        let config_path = home.join(".ssh").join("config");
+        let config = match File::open(&config_path) {
+            Ok(file) => SshConfig::default()
+                .parse(
+                    &mut BufReader::new(file),
+                    ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
+                )
+                .with_context(|| format!("cannot parse {}", config_path.display()))?,
+            Err(_) => SshConfig::default(),
+        };
+        Self::resolve_with(spec, &config, &home)
+    }
+
+    fn resolve_with(
+        spec: &str,
+        config: &SshConfig,
+        home: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        let (user, rest) = match spec.rsplit_once('@') {
+            Some((user, rest)) => (Some(user.to_string()), rest),
+            None => (None, spec),
+        };
+        let (alias, port) = match rest.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') => (
+                host,
+                Some(
+                    port.parse::<u16>()
+                        .with_context(|| format!("bad port in {spec:?}"))?,
+                ),
+            ),
+            _ => (rest, None),
+        };
+        if alias.is_empty() || alias.starts_with('-') || alias.contains(char::is_whitespace) {
+            bail!("{spec:?} is not a host: give an ~/.ssh/config alias or user@host");
+        }
+        let params = config.query(alias);
+        if params
+            .proxy_jump
+            .as_ref()
+            .is_some_and(|j| !j.is_empty() && j[0] != "none")
+        {
+            bail!(
+                "{spec:?} uses ProxyJump, which this kernel does not support yet: \
+                 forward a local port (ssh -L) and use user@localhost:PORT"
+            );
+        }
+        let user = user
+            .or(params.user.clone())
+            .or_else(|| std::env::var("USER").ok())
+            .context("no user: write user@host or set User in ~/.ssh/config")?;
+        let ssh_dir = home.join(".ssh");
+        let identity_files = params.identity_file.clone().unwrap_or_else(|| {
+            ["id_ed25519", "id_ecdsa", "id_rsa"]
+                .iter()
+                .map(|name| ssh_dir.join(name))
+                .collect()
+        });
+        let mut known_hosts: Vec<PathBuf> = params
+            .unsupported_fields
+            .get("userknownhostsfile")
+            .or_else(|| params.ignored_fields.get("userknownhostsfile"))
+            .map(|files| files.iter().map(|f| expand_home(f, home)).collect())
+            .unwrap_or_default();
+        if known_hosts.is_empty() {
+            known_hosts.push(ssh_dir.join("known_hosts"));
+        }
+        known_hosts.push(PathBuf::from("/etc/ssh/ssh_known_hosts"));
+        Ok(Self {
+            spec: spec.into(),
+            host_name: params
+                .host_name
+                .clone()
+                .unwrap_or_else(|| alias.to_string()),
+            port: port.or(params.port).unwrap_or(22),
+            user,
+            identity_files,
+            known_hosts,
+        })
+    }
+
+    /// `user@host:port`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host_name, self.port)
+    }
+
+    /// The host as written in known_hosts (`host`, or `[host]:port` off port 22).
+    pub fn known_hosts_name(&self) -> String {
+        if self.port == 22 {
+            self.host_name.clone()
+        } else {
+            format!("[{}]:{}", self.host_name, self.port)
+        }
+    }
+}
+
+fn expand_home(path: &str, home: &std::path::Path) -> PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => home.join(rest),
+        None => PathBuf::from(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> SshConfig {
+        SshConfig::default()
+            .home_dir("/home/u")
+            .parse(
+                &mut text.as_bytes(),
+                ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn aliases_resolve_through_the_config() {
+        let config = config(
+            "Host cluster\n  HostName 10.1.2.3\n  User alice\n  Port 2222\n  IdentityFile ~/.ssh/cluster_key\n  UserKnownHostsFile ~/.ssh/kh\n",
+        );
+        let target =
+            SshTarget::resolve_with("cluster", &config, std::path::Path::new("/home/u")).unwrap();
+        assert_eq!(target.host_name, "10.1.2.3");
+        assert_eq!(target.user, "alice");
+        assert_eq!(target.port, 2222);
+        assert_eq!(
+            target.identity_files,
+            vec![PathBuf::from("/home/u/.ssh/cluster_key")]
+        );
+        assert_eq!(target.known_hosts[0], PathBuf::from("/home/u/.ssh/kh"));
+        assert_eq!(target.known_hosts_name(), "[10.1.2.3]:2222");
+    }
+
+    #[test]
+    fn explicit_user_and_port_win() {
+        let config = config("Host h\n  User alice\n  Port 2222\n");
+        let target =
+            SshTarget::resolve_with("bob@h:2022", &config, std::path::Path::new("/home/u"))
+                .unwrap();
+        assert_eq!((target.user.as_str(), target.port), ("bob", 2022));
+    }
+
+    #[test]
+    fn option_like_hosts_are_refused() {
+        let config = config("");
+        assert!(
+            SshTarget::resolve_with("-oProxyCommand=x", &config, std::path::Path::new("/h"))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! The control channel, served on its own task so that interrupt and
+//! shutdown work while a cell runs.
+
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use super::interrupt::Interrupter;
+use super::kernel_info;
+use super::shell::error_reply;
+use super::sockets::{Publisher, RouterChannel, log};
+
+/// How the kernel was asked to stop.
+#[derive(Debug, Clone, Copy)]
+pub struct ShutdownRequested {
+    /// Whether the frontend will start a new kernel.
+    pub restart: bool,
+}
+
+/// Serve control requests until a shutdown request arrives (then report it on `shutdown`).
+pub async fn serve(
+    mut channel: RouterChannel,
+    publisher: Publisher,
+    interrupter: Interrupter,
+    shutdown: oneshot::Sender<ShutdownRequested>,
+) {
+    while let Some(request) = channel.incoming.recv().await {
+        publisher.status("busy", Some(&request.header));
+        let msg_type = request.msg_type().to_string();
+        match msg_type.as_str() {
+            "shutdown_request" => {
+                let restart = request
+                    .content
+                    .get("restart")
+                    .and_then(|r| r.as_bool())
+                    .unwrap_or(false);
+                channel
+                    .replier
+                    .reply(
+                        &request,
+                        "shutdown_reply",
+                        json!({ "status": "ok", "restart": restart }),
+                    )
+                    .await;
+                publisher.status("idle", Some(&request.header));
+                let _ = shutdown.send(ShutdownRequested { restart });
+                return;
+            }
+            "interrupt_request" => {
+                interrupter.interrupt();
+                channel
+                    .replier
+                    .reply(&request, "interrupt_reply", json!({ "status": "ok" }))
+                    .await;
+            }
+            "kernel_info_request" => {
+                channel
+                    .replier
+                    .reply(&request, "kernel_info_reply", kernel_info::reply())
+                    .await;
+            }
+            other => {
+                log(&format!("unsupported message type {other:?} on control"));
+                if other.ends_with("_request") {
+                    let reply_type = other.replace("_request", "_reply");
+                    let content = error_reply(
+                        "UnknownMessageType",
+                        &format!("this kernel does not handle {other}"),
+                    );
+                    channel.replier.reply(&request, &reply_type, content).await;
+                }
+            }
+        }
+        publisher.status("idle", Some(&request.header));
+    }
+}

@@ -1,0 +1,148 @@
+//! One `execute_request`: count it, route each part of the cell to the magics
+//! or to Rust, publish what it shows, and build the `execute_reply`.
+
+use std::sync::Arc;
+
+use jupyter_protocol::ExecuteRequest;
+use serde_json::{Value, json};
+
+use super::history::History;
+use super::interrupt::Interrupter;
+use super::output::{CellError, CellSink};
+use super::rust_cells::RustCells;
+use super::sockets::Publisher;
+use super::wire::Incoming;
+use crate::magics::{CellPart, Magics, split_cell};
+
+/// Runs cells, one at a time, and keeps the execution count and history.
+pub struct Executor {
+    publisher: Publisher,
+    rust: RustCells,
+    magics: Arc<Magics>,
+    interrupter: Interrupter,
+    execution_count: usize,
+    history: History,
+}
+
+/// The reply to send and whether the cell failed (which aborts queued cells).
+pub struct Executed {
+    /// The `execute_reply` content.
+    pub reply: Value,
+    /// Whether the cell ended in an error.
+    pub failed: bool,
+}
+
+impl Executor {
+    /// An executor publishing through `publisher`.
+    pub fn new(
+        publisher: Publisher,
+        rust: RustCells,
+        magics: Arc<Magics>,
+        interrupter: Interrupter,
+    ) -> Self {
+        Self {
+            publisher,
+            rust,
+            magics,
+            interrupter,
+            execution_count: 0,
+            history: History::default(),
+        }
+    }
+
+    /// The cells run so far.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The reply to a request aborted because an earlier cell failed.
+    pub fn aborted_reply(&self) -> Value {
+        json!({ "status": "aborted", "execution_count": self.execution_count })
+    }
+
+    /// Run the cell of `request`.
+    pub async fn execute(&mut self, request: &Incoming) -> Executed {
+        let content: ExecuteRequest = match serde_json::from_value(request.content.clone()) {
+            Ok(content) => content,
+            Err(err) => {
+                let error = CellError::new(
+                    "BadRequest",
+                    &format!("malformed execute_request content: {err}"),
+                );
+                return self.failure(&error);
+            }
+        };
+        let store = content.store_history && !content.silent;
+        if store {
+            self.execution_count += 1;
+            self.history.record(self.execution_count, &content.code);
+        }
+        let sink = CellSink::new(self.publisher.clone(), request.header.clone());
+        if !content.silent {
+            self.publisher.publish(
+                "execute_input",
+                json!({ "code": content.code, "execution_count": self.execution_count }),
+                Some(&request.header),
+            );
+        }
+        let token = self.interrupter.begin_cell();
+        let mut outcome = Ok(());
+        for part in split_cell(&content.code) {
+            outcome = match part {
+                CellPart::Rust(code) => match self.rust.eval(&code, sink.clone()).await {
+                    Ok(bundle) => {
+                        if !bundle.is_empty() && !content.silent {
+                            if let Some(Value::String(text)) = bundle.get("text/plain") {
+                                self.history.record_output(text);
+                            }
+                            sink.execute_result(self.execution_count, bundle);
+                        }
+                        Ok(())
+                    }
+                    Err(error) => Err(error),
+                },
+                CellPart::Magic { line, body } => self
+                    .magics
+                    .run(
+                        &line,
+                        body.as_deref(),
+                        Arc::new(sink.clone()),
+                        token.clone(),
+                    )
+                    .await
+                    .map_err(|err| CellError::new(err.kind(), &err.to_string())),
+            };
+            if outcome.is_err() || token.is_cancelled() {
+                break;
+            }
+        }
+        self.interrupter.end_cell();
+        match outcome {
+            Ok(()) => Executed {
+                reply: json!({
+                    "status": "ok",
+                    "execution_count": self.execution_count,
+                    "payload": [],
+                    "user_expressions": {},
+                }),
+                failed: false,
+            },
+            Err(error) => {
+                sink.error(&error);
+                let mut executed = self.failure(&error);
+                executed.failed = content.stop_on_error;
+                executed
+            }
+        }
+    }
+
+    fn failure(&self, error: &CellError) -> Executed {
+        let mut reply = error.to_content();
+        reply["status"] = json!("error");
+        reply["execution_count"] = json!(self.execution_count);
+        Executed {
+            reply,
+            failed: true,
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! Rust cells, evaluated by the `evcxr` library on a thread of their own.
+//!
+//! Starting evcxr takes seconds, so it starts on the first Rust cell, never
+//! before `kernel_info` is answered. evcxr runs user code in a child process
+//! whose stdout and stderr arrive on channels: one pump thread forwards them
+//! to the running cell as they come (turning evcxr's
+//! `EVCXR_BEGIN_CONTENT mime ... EVCXR_END_CONTENT` blocks into
+//! `display_data`), and is flushed before a cell's reply so that no line is
+//! lost or given to the next cell.
+
+use std::process::Child;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use crossbeam_channel::{Receiver, Sender, select};
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+use super::output::{CellError, CellSink};
+use crate::magics::StreamName;
+
+/// What a successful Rust cell evaluated to: a mime bundle, empty for `()`.
+pub type RustValue = Map<String, Value>;
+
+/// Completions for Rust code: the matches and the replaced range (byte offsets).
+pub struct RustCompletions {
+    /// Candidate texts.
+    pub matches: Vec<String>,
+    /// Start of the text the candidates replace.
+    pub start: usize,
+    /// End of the text the candidates replace.
+    pub end: usize,
+}
+
+enum Request {
+    Eval {
+        code: String,
+        sink: CellSink,
+        reply: oneshot::Sender<Result<RustValue, CellError>>,
+    },
+    Complete {
+        code: String,
+        cursor: usize,
+        reply: oneshot::Sender<Option<RustCompletions>>,
+    },
+    Inspect {
+        code: String,
+        cursor: usize,
+        reply: oneshot::Sender<Option<String>>,
+    },
+}
+
+/// Handle to the evcxr thread; cheap to clone.
+#[derive(Clone)]
+pub struct RustCells {
+    requests: Arc<Mutex<Option<Sender<Request>>>>,
+    child: Arc<Mutex<Option<Arc<Mutex<Child>>>>>,
+}
+
+impl Default for RustCells {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RustCells {
+    /// A handle; evcxr itself starts on first use.
+    pub fn new() -> Self {
+        Self {
+            requests: Arc::default(),
+            child: Arc::default(),
+        }
+    }
+
+    /// Whether evcxr has been started.
+    pub fn started(&self) -> bool {
+        self.requests.lock().map(|r| r.is_some()).unwrap_or(false)
+    }
+
+    /// Evaluate `code`, streaming its output into `sink`.
+    pub async fn eval(&self, code: &str, sink: CellSink) -> Result<RustValue, CellError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Eval {
+            code: code.into(),
+            sink,
+            reply,
+        })?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(CellError::new("EvcxrError", "the Rust evaluator stopped")))
+    }
+
+    /// Completions at `cursor` (a byte offset), if evcxr is running.
+    pub async fn complete(&self, code: &str, cursor: usize) -> Option<RustCompletions> {
+        if !self.started() {
+            return None;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Complete {
+            code: code.into(),
+            cursor,
+            reply,
+        })
+        .ok()?;
+        answer.await.ok().flatten()
+    }
+
+    /// Type and documentation of what is under `cursor`, if evcxr is running.
+    pub async fn inspect(&self, code: &str, cursor: usize) -> Option<String> {
+        if !self.started() {
+            return None;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Inspect {
+            code: code.into(),
+            cursor,
+            reply,
+        })
+        .ok()?;
+        answer.await.ok().flatten()
+    }
+
+    /// Stop the code now running, by killing evcxr's child process
+    /// (evcxr restarts it on the next cell; variables are lost).
+    pub fn interrupt(&self) {
+        if let Some(child) = self.child.lock().ok().and_then(|c| c.clone())
+            && let Ok(mut child) = child.lock()
+        {
+            let _ = child.kill();
+        }
+    }
+
+    fn send(&self, request: Request) -> Result<(), CellError> {
+        let mut requests = self
+            .requests
+            .lock()
+            .map_err(|_| CellError::new("EvcxrError", "the Rust evaluator is unavailable"))?;
+        let sender = requests.get_or_insert_with(|| start(self.child.clone()));
+        sender.send(request).map_err(|_| {
+            CellError::new(
+                "EvcxrError",
+                "the Rust evaluator stopped; restart the kernel",
+            )
+        })
+    }
+}
+
+/// Start the evcxr thread; its context is created there, off the async runtime.
+fn start(child_slot: Arc<Mutex<Option<Arc<Mutex<Child>>>>>) -> Sender<Request> {
+    let (tx, rx) = crossbeam_channel::unbounded::<Request>();
+    thread::Builder::new()
+        .name("evcxr".into())
+        .spawn(move || serve(rx, child_slot))
+        .expect("spawning the evcxr thread");
+    tx
+}
+
+fn serve(requests: Receiver<Request>, child_slot: Arc<Mutex<Option<Arc<Mutex<Child>>>>>) {
+    let (mut context, outputs) = match evcxr::CommandContext::new() {
+        Ok(started) => started,
+        Err(err) => {
+            let error = CellError::new(
+                "EvcxrError",
+                &format!(
+                    "could not start the Rust evaluator (evcxr): {err}\nIs a Rust toolchain (cargo, rustc) on PATH?"
+                ),
+            );
+            for request in requests {
+                match request {
+                    Request::Eval { reply, .. } => {
+                        let _ = reply.send(Err(error.clone()));
+                    }
+                    Request::Complete { reply, .. } => {
+                        let _ = reply.send(None);
+                    }
+                    Request::Inspect { reply, .. } => {
+                        let _ = reply.send(None);
+                    }
+                }
+            }
+            return;
+        }
+    };
+    let pump = OutputPump::start(outputs.stdout, outputs.stderr);
+    for request in requests {
+        match request {
+            Request::Eval { code, sink, reply } => {
+                if let Ok(mut slot) = child_slot.lock() {
+                    *slot = Some(context.process_handle());
+                }
+                pump.attach(Some(sink));
+                let result = context.execute(&code);
+                pump.flush();
+                pump.attach(None);
+                if let Ok(mut slot) = child_slot.lock() {
+                    *slot = None;
+                }
+                let _ = reply.send(result.map(to_bundle).map_err(to_cell_error));
+            }
+            Request::Complete {
+                code,
+                cursor,
+                reply,
+            } => {
+                let completions =
+                    context
+                        .completions(&code, cursor)
+                        .ok()
+                        .map(|c| RustCompletions {
+                            matches: c.completions.into_iter().map(|c| c.code).collect(),
+                            start: c.start_offset,
+                            end: c.end_offset,
+                        });
+                let _ = reply.send(completions);
+            }
+            Request::Inspect {
+                code,
+                cursor,
+                reply,
+            } => {
+                let hover = context
+                    .hover_at(&code, cursor)
+                    .ok()
+                    .map(|(ty, doc)| format!("{ty}\n\n{doc}").trim().to_string())
+                    .filter(|text| !text.is_empty());
+                let _ = reply.send(hover);
+            }
+        }
+    }
+}
+
+fn to_bundle(outputs: evcxr::EvalOutputs) -> RustValue {
+    outputs
+        .content_by_mime_type
+        .into_iter()
+        .map(|(mime, content)| (mime, Value::String(content)))
+        .collect()
+}
+
+fn to_cell_error(error: evcxr::Error) -> CellError {
+    match error {
+        evcxr::Error::CompilationErrors(errors) => {
+            let traceback: Vec<String> = errors.iter().map(|e| e.rendered()).collect();
+            let evalue = errors
+                .first()
+                .map(|e| e.message())
+                .unwrap_or_else(|| "compilation failed".into());
+            CellError {
+                ename: "CompilationError".into(),
+                evalue,
+                traceback,
+            }
+        }
+        evcxr::Error::SubprocessTerminated(message) => CellError::new(
+            "Interrupted",
+            &format!(
+                "{message}\nThe Rust evaluator was restarted: variables defined so far are lost."
+            ),
+        ),
+        other => CellError::new("EvcxrError", &other.to_string()),
+    }
+}
+
+enum PumpControl {
+    Attach(Option<CellSink>),
+    Flush(Sender<()>),
+}
+
+/// Forwards evcxr's output lines to the cell that is running.
+struct OutputPump {
+    control: Sender<PumpControl>,
+}
+
+impl OutputPump {
+    fn start(stdout: Receiver<String>, stderr: Receiver<String>) -> Self {
+        let (control, commands) = crossbeam_channel::unbounded();
+        thread::Builder::new()
+            .name("evcxr-output".into())
+            .spawn(move || pump(stdout, stderr, commands))
+            .expect("spawning the evcxr output thread");
+        Self { control }
+    }
+
+    fn attach(&self, sink: Option<CellSink>) {
+        let _ = self.control.send(PumpControl::Attach(sink));
+    }
+
+    /// Wait until every line already produced has been forwarded.
+    fn flush(&self) {
+        let (done, wait) = crossbeam_channel::bounded(1);
+        if self.control.send(PumpControl::Flush(done)).is_ok() {
+            let _ = wait.recv();
+        }
+    }
+}
+
+fn pump(stdout: Receiver<String>, stderr: Receiver<String>, control: Receiver<PumpControl>) {
+    let mut state = PumpState::default();
+    loop {
+        select! {
+            recv(stdout) -> line => match line {
+                Ok(line) => state.stdout_line(line),
+                Err(_) => return,
+            },
+            recv(stderr) -> line => match line {
+                Ok(line) => state.emit(StreamName::Stderr, line),
+                Err(_) => return,
+            },
+            recv(control) -> command => match command {
+                Ok(PumpControl::Attach(sink)) => state.sink = sink,
+                Ok(PumpControl::Flush(done)) => {
+                    while let Ok(line) = stdout.try_recv() {
+                        state.stdout_line(line);
+                    }
+                    while let Ok(line) = stderr.try_recv() {
+                        state.emit(StreamName::Stderr, line);
+                    }
+                    let _ = done.send(());
+                }
+                Err(_) => return,
+            },
+        }
+    }
+}
+
+#[derive(Default)]
+struct PumpState {
+    sink: Option<CellSink>,
+    /// Inside an `EVCXR_BEGIN_CONTENT` block: its mime type and lines so far.
+    content: Option<(String, Vec<String>)>,
+}
+
+impl PumpState {
+    fn stdout_line(&mut self, line: String) {
+        if let Some((mime, lines)) = &mut self.content {
+            if line.trim_end() == "EVCXR_END_CONTENT" {
+                let mut bundle = Map::new();
+                bundle.insert(mime.clone(), Value::String(lines.join("\n")));
+                if let Some(sink) = &self.sink {
+                    sink.display_bundle(bundle, None);
+                }
+                self.content = None;
+            } else {
+                lines.push(line);
+            }
+        } else if let Some(mime) = line.strip_prefix("EVCXR_BEGIN_CONTENT ") {
+            self.content = Some((mime.trim().to_string(), Vec::new()));
+        } else {
+            self.emit(StreamName::Stdout, line);
+        }
+    }
+
+    fn emit(&self, name: StreamName, mut line: String) {
+        if let Some(sink) = &self.sink {
+            line.push('\n');
+            sink.stream(name, &line);
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The `%crimpl` command language, declared with clap: parsing, `--help` on
+//! every command, usage errors, and the tree that completion walks.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// `%crimpl` / `%%crimpl`: run compute jobs on local, SSH, Slurm servers from notebook cells.
+#[derive(Parser, Debug)]
+#[command(
+    name = "%crimpl",
+    no_binary_name = true,
+    disable_version_flag = true,
+    help_template = "{about}\n\n{usage-heading} {usage}\n\n{all-args}",
+    after_help = "Cells: `%%crimpl run` / `%%crimpl submit` on the first line send the rest of the cell as the \
+                  job script. `$VAR` in a magic line is taken from the kernel's environment."
+)]
+pub struct MagicLine {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Make, list, choose and manage servers.
+    #[command(subcommand)]
+    Server(ServerCommand),
+    /// (cell) Run the cell body in the server directory and wait, streaming its output.
+    Run(RunArgs),
+    /// (cell) Submit the cell body as a job; it runs detached and its status updates live.
+    Submit(SubmitArgs),
+    /// List every job on the server with its status.
+    Jobs(ServerArg),
+    /// Show a job's status.
+    Status(JobArgs),
+    /// Wait for a job to end (or reach --until), showing its status and new log lines.
+    Wait(WaitArgs),
+    /// Show a job's log (its stdout and stderr).
+    Log(LogArgs),
+    /// List a job's files, marked input, output or crimpl.
+    Ls(JobArgs),
+    /// Copy a job's output files (or the PATHs given) into the notebook's directory.
+    Fetch(FetchArgs),
+    /// Kill a running job; it ends as canceled.
+    Kill(JobArgs),
+    /// Run a job's script again, in the same job directory.
+    Resubmit(JobArgs),
+}
+
+/// `%crimpl server ...`
+#[derive(Subcommand, Debug)]
+pub enum ServerCommand {
+    /// Make a new server and remember it by name.
+    #[command(subcommand)]
+    New(NewServer),
+    /// List the remembered servers.
+    List,
+    /// Make NAME the server for commands without --server.
+    Use {
+        /// The server's name.
+        name: String,
+    },
+    /// Show a server's settings.
+    Show {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+    },
+    /// Forget a server (nothing on the server is touched).
+    Remove {
+        /// The server's name.
+        name: String,
+    },
+    /// Trust an SSH host's key: record it in known_hosts if it has FINGERPRINT.
+    Trust {
+        /// The server's name.
+        name: String,
+        /// The fingerprint shown by the error (SHA256:...), checked against the host's own.
+        fingerprint: String,
+    },
+}
+
+/// `%crimpl server new KIND ...`
+#[derive(Subcommand, Debug)]
+pub enum NewServer {
+    /// Jobs run on this machine.
+    Local {
+        /// The server's name.
+        name: String,
+        /// Directory holding the jobs.
+        #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
+        directory: String,
+    },
+    /// Jobs run detached on an SSH host.
+    Ssh {
+        /// The server's name.
+        name: String,
+        /// An ~/.ssh/config alias or user@host[:port].
+        #[arg(long)]
+        host: String,
+        /// Directory holding the jobs on the host.
+        #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
+        directory: String,
+    },
+    /// Jobs go through sbatch on a Slurm cluster's login node.
+    Slurm {
+        /// The server's name.
+        name: String,
+        /// The login node: an ~/.ssh/config alias or user@host[:port].
+        #[arg(long)]
+        host: String,
+        /// Directory holding the jobs on the cluster.
+        #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
+        directory: String,
+        /// Where Slurm mails job events.
+        #[arg(long)]
+        mail_user: Option<String>,
+    },
+}
+
+/// `--server NAME`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServerArg {
+    /// The server (default: the one chosen with `server use`, or the only one).
+    #[arg(long)]
+    pub server: Option<String>,
+}
+
+/// A job and its server.
+#[derive(Args, Debug, Clone)]
+pub struct JobArgs {
+    /// The job's name (default: this kernel's latest job).
+    pub job: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArg,
+}
+
+/// `%%crimpl run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    /// Files to send into the server directory first.
+    #[arg(long, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// Show what would be sent and run, and send nothing.
+    #[arg(long)]
+    pub trial_run: bool,
+}
+
+/// `%%crimpl submit`.
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    /// The job's name (default: from the date and time).
+    #[arg(long)]
+    pub job: Option<String>,
+    /// Files to send with the script.
+    #[arg(long, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// Wait for the job here, streaming status and log lines.
+    #[arg(long)]
+    pub wait: bool,
+    /// Processors for the job (Slurm: tasks).
+    #[arg(long)]
+    pub nprocs: Option<u32>,
+    /// Show what would be sent and run, and send nothing.
+    #[arg(long)]
+    pub trial_run: bool,
+    /// Slurm: the time limit (default 2-00:00:00).
+    #[arg(long, help_heading = "Slurm")]
+    pub walltime: Option<String>,
+    /// Slurm: the partition.
+    #[arg(long, help_heading = "Slurm")]
+    pub partition: Option<String>,
+    /// Slurm: when to send mail (default END,FAIL).
+    #[arg(long, help_heading = "Slurm")]
+    pub mail_type: Option<String>,
+    /// Slurm: any other sbatch option, as written (repeatable: --sbatch=--hold --sbatch=--mem=1G).
+    #[arg(
+        long = "sbatch",
+        value_name = "ARG",
+        allow_hyphen_values = true,
+        help_heading = "Slurm"
+    )]
+    pub sbatch: Vec<String>,
+}
+
+/// `%crimpl wait`.
+#[derive(Args, Debug)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Stop waiting at this status (default: when the job ends).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::crimpl::JobStatus::WORDS))]
+    pub until: Option<String>,
+    /// Seconds between status checks.
+    #[arg(long, default_value_t = 1.0)]
+    pub poll: f64,
+}
+
+/// `%crimpl log`.
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Only the last N lines.
+    #[arg(long)]
+    pub tail: Option<usize>,
+    /// Keep printing new lines until the job ends (interrupt to stop watching).
+    #[arg(long)]
+    pub follow: bool,
+}
+
+/// `%crimpl fetch`.
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// The job's name (default: this kernel's latest job).
+    pub job: Option<String>,
+    /// Paths inside the job directory (default: its output files).
+    pub paths: Vec<String>,
+    /// Directory to fetch into (default: the notebook's directory).
+    #[arg(long)]
+    pub to: Option<PathBuf>,
+    /// Replace existing files that differ.
+    #[arg(long)]
+    pub overwrite: bool,
+    #[command(flatten)]
+    pub server: ServerArg,
+}
+
+/// Which commands take a cell body.
+pub fn takes_body(command: &Command) -> bool {
+    matches!(command, Command::Run(_) | Command::Submit(_))
+}

@@ -1,0 +1,255 @@
+//! The magics' per-kernel state (current server, latest job, open servers)
+//! and the dispatch of a parsed magic line to its command.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, anyhow};
+use clap::Parser;
+
+use super::cli::{Command, MagicLine, ServerArg, takes_body};
+use super::complete::{self, Completion};
+use super::expand::expand_variables;
+use super::{Cancel, MagicError, MagicResult, Output, StreamName, jobs, servers};
+use crate::crimpl::config::DEFAULT_DIRECTORY;
+use crate::crimpl::{Registry, Server, ServerConfig};
+
+/// Name of the embedded local server used while no server is registered.
+pub const DEFAULT_SERVER: &str = "local";
+
+/// The `%crimpl` interpreter of one kernel.
+pub struct Magics {
+    registry: Registry,
+    working_dir: PathBuf,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    current_server: Option<String>,
+    /// The latest job this kernel submitted or named: (server, job).
+    latest_job: Option<(String, String)>,
+    /// Job names seen per server, for completion.
+    known_jobs: HashMap<String, Vec<String>>,
+    open: HashMap<String, Arc<Server>>,
+}
+
+impl Magics {
+    /// Magics using `registry`, fetching into `working_dir` by default.
+    pub fn new(registry: Registry, working_dir: PathBuf) -> Self {
+        Self {
+            registry,
+            working_dir,
+            state: Mutex::default(),
+        }
+    }
+
+    /// Magics for this process: the user's registry and the current directory.
+    pub fn from_environment() -> anyhow::Result<Self> {
+        Ok(Self::new(
+            Registry::from_environment()?,
+            std::env::current_dir().context("cannot read the current directory")?,
+        ))
+    }
+
+    /// The server registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The notebook's working directory.
+    pub fn working_dir(&self) -> &PathBuf {
+        &self.working_dir
+    }
+
+    /// Run one magic: `line` is what follows `%crimpl`/`%%crimpl`, `body`
+    /// the rest of a `%%crimpl` cell.
+    pub async fn run(
+        &self,
+        line: &str,
+        body: Option<&str>,
+        out: Output,
+        cancel: Cancel,
+    ) -> MagicResult {
+        let line = expand_variables(line)?;
+        let words = shlex::split(&line)
+            .ok_or_else(|| MagicError::Usage(format!("unbalanced quotes in: {line}")))?;
+        let parsed = match MagicLine::try_parse_from(&words) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                use clap::error::ErrorKind;
+                return match err.kind() {
+                    ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                        out.stream(StreamName::Stdout, &err.render().to_string());
+                        Ok(())
+                    }
+                    _ => Err(MagicError::Usage(err.render().to_string())),
+                };
+            }
+        };
+        match (&body, takes_body(&parsed.command)) {
+            (None, true) => {
+                return Err(MagicError::Usage(format!(
+                    "`{}` needs a script: write `%%crimpl {line}` on the first line of a cell, and the script below it",
+                    words[0]
+                )));
+            }
+            (Some(body), false) if !body.trim().is_empty() => {
+                return Err(MagicError::Usage(format!(
+                    "`{}` takes no cell body: use `%crimpl {line}` on a line of its own",
+                    words[0]
+                )));
+            }
+            _ => {}
+        }
+        let body = body.unwrap_or_default();
+        match parsed.command {
+            Command::Server(command) => servers::run(self, command, &out).await,
+            Command::Run(args) => jobs::run_script(self, args, body, &out, &cancel).await,
+            Command::Submit(args) => jobs::submit(self, args, body, &out, &cancel).await,
+            Command::Jobs(args) => jobs::list(self, &args, &out).await,
+            Command::Status(args) => jobs::status(self, &args, &out).await,
+            Command::Wait(args) => jobs::wait(self, args, &out, &cancel).await,
+            Command::Log(args) => jobs::log(self, args, &out, &cancel).await,
+            Command::Ls(args) => jobs::ls(self, &args, &out).await,
+            Command::Fetch(args) => jobs::fetch(self, args, &out).await,
+            Command::Kill(args) => jobs::kill(self, &args, &out).await,
+            Command::Resubmit(args) => jobs::resubmit(self, &args, &out).await,
+        }
+    }
+
+    /// Completions for a magic line at byte `cursor`.
+    pub fn complete(&self, line: &str, cursor: usize) -> Completion {
+        let (servers, jobs) = {
+            let state = self.lock();
+            let servers = self.server_names();
+            let jobs = state
+                .known_jobs
+                .values()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>();
+            (servers, jobs)
+        };
+        complete::complete(line, cursor, &servers, &jobs)
+    }
+
+    /// The help of the command on a magic line (for inspect / Shift-Tab).
+    pub fn inspect(&self, line: &str) -> Option<String> {
+        complete::help_for(line)
+    }
+
+    /// Names of the remembered servers (or the default one).
+    pub fn server_names(&self) -> Vec<String> {
+        match self.registry.list() {
+            Ok(servers) if !servers.is_empty() => servers.into_keys().collect(),
+            _ => vec![DEFAULT_SERVER.to_string()],
+        }
+    }
+
+    /// The server named by `--server`, or the current one, or the only one,
+    /// or the embedded local server when none is registered.
+    pub fn server(&self, arg: &ServerArg) -> Result<Arc<Server>, MagicError> {
+        let name = match (&arg.server, self.lock().current_server.clone()) {
+            (Some(name), _) => name.clone(),
+            (None, Some(current)) => current,
+            (None, None) => {
+                let names = self.registry.list()?;
+                match names.len() {
+                    0 => DEFAULT_SERVER.to_string(),
+                    1 => names.into_keys().next().unwrap_or_default(),
+                    _ => {
+                        return Err(MagicError::Usage(format!(
+                            "several servers exist ({}): choose one with --server NAME or %crimpl server use NAME",
+                            names.into_keys().collect::<Vec<_>>().join(", ")
+                        )));
+                    }
+                }
+            }
+        };
+        self.open_server(&name)
+    }
+
+    /// Open (or reuse) the server called `name`.
+    pub fn open_server(&self, name: &str) -> Result<Arc<Server>, MagicError> {
+        if let Some(server) = self.lock().open.get(name) {
+            return Ok(server.clone());
+        }
+        let config = match self.registry.get(name)? {
+            Some(config) => config,
+            None if name == DEFAULT_SERVER => ServerConfig::Local {
+                directory: DEFAULT_DIRECTORY.into(),
+            },
+            None => {
+                return Err(MagicError::Crimpl(anyhow!(
+                    "no server named {name:?}: %crimpl server list shows them, %crimpl server new makes one"
+                )));
+            }
+        };
+        let server = Arc::new(Server::open(name, config)?);
+        self.lock().open.insert(name.to_string(), server.clone());
+        Ok(server)
+    }
+
+    /// Make `name` the server for commands without `--server`.
+    pub fn set_current_server(&self, name: Option<String>) {
+        self.lock().current_server = name;
+    }
+
+    /// The current server's name, if one was chosen.
+    pub fn current_server(&self) -> Option<String> {
+        self.lock().current_server.clone()
+    }
+
+    /// Forget an open server (after it was removed or changed).
+    pub fn close_server(&self, name: &str) {
+        let mut state = self.lock();
+        state.open.remove(name);
+        if state.current_server.as_deref() == Some(name) {
+            state.current_server = None;
+        }
+    }
+
+    /// The job named, or this kernel's latest job on `server`.
+    pub fn job_name(&self, server: &Server, job: &Option<String>) -> Result<String, MagicError> {
+        if let Some(job) = job {
+            return Ok(job.clone());
+        }
+        match &self.lock().latest_job {
+            Some((latest_server, job)) if latest_server == server.name() => Ok(job.clone()),
+            _ => Err(MagicError::Usage(format!(
+                "no job of this kernel on server {}: name one (%crimpl jobs --server {} lists them)",
+                server.name(),
+                server.name()
+            ))),
+        }
+    }
+
+    /// Remember `job` as this kernel's latest.
+    pub fn set_latest_job(&self, server: &Server, job: &str) {
+        self.lock().latest_job = Some((server.name().to_string(), job.to_string()));
+        self.remember_jobs(server, [job.to_string()]);
+    }
+
+    /// Remember job names seen on `server`, for completion.
+    pub fn remember_jobs(&self, server: &Server, jobs: impl IntoIterator<Item = String>) {
+        let mut state = self.lock();
+        let known = state
+            .known_jobs
+            .entry(server.name().to_string())
+            .or_default();
+        for job in jobs {
+            if !known.contains(&job) {
+                known.push(job);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

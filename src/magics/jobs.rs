@@ -1,0 +1,319 @@
+//! The job commands: run, submit, jobs, status, wait, log, ls, fetch, kill, resubmit.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::cli::{FetchArgs, JobArgs, LogArgs, RunArgs, ServerArg, SubmitArgs, WaitArgs};
+use super::context::Magics;
+use super::watch::{Watch, blocking, display_id, status_view, watch};
+use super::{Cancel, MagicError, MagicResult, Output, StreamName, render};
+use crate::crimpl::slurm::SlurmOptions;
+use crate::crimpl::{JobRecord, JobStatus, SubmitOptions};
+
+/// `%%crimpl run`: run the body in the server directory, streaming its output.
+pub async fn run_script(
+    magics: &Magics,
+    args: RunArgs,
+    body: &str,
+    out: &Output,
+    cancel: &Cancel,
+) -> MagicResult {
+    let server = magics.server(&args.server)?;
+    let files = local_paths(magics, &args.files);
+    if args.trial_run {
+        let plan = server.plan_run(body, &files)?;
+        out.display(&render::plan("run", &plan), None);
+        return Ok(());
+    }
+    let (tx, mut chunks) = mpsc::unbounded_channel::<Vec<u8>>();
+    let script = body.to_string();
+    let runner = server.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        runner.run_script(&script, &files, &mut |chunk| {
+            let _ = tx.send(chunk.to_vec());
+        })
+    });
+    let mut task = std::pin::pin!(task);
+    loop {
+        tokio::select! {
+            chunk = chunks.recv() => match chunk {
+                Some(chunk) => out.stream(StreamName::Stdout, &String::from_utf8_lossy(&chunk)),
+                None => break,
+            },
+            _ = cancel.cancelled() => {
+                return Err(MagicError::Interrupted(
+                    "Stopped showing the script's output; it may still be running on the server.".into(),
+                ));
+            }
+        }
+    }
+    let code = task
+        .as_mut()
+        .await
+        .map_err(|e| MagicError::Crimpl(anyhow::anyhow!("run task failed: {e}")))??;
+    match code {
+        Some(0) => Ok(()),
+        Some(code) => Err(MagicError::Crimpl(anyhow::anyhow!(
+            "the script exited with code {code} on {}",
+            server.name()
+        ))),
+        None => Err(MagicError::Crimpl(anyhow::anyhow!(
+            "the script was killed by a signal on {}",
+            server.name()
+        ))),
+    }
+}
+
+/// `%%crimpl submit`: create and start a job; its status updates live.
+pub async fn submit(
+    magics: &Magics,
+    args: SubmitArgs,
+    body: &str,
+    out: &Output,
+    cancel: &Cancel,
+) -> MagicResult {
+    let server = magics.server(&args.server)?;
+    if let Some(job) = &args.job {
+        crate::crimpl::layout::validate_job_name(job)?;
+    }
+    let options = SubmitOptions {
+        job: args.job.clone(),
+        files: local_paths(magics, &args.files),
+        nprocs: args.nprocs,
+        slurm: SlurmOptions {
+            walltime: args.walltime.clone(),
+            partition: args.partition.clone(),
+            mail_type: args.mail_type.clone(),
+            extra: args.sbatch.clone(),
+        },
+    };
+    if args.trial_run {
+        let plan = server.plan_submit(body, &options)?;
+        out.display(&render::plan("submit", &plan), None);
+        return Ok(());
+    }
+    let script = body.to_string();
+    let submitter = server.clone();
+    let job = blocking(move || submitter.submit(&script, &options)).await?;
+    magics.set_latest_job(&server, &job);
+    let id = display_id(&server, &job);
+    let first = JobRecord {
+        name: job.clone(),
+        status: JobStatus::Starting,
+        started: None,
+        ended: None,
+        slurm_id: None,
+    };
+    out.display(&status_view(&server, &first), Some(&id));
+    let watching = Watch {
+        server: server.clone(),
+        job: job.clone(),
+        display_id: id,
+        stream_log: args.wait,
+        until: None,
+        poll: Duration::from_millis(500),
+    };
+    if args.wait {
+        return finish_wait(watch(watching, out.clone(), cancel.clone()).await?, &job);
+    }
+    // Keep the submit cell's display current while the user goes on.
+    let background = out.clone();
+    tokio::spawn(async move {
+        let _ = watch(watching, background, Cancel::new()).await;
+    });
+    Ok(())
+}
+
+/// `%crimpl jobs`.
+pub async fn list(magics: &Magics, args: &ServerArg, out: &Output) -> MagicResult {
+    let server = magics.server(args)?;
+    let reader = server.clone();
+    let records = blocking(move || reader.jobs()).await?;
+    magics.remember_jobs(&server, records.iter().map(|r| r.name.clone()));
+    out.display(&render::jobs(server.name(), &records), None);
+    Ok(())
+}
+
+/// `%crimpl status [JOB]`.
+pub async fn status(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult {
+    let server = magics.server(&args.server)?;
+    let job = magics.job_name(&server, &args.job)?;
+    let reader = server.clone();
+    let name = job.clone();
+    let record = blocking(move || reader.job(&name)).await?;
+    magics.set_latest_job(&server, &job);
+    out.display(&render::jobs(server.name(), &[record]), None);
+    Ok(())
+}
+
+/// `%crimpl wait [JOB]`.
+pub async fn wait(magics: &Magics, args: WaitArgs, out: &Output, cancel: &Cancel) -> MagicResult {
+    if !(args.poll.is_finite() && args.poll > 0.0) {
+        return Err(MagicError::Usage(
+            "--poll must be a positive number of seconds".into(),
+        ));
+    }
+    let server = magics.server(&args.job.server)?;
+    let job = magics.job_name(&server, &args.job.job)?;
+    let id = display_id(&server, &job);
+    let reader = server.clone();
+    let name = job.clone();
+    let record = blocking(move || reader.job(&name)).await?;
+    magics.set_latest_job(&server, &job);
+    out.display(&status_view(&server, &record), Some(&id));
+    let watching = Watch {
+        server,
+        job: job.clone(),
+        display_id: id,
+        stream_log: true,
+        until: args.until.clone(),
+        poll: Duration::from_secs_f64(args.poll),
+    };
+    let ended = watch(watching, out.clone(), cancel.clone()).await?;
+    match (&args.until, ended) {
+        (Some(until), Some(record)) if record.status.word() == until => Ok(()),
+        (_, ended) => finish_wait(ended, &job),
+    }
+}
+
+/// The outcome of a wait: an error if the job ended badly or watching was interrupted.
+fn finish_wait(ended: Option<JobRecord>, job: &str) -> MagicResult {
+    match ended {
+        None => Err(MagicError::Interrupted(format!(
+            "Stopped watching job {job}; the job itself goes on (%crimpl status {job})."
+        ))),
+        Some(record) if record.status.is_error() => Err(MagicError::Crimpl(anyhow::anyhow!(
+            "job {job} ended {} (%crimpl log {job} shows its output)",
+            record.status
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `%crimpl log [JOB]`.
+pub async fn log(magics: &Magics, args: LogArgs, out: &Output, cancel: &Cancel) -> MagicResult {
+    let server = magics.server(&args.job.server)?;
+    let job = magics.job_name(&server, &args.job.job)?;
+    if !args.follow {
+        let reader = server.clone();
+        let name = job.clone();
+        let tail = args.tail;
+        let bytes = blocking(move || reader.log(&name, 0, tail)).await?;
+        out.stream(StreamName::Stdout, &String::from_utf8_lossy(&bytes));
+        return Ok(());
+    }
+    let id = display_id(&server, &job);
+    let reader = server.clone();
+    let name = job.clone();
+    let record = blocking(move || reader.job(&name)).await?;
+    out.display(&status_view(&server, &record), Some(&id));
+    let watching = Watch {
+        server,
+        job: job.clone(),
+        display_id: id,
+        stream_log: true,
+        until: None,
+        poll: Duration::from_millis(500),
+    };
+    match watch(watching, out.clone(), cancel.clone()).await? {
+        None => Err(MagicError::Interrupted(format!(
+            "Stopped following the log of job {job}; the job itself goes on."
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `%crimpl ls [JOB]`.
+pub async fn ls(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult {
+    let server = magics.server(&args.server)?;
+    let job = magics.job_name(&server, &args.job)?;
+    let reader = server.clone();
+    let name = job.clone();
+    let files = blocking(move || reader.ls(&name)).await?;
+    out.display(&render::files(&job, &files), None);
+    Ok(())
+}
+
+/// `%crimpl fetch [JOB] [PATH...]`.
+pub async fn fetch(magics: &Magics, args: FetchArgs, out: &Output) -> MagicResult {
+    let server = magics.server(&args.server)?;
+    let job = magics.job_name(&server, &args.job)?;
+    let target = match &args.to {
+        Some(to) if to.is_absolute() => to.clone(),
+        Some(to) => magics.working_dir().join(to),
+        None => magics.working_dir().clone(),
+    };
+    let reader = server.clone();
+    let name = job.clone();
+    let destination = target.clone();
+    let report =
+        blocking(move || reader.fetch(&name, &args.paths, &destination, args.overwrite)).await?;
+    out.display(
+        &render::fetch_report(&job, &target.display().to_string(), &report),
+        None,
+    );
+    Ok(())
+}
+
+/// `%crimpl kill [JOB]`.
+pub async fn kill(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult {
+    let server = magics.server(&args.server)?;
+    let job = magics.job_name(&server, &args.job)?;
+    let killer = server.clone();
+    let name = job.clone();
+    let record = blocking(move || {
+        killer.kill(&name)?;
+        killer.job(&name)
+    })
+    .await?;
+    out.display(&render::jobs(server.name(), &[record]), None);
+    Ok(())
+}
+
+/// `%crimpl resubmit [JOB]`.
+pub async fn resubmit(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult {
+    let server = magics.server(&args.server)?;
+    let job = magics.job_name(&server, &args.job)?;
+    let submitter = server.clone();
+    let name = job.clone();
+    blocking(move || submitter.resubmit(&name)).await?;
+    magics.set_latest_job(&server, &job);
+    let id = display_id(&server, &job);
+    let first = JobRecord {
+        name: job.clone(),
+        status: JobStatus::Starting,
+        started: None,
+        ended: None,
+        slurm_id: None,
+    };
+    out.display(&status_view(&server, &first), Some(&id));
+    let watching = Watch {
+        server,
+        job,
+        display_id: id,
+        stream_log: false,
+        until: None,
+        poll: Duration::from_millis(500),
+    };
+    let background = out.clone();
+    tokio::spawn(async move {
+        let _ = watch(watching, background, Cancel::new()).await;
+    });
+    Ok(())
+}
+
+/// `--files` relative to the notebook's directory.
+fn local_paths(magics: &Magics, files: &[PathBuf]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .map(|f| {
+            if f.is_absolute() {
+                f.clone()
+            } else {
+                magics.working_dir().join(f)
+            }
+        })
+        .collect()
+}
