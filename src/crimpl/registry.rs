@@ -59,11 +59,11 @@ impl Registry {
         Ok(self.read()?.servers.remove(name))
     }
 
-    /// Remember a new server; an existing name is an error.
-    pub fn add(&self, name: &str, config: ServerConfig) -> anyhow::Result<()> {
+    /// Remember a new server; an existing name is an error unless `replace`.
+    pub fn add(&self, name: &str, config: ServerConfig, replace: bool) -> anyhow::Result<()> {
         validate_server_name(name)?;
         self.update(|file| {
-            if file.servers.contains_key(name) {
+            if file.servers.contains_key(name) && !replace {
                 bail!("a server named {name:?} exists already: remove it first (%crimpl server remove {name}) or pick another name");
             }
             file.servers.insert(name.to_string(), config);
@@ -147,12 +147,25 @@ mod tests {
     #[test]
     fn servers_survive_a_new_registry_handle() {
         let dir = tempfile::tempdir().unwrap();
-        Registry::in_dir(dir.path()).add("a", local("/x")).unwrap();
+        Registry::in_dir(dir.path())
+            .add("a", local("/x"), false)
+            .unwrap();
         assert_eq!(
             Registry::in_dir(dir.path()).get("a").unwrap(),
             Some(local("/x"))
         );
-        assert!(Registry::in_dir(dir.path()).add("a", local("/y")).is_err());
+        assert!(
+            Registry::in_dir(dir.path())
+                .add("a", local("/y"), false)
+                .is_err()
+        );
+        Registry::in_dir(dir.path())
+            .add("a", local("/y"), true)
+            .unwrap();
+        assert_eq!(
+            Registry::in_dir(dir.path()).get("a").unwrap(),
+            Some(local("/y"))
+        );
         Registry::in_dir(dir.path()).remove("a").unwrap();
         assert!(Registry::in_dir(dir.path()).list().unwrap().is_empty());
     }
@@ -165,7 +178,7 @@ mod tests {
                 let path = dir.path().to_path_buf();
                 scope.spawn(move || {
                     Registry::in_dir(path)
-                        .add(&format!("s{i}"), local("/d"))
+                        .add(&format!("s{i}"), local("/d"), false)
                         .unwrap()
                 });
             }
@@ -178,7 +191,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(
             Registry::in_dir(dir.path())
-                .add("a b", local("/d"))
+                .add("a b", local("/d"), false)
                 .is_err()
         );
     }

@@ -74,6 +74,10 @@ exit "$code"
     )
 }
 
+/// A shell function `alive PID`: true if the process exists and is not a
+/// zombie (an orphan whose parent never reaps it still answers `kill -0`).
+const ALIVE_FUNCTION: &str = r#"alive() { kill -0 "$1" 2>/dev/null || return 1; st=; [ -r "/proc/$1/stat" ] && read -r _ _ st _ < "/proc/$1/stat"; [ "$st" != Z ]; }"#;
+
 /// Start the wrapper of the job in `job_dir` detached (own session, no
 /// terminal, no inherited streams), after marking it `starting`.
 pub fn start_detached(job_dir: &str) -> String {
@@ -88,13 +92,14 @@ pub fn start_detached(job_dir: &str) -> String {
 /// nohup job): mark it canceled, TERM its process group, KILL what is left.
 pub fn kill_detached(job_dir: &str) -> String {
     format!(
-        r#"cd {job_dir} || exit 3
+        r#"{ALIVE_FUNCTION}
+cd {job_dir} || exit 3
 p=; [ -f {PID_FILE} ] && read -r p < {PID_FILE}
 [ -z "$p" ] && [ -f {CRIMPL_PID_FILE} ] && read -r p < {CRIMPL_PID_FILE}
 [ -n "$p" ] || {{ echo "no process id recorded" >&2; exit 4; }}
 touch {CANCELED_FILE}
 kill -TERM -- -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null
-i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done
+i=0; while alive "$p" && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done
 kill -KILL -- -"$p" 2>/dev/null
 read -r s < {STATUS_FILE}; case "$s" in canceled|complete|failed) ;; *) printf 'canceled\n' > {STATUS_FILE};; esac
 exit 0"#
@@ -107,7 +112,8 @@ exit 0"#
 /// `name status exitcode alive canceled started ended slurm_id`.
 pub fn survey(directory: &str, pattern: &str) -> anyhow::Result<String> {
     Ok(format!(
-        r#"cd {dir} 2>/dev/null || exit 0
+        r#"{ALIVE_FUNCTION}
+cd {dir} 2>/dev/null || exit 0
 for d in {pattern}/; do
   [ -d "$d" ] || continue
   d=${{d%/}}; n=${{d#{JOB_DIR_PREFIX}}}
@@ -116,7 +122,7 @@ for d in {pattern}/; do
   [ -f "$d/{EXIT_CODE_FILE}" ] && read -r c < "$d/{EXIT_CODE_FILE}"
   [ -f "$d/{PID_FILE}" ] && read -r p < "$d/{PID_FILE}"
   [ -z "$p" ] && [ -f "$d/{CRIMPL_PID_FILE}" ] && read -r p < "$d/{CRIMPL_PID_FILE}"
-  if [ -n "$p" ]; then if kill -0 "$p" 2>/dev/null; then a=1; else a=0; fi; fi
+  if [ -n "$p" ]; then if alive "$p"; then a=1; else a=0; fi; fi
   [ -f "$d/{CANCELED_FILE}" ] && k=1
   [ -f "$d/{STARTED_FILE}" ] && read -r t0 < "$d/{STARTED_FILE}"
   [ -f "$d/{ENDED_FILE}" ] && read -r t1 < "$d/{ENDED_FILE}"

@@ -12,7 +12,7 @@ use super::output::{CellError, CellSink};
 use super::rust_cells::RustCells;
 use super::sockets::Publisher;
 use super::wire::Incoming;
-use crate::magics::{CellPart, Magics, split_cell};
+use crate::magics::{CellPart, Magics, is_magic_line, split_cell};
 
 /// Runs cells, one at a time, and keeps the execution count and history.
 pub struct Executor {
@@ -85,6 +85,18 @@ impl Executor {
                 Some(&request.header),
             );
         }
+        if let Some(help) = self.pager_help(&content.code) {
+            // `%crimpl submit?` pages the command's help, as `?` does in IPython.
+            return Executed {
+                reply: json!({
+                    "status": "ok",
+                    "execution_count": self.execution_count,
+                    "payload": [{ "source": "page", "data": { "text/plain": help }, "start": 0 }],
+                    "user_expressions": {},
+                }),
+                failed: false,
+            };
+        }
         let token = self.interrupter.begin_cell();
         let mut outcome = Ok(());
         for part in split_cell(&content.code) {
@@ -95,7 +107,12 @@ impl Executor {
                             if let Some(Value::String(text)) = bundle.get("text/plain") {
                                 self.history.record_output(text);
                             }
-                            sink.execute_result(self.execution_count, bundle);
+                            // evcxr's rich output (HTML, images) is a display; a plain value is the result.
+                            if bundle.keys().any(|mime| mime != "text/plain") {
+                                sink.display_bundle(bundle, None);
+                            } else {
+                                sink.execute_result(self.execution_count, bundle);
+                            }
                         }
                         Ok(())
                     }
@@ -134,6 +151,15 @@ impl Executor {
                 executed
             }
         }
+    }
+
+    /// The help to page for a cell that is one magic line ending in `?`.
+    fn pager_help(&self, code: &str) -> Option<String> {
+        let line = code.trim().strip_suffix('?')?;
+        if line.contains('\n') || !is_magic_line(line) {
+            return None;
+        }
+        self.magics.inspect(line)
     }
 
     fn failure(&self, error: &CellError) -> Executed {

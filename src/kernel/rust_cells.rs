@@ -3,10 +3,9 @@
 //! Starting evcxr takes seconds, so it starts on the first Rust cell, never
 //! before `kernel_info` is answered. evcxr runs user code in a child process
 //! whose stdout and stderr arrive on channels: one pump thread forwards them
-//! to the running cell as they come (turning evcxr's
-//! `EVCXR_BEGIN_CONTENT mime ... EVCXR_END_CONTENT` blocks into
-//! `display_data`), and is flushed before a cell's reply so that no line is
-//! lost or given to the next cell.
+//! to the running cell as they come, and is flushed before a cell's reply so
+//! that no line is lost or given to the next cell. (evcxr itself collects
+//! `EVCXR_BEGIN_CONTENT mime ... EVCXR_END_CONTENT` blocks into the value.)
 
 use std::process::Child;
 use std::sync::{Arc, Mutex};
@@ -299,7 +298,7 @@ fn pump(stdout: Receiver<String>, stderr: Receiver<String>, control: Receiver<Pu
     loop {
         select! {
             recv(stdout) -> line => match line {
-                Ok(line) => state.stdout_line(line),
+                Ok(line) => state.emit(StreamName::Stdout, line),
                 Err(_) => return,
             },
             recv(stderr) -> line => match line {
@@ -310,7 +309,7 @@ fn pump(stdout: Receiver<String>, stderr: Receiver<String>, control: Receiver<Pu
                 Ok(PumpControl::Attach(sink)) => state.sink = sink,
                 Ok(PumpControl::Flush(done)) => {
                     while let Ok(line) = stdout.try_recv() {
-                        state.stdout_line(line);
+                        state.emit(StreamName::Stdout, line);
                     }
                     while let Ok(line) = stderr.try_recv() {
                         state.emit(StreamName::Stderr, line);
@@ -326,30 +325,9 @@ fn pump(stdout: Receiver<String>, stderr: Receiver<String>, control: Receiver<Pu
 #[derive(Default)]
 struct PumpState {
     sink: Option<CellSink>,
-    /// Inside an `EVCXR_BEGIN_CONTENT` block: its mime type and lines so far.
-    content: Option<(String, Vec<String>)>,
 }
 
 impl PumpState {
-    fn stdout_line(&mut self, line: String) {
-        if let Some((mime, lines)) = &mut self.content {
-            if line.trim_end() == "EVCXR_END_CONTENT" {
-                let mut bundle = Map::new();
-                bundle.insert(mime.clone(), Value::String(lines.join("\n")));
-                if let Some(sink) = &self.sink {
-                    sink.display_bundle(bundle, None);
-                }
-                self.content = None;
-            } else {
-                lines.push(line);
-            }
-        } else if let Some(mime) = line.strip_prefix("EVCXR_BEGIN_CONTENT ") {
-            self.content = Some((mime.trim().to_string(), Vec::new()));
-        } else {
-            self.emit(StreamName::Stdout, line);
-        }
-    }
-
     fn emit(&self, name: StreamName, mut line: String) {
         if let Some(sink) = &self.sink {
             line.push('\n');

@@ -53,8 +53,7 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum ServerCommand {
     /// Make a new server and remember it by name.
-    #[command(subcommand)]
-    New(NewServer),
+    New(NewArgs),
     /// List the remembered servers.
     List,
     /// Make NAME the server for commands without --server.
@@ -81,7 +80,18 @@ pub enum ServerCommand {
     },
 }
 
-/// `%crimpl server new KIND ...`
+/// `%crimpl server new [--replace] KIND ...`
+#[derive(Args, Debug)]
+pub struct NewArgs {
+    /// Replace a remembered server of the same name (re-runnable notebooks).
+    #[arg(long, global = true)]
+    pub replace: bool,
+    /// The kind of server.
+    #[command(subcommand)]
+    pub kind: NewServer,
+}
+
+/// The kinds of `%crimpl server new`.
 #[derive(Subcommand, Debug)]
 pub enum NewServer {
     /// Jobs run on this machine.

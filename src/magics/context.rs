@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use super::cli::{Command, MagicLine, ServerArg, takes_body};
 use super::complete::{self, Completion};
@@ -75,7 +75,11 @@ impl Magics {
         let line = expand_variables(line)?;
         let words = shlex::split(&line)
             .ok_or_else(|| MagicError::Usage(format!("unbalanced quotes in: {line}")))?;
-        let parsed = match MagicLine::try_parse_from(&words) {
+        let parsed = match MagicLine::command()
+            .bin_name("%crimpl")
+            .try_get_matches_from(&words)
+            .and_then(|matches| MagicLine::from_arg_matches(&matches))
+        {
             Ok(parsed) => parsed,
             Err(err) => {
                 use clap::error::ErrorKind;

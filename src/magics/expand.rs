@@ -8,8 +8,8 @@ pub fn expand_variables(line: &str) -> Result<String, MagicError> {
         .map(|expanded| expanded.into_owned())
         .map_err(|err| {
             MagicError::Usage(format!(
-                "${} is not set in the kernel's environment: set it (std::env::set_var in a Rust cell, \
-                 or before starting Jupyter) or write the value itself",
+                "${} is not set in the kernel's environment: export it before starting Jupyter, \
+                 or write the value itself",
                 err.var_name
             ))
         })

@@ -1,6 +1,6 @@
 //! `%crimpl server ...`: make, list, choose, show, forget and trust servers.
 
-use super::cli::{NewServer, ServerCommand};
+use super::cli::{NewArgs, NewServer, ServerCommand};
 use super::context::{DEFAULT_SERVER, Magics};
 use super::watch::blocking;
 use super::{MagicError, MagicResult, Output, render};
@@ -98,8 +98,8 @@ pub async fn run(magics: &Magics, command: ServerCommand, out: &Output) -> Magic
     }
 }
 
-async fn create(magics: &Magics, new: NewServer, out: &Output) -> MagicResult {
-    let (name, config) = match new {
+async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
+    let (name, config) = match new.kind {
         NewServer::Local { name, directory } => (name, ServerConfig::Local { directory }),
         NewServer::Ssh {
             name,
@@ -121,7 +121,7 @@ async fn create(magics: &Magics, new: NewServer, out: &Output) -> MagicResult {
         ),
     };
     scripts::directory_word(config.directory())?;
-    magics.registry().add(&name, config.clone())?;
+    magics.registry().add(&name, config.clone(), new.replace)?;
     magics.close_server(&name);
     let server = magics.open_server(&name)?;
     // Reach the server now, so a wrong host or key shows up here, not at the first job.

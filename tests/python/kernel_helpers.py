@@ -1,0 +1,121 @@
+"""Driving the crimpl kernel the way Jupyter does, with jupyter_client."""
+from __future__ import annotations
+
+import os
+import pathlib
+import queue
+import time
+from dataclasses import dataclass, field
+
+from jupyter_client.manager import KernelManager
+
+KERNEL_NAME = "crimpl"
+
+
+def kernel_env(config_dir: pathlib.Path, home: pathlib.Path | None = None) -> dict[str, str]:
+    """The kernel's environment: its own server registry and, optionally, its own HOME
+    (for ~/.ssh), keeping the Rust toolchain reachable for evcxr."""
+    env = dict(os.environ)
+    real_home = pathlib.Path(os.environ.get("HOME", "/root"))
+    env.setdefault("CARGO_HOME", str(real_home / ".cargo"))
+    env.setdefault("RUSTUP_HOME", str(real_home / ".rustup"))
+    env["CRIMPL_CONFIG_DIR"] = str(config_dir)
+    if home is not None:
+        env["HOME"] = str(home)
+    env.pop("SSH_AUTH_SOCK", None)
+    return env
+
+
+@dataclass
+class Result:
+    """A cell's execute_reply and the iopub messages it produced."""
+
+    reply: dict
+    outputs: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.reply["status"] == "ok"
+
+    @property
+    def text(self) -> str:
+        """Everything the cell showed, as plain text."""
+        parts = []
+        for msg in self.outputs:
+            content = msg["content"]
+            if msg["msg_type"] == "stream":
+                parts.append(content["text"])
+            elif msg["msg_type"] in ("display_data", "update_display_data", "execute_result"):
+                parts.append(content["data"].get("text/plain", ""))
+            elif msg["msg_type"] == "error":
+                parts.append(f"{content['ename']}: " + "\n".join(content["traceback"]))
+        return "\n".join(parts)
+
+    @property
+    def error(self) -> str:
+        return "\n".join(self.reply.get("traceback", [])) if not self.ok else ""
+
+
+class Kernel:
+    """One running crimpl kernel and a blocking client to it."""
+
+    def __init__(self, cwd: pathlib.Path, env: dict[str, str]):
+        self.cwd = cwd
+        self.env = env
+        self.km = KernelManager(kernel_name=KERNEL_NAME)
+        self.km.start_kernel(cwd=str(cwd), env=env)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=30)
+
+    def execute(self, code: str, timeout: float = 60) -> Result:
+        msg_id = self.kc.execute(code)
+        return self.collect(msg_id, timeout)
+
+    def collect(self, msg_id: str, timeout: float = 60) -> Result:
+        """Wait for the reply to msg_id and every output up to its idle status."""
+        deadline = time.monotonic() + timeout
+        reply = None
+        while reply is None:
+            msg = self.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if msg["parent_header"].get("msg_id") == msg_id:
+                reply = msg["content"]
+        outputs = []
+        while True:
+            msg = self.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            if msg["msg_type"] not in ("status", "execute_input"):
+                outputs.append(msg)
+        return Result(reply, outputs)
+
+    def iopub_for(self, msg_id: str, seconds: float) -> list[dict]:
+        """iopub messages that are children of msg_id, arriving within `seconds`."""
+        found = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=0.2)
+            except queue.Empty:
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id:
+                found.append(msg)
+        return found
+
+    def restart(self) -> None:
+        self.kc.stop_channels()
+        self.km.restart_kernel(now=True)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=30)
+
+    def alive(self) -> bool:
+        self.kc.kernel_info()
+        reply = self.kc.get_shell_msg(timeout=10)
+        return reply["msg_type"] == "kernel_info_reply"
+
+    def shutdown(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=False)

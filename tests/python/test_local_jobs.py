@@ -1,0 +1,224 @@
+"""The job cycle on the local server, driven through the kernel."""
+from __future__ import annotations
+
+import os
+import pathlib
+import shlex
+import time
+
+from kernel_helpers import Kernel, kernel_env
+
+
+def process_alive(pid: int) -> bool:
+    """Whether pid runs (a zombie left for an init that does not reap is not running)."""
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def job_dir(server_dir: pathlib.Path, job: str) -> pathlib.Path:
+    return server_dir / f"crimpl-job-{job}"
+
+
+def test_submit_wait_status_ls_fetch(local_kernel, workdir, server_dir):
+    (workdir / "in.txt").write_text("3\n4\n")
+    result = local_kernel.execute(
+        "%%crimpl submit --job sum --files in.txt --wait\n"
+        "echo start\n"
+        "awk '{ s += $1 } END { print s }' in.txt > out.txt\n"
+        "mkdir -p plots && echo png > plots/a.png\n"
+        "echo end\n"
+    )
+    assert result.ok, result.error
+    assert "start" in result.text and "end" in result.text
+    assert "complete" in result.text
+    status = local_kernel.execute("%crimpl status sum")
+    assert "complete" in status.text
+    listing = local_kernel.execute("%crimpl ls sum").text
+    assert "in.txt" in listing and "input" in listing
+    assert "out.txt" in listing and "output" in listing
+    assert "crimpl-job.status" in listing and "crimpl" in listing
+    fetched = local_kernel.execute("%crimpl fetch sum")
+    assert fetched.ok, fetched.error
+    assert (workdir / "out.txt").read_text() == "7\n"
+    assert (workdir / "plots" / "a.png").read_text() == "png\n"
+    assert (workdir / "in.txt").read_text() == "3\n4\n"  # inputs are not fetched back
+    log = local_kernel.execute("%crimpl log sum --tail 1")
+    assert log.text.strip() == "end"
+
+
+def test_failing_job_reports_its_exit_code(local_kernel):
+    result = local_kernel.execute("%%crimpl submit --job bad --wait\necho about to fail\nexit 3\n")
+    assert not result.ok
+    assert "failed (exit code 3)" in result.error
+    assert "failed (exit code 3)" in local_kernel.execute("%crimpl status bad").text
+    assert "about to fail" in local_kernel.execute("%crimpl log bad").text
+
+
+def test_killed_job_ends_canceled_and_its_processes_are_gone(local_kernel, server_dir):
+    assert local_kernel.execute("%%crimpl submit --job long\nsleep 300\n").ok
+    pid_file = job_dir(server_dir, "long") / "crimpl-job.pid"
+    for _ in range(50):
+        if pid_file.exists():
+            break
+        time.sleep(0.1)
+    pid = int(pid_file.read_text())
+    result = local_kernel.execute("%crimpl kill long")
+    assert result.ok, result.error
+    assert "canceled" in result.text
+    time.sleep(0.2)
+    assert not process_alive(pid)
+    assert "canceled" in local_kernel.execute("%crimpl status long").text
+
+
+def test_vanished_process_is_lost_not_running(local_kernel, server_dir):
+    assert local_kernel.execute("%%crimpl submit --job ghost\nsleep 300\n").ok
+    pid_file = job_dir(server_dir, "ghost") / "crimpl-job.pid"
+    for _ in range(50):
+        if pid_file.exists():
+            break
+        time.sleep(0.1)
+    os.killpg(int(pid_file.read_text()), 9)  # no trap runs: nothing records an end
+    time.sleep(0.2)
+    assert "lost" in local_kernel.execute("%crimpl status ghost").text
+
+
+def test_fetch_keeps_a_different_file_unless_overwrite(local_kernel, workdir):
+    assert local_kernel.execute("%%crimpl submit --job res --wait\necho new > result.txt\n").ok
+    (workdir / "result.txt").write_text("mine\n")
+    kept = local_kernel.execute("%crimpl fetch res")
+    assert kept.ok and "kept yours" in kept.text
+    assert (workdir / "result.txt").read_text() == "mine\n"
+    replaced = local_kernel.execute("%crimpl fetch res --overwrite")
+    assert replaced.ok and "fetched" in replaced.text
+    assert (workdir / "result.txt").read_text() == "new\n"
+    into = local_kernel.execute("%crimpl fetch res result.txt --to sub/dir")
+    assert (workdir / "sub" / "dir" / "result.txt").read_text() == "new\n", into.text
+    escape = local_kernel.execute("%crimpl fetch res ../../etc/passwd")
+    assert not escape.ok and "not a path inside the job directory" in escape.error
+
+
+def test_hostile_job_and_file_names_are_refused_or_handled_safely(local_kernel, workdir, server_dir):
+    for name in ["'a b'", "'x;rm -rf ~'", "'$(id)'", "../up", "'`touch pwned`'"]:
+        result = local_kernel.execute(f"%%crimpl submit --job {name}\necho hi\n")
+        assert not result.ok and "job name" in result.error, name
+    assert not (workdir / "pwned").exists()
+    hostile = "a b;$(touch pwned)'q\".txt"
+    (workdir / hostile).write_text("data\n")
+    result = local_kernel.execute(
+        f"%%crimpl submit --job files --files {shlex.quote(hostile)} --wait\ncat ./*.txt > copy.out\n"
+    )
+    assert result.ok, result.error
+    assert (job_dir(server_dir, "files") / hostile).read_text() == "data\n"
+    assert "input" in local_kernel.execute("%crimpl ls files").text
+    assert not (workdir / "pwned").exists() and not (job_dir(server_dir, "files") / "pwned").exists()
+    reserved = local_kernel.execute("%%crimpl submit --files crimpl-job.status\necho\n")
+    assert not reserved.ok
+
+
+def test_interrupt_stops_the_wait_not_the_job(local_kernel):
+    assert local_kernel.execute("%%crimpl submit --job patient\nsleep 30\n").ok
+    msg_id = local_kernel.kc.execute("%crimpl wait patient")
+    time.sleep(1.5)
+    local_kernel.km.interrupt_kernel()
+    result = local_kernel.collect(msg_id, timeout=10)
+    assert result.reply["status"] == "error"
+    assert result.reply["ename"] == "Interrupted"
+    assert "running" in local_kernel.execute("%crimpl status patient").text
+    assert local_kernel.execute("%crimpl kill patient").ok
+
+
+def test_restarted_kernel_reattaches_to_a_job_by_name(local_kernel):
+    assert local_kernel.execute("%%crimpl submit --job survivor\nsleep 3\necho survived > s.txt\n").ok
+    local_kernel.restart()
+    result = local_kernel.execute("%crimpl wait survivor --server loc", timeout=30)
+    assert result.ok, result.error
+    assert "complete" in result.text
+    assert local_kernel.execute("%crimpl fetch survivor --server loc").ok
+    assert (local_kernel.cwd / "s.txt").read_text() == "survived\n"
+
+
+def test_submit_display_updates_in_place_until_the_job_ends(local_kernel):
+    msg_id = local_kernel.kc.execute("%%crimpl submit --job live\nsleep 1\n")
+    messages = local_kernel.iopub_for(msg_id, seconds=6)
+    displays = [m for m in messages if m["msg_type"] == "display_data"]
+    updates = [m for m in messages if m["msg_type"] == "update_display_data"]
+    assert len(displays) == 1
+    display_id = displays[0]["content"]["transient"]["display_id"]
+    assert updates and all(u["content"]["transient"]["display_id"] == display_id for u in updates)
+    assert "complete" in updates[-1]["content"]["data"]["text/plain"]
+
+
+def test_trial_run_sends_nothing(local_kernel, server_dir, workdir):
+    (workdir / "data.csv").write_text("x\n")
+    result = local_kernel.execute("%%crimpl submit --job dry --files data.csv --trial-run\necho hi\n")
+    assert result.ok, result.error
+    assert "nothing was sent" in result.text and "data.csv" in result.text and "echo hi" in result.text
+    assert not job_dir(server_dir, "dry").exists()
+
+
+def test_run_streams_output_and_fails_on_nonzero_exit(local_kernel):
+    result = local_kernel.execute("%%crimpl run\necho one; echo two >&2\n")
+    assert result.ok and "one" in result.text and "two" in result.text
+    failed = local_kernel.execute("%%crimpl run\nexit 4\n")
+    assert not failed.ok and "exited with code 4" in failed.error
+
+
+def test_jobs_lists_every_job_and_resubmit_runs_again(local_kernel, server_dir):
+    assert local_kernel.execute("%%crimpl submit --job again --wait\necho run >> runs.txt\n").ok
+    assert local_kernel.execute("%%crimpl submit --job other --wait\ntrue\n").ok
+    listing = local_kernel.execute("%crimpl jobs").text
+    assert "again" in listing and "other" in listing
+    assert local_kernel.execute("%crimpl resubmit again").ok
+    assert local_kernel.execute("%crimpl wait again").ok
+    assert (job_dir(server_dir, "again") / "runs.txt").read_text() == "run\nrun\n"
+    exists = local_kernel.execute("%%crimpl submit --job again\ntrue\n")
+    assert not exists.ok and "exists already" in exists.error
+
+
+def test_variables_expand_in_magic_lines(workdir, config_dir, server_dir):
+    env = kernel_env(config_dir)
+    env["JOBNAME"] = "from-env"
+    kernel = Kernel(workdir, env)
+    try:
+        assert kernel.execute(f"%crimpl server new local loc --directory {server_dir}").ok
+        # The magic line is expanded by the kernel; the body is the remote shell's.
+        result = kernel.execute("%%crimpl submit --job ${JOBNAME} --wait\necho \"[$JOBNAME]\"\n")
+        assert result.ok, result.error
+        assert "from-env" in kernel.execute("%crimpl jobs").text
+        script = (job_dir(server_dir, "from-env") / "crimpl_submit_script.sh").read_text()
+        assert script == 'echo "[$JOBNAME]"\n'  # sent as written
+        assert "[from-env]" in result.text  # expanded by the job's own shell
+    finally:
+        kernel.shutdown()
+
+
+def test_crimpl_020_job_directory_is_listed_and_read(local_kernel, server_dir):
+    # The layout crimpl 0.2.0 (Python) leaves: its own status words, a
+    # space-separated input list, a nohup pid file, no wrapper of ours.
+    old = job_dir(server_dir, "2021.06.01-10.00.00")
+    old.mkdir(parents=True)
+    (old / "crimpl_submit_script.sh").write_text("echo 'starting' > crimpl-job.status\necho 'running' > crimpl-job.status\npython3 fit.py\necho 'complete' > crimpl-job.status\n")
+    (old / "crimpl-job.status").write_text("complete\n")
+    (old / "crimpl-input-files.list").write_text("fit.py data.txt\n")
+    (old / "crimpl-nohup.pid").write_text("999999\n")
+    for name in ["fit.py", "data.txt", "result.dat"]:
+        (old / name).write_text(name)
+    killed = job_dir(server_dir, "2021.06.02-10.00.00")
+    killed.mkdir()
+    (killed / "crimpl-job.status").write_text("killed\n")
+    stale = job_dir(server_dir, "2021.06.03-10.00.00")
+    stale.mkdir()
+    (stale / "crimpl-job.status").write_text("running\n")
+    (stale / "crimpl-nohup.pid").write_text("999999\n")
+    listing = local_kernel.execute("%crimpl jobs").text
+    lines = {line.split()[0]: line for line in listing.splitlines() if line.startswith("2021")}
+    assert "complete" in lines["2021.06.01-10.00.00"]
+    assert "canceled" in lines["2021.06.02-10.00.00"]
+    assert "lost" in lines["2021.06.03-10.00.00"]
+    files = local_kernel.execute("%crimpl ls 2021.06.01-10.00.00").text
+    roles = {line.split()[0]: line.split()[-1] for line in files.splitlines()[2:] if line.strip()}
+    assert roles["fit.py"] == "input" and roles["data.txt"] == "input"
+    assert roles["result.dat"] == "output" and roles["crimpl_submit_script.sh"] == "crimpl"

@@ -1,0 +1,57 @@
+"""The demo notebooks run top to bottom under nbclient, as CI and users run them."""
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import nbformat
+
+from kernel_helpers import kernel_env
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def run_notebook(name: str, outdir: pathlib.Path, env: dict[str, str]) -> nbformat.NotebookNode:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run_notebook.py"), str(ROOT / "notebooks" / name), str(outdir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return nbformat.read(outdir / name, as_version=4)
+
+
+def outputs_text(notebook: nbformat.NotebookNode) -> list[str]:
+    texts = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        parts = []
+        for output in cell.outputs:
+            assert output.output_type != "error", (cell.source, output)
+            if output.output_type == "stream":
+                parts.append(output.text)
+            elif "data" in output:
+                parts.append(output.data.get("text/plain", ""))
+        texts.append("".join(parts))
+    return texts
+
+
+def test_quickstart_runs_and_fetches_its_result(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = kernel_env(tmp_path / "config", home=home)
+    notebook = run_notebook("quickstart.ipynb", tmp_path / "out", env)
+    texts = outputs_text(notebook)
+    assert "Usage: %crimpl" in texts[0]
+    joined = "\n".join(texts)
+    assert "hello from" in joined and "step 3" in joined
+    assert "summing the numbers" in joined
+    assert "complete" in joined
+    assert "sum.txt" in joined and "fetched" in joined
+    assert (tmp_path / "out" / "quickstart-results" / "sum.txt").read_text() == "10\n"
+    assert texts[-2].strip() == "10"  # the Rust cell read the fetched file
+    assert (home / "crimpl-quickstart").is_dir()
