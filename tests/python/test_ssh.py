@@ -1,0 +1,188 @@
+"""The SSH server against a real OpenSSH sshd on loopback."""
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from harness.sshd import Sshd, keygen
+from kernel_helpers import Kernel, kernel_env
+
+DIRECTORY = "crimpl-tests"
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
+    server.cleanup_user(DIRECTORY, "crimpl-notebook-demo")
+
+
+@pytest.fixture
+def ssh_kernel(sshd, workdir, config_dir):
+    sshd.trust_host_key()
+    kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home))
+    kernel.directory = f"~/{DIRECTORY}/{uuid.uuid4().hex[:8]}"
+    result = kernel.execute(
+        f"%crimpl server new ssh remote --host {sshd.host_alias} --directory {kernel.directory}\n"
+        "%crimpl server use remote"
+    )
+    assert result.ok, result.error
+    yield kernel
+    kernel.shutdown()
+
+
+def test_whole_job_cycle_over_ssh(ssh_kernel, sshd, workdir):
+    run = ssh_kernel.execute("%%crimpl run\necho \"running as $(id -un) in $PWD\"\n")
+    assert run.ok and "running as crimpltest" in run.text, run.error
+    (workdir / "data file.txt").write_text("5\n6\n")
+    submitted = ssh_kernel.execute(
+        "%%crimpl submit --job cycle --files 'data file.txt' --wait\n"
+        "awk '{ s += $1 } END { print s }' 'data file.txt' > total.txt\necho done\n"
+    )
+    assert submitted.ok, submitted.error
+    assert "done" in submitted.text
+    assert "complete" in ssh_kernel.execute("%crimpl status cycle").text
+    listing = ssh_kernel.execute("%crimpl ls cycle").text
+    assert "data file.txt" in listing and "total.txt" in listing
+    fetched = ssh_kernel.execute("%crimpl fetch cycle")
+    assert fetched.ok, fetched.error
+    assert (workdir / "total.txt").read_text() == "11\n"
+    failing = ssh_kernel.execute("%%crimpl submit --job broken --wait\nexit 7\n")
+    assert "failed (exit code 7)" in failing.error
+    assert ssh_kernel.execute("%%crimpl submit --job sleeper\nsleep 300\n").ok
+    time.sleep(0.5)
+    assert "canceled" in ssh_kernel.execute("%crimpl kill sleeper").text
+    assert ssh_kernel.execute("%crimpl resubmit cycle").ok
+    assert ssh_kernel.execute("%crimpl wait cycle").ok
+
+
+def test_one_session_serves_every_command(ssh_kernel, sshd):
+    """Commands reuse the open connection: no new login per operation."""
+    before = sshd.log.read_text().count("Accepted publickey")
+    for _ in range(3):
+        assert ssh_kernel.execute("%crimpl jobs").ok
+    assert ssh_kernel.execute("%%crimpl submit --job reuse --wait\ntrue\n").ok
+    assert sshd.log.read_text().count("Accepted publickey") == before
+
+
+def test_hundred_jobs_are_listed_in_one_command(ssh_kernel, sshd):
+    setup = ssh_kernel.execute(
+        "%%crimpl run\n"
+        "for i in $(seq 1 100); do mkdir -p crimpl-job-bulk$i; echo complete > crimpl-job-bulk$i/crimpl-job.status; done\n"
+    )
+    assert setup.ok, setup.error
+    before = sshd.sessions_started()
+    listing = ssh_kernel.execute("%crimpl jobs")
+    assert listing.ok
+    assert sum(1 for line in listing.text.splitlines() if line.startswith("bulk")) == 100
+    assert sshd.sessions_started() - before == 1
+
+
+def test_hostile_file_names_travel_safely(ssh_kernel, sshd, workdir):
+    names = ["sp ace.txt", "quo'te\".txt", "$(touch pwned).txt", "semi;colon.txt", "-dash.txt"]
+    for name in names:
+        (workdir / name).write_text(name)
+    files = " ".join(shlex.quote(f"./{n}") for n in names)
+    result = ssh_kernel.execute(f"%%crimpl submit --job hostile --files {files} --wait\nls > listing.out\n")
+    assert result.ok, result.error
+    listing = ssh_kernel.execute("%crimpl ls hostile").text
+    for name in names:
+        assert name in listing
+    paths = " ".join(shlex.quote(n) for n in names)
+    fetch_dir = workdir / "back"
+    assert ssh_kernel.execute(f"%crimpl fetch hostile --to back -- {paths}").ok
+    for name in names:
+        assert (fetch_dir / name).read_text() == name
+    remote_files = sshd.run_as_user(f"ls {ssh_kernel.directory}/crimpl-job-hostile").splitlines()
+    assert "pwned" not in remote_files and "$(touch pwned).txt" in remote_files
+    assert not (workdir / "pwned").exists()
+
+
+def test_unknown_host_key_is_refused_with_its_fingerprint_until_trusted(sshd, workdir, config_dir):
+    sshd.known_hosts.write_text("")
+    kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home))
+    try:
+        result = kernel.execute(f"%crimpl server new ssh fresh --host {sshd.host_alias} --directory ~/{DIRECTORY}/trust")
+        assert not result.ok
+        assert "is not known" in result.error and "SHA256:" in result.error
+        fingerprint = next(word for word in result.error.split() if word.startswith("SHA256:")).rstrip(".")
+        expected = subprocess.run(
+            ["ssh-keygen", "-lf", str(sshd.base / "host_ed25519.pub")], capture_output=True, text=True, check=True
+        ).stdout.split()[1]
+        assert fingerprint == expected
+        wrong = kernel.execute("%crimpl server trust fresh SHA256:not-the-right-one")
+        assert not wrong.ok and "nothing was recorded" in wrong.error
+        trusted = kernel.execute(f"%crimpl server trust fresh {fingerprint}")
+        assert trusted.ok, trusted.error
+        assert f"[127.0.0.1]:{sshd.port}" in sshd.known_hosts.read_text()
+        assert kernel.execute("%%crimpl run --server fresh\necho ok\n").ok
+    finally:
+        kernel.shutdown()
+        sshd.trust_host_key()
+
+
+def test_changed_host_key_is_always_refused(sshd, workdir, config_dir, tmp_path):
+    other_key = keygen(tmp_path / "impostor")
+    sshd.known_hosts.write_text(sshd.known_hosts_line(other_key))
+    kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home))
+    try:
+        result = kernel.execute(f"%crimpl server new ssh moved --host {sshd.host_alias} --directory ~/{DIRECTORY}/moved")
+        assert not result.ok and "HOST KEY CHANGED" in result.error and "ssh-keygen -R" in result.error
+        fingerprint = next(w for w in result.error.split() if w.startswith("SHA256:")).rstrip(",")
+        still = kernel.execute(f"%crimpl server trust moved {fingerprint}")
+        assert not still.ok and "HOST KEY CHANGED" in still.error
+    finally:
+        kernel.shutdown()
+        sshd.trust_host_key()
+
+
+def test_a_refused_key_is_a_clear_error(sshd, workdir, config_dir, tmp_path):
+    stranger = tmp_path / "stranger"
+    keygen(stranger)
+    kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home))
+    try:
+        result = kernel.execute(
+            f"%crimpl server new ssh nokey --host crimpltest@127.0.0.1:{sshd.port} --directory ~/{DIRECTORY}/k"
+        )
+        assert result.ok, result.error  # the default key is authorized
+        config = sshd.home / ".ssh" / "config"
+        original = config.read_text()
+        config.write_text(original.replace("IdentityFile ~/.ssh/id_ed25519", f"IdentityFile {stranger}"))
+        try:
+            refused = kernel.execute(f"%crimpl server new ssh refused --host {sshd.host_alias} --directory ~/{DIRECTORY}/k")
+        finally:
+            config.write_text(original)
+        assert not refused.ok and "refused every key" in refused.error and "authorized_keys" in refused.error
+        assert kernel.alive()
+    finally:
+        kernel.shutdown()
+
+
+def test_wait_survives_sshd_going_away_and_coming_back(ssh_kernel, sshd):
+    assert ssh_kernel.execute("%%crimpl submit --job outlive\nsleep 6\necho finished\n").ok
+    msg_id = ssh_kernel.kc.execute("%crimpl wait outlive --poll 0.5")
+    time.sleep(1.5)
+    sshd.stop()
+    time.sleep(2.5)
+    sshd.start()
+    result = ssh_kernel.collect(msg_id, timeout=60)
+    assert result.reply["status"] == "ok", result.reply
+    assert "complete" in result.text
+    assert "unknown" in result.text  # the display said so while the host was away
+
+
+def test_ssh_notebook_runs_under_nbclient(sshd, tmp_path):
+    from test_notebooks import outputs_text, run_notebook
+
+    env = kernel_env(tmp_path / "config", home=sshd.home)
+    env["CRIMPL_SSH_HOST"] = sshd.host_alias
+    notebook = run_notebook("ssh.ipynb", tmp_path / "out", env)
+    joined = "\n".join(outputs_text(notebook))
+    assert "as crimpltest" in joined
+    assert "100 values, mean 50.5" in joined
+    assert (tmp_path / "out" / "ssh-results" / "summary.txt").exists()
