@@ -64,7 +64,7 @@ class Sshd:
 
     host_alias = "crimpl-test"
 
-    def __init__(self, base: pathlib.Path, listen: str = "127.0.0.1"):
+    def __init__(self, base: pathlib.Path, listen: str = "127.0.0.1", extra_config: str = ""):
         self.base = base
         self.base.mkdir(parents=True, exist_ok=True)
         self.user = ensure_test_user()
@@ -88,6 +88,7 @@ class Sshd:
             "LogLevel VERBOSE\n"
             "MaxSessions 50\n"
             "MaxStartups 50\n"
+            + extra_config
         )
         # The kernel's HOME: a key, an ssh config with the alias, known_hosts.
         self.home = base / "home"

@@ -1,0 +1,127 @@
+"""The Slurm server against a real single-node Slurm, reached through the test sshd."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from harness.slurm import Slurm
+from harness.sshd import Sshd
+from kernel_helpers import Kernel, kernel_env
+
+DIRECTORY = "crimpl-slurm-tests"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    slurm = Slurm()
+    sshd = Sshd(tmp_path_factory.mktemp("sshd-slurm"), extra_config=f"SetEnv SLURM_CONF={slurm.conf}\n")
+    yield slurm, sshd
+    slurm.stop()
+    sshd.stop()
+    sshd.cleanup_user(DIRECTORY, "crimpl-slurm-demo")
+
+
+@pytest.fixture
+def slurm_kernel(cluster, workdir, config_dir):
+    _, sshd = cluster
+    kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home))
+    directory = f"~/{DIRECTORY}/{uuid.uuid4().hex[:8]}"
+    result = kernel.execute(
+        f"%crimpl server new slurm cluster --host {sshd.host_alias} --directory {directory}\n%crimpl server use cluster"
+    )
+    assert result.ok, result.error
+    yield kernel
+    kernel.shutdown()
+
+
+def wait_for(kernel, job: str, word: str, seconds: float = 30) -> str:
+    deadline = time.monotonic() + seconds
+    text = ""
+    while time.monotonic() < deadline:
+        text = kernel.execute(f"%crimpl status {job}").text
+        if word in text:
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"job {job} never became {word}: {text}")
+
+
+def test_a_multi_task_job_completes(slurm_kernel):
+    result = slurm_kernel.execute(
+        "%%crimpl submit --job ok --nprocs 2 --wait\necho \"tasks=$SLURM_NTASKS job=$SLURM_JOB_NAME\"\necho 42 > answer.txt\n",
+        timeout=90,
+    )
+    assert result.ok, result.error
+    assert "tasks=2 job=crimpl-ok" in result.text
+    status = slurm_kernel.execute("%crimpl status ok").text
+    assert "complete" in status and "slurm id" in status
+    assert slurm_kernel.execute("%crimpl fetch ok answer.txt").ok
+    assert (slurm_kernel.cwd / "answer.txt").read_text() == "42\n"
+
+
+def test_a_failing_job_reports_its_exit_code(slurm_kernel):
+    result = slurm_kernel.execute("%%crimpl submit --job bad --wait\nexit 5\n", timeout=90)
+    assert not result.ok and "failed (exit code 5)" in result.error
+
+
+def test_a_running_job_is_canceled_with_scancel(slurm_kernel, cluster):
+    slurm, _ = cluster
+    assert slurm_kernel.execute("%%crimpl submit --job long\nsleep 300\n").ok
+    wait_for(slurm_kernel, "long", "running")
+    killed = slurm_kernel.execute("%crimpl kill long")
+    assert killed.ok and "canceled" in killed.text, killed.error
+    time.sleep(1)
+    assert "canceled" in slurm_kernel.execute("%crimpl status long").text
+    assert "crimpl-long" not in slurm.run("squeue", "--noheader", "--format=%j")
+
+
+def test_a_held_job_is_pending_with_its_reason_and_can_be_canceled(slurm_kernel):
+    assert slurm_kernel.execute("%%crimpl submit --job held --sbatch=--hold\necho never\n").ok
+    status = wait_for(slurm_kernel, "held", "pending")
+    assert "JobHeldUser" in status
+    assert "canceled" in slurm_kernel.execute("%crimpl kill held").text
+
+
+def test_extra_sbatch_options_reach_the_job(slurm_kernel):
+    result = slurm_kernel.execute(
+        "%%crimpl submit --job extra --wait --walltime 0:05:00 --partition debug "
+        "--sbatch=--export=ALL,CRIMPL_EXTRA=forty-two --sbatch=--comment=from-crimpl\n"
+        "echo \"extra=$CRIMPL_EXTRA\"\nscontrol show job $SLURM_JOB_ID | grep -o 'Comment=[^ ]*\\|TimeLimit=[^ ]*'\n",
+        timeout=90,
+    )
+    assert result.ok, result.error
+    assert "extra=forty-two" in result.text
+    assert "Comment=from-crimpl" in result.text and "TimeLimit=00:05:00" in result.text
+    script = slurm_kernel.execute("%%crimpl run\ncat crimpl-job-extra/crimpl-slurm-batch.sh\n").text
+    assert "#SBATCH --partition=debug" in script and "#SBATCH --export=ALL,CRIMPL_EXTRA=forty-two" in script
+
+
+def test_all_statuses_in_one_command_and_resubmit(slurm_kernel, cluster):
+    _, sshd = cluster
+    assert slurm_kernel.execute("%%crimpl submit --job twice --wait\necho run >> runs.txt\n", timeout=90).ok
+    before = sshd.sessions_started()
+    listing = slurm_kernel.execute("%crimpl jobs")
+    assert listing.ok and "twice" in listing.text
+    assert sshd.sessions_started() - before == 1
+    assert slurm_kernel.execute("%crimpl resubmit twice").ok
+    assert slurm_kernel.execute("%crimpl wait twice", timeout=90).ok
+    runs = slurm_kernel.execute("%%crimpl run\ncat crimpl-job-twice/runs.txt\n").text
+    assert runs.count("run") == 2
+
+
+def test_run_uses_the_login_node(slurm_kernel):
+    result = slurm_kernel.execute("%%crimpl run\necho \"login node, no job id: [${SLURM_JOB_ID:-}]\"\n")
+    assert result.ok and "no job id: []" in result.text
+
+
+def test_slurm_notebook_runs_under_nbclient(cluster, tmp_path):
+    from test_notebooks import outputs_text, run_notebook
+
+    _, sshd = cluster
+    env = kernel_env(tmp_path / "config", home=sshd.home)
+    env["CRIMPL_SLURM_HOST"] = sshd.host_alias
+    notebook = run_notebook("slurm.ipynb", tmp_path / "out", env)
+    joined = "\n".join(outputs_text(notebook))
+    assert "task 0" in joined and "task 1" in joined
+    assert (tmp_path / "out" / "slurm-results").is_dir()
