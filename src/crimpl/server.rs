@@ -362,19 +362,30 @@ impl Server {
             return Ok(FetchReport::default());
         }
         let command = scripts::tar_files(&self.job_dir(job)?, &names)?;
-        let mut report = None;
-        let finished = self.transport.exec(&command, None, &mut |reader| {
-            report =
-                Some(unpack::unpack(reader, target, overwrite).map_err(std::io::Error::other)?);
-            Ok(())
-        })?;
+        // Receiving (decryption, for SSH) and unpacking (disk writes) run on
+        // two threads joined by a pipe, so a large fetch uses both cores.
+        let (pipe_out, mut pipe_in) = std::io::pipe().context("cannot create a pipe")?;
+        unpack::widen_pipe(&pipe_in);
+        let destination = target.to_path_buf();
+        let unpacker = std::thread::spawn(move || {
+            let reader = std::io::BufReader::with_capacity(1 << 20, pipe_out);
+            unpack::unpack(reader, &destination, overwrite)
+        });
+        let received = self.transport.exec(&command, None, &mut |reader| {
+            unpack::copy(reader, &mut pipe_in).map(|_| ())
+        });
+        drop(pipe_in);
+        let report = unpacker
+            .join()
+            .map_err(|_| anyhow::anyhow!("the unpacking thread failed"))?;
+        let finished = received?;
         if !finished.success() {
             bail!(
                 "fetching from job {job:?} failed: {}",
                 finished.stderr.trim()
             );
         }
-        report.context("no archive received")
+        report
     }
 
     /// Kill the job; it ends `canceled`.

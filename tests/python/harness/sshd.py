@@ -88,6 +88,7 @@ class Sshd:
             "LogLevel VERBOSE\n"
             "MaxSessions 50\n"
             "MaxStartups 50\n"
+            "Subsystem sftp internal-sftp\n"
             + extra_config
         )
         # The kernel's HOME: a key, an ssh config with the alias, known_hosts.

@@ -1,0 +1,181 @@
+"""Benchmarks, printed as tables (figures, not pass/fail).
+
+Kernel: start to first kernel_info_reply, execute round trip of a no-op
+(`%crimpl help` here, `pass` for ipykernel) over 200 runs, resident memory.
+Jobs: submit, status of one job, status of 100 jobs, fetch of 1000 small
+files and of one 1 GiB file, on the local server and on an SSH server (a
+private sshd on loopback, as in the tests), beside OpenSSH's own ssh/scp.
+
+usage: .venv/bin/python scripts/bench.py [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "python"))
+
+from jupyter_client.manager import KernelManager  # noqa: E402
+
+from harness.sshd import Sshd  # noqa: E402
+from kernel_helpers import Kernel, kernel_env  # noqa: E402
+
+
+def median_p95(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def rss_mib(pid: int) -> float:
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_kernel(name: str, noop: str, runs: int, env: dict[str, str]) -> dict[str, float]:
+    starts = []
+    for _ in range(5):
+        km = KernelManager(kernel_name=name)
+        begin = time.perf_counter()
+        km.start_kernel(env=env)
+        kc = km.client()
+        kc.start_channels()
+        kc.kernel_info()
+        kc.get_shell_msg(timeout=30)
+        starts.append(time.perf_counter() - begin)
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    km = KernelManager(kernel_name=name)
+    km.start_kernel(env=env)
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=30)
+    trips = []
+    for _ in range(runs):
+        begin = time.perf_counter()
+        msg_id = kc.execute(noop)
+        while kc.get_shell_msg(timeout=30)["parent_header"].get("msg_id") != msg_id:
+            pass
+        trips.append(time.perf_counter() - begin)
+    memory = rss_mib(km.provisioner.process.pid)
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+    median, p95 = median_p95(trips)
+    return {"start": statistics.median(starts), "median": median, "p95": p95, "rss": memory}
+
+
+def timed(action, repeat: int) -> float:
+    samples = []
+    for i in range(repeat):
+        begin = time.perf_counter()
+        action(i)
+        samples.append(time.perf_counter() - begin)
+    return statistics.median(samples)
+
+
+def must(result):
+    if not result.ok:
+        raise RuntimeError(result.error)
+    return result
+
+
+def bench_jobs(kernel: Kernel, server: str, workdir: pathlib.Path, repeat: int) -> dict[str, float]:
+    figures = {}
+    figures["submit"] = timed(lambda i: must(kernel.execute(f"%%crimpl submit --server {server} --job s{i}\nsleep 30\n")), repeat)
+    figures["status of 1 job"] = timed(lambda i: must(kernel.execute(f"%crimpl status s0 --server {server}")), repeat * 3)
+    for i in range(repeat):
+        must(kernel.execute(f"%crimpl kill s{i} --server {server}"))
+    must(kernel.execute(
+        f"%%crimpl run --server {server}\n"
+        "for i in $(seq 1 100); do mkdir -p crimpl-job-many$i; echo complete > crimpl-job-many$i/crimpl-job.status; done\n"
+    ))
+    figures["status of 100+ jobs"] = timed(lambda i: must(kernel.execute(f"%crimpl jobs --server {server}")), repeat * 3)
+    must(kernel.execute(
+        f"%%crimpl submit --server {server} --job small --wait\n"
+        "mkdir out; i=0; while [ $i -lt 1000 ]; do echo $i > out/f$i.txt; i=$((i+1)); done\n"
+    ))
+    must(kernel.execute(f"%%crimpl submit --server {server} --job big --wait\nhead -c 1073741824 /dev/zero > big.bin\n"))
+
+    def fetch(job: str, target: str):
+        def action(i):
+            shutil.rmtree(workdir / target, ignore_errors=True)
+            must(kernel.execute(f"%crimpl fetch {job} --server {server} --to {target}", timeout=600))
+        return action
+
+    figures["fetch 1000 small files"] = timed(fetch("small", "small-files"), repeat)
+    figures["fetch 1 GiB"] = timed(fetch("big", "big-file"), repeat)
+    shutil.rmtree(workdir / "big-file", ignore_errors=True)
+    return figures
+
+
+def bench_openssh(sshd: Sshd, directory: str, workdir: pathlib.Path, repeat: int) -> dict[str, float]:
+    base = ["ssh", "-F", str(sshd.home / ".ssh" / "config"), "-o", f"UserKnownHostsFile={sshd.known_hosts}",
+            "-i", str(sshd.home / ".ssh" / "id_ed25519")]
+    scp = ["scp", "-q", "-F", str(sshd.home / ".ssh" / "config"), "-o", f"UserKnownHostsFile={sshd.known_hosts}",
+           "-i", str(sshd.home / ".ssh" / "id_ed25519")]
+    run = lambda argv: subprocess.run(argv, check=True, capture_output=True)  # noqa: E731
+    figures = {}
+    figures["status of 1 job"] = timed(
+        lambda i: run(base + [sshd.host_alias, f"cat {directory}/crimpl-job-s0/crimpl-job.status"]), repeat * 3)
+    figures["fetch 1000 small files"] = timed(
+        lambda i: run(scp + ["-r", f"{sshd.host_alias}:{directory}/crimpl-job-small/out", str(workdir / f"scp-small{i}")]),
+        repeat)
+    figures["fetch 1 GiB"] = timed(
+        lambda i: run(scp + [f"{sshd.host_alias}:{directory}/crimpl-job-big/big.bin", str(workdir / "scp-big.bin")]),
+        repeat)
+    (workdir / "scp-big.bin").unlink(missing_ok=True)
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    runs, repeat = (50, 1) if args.quick else (200, 3)
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="crimpl-bench-"))
+    scratch.chmod(0o755)
+    env = kernel_env(scratch / "config")
+
+    print("== kernel (start: median of 5; round trip: %d no-ops)" % runs, flush=True)
+    rows = [("crimpl-kernel", bench_kernel("crimpl", "%crimpl help", runs, env)),
+            ("ipykernel", bench_kernel("python3", "pass", runs, env))]
+    print(f"{'kernel':<15}{'start s':>10}{'rtt median ms':>16}{'rtt p95 ms':>12}{'RSS MiB':>10}")
+    for name, f in rows:
+        print(f"{name:<15}{f['start']:>10.3f}{f['median'] * 1000:>16.2f}{f['p95'] * 1000:>12.2f}{f['rss']:>10.1f}")
+
+    sshd = Sshd(scratch / "sshd")
+    workdir = scratch / "notebook"
+    workdir.mkdir()
+    kernel = Kernel(workdir, kernel_env(scratch / "config", home=sshd.home))
+    try:
+        must(kernel.execute(f"%crimpl server new local loc --directory {scratch / 'local-server'}"))
+        must(kernel.execute("%crimpl server new ssh remote --host crimpl-test --directory ~/crimpl-bench"))
+        print(f"\n== jobs (median of {repeat}, status of {repeat * 3}), through the kernel", flush=True)
+        local = bench_jobs(kernel, "loc", workdir, repeat)
+        remote = bench_jobs(kernel, "remote", workdir, repeat)
+        openssh = bench_openssh(sshd, "crimpl-bench", workdir, repeat)
+        print(f"{'operation':<26}{'local s':>10}{'ssh s':>10}{'OpenSSH ssh/scp s':>20}")
+        for key in local:
+            other = f"{openssh[key]:.3f}" if key in openssh else ""
+            print(f"{key:<26}{local[key]:>10.3f}{remote[key]:>10.3f}{other:>20}")
+        ratio = openssh["fetch 1 GiB"] / remote["fetch 1 GiB"]
+        print(f"\n1 GiB fetch throughput over SSH: {1024 / remote['fetch 1 GiB']:.0f} MiB/s, "
+              f"{ratio:.0%} of scp's {1024 / openssh['fetch 1 GiB']:.0f} MiB/s")
+    finally:
+        kernel.shutdown()
+        sshd.stop()
+        sshd.cleanup_user("crimpl-bench")
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Kernel behaviour beyond the conformance suite: Rust output streaming,
+evcxr commands, interrupts (message and SIGINT), ipc transport, abort after error."""
+from __future__ import annotations
+
+import signal
+import time
+
+from jupyter_client.manager import KernelManager
+
+from kernel_helpers import Kernel, kernel_env
+
+RUST_TIMEOUT = 300  # the first Rust cell starts evcxr
+
+
+def test_rust_output_streams_while_the_code_runs(kernel):
+    assert kernel.execute("let warm = 1;", timeout=RUST_TIMEOUT).ok
+    msg_id = kernel.kc.execute(
+        'println!("first"); std::thread::sleep(std::time::Duration::from_secs(2)); println!("second");'
+    )
+    arrivals = {}
+    deadline = time.monotonic() + 60
+    while len(arrivals) < 2 and time.monotonic() < deadline:
+        msg = kernel.kc.get_iopub_msg(timeout=60)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+            for word in ("first", "second"):
+                if word in msg["content"]["text"]:
+                    arrivals[word] = time.monotonic()
+    assert arrivals["second"] - arrivals["first"] > 1.5
+
+
+def test_evcxr_commands_work(kernel):
+    assert kernel.execute("let answer = 42;", timeout=RUST_TIMEOUT).ok
+    result = kernel.execute(":vars")
+    assert result.ok and "answer" in result.text and "i32" in result.text
+
+
+def test_interrupting_rust_code_restarts_evcxr_and_the_kernel_goes_on(kernel):
+    assert kernel.execute("let warm = 1;", timeout=RUST_TIMEOUT).ok
+    msg_id = kernel.kc.execute("std::thread::sleep(std::time::Duration::from_secs(120));")
+    time.sleep(2)
+    kernel.km.interrupt_kernel()
+    result = kernel.collect(msg_id, timeout=30)
+    assert result.reply["status"] == "error" and result.reply["ename"] == "Interrupted"
+    assert "restarted" in "\n".join(result.reply["traceback"])
+    after = kernel.execute("1 + 1", timeout=RUST_TIMEOUT)
+    assert after.ok and "2" in after.text
+
+
+def test_sigint_interrupts_a_wait(kernel, server_dir):
+    assert kernel.execute(f"%crimpl server new local s --directory {server_dir}").ok
+    assert kernel.execute("%%crimpl submit --job nap\nsleep 60\n").ok
+    msg_id = kernel.kc.execute("%crimpl wait nap")
+    time.sleep(1.5)
+    kernel.km.signal_kernel(signal.SIGINT)
+    result = kernel.collect(msg_id, timeout=20)
+    assert result.reply["ename"] == "Interrupted"
+    assert "running" in kernel.execute("%crimpl status nap").text
+    assert kernel.execute("%crimpl kill nap").ok
+
+
+def test_queued_cells_after_an_error_are_aborted(kernel):
+    first = kernel.kc.execute("%crimpl no-such-command")
+    second = kernel.kc.execute("%crimpl help")
+    assert kernel.collect(first).reply["status"] == "error"
+    assert kernel.collect(second).reply["status"] == "aborted"
+    assert kernel.execute("%crimpl help").ok
+
+
+def test_ipc_transport(tmp_path):
+    km = KernelManager(kernel_name="crimpl", transport="ipc", ip=str(tmp_path / "kernel-ipc"))
+    km.start_kernel(env=kernel_env(tmp_path / "config"), cwd=str(tmp_path))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=30)
+        reply = kc.execute_interactive("%crimpl help", timeout=30, output_hook=lambda msg: None)
+        assert reply["content"]["status"] == "ok"
+        assert list(tmp_path.glob("kernel-ipc-*"))
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel()
+
+
+def test_shutdown_with_restart_request(workdir, config_dir):
+    kernel = Kernel(workdir, kernel_env(config_dir))
+    pid = kernel.km.provisioner.process.pid
+    kernel.kc.shutdown(restart=True)
+    reply = kernel.kc.get_control_msg(timeout=10)
+    assert reply["msg_type"] == "shutdown_reply" and reply["content"]["restart"] is True
+    kernel.km.provisioner.process.wait(timeout=10)
+    assert kernel.km.provisioner.process.returncode == 0, pid
+    kernel.kc.stop_channels()
+    kernel.km.cleanup_resources()
