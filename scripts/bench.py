@@ -5,6 +5,8 @@ Kernel: start to first kernel_info_reply, execute round trip of a no-op
 Jobs: submit, status of one job, status of 100 jobs, fetch of 1000 small
 files and of one 1 GiB file, on the local server and on an SSH server (a
 private sshd on loopback, as in the tests), beside OpenSSH's own ssh/scp.
+AWS EC2: the EC2 API calls each operation makes, counted by moto's request
+recorder (moto_server on loopback, the same sshd standing in for instances).
 
 usage: .venv/bin/python scripts/bench.py [--quick]
 """
@@ -24,6 +26,7 @@ sys.path.insert(0, str(ROOT / "tests" / "python"))
 
 from jupyter_client.manager import KernelManager  # noqa: E402
 
+from harness.moto import INSTANCE_ADDRESSES, Moto  # noqa: E402
 from harness.sshd import Sshd  # noqa: E402
 from kernel_helpers import Kernel, kernel_env  # noqa: E402
 
@@ -135,6 +138,46 @@ def bench_openssh(sshd: Sshd, directory: str, workdir: pathlib.Path, repeat: int
     return figures
 
 
+def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, int]]]:
+    """EC2 API calls per operation, from moto's request log."""
+    moto = Moto(scratch / "moto.log")
+    moto.import_key("crimpl-bench", (sshd.home / ".ssh" / "id_ed25519.pub").read_text())
+    directory = "~/crimpl-bench-aws"
+    sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
+    workdir = scratch / "aws-notebook"
+    workdir.mkdir()
+    env = kernel_env(scratch / "aws-config", home=sshd.home)
+    env.update(moto.env())
+    kernel = Kernel(workdir, env)
+    rows = []
+
+    def count(label: str, code: str) -> None:
+        moto.start_recording()
+        must(kernel.execute(code, timeout=300))
+        rows.append((label, moto.recorded_actions()))
+
+    try:
+        count("server new", f"%crimpl server new aws bench --key-file ~/.ssh/id_ed25519 --subnet-id {moto.subnet_id} "
+              f"--security-group-id {moto.security_group_id} --username crimpltest --ssh-address private "
+              f"--ssh-port {sshd.port} --directory {directory}")
+        must(kernel.execute("%crimpl server use bench"))
+        count("server start (launch)", "%crimpl server start")
+        count("submit --nprocs 8 --wait", "%%crimpl submit --job fit --nprocs 8 --wait\necho 42 > out.txt\n")
+        count("status, no instance running", "%crimpl status fit")
+        count("jobs, no instance running", "%crimpl jobs")
+        count("fetch (starts the server instance)", "%crimpl fetch fit --to fetched")
+        count("status, server instance running", "%crimpl status fit")
+        count("teardown (delete-volume)", "%crimpl server delete-volume bench --yes")
+    finally:
+        kernel.shutdown()
+        leftovers = moto.live_instances() + moto.volumes()
+        moto.stop()
+        sshd.cleanup_user("crimpl-bench-aws")
+    if leftovers:
+        raise RuntimeError(f"the AWS bench left resources behind: {leftovers}")
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -151,7 +194,7 @@ def main() -> int:
     for name, f in rows:
         print(f"{name:<15}{f['start']:>10.3f}{f['median'] * 1000:>16.2f}{f['p95'] * 1000:>12.2f}{f['rss']:>10.1f}")
 
-    sshd = Sshd(scratch / "sshd")
+    sshd = Sshd(scratch / "sshd", listen=INSTANCE_ADDRESSES)
     workdir = scratch / "notebook"
     workdir.mkdir()
     kernel = Kernel(workdir, kernel_env(scratch / "config", home=sshd.home))
@@ -169,6 +212,10 @@ def main() -> int:
         ratio = openssh["fetch 1 GiB"] / remote["fetch 1 GiB"]
         print(f"\n1 GiB fetch throughput over SSH: {1024 / remote['fetch 1 GiB']:.0f} MiB/s, "
               f"{ratio:.0%} of scp's {1024 / openssh['fetch 1 GiB']:.0f} MiB/s")
+        print("\n== AWS EC2: API calls per operation (moto's request log)", flush=True)
+        for label, actions in bench_aws(sshd, scratch):
+            detail = ", ".join(f"{name} {n}" for name, n in sorted(actions.items()))
+            print(f"{label:<36}{sum(actions.values()):>4}  {detail}")
     finally:
         kernel.shutdown()
         sshd.stop()

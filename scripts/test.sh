@@ -10,8 +10,10 @@ scripts/system-deps.sh
 scripts/python-env.sh
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
-echo "==> building (a cold build takes about 7 minutes on 2 cores)"
+echo "==> building (a cold build takes about 13 minutes on 2 cores)"
+started=$SECONDS
 cargo build --all-targets
+echo "==> built in $((SECONDS - started)) s"
 echo "==> cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 ./target/debug/crimpl-kernel install --prefix .venv

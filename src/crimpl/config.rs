@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::aws::AwsConfig;
+
 /// The default server directory, as in crimpl.
 pub const DEFAULT_DIRECTORY: &str = "~/crimpl";
 
@@ -31,15 +33,18 @@ pub enum ServerConfig {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mail_user: Option<String>,
     },
+    /// An EBS volume with a server instance and job instances on AWS EC2.
+    Aws(AwsConfig),
 }
 
 impl ServerConfig {
-    /// The kind's name: `local`, `ssh`, `slurm`.
+    /// The kind's name: `local`, `ssh`, `slurm`, `aws`.
     pub fn kind(&self) -> &'static str {
         match self {
             ServerConfig::Local { .. } => "local",
             ServerConfig::Ssh { .. } => "ssh",
             ServerConfig::Slurm { .. } => "slurm",
+            ServerConfig::Aws(_) => "aws",
         }
     }
 
@@ -49,13 +54,14 @@ impl ServerConfig {
             ServerConfig::Local { directory }
             | ServerConfig::Ssh { directory, .. }
             | ServerConfig::Slurm { directory, .. } => directory,
+            ServerConfig::Aws(aws) => &aws.directory,
         }
     }
 
     /// The SSH host, for kinds reached over SSH.
     pub fn host(&self) -> Option<&str> {
         match self {
-            ServerConfig::Local { .. } => None,
+            ServerConfig::Local { .. } | ServerConfig::Aws(_) => None,
             ServerConfig::Ssh { host, .. } | ServerConfig::Slurm { host, .. } => Some(host),
         }
     }
@@ -73,6 +79,34 @@ impl ServerConfig {
         } = self
         {
             settings.push(("mail-user", mail.clone()));
+        }
+        if let ServerConfig::Aws(aws) = self {
+            settings.extend([
+                (
+                    "volume",
+                    format!(
+                        "{} ({} GiB, {})",
+                        aws.volume_id, aws.volume_size, aws.availability_zone
+                    ),
+                ),
+                ("key", format!("{} ({})", aws.key_name, aws.key_file)),
+                ("subnet", aws.subnet_id.clone()),
+                ("security group", aws.security_group_id.clone()),
+                (
+                    "image",
+                    aws.image_id
+                        .clone()
+                        .unwrap_or_else(|| "newest Ubuntu LTS".into()),
+                ),
+                (
+                    "ssh",
+                    format!(
+                        "{}@{:?} address, port {}",
+                        aws.username, aws.ssh_address, aws.ssh_port
+                    ),
+                ),
+                ("idle stop", format!("{} minutes", aws.idle_stop_minutes)),
+            ]);
         }
         settings
     }

@@ -5,6 +5,7 @@
 //! directory in crimpl's [`layout`]; their status is read from the server's
 //! files (and the scheduler), never from memory, so any kernel sees the truth.
 
+pub mod aws;
 pub mod config;
 pub mod job;
 pub mod layout;

@@ -64,7 +64,7 @@ impl Registry {
         validate_server_name(name)?;
         self.update(|file| {
             if file.servers.contains_key(name) && !replace {
-                bail!("a server named {name:?} exists already: remove it first (%crimpl server remove {name}) or pick another name");
+                bail!("a server named {name:?} exists already: add --replace, remove it first (%crimpl server remove {name}), or pick another name");
             }
             file.servers.insert(name.to_string(), config);
             Ok(())

@@ -38,8 +38,10 @@ pub fn job_dir_word(directory: &str, job: &str) -> anyhow::Result<String> {
 /// The wrapper that runs the cell body and records how it ends. It runs in
 /// its own session, so it outlives the kernel; TERM (from `kill`) ends it as
 /// `canceled`. A body starting with `#!` is run by its interpreter, others by
-/// bash (or sh where bash is missing), as crimpl did.
-pub fn wrapper_script() -> String {
+/// bash (or sh where bash is missing), as crimpl did. `after` runs once the
+/// end is recorded (an EC2 job instance shuts itself down there).
+pub fn wrapper_script(after: Option<&str>) -> String {
+    let after = after.unwrap_or_default();
     format!(
         r#"#!/bin/sh
 # crimpl job wrapper: runs {SUBMIT_SCRIPT} and records its end.
@@ -69,6 +71,7 @@ if [ -f {CANCELED_FILE} ]; then finish "$code" canceled
 elif [ "$code" -eq 0 ]; then finish 0 complete
 else finish "$code" failed
 fi
+{after}
 exit "$code"
 "#
     )

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
+use super::aws::{self, AwsServer, Progress};
 use super::config::ServerConfig;
 use super::job::{FileRole, JobFile, JobRecord, SurveyLine, parse_listing};
 use super::layout::{self, INPUT_LIST, RUN_SCRIPT, SUBMIT_SCRIPT, WRAPPER};
@@ -33,6 +34,10 @@ pub struct SubmitOptions {
     pub nprocs: Option<u32>,
     /// Slurm's own options.
     pub slurm: SlurmOptions,
+    /// AWS: the instance type (default: by `nprocs`).
+    pub instance_type: Option<String>,
+    /// AWS: keep the job's instance when the script ends.
+    pub keep_instance: bool,
 }
 
 /// What a `--trial-run` shows: exactly what would be sent and run.
@@ -52,38 +57,53 @@ pub struct Plan {
 pub struct Server {
     name: String,
     config: ServerConfig,
-    transport: Arc<dyn Transport>,
-    ssh: Option<Arc<SshTransport>>,
+    backend: Backend,
+}
+
+/// Where a server's commands run.
+enum Backend {
+    /// This machine, or one SSH host (`ssh` is set for SSH kinds).
+    Fixed {
+        transport: Arc<dyn Transport>,
+        ssh: Option<Arc<SshTransport>>,
+    },
+    /// Whichever EC2 instance holds the volume.
+    Aws(Box<AwsServer>),
 }
 
 impl Server {
     /// A server called `name` with `config`; SSH kinds connect on first use.
     pub fn open(name: &str, config: ServerConfig) -> anyhow::Result<Self> {
-        let ssh = match &config {
-            ServerConfig::Local { .. } => None,
+        let backend = match &config {
+            ServerConfig::Local { .. } => Backend::Fixed {
+                transport: Arc::new(LocalTransport),
+                ssh: None,
+            },
             ServerConfig::Ssh { host, .. } | ServerConfig::Slurm { host, .. } => {
-                Some(Arc::new(SshTransport::new(host)?))
+                let ssh = Arc::new(SshTransport::new(host)?);
+                Backend::Fixed {
+                    transport: ssh.clone(),
+                    ssh: Some(ssh),
+                }
             }
-        };
-        let transport: Arc<dyn Transport> = match &ssh {
-            Some(ssh) => ssh.clone(),
-            None => Arc::new(LocalTransport),
+            ServerConfig::Aws(aws) => Backend::Aws(Box::new(AwsServer::new(name, aws.clone())?)),
         };
         Ok(Self {
             name: name.into(),
             config,
-            transport,
-            ssh,
+            backend,
         })
     }
 
     /// Record the SSH host's key in known_hosts if its fingerprint is
     /// `fingerprint` (which the user compared with the host's own).
     pub fn trust_host_key(&self, fingerprint: &str) -> anyhow::Result<()> {
-        let ssh = self
-            .ssh
-            .as_ref()
-            .with_context(|| format!("server {} is not reached over SSH", self.name))?;
+        let Backend::Fixed { ssh: Some(ssh), .. } = &self.backend else {
+            bail!(
+                "server {} is not an SSH host (AWS instances are trusted on first contact)",
+                self.name
+            );
+        };
         ssh.set_policy(HostKeyPolicy::TrustFingerprint(fingerprint.into()));
         let result = ssh.reconnect();
         ssh.set_policy(HostKeyPolicy::Strict);
@@ -100,9 +120,70 @@ impl Server {
         &self.config
     }
 
-    /// Where its commands run.
-    pub fn transport(&self) -> &dyn Transport {
-        self.transport.as_ref()
+    /// The AWS machines, for AWS servers.
+    pub fn aws(&self) -> Option<&AwsServer> {
+        match &self.backend {
+            Backend::Aws(aws) => Some(aws),
+            Backend::Fixed { .. } => None,
+        }
+    }
+
+    /// Where its commands run, for messages.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Fixed { transport, .. } => transport.describe(),
+            Backend::Aws(aws) => {
+                format!("AWS EC2 instances with volume {}", aws.config().volume_id)
+            }
+        }
+    }
+
+    /// Reach the server now and create its directory (AWS: its volume exists).
+    pub fn probe(&self) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Fixed { transport, .. } => {
+                let directory = scripts::directory_word(self.directory())?;
+                transport.check(
+                    &format!("mkdir -p {directory}"),
+                    None,
+                    "creating the server directory",
+                )?;
+            }
+            Backend::Aws(aws) => {
+                aws.state()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The transport for job operations: the fixed one, or the instance
+    /// holding the volume (started as the server instance if `start` and none runs).
+    fn transport(&self, start: bool, progress: Progress<'_>) -> anyhow::Result<Arc<dyn Transport>> {
+        match &self.backend {
+            Backend::Fixed { transport, .. } => Ok(transport.clone()),
+            Backend::Aws(aws) => {
+                if let Some((_, transport)) = aws.holder(progress)? {
+                    return Ok(transport);
+                }
+                if !start {
+                    bail!(
+                        "no instance of server {} runs, so its volume cannot be read: %crimpl server start {}",
+                        self.name,
+                        self.name
+                    );
+                }
+                progress(&format!(
+                    "No instance holds the volume of {name}: starting the server instance to reach it \
+                     (it shuts down after {idle} idle minutes, or: %crimpl server stop {name}).",
+                    name = self.name,
+                    idle = aws.config().idle_stop_minutes
+                ));
+                aws.start(progress)?;
+                aws.holder(progress)?
+                    .map(|(_, transport)| transport)
+                    .context("the server instance started but cannot be reached")
+            }
+        }
     }
 
     fn directory(&self) -> &str {
@@ -117,7 +198,10 @@ impl Server {
     pub fn plan_run(&self, script: &str, files: &[PathBuf]) -> anyhow::Result<Plan> {
         let uploads = uploads(files)?;
         Ok(Plan {
-            target: self.transport.describe(),
+            target: match &self.backend {
+                Backend::Aws(_) => format!("the server instance of {}", self.name),
+                Backend::Fixed { transport, .. } => transport.describe(),
+            },
             commands: vec![self.run_command()?],
             uploads: uploads.iter().map(|u| (u.name.clone(), u.size)).collect(),
             scripts: vec![(RUN_SCRIPT.into(), script.into())],
@@ -138,24 +222,31 @@ impl Server {
         &self,
         script: &str,
         files: &[PathBuf],
+        progress: Progress<'_>,
         output: &mut dyn FnMut(&[u8]),
     ) -> anyhow::Result<Option<i32>> {
         let uploads = uploads(files)?;
         let mut entries = vec![Entry::text(RUN_SCRIPT, script, 0o644)];
         entries.extend(uploads);
         let command = self.run_command()?;
-        let finished = self
-            .transport
-            .exec(&command, Some(tar_feed(entries)), &mut |reader| {
-                let mut buffer = [0u8; 8192];
-                loop {
-                    let n = reader.read(&mut buffer)?;
-                    if n == 0 {
-                        return Ok(());
-                    }
-                    output(&buffer[..n]);
+        let transport = match &self.backend {
+            // On AWS, `run` is for setup work on the server instance.
+            Backend::Aws(aws) => {
+                aws.start(progress)?;
+                self.transport(false, progress)?
+            }
+            Backend::Fixed { .. } => self.transport(false, progress)?,
+        };
+        let finished = transport.exec(&command, Some(tar_feed(entries)), &mut |reader| {
+            let mut buffer = [0u8; 8192];
+            loop {
+                let n = reader.read(&mut buffer)?;
+                if n == 0 {
+                    return Ok(());
                 }
-            })?;
+                output(&buffer[..n]);
+            }
+        })?;
         if !finished.stderr.trim().is_empty() {
             output(finished.stderr.as_bytes());
         }
@@ -167,7 +258,10 @@ impl Server {
         let job = options.job.clone().unwrap_or_else(layout::job_name_now);
         let entries = self.job_entries(&job, script, options)?;
         Ok(Plan {
-            target: self.transport.describe(),
+            target: match &self.backend {
+                Backend::Aws(_) => format!("a new {} job instance", self.instance_type(options)?),
+                Backend::Fixed { transport, .. } => transport.describe(),
+            },
             commands: vec![self.submit_command(&job)?],
             uploads: entries
                 .iter()
@@ -183,9 +277,24 @@ impl Server {
 
     /// Create the job, send the script and files, and start it detached;
     /// returns the job's name.
-    pub fn submit(&self, script: &str, options: &SubmitOptions) -> anyhow::Result<String> {
+    pub fn submit(
+        &self,
+        script: &str,
+        options: &SubmitOptions,
+        progress: Progress<'_>,
+    ) -> anyhow::Result<String> {
         let explicit = options.job.is_some();
         let base = options.job.clone().unwrap_or_else(layout::job_name_now);
+        layout::validate_job_name(&base)?;
+        let transport: Arc<dyn Transport> = match &self.backend {
+            Backend::Aws(aws) => aws.start_job_instance(
+                &base,
+                &self.instance_type(options)?,
+                options.keep_instance,
+                progress,
+            )?,
+            Backend::Fixed { transport, .. } => transport.clone(),
+        };
         for attempt in 0..20 {
             let job = if attempt == 0 {
                 base.clone()
@@ -193,11 +302,15 @@ impl Server {
                 format!("{base}-{}", attempt + 1)
             };
             let entries = self.job_entries(&job, script, options)?;
-            let captured = self
-                .transport
-                .capture(&self.submit_command(&job)?, Some(tar_feed(entries)))?;
+            let captured =
+                transport.capture(&self.submit_command(&job)?, Some(tar_feed(entries)))?;
             match captured.finished.code {
-                Some(0) => return Ok(job),
+                Some(0) => {
+                    if let (Some(aws), true) = (self.aws(), job != base) {
+                        aws.rename_job_instance(&base, &job)?;
+                    }
+                    return Ok(job);
+                }
                 Some(EXISTS_CODE) if !explicit => continue,
                 Some(EXISTS_CODE) => bail!(
                     "job {job:?} exists already on {}: choose another --job name, or resubmit it with %crimpl resubmit {job}",
@@ -225,7 +338,11 @@ impl Server {
         let input_list: String = files.iter().map(|f| format!("{}\n", f.name)).collect();
         let mut entries = vec![
             Entry::text(SUBMIT_SCRIPT, script, 0o644),
-            Entry::text(WRAPPER, &scripts::wrapper_script(), 0o755),
+            Entry::text(
+                WRAPPER,
+                &scripts::wrapper_script(self.after_job(options.keep_instance)),
+                0o755,
+            ),
             Entry::text(INPUT_LIST, &input_list, 0o644),
         ];
         if let ServerConfig::Slurm { mail_user, .. } = &self.config {
@@ -235,6 +352,20 @@ impl Server {
         }
         entries.extend(files);
         Ok(entries)
+    }
+
+    /// The EC2 instance type for a submission: `--instance-type`, or by `--nprocs`.
+    fn instance_type(&self, options: &SubmitOptions) -> anyhow::Result<String> {
+        match &options.instance_type {
+            Some(instance_type) => Ok(instance_type.clone()),
+            None => Ok(aws::for_nprocs(options.nprocs.unwrap_or(1))?.to_string()),
+        }
+    }
+
+    /// What the wrapper runs after recording the end: an EC2 job instance
+    /// shuts down (and so terminates) unless it is kept.
+    fn after_job(&self, keep_instance: bool) -> Option<&'static str> {
+        (self.aws().is_some() && !keep_instance).then_some("sudo -n shutdown -h now")
     }
 
     fn submit_command(&self, job: &str) -> anyhow::Result<String> {
@@ -271,6 +402,51 @@ impl Server {
     }
 
     fn survey(&self, pattern: &str) -> anyhow::Result<Vec<JobRecord>> {
+        match &self.backend {
+            Backend::Fixed { transport, .. } => self.survey_over(transport.as_ref(), pattern),
+            Backend::Aws(aws) => self.survey_aws(aws, pattern),
+        }
+    }
+
+    /// Statuses on AWS: from the volume through the instance holding it (and
+    /// a finished job's instance is then terminated through the API), or,
+    /// when none runs, from the ends recorded in the volume's tags. One
+    /// DescribeInstances (or DescribeVolumes) per call, however many jobs.
+    fn survey_aws(&self, aws: &AwsServer, pattern: &str) -> anyhow::Result<Vec<JobRecord>> {
+        let quiet = |_: &str| {};
+        let wanted = |name: &str| pattern.ends_with('*') || pattern == layout::job_dir_name(name);
+        match aws.holder(&quiet)? {
+            Some((holder, transport)) => {
+                let records = self.survey_over(transport.as_ref(), pattern)?;
+                // Only the holder can be a job instance still running: end it if its job has.
+                if let Some(ended) = records.iter().find(|r| {
+                    r.status.is_final() && holder.job_name.as_deref() == Some(r.name.as_str())
+                }) {
+                    aws.end_job(&holder, ended.status.word())?;
+                }
+                Ok(records)
+            }
+            None => Ok(aws
+                .recorded_statuses()?
+                .into_iter()
+                .filter(|(name, _)| wanted(name))
+                .map(|(name, word)| JobRecord {
+                    name,
+                    status: JobStatus::from_word(&word)
+                        .unwrap_or_else(|| JobStatus::Unknown(word.clone())),
+                    started: None,
+                    ended: None,
+                    slurm_id: None,
+                })
+                .collect()),
+        }
+    }
+
+    fn survey_over(
+        &self,
+        transport: &dyn Transport,
+        pattern: &str,
+    ) -> anyhow::Result<Vec<JobRecord>> {
         let survey = scripts::survey(self.directory(), pattern)?;
         let slurm = matches!(self.config, ServerConfig::Slurm { .. });
         // On Slurm the queue is read first: a job that leaves the queue after
@@ -284,9 +460,7 @@ impl Server {
         } else {
             survey
         };
-        let output = self
-            .transport
-            .check(&command, None, "reading job statuses")?;
+        let output = transport.check(&command, None, "reading job statuses")?;
         let text = String::from_utf8_lossy(&output);
         let (queue, survey) = match text.split_once(&format!("{}\n", slurm::QUEUE_MARKER)) {
             Some((queue, survey)) if slurm => (Some(slurm::parse_queue(queue)), survey),
@@ -310,7 +484,8 @@ impl Server {
     /// The job's log from byte `offset` on, or its last `tail` lines.
     pub fn log(&self, job: &str, offset: u64, tail: Option<usize>) -> anyhow::Result<Vec<u8>> {
         let command = scripts::read_log(&self.job_dir(job)?, offset, tail);
-        self.transport.check(&command, None, "reading the job log")
+        self.transport(false, &|_| {})?
+            .check(&command, None, "reading the job log")
     }
 
     /// The job's files, marked input, output or crimpl.
@@ -320,7 +495,7 @@ impl Server {
             "cd {job_dir} || exit 3; {}; printf '\\0\\0'; cat {INPUT_LIST} 2>/dev/null; true",
             scripts::list_files(".")
         );
-        let captured = self.transport.capture(&command, None)?;
+        let captured = self.transport(false, &|_| {})?.capture(&command, None)?;
         if captured.finished.code == Some(3) {
             bail!(
                 "no job {job:?} on server {}: %crimpl jobs lists them",
@@ -343,7 +518,10 @@ impl Server {
         paths: &[String],
         target: &Path,
         overwrite: bool,
+        progress: Progress<'_>,
     ) -> anyhow::Result<FetchReport> {
+        // On AWS with no instance running, the server instance is started to reach the volume.
+        let transport = self.transport(true, progress)?;
         let names: Vec<String> = if paths.is_empty() {
             self.ls(job)?
                 .into_iter()
@@ -371,7 +549,7 @@ impl Server {
             let reader = std::io::BufReader::with_capacity(1 << 20, pipe_out);
             unpack::unpack(reader, &destination, overwrite)
         });
-        let received = self.transport.exec(&command, None, &mut |reader| {
+        let received = transport.exec(&command, None, &mut |reader| {
             unpack::copy(reader, &mut pipe_in).map(|_| ())
         });
         drop(pipe_in);
@@ -395,13 +573,18 @@ impl Server {
             ServerConfig::Slurm { .. } => slurm::kill(&job_dir),
             _ => scripts::kill_detached(&job_dir),
         };
-        self.transport
+        self.transport(false, &|_| {})?
             .check(&command, None, &format!("killing job {job:?}"))?;
         Ok(())
     }
 
     /// Start the job's script again, in the same directory (after it ended).
     pub fn resubmit(&self, job: &str) -> anyhow::Result<()> {
+        if self.aws().is_some() {
+            bail!(
+                "on AWS a job runs on its own new instance: submit the cell again (with another --job name)"
+            );
+        }
         let record = self.job(job)?;
         if !record.status.is_final() && record.status != JobStatus::NotSubmitted {
             bail!(
@@ -415,10 +598,10 @@ impl Server {
             "cd {job_dir} && cat > {WRAPPER}.tmp && mv -f {WRAPPER}.tmp {WRAPPER} && {}",
             self.start_command(".")
         );
-        let wrapper = scripts::wrapper_script();
+        let wrapper = scripts::wrapper_script(None);
         let feed: StdinFeed<'_> =
             Box::new(move |w: &mut dyn Write| w.write_all(wrapper.as_bytes()));
-        self.transport.check(
+        self.transport(false, &|_| {})?.check(
             &install_wrapper,
             Some(feed),
             &format!("resubmitting job {job:?}"),

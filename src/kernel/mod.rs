@@ -97,6 +97,9 @@ pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
         .await
         .unwrap_or(control::ShutdownRequested { restart: false });
     sockets::log(&format!("shutting down (restart: {})", request.restart));
+    for note in magics.shutdown_notes().await {
+        sockets::log(&note);
+    }
     // Give iopub a moment to deliver the final idle status.
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     Ok(())

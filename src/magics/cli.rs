@@ -47,6 +47,75 @@ pub enum Command {
     Kill(JobArgs),
     /// Run a job's script again, in the same job directory.
     Resubmit(JobArgs),
+    /// AWS job instances: create, start, stop, terminate, state.
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// AWS account housekeeping: every crimpl instance and volume.
+    #[command(subcommand)]
+    Aws(AwsCommand),
+}
+
+/// `%crimpl job ...` (AWS job instances).
+#[derive(Subcommand, Debug)]
+pub enum JobCommand {
+    /// Plan a job (and with --start, launch its instance now).
+    Create {
+        #[command(flatten)]
+        server: ServerArg,
+        /// The job's name (default: from the date and time).
+        #[arg(long)]
+        job: Option<String>,
+        /// Processors: the instance is the smallest type with at least this many vCPUs.
+        #[arg(long, default_value_t = 4)]
+        nprocs: u32,
+        /// The instance type instead of --nprocs.
+        #[arg(long)]
+        instance_type: Option<String>,
+        /// Launch the instance now (it then holds the volume).
+        #[arg(long)]
+        start: bool,
+    },
+    /// Start a job's stopped instance.
+    Start(JobArgs),
+    /// Stop a job's instance (it keeps its state; the volume stays attached).
+    Stop(JobArgs),
+    /// Terminate a job's instance.
+    Terminate(JobArgs),
+    /// Show a job's instance and its state.
+    State(JobArgs),
+}
+
+/// `%crimpl aws ...`
+#[derive(Subcommand, Debug)]
+pub enum AwsCommand {
+    /// Every instance tagged by crimpl, with its state.
+    Instances,
+    /// Every volume tagged by crimpl.
+    Volumes,
+    /// Terminate one crimpl instance.
+    Terminate {
+        /// The instance id (i-...).
+        instance_id: String,
+    },
+    /// Delete one crimpl volume (it must be detached).
+    DeleteVolume {
+        /// The volume id (vol-...).
+        volume_id: String,
+    },
+    /// Terminate every crimpl instance.
+    TerminateAll {
+        /// Confirm.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Delete every crimpl volume (terminating their instances first).
+    DeleteAllVolumes {
+        /// Confirm.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Estimate what the running crimpl resources cost per hour.
+    Cost,
 }
 
 /// `%crimpl server ...`
@@ -70,6 +139,34 @@ pub enum ServerCommand {
     Remove {
         /// The server's name.
         name: String,
+    },
+    /// AWS: start the server instance (1 vCPU) with the volume mounted.
+    Start {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+    },
+    /// AWS: stop the server instance (the volume stays).
+    Stop {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+    },
+    /// AWS: terminate the server instance (the volume stays).
+    Terminate {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+    },
+    /// AWS: the server instance's state.
+    State {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+    },
+    /// AWS: terminate the server's instances and delete its volume (its files are lost).
+    DeleteVolume {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+        /// Confirm.
+        #[arg(long)]
+        yes: bool,
     },
     /// Trust an SSH host's key: record it in known_hosts if it has FINGERPRINT.
     Trust {
@@ -127,6 +224,49 @@ pub enum NewServer {
         #[arg(long)]
         mail_user: Option<String>,
     },
+    /// An EBS volume, a 1-vCPU server instance and job instances on AWS EC2.
+    Aws(NewAwsArgs),
+}
+
+/// `%crimpl server new aws NAME ...`
+#[derive(Args, Debug)]
+pub struct NewAwsArgs {
+    /// The server's name (an existing crimpl volume of that name is reused).
+    pub name: String,
+    /// Private key file of the EC2 key pair.
+    #[arg(long)]
+    pub key_file: String,
+    /// The key pair's name in EC2 (default: the key file's name).
+    #[arg(long)]
+    pub key_name: Option<String>,
+    /// Subnet for the instances (the volume is made in its availability zone).
+    #[arg(long)]
+    pub subnet_id: String,
+    /// Security group for the instances (must allow SSH).
+    #[arg(long)]
+    pub security_group_id: String,
+    /// Volume size in GiB.
+    #[arg(long, default_value_t = 4)]
+    pub volume_size: i32,
+    /// AMI (default: the newest Ubuntu LTS from Canonical).
+    #[arg(long)]
+    pub image_id: Option<String>,
+    /// The image's login user.
+    #[arg(long, default_value = "ubuntu")]
+    pub username: String,
+    /// Reach instances by their public or private address.
+    #[arg(long, value_enum, default_value = "public")]
+    pub ssh_address: crate::crimpl::aws::SshAddress,
+    /// SSH port of the instances.
+    #[arg(long, default_value_t = 22)]
+    pub ssh_port: u16,
+    /// Where the volume is mounted: the server directory.
+    #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
+    pub directory: String,
+    /// Instances shut down after this many idle minutes (no job or `run` script,
+    /// no terminal login); a kernel's open connection does not count.
+    #[arg(long, default_value_t = 30)]
+    pub idle_stop_minutes: u32,
 }
 
 /// `--server NAME`.
@@ -188,6 +328,12 @@ pub struct SubmitArgs {
     /// Slurm: when to send mail (default END,FAIL).
     #[arg(long, help_heading = "Slurm")]
     pub mail_type: Option<String>,
+    /// AWS: the job instance's type (default: the smallest with --nprocs vCPUs).
+    #[arg(long, help_heading = "AWS")]
+    pub instance_type: Option<String>,
+    /// AWS: keep the job's instance running when the script ends.
+    #[arg(long, help_heading = "AWS")]
+    pub keep_instance: bool,
     /// Slurm: any other sbatch option, as written (repeatable: --sbatch=--hold --sbatch=--mem=1G).
     #[arg(
         long = "sbatch",

@@ -11,7 +11,7 @@ use clap::{CommandFactory, FromArgMatches};
 use super::cli::{Command, MagicLine, ServerArg, takes_body};
 use super::complete::{self, Completion};
 use super::expand::expand_variables;
-use super::{Cancel, MagicError, MagicResult, Output, StreamName, jobs, servers};
+use super::{Cancel, MagicError, MagicResult, Output, StreamName, aws, jobs, servers};
 use crate::crimpl::config::DEFAULT_DIRECTORY;
 use crate::crimpl::{Registry, Server, ServerConfig};
 
@@ -33,6 +33,8 @@ struct State {
     /// Job names seen per server, for completion.
     known_jobs: HashMap<String, Vec<String>>,
     open: HashMap<String, Arc<Server>>,
+    /// AWS instance types chosen by `job create`, per (server, job).
+    planned_instances: HashMap<(String, String), String>,
 }
 
 impl Magics {
@@ -121,6 +123,8 @@ impl Magics {
             Command::Fetch(args) => jobs::fetch(self, args, &out).await,
             Command::Kill(args) => jobs::kill(self, &args, &out).await,
             Command::Resubmit(args) => jobs::resubmit(self, &args, &out).await,
+            Command::Job(command) => aws::job(self, command, &out).await,
+            Command::Aws(command) => aws::account(command, &out).await,
         }
     }
 
@@ -235,6 +239,35 @@ impl Magics {
     pub fn set_latest_job(&self, server: &Server, job: &str) {
         self.lock().latest_job = Some((server.name().to_string(), job.to_string()));
         self.remember_jobs(server, [job.to_string()]);
+    }
+
+    /// Lines for the kernel's log at shutdown: crimpl instances still running
+    /// on the AWS servers this kernel used (none if it used no AWS server).
+    pub async fn shutdown_notes(&self) -> Vec<String> {
+        let servers: Vec<Arc<Server>> = self
+            .lock()
+            .open
+            .values()
+            .filter(|s| s.aws().is_some())
+            .cloned()
+            .collect();
+        aws::shutdown_notes(servers, std::time::Duration::from_secs(3)).await
+    }
+
+    /// Remember the instance type `job create` chose for `job` on `server`.
+    pub fn plan_job_instance(&self, server: &Server, job: &str, instance_type: &str) {
+        self.lock().planned_instances.insert(
+            (server.name().to_string(), job.to_string()),
+            instance_type.to_string(),
+        );
+    }
+
+    /// The instance type `job create` chose for `job` on `server`, if any.
+    pub fn planned_job_instance(&self, server: &Server, job: &str) -> Option<String> {
+        self.lock()
+            .planned_instances
+            .get(&(server.name().to_string(), job.to_string()))
+            .cloned()
     }
 
     /// Remember job names seen on `server`, for completion.

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use super::cli::{FetchArgs, JobArgs, LogArgs, RunArgs, ServerArg, SubmitArgs, WaitArgs};
 use super::context::Magics;
-use super::watch::{Watch, blocking, display_id, status_view, watch};
+use super::watch::{Watch, blocking, display_id, progress_to, status_view, watch};
 use super::{Cancel, MagicError, MagicResult, Output, StreamName, render};
 use crate::crimpl::slurm::SlurmOptions;
 use crate::crimpl::{JobRecord, JobStatus, SubmitOptions};
@@ -30,8 +30,9 @@ pub async fn run_script(
     let (tx, mut chunks) = mpsc::unbounded_channel::<Vec<u8>>();
     let script = body.to_string();
     let runner = server.clone();
+    let progress = progress_to(out);
     let task = tokio::task::spawn_blocking(move || {
-        runner.run_script(&script, &files, &mut |chunk| {
+        runner.run_script(&script, &files, &progress, &mut |chunk| {
             let _ = tx.send(chunk.to_vec());
         })
     });
@@ -88,6 +89,15 @@ pub async fn submit(
             mail_type: args.mail_type.clone(),
             extra: args.sbatch.clone(),
         },
+        // `job create --nprocs N` chose the type, unless this submit chooses again.
+        instance_type: args
+            .instance_type
+            .clone()
+            .or_else(|| match (&args.job, args.nprocs) {
+                (Some(job), None) => magics.planned_job_instance(&server, job),
+                _ => None,
+            }),
+        keep_instance: args.keep_instance,
     };
     if args.trial_run {
         let plan = server.plan_submit(body, &options)?;
@@ -96,7 +106,8 @@ pub async fn submit(
     }
     let script = body.to_string();
     let submitter = server.clone();
-    let job = blocking(move || submitter.submit(&script, &options)).await?;
+    let progress = progress_to(out);
+    let job = blocking(move || submitter.submit(&script, &options, &progress)).await?;
     magics.set_latest_job(&server, &job);
     let id = display_id(&server, &job);
     let first = JobRecord {
@@ -248,8 +259,10 @@ pub async fn fetch(magics: &Magics, args: FetchArgs, out: &Output) -> MagicResul
     let reader = server.clone();
     let name = job.clone();
     let destination = target.clone();
+    let progress = progress_to(out);
     let report =
-        blocking(move || reader.fetch(&name, &args.paths, &destination, args.overwrite)).await?;
+        blocking(move || reader.fetch(&name, &args.paths, &destination, args.overwrite, &progress))
+            .await?;
     out.display(
         &render::fetch_report(&job, &target.display().to_string(), &report),
         None,

@@ -1,9 +1,12 @@
 //! `%crimpl server ...`: make, list, choose, show, forget and trust servers.
 
-use super::cli::{NewArgs, NewServer, ServerCommand};
+use anyhow::Context;
+
+use super::cli::{NewArgs, NewAwsArgs, NewServer, ServerArg, ServerCommand};
 use super::context::{DEFAULT_SERVER, Magics};
-use super::watch::blocking;
+use super::watch::{blocking, progress_to};
 use super::{MagicError, MagicResult, Output, render};
+use crate::crimpl::aws::{AwsConfig, Ec2, NewAws};
 use crate::crimpl::{ServerConfig, scripts};
 
 /// Run a `server` subcommand.
@@ -57,7 +60,7 @@ pub async fn run(magics: &Magics, command: ServerCommand, out: &Output) -> Magic
             Ok(())
         }
         ServerCommand::Show { name } => {
-            let server = magics.server(&super::cli::ServerArg { server: name })?;
+            let server = magics.server(&ServerArg { server: name })?;
             let rows: Vec<Vec<String>> = server
                 .config()
                 .settings()
@@ -82,6 +85,19 @@ pub async fn run(magics: &Magics, command: ServerCommand, out: &Output) -> Magic
                 None,
             );
             Ok(())
+        }
+        ServerCommand::Start { name } => instance_command(magics, name, "start", out).await,
+        ServerCommand::Stop { name } => instance_command(magics, name, "stop", out).await,
+        ServerCommand::Terminate { name } => instance_command(magics, name, "terminate", out).await,
+        ServerCommand::State { name } => instance_command(magics, name, "state", out).await,
+        ServerCommand::DeleteVolume { name, yes } => {
+            if !yes {
+                return Err(MagicError::Usage(
+                    "delete-volume deletes the server's files for good: add --yes to confirm"
+                        .into(),
+                ));
+            }
+            instance_command(magics, name, "delete-volume", out).await
         }
         ServerCommand::Trust { name, fingerprint } => {
             let server = magics.open_server(&name)?;
@@ -119,30 +135,38 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
                 mail_user,
             },
         ),
+        NewServer::Aws(args) => {
+            crate::crimpl::registry::validate_server_name(&args.name)?;
+            let name = args.name.clone();
+            // Refuse before touching AWS, so a name clash never leaves a new volume behind.
+            if !new.replace && magics.registry().get(&name)?.is_some() {
+                return Err(MagicError::Usage(format!(
+                    "a server named {name:?} exists already: add --replace to find or make its volume again, \
+                     or pick another name"
+                )));
+            }
+            let progress = progress_to(out);
+            let volume_name = name.clone();
+            let config = blocking(move || {
+                let ec2 = Ec2::from_environment()?;
+                AwsConfig::create(&ec2, &volume_name, new_aws(args), &progress)
+            })
+            .await?;
+            (name, ServerConfig::Aws(config))
+        }
     };
     scripts::directory_word(config.directory())?;
     magics.registry().add(&name, config.clone(), new.replace)?;
     magics.close_server(&name);
     let server = magics.open_server(&name)?;
     // Reach the server now, so a wrong host or key shows up here, not at the first job.
-    let directory = scripts::directory_word(config.directory())?;
     let probe = server.clone();
-    let reached = blocking(move || {
-        probe
-            .transport()
-            .check(
-                &format!("mkdir -p {directory}"),
-                None,
-                "creating the server directory",
-            )
-            .map(|_| ())
-    })
-    .await;
+    let reached = blocking(move || probe.probe()).await;
     let summary = format!(
         "Server {name} ({}) saved: jobs go to {} on {}",
         config.kind(),
         config.directory(),
-        server.transport().describe()
+        server.describe()
     );
     match reached {
         Ok(()) => {
@@ -153,4 +177,81 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             "{summary}, but it cannot be reached yet: {err}"
         ))),
     }
+}
+
+fn new_aws(args: NewAwsArgs) -> NewAws {
+    NewAws {
+        volume_size: args.volume_size,
+        key_file: args.key_file,
+        key_name: args.key_name,
+        subnet_id: args.subnet_id,
+        security_group_id: args.security_group_id,
+        image_id: args.image_id,
+        username: args.username,
+        ssh_address: args.ssh_address,
+        ssh_port: args.ssh_port,
+        directory: args.directory,
+        idle_stop_minutes: args.idle_stop_minutes,
+    }
+}
+
+/// `server start|stop|terminate|state|delete-volume` of an AWS server.
+async fn instance_command(
+    magics: &Magics,
+    name: Option<String>,
+    action: &'static str,
+    out: &Output,
+) -> MagicResult {
+    let server = magics.server(&ServerArg { server: name })?;
+    if server.aws().is_none() {
+        return Err(MagicError::Usage(format!(
+            "server {} is {}: `server {action}` is for AWS servers",
+            server.name(),
+            server.config().kind()
+        )));
+    }
+    let progress = progress_to(out);
+    let worker = server.clone();
+    let message = blocking(move || {
+        let aws = worker.aws().context("not an AWS server")?;
+        Ok(match action {
+            "start" => {
+                let instance = aws.start(&progress)?;
+                format!(
+                    "Server instance {} of {} is running",
+                    instance.id,
+                    worker.name()
+                )
+            }
+            "stop" => match aws.stop()? {
+                Some(id) => format!("Stopping server instance {id} (the volume stays)"),
+                None => "No server instance exists".into(),
+            },
+            "terminate" => match aws.terminate()? {
+                Some(id) => format!("Terminated server instance {id} (the volume stays)"),
+                None => "No server instance exists".into(),
+            },
+            "delete-volume" => {
+                let ids = aws.delete_volume()?;
+                format!(
+                    "Deleted volume {} of {}{}",
+                    aws.config().volume_id,
+                    worker.name(),
+                    if ids.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" after terminating {}", ids.join(", "))
+                    }
+                )
+            }
+            _ => format!("Server instance of {}: {}", worker.name(), aws.state()?),
+        })
+    })
+    .await?;
+    if action == "delete-volume" {
+        magics.registry().remove(server.name())?;
+        magics.close_server(server.name());
+    }
+    out.display(&render::message(&message), None);
+    Ok(())
 }

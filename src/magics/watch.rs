@@ -18,6 +18,12 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(MagicError::Crimpl)
 }
 
+/// A progress callback that prints each line into the cell.
+pub fn progress_to(out: &Output) -> impl Fn(&str) + Send + Sync + 'static {
+    let out = out.clone();
+    move |line: &str| out.stream(StreamName::Stdout, &format!("{line}\n"))
+}
+
 /// Poll interval growing from `first` to at most `max` while nothing changes.
 struct Backoff {
     current: Duration,

@@ -59,11 +59,16 @@ class Result:
 class Kernel:
     """One running crimpl kernel and a blocking client to it."""
 
-    def __init__(self, cwd: pathlib.Path, env: dict[str, str]):
+    def __init__(self, cwd: pathlib.Path, env: dict[str, str], log: pathlib.Path | None = None):
+        """Start a kernel in `cwd`; its stderr (the kernel's log) goes to `log` if given."""
         self.cwd = cwd
         self.env = env
         self.km = KernelManager(kernel_name=KERNEL_NAME)
-        self.km.start_kernel(cwd=str(cwd), env=env)
+        extra = {}
+        if log is not None:
+            self.log_file = open(log, "w")
+            extra["stderr"] = self.log_file
+        self.km.start_kernel(cwd=str(cwd), env=env, **extra)
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=30)
@@ -119,3 +124,5 @@ class Kernel:
     def shutdown(self) -> None:
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=False)
+        if hasattr(self, "log_file"):
+            self.log_file.close()

@@ -49,14 +49,21 @@ struct State {
 impl SshTransport {
     /// A transport for `host` (checked against known_hosts strictly); connects on first use.
     pub fn new(host: &str) -> anyhow::Result<Self> {
-        let target = SshTarget::resolve(host)?;
+        Ok(Self::with_target(
+            SshTarget::resolve(host)?,
+            HostKeyPolicy::Strict,
+        ))
+    }
+
+    /// A transport for a resolved `target` with a host key `policy`.
+    pub fn with_target(target: SshTarget, policy: HostKeyPolicy) -> Self {
         let state: Arc<Mutex<State>> = Arc::default();
         spawn_keepalive(Arc::downgrade(&state));
-        Ok(Self {
+        Self {
             target,
-            policy: Mutex::new(HostKeyPolicy::Strict),
+            policy: Mutex::new(policy),
             state,
-        })
+        }
     }
 
     /// The resolved target.

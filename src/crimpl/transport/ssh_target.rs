@@ -110,6 +110,19 @@ impl SshTarget {
         })
     }
 
+    /// A target given directly (no ssh config): an address, port, user and one key.
+    pub fn direct(address: &str, port: u16, user: &str, key_file: &str) -> anyhow::Result<Self> {
+        let home = dirs::home_dir().context("cannot find the home directory (HOME)")?;
+        Ok(Self {
+            spec: format!("{user}@{address}:{port}"),
+            host_name: address.into(),
+            port,
+            user: user.into(),
+            identity_files: vec![expand_home(key_file, &home)],
+            known_hosts: vec![home.join(".ssh").join("known_hosts")],
+        })
+    }
+
     /// `user@host:port`, for messages.
     pub fn describe(&self) -> String {
         format!("{}@{}:{}", self.user, self.host_name, self.port)

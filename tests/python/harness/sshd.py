@@ -64,7 +64,7 @@ class Sshd:
 
     host_alias = "crimpl-test"
 
-    def __init__(self, base: pathlib.Path, listen: str = "127.0.0.1", extra_config: str = ""):
+    def __init__(self, base: pathlib.Path, listen: tuple[str, ...] = ("127.0.0.1",), extra_config: str = ""):
         self.base = base
         self.base.mkdir(parents=True, exist_ok=True)
         self.user = ensure_test_user()
@@ -75,8 +75,8 @@ class Sshd:
         self.pid_file = base / "sshd.pid"
         self.config.write_text(
             f"Port {self.port}\n"
-            f"ListenAddress {listen}\n"
-            f"HostKey {base / 'host_ed25519'}\n"
+            + "".join(f"ListenAddress {address}\n" for address in listen)
+            + f"HostKey {base / 'host_ed25519'}\n"
             f"PidFile {self.pid_file}\n"
             "UsePAM no\n"
             "PasswordAuthentication no\n"

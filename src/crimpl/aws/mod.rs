@@ -1,0 +1,575 @@
+//! AWS EC2 servers: a persistent EBS volume holding the server directory, a
+//! small server instance for setup and file access, and job instances sized
+//! by processor count. Only one instance holds the volume at a time. The
+//! data plane is the SSH transport; this module manages the machines.
+
+mod bootstrap;
+mod ec2;
+mod instance_types;
+mod tags;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+pub use bootstrap::{Bootstrap, VOLUME_MARKER};
+pub use ec2::{Ec2, Instance, Launch, Volume};
+pub use instance_types::{SERVER_TYPE, VOLUME_PER_GIB_MONTH, for_nprocs, hourly_price};
+
+use super::scripts;
+use super::transport::{HostKeyPolicy, SshTarget, SshTransport, Transport};
+
+/// Reports progress of long operations (one line each).
+pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+
+/// Which address of an instance to reach it by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SshAddress {
+    /// The public IPv4 address (from outside the VPC).
+    Public,
+    /// The private address (from inside the VPC, or a VPN).
+    Private,
+}
+
+/// An AWS server's settings, as remembered (the volume is its identity).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AwsConfig {
+    /// The EBS volume holding the server directory.
+    pub volume_id: String,
+    /// Its size in GiB.
+    pub volume_size: i32,
+    /// Its availability zone (the subnet's).
+    pub availability_zone: String,
+    /// Private key for SSH.
+    pub key_file: String,
+    /// The EC2 key pair's name.
+    pub key_name: String,
+    /// Subnet for instances.
+    pub subnet_id: String,
+    /// Security group for instances.
+    pub security_group_id: String,
+    /// AMI (default: the newest Ubuntu LTS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// Login user of the image.
+    pub username: String,
+    /// Address to SSH to.
+    pub ssh_address: SshAddress,
+    /// SSH port.
+    pub ssh_port: u16,
+    /// The server directory (where the volume is mounted).
+    pub directory: String,
+    /// Instances shut down after this many idle minutes (no job, no `run`, no login).
+    pub idle_stop_minutes: u32,
+}
+
+/// What `server new aws` is given.
+#[derive(Debug, Clone)]
+pub struct NewAws {
+    /// Volume size in GiB.
+    pub volume_size: i32,
+    /// Private key file.
+    pub key_file: String,
+    /// Key pair name (default: the key file's name without extension).
+    pub key_name: Option<String>,
+    /// Subnet.
+    pub subnet_id: String,
+    /// Security group.
+    pub security_group_id: String,
+    /// AMI.
+    pub image_id: Option<String>,
+    /// Login user.
+    pub username: String,
+    /// Address to SSH to.
+    pub ssh_address: SshAddress,
+    /// SSH port.
+    pub ssh_port: u16,
+    /// Server directory.
+    pub directory: String,
+    /// Idle minutes before an instance shuts itself down.
+    pub idle_stop_minutes: u32,
+}
+
+impl AwsConfig {
+    /// Find the server's volume by its name tag, or create it in the subnet's zone.
+    pub fn create(
+        ec2: &Ec2,
+        name: &str,
+        new: NewAws,
+        progress: Progress<'_>,
+    ) -> anyhow::Result<Self> {
+        for word in [&new.username, &new.directory] {
+            if word.contains(|c: char| c.is_whitespace() || "'\"$`\\;&|<>".contains(c)) {
+                bail!("{word:?} contains characters a server directory or user name cannot have");
+            }
+        }
+        let key_file = match new.key_file.strip_prefix("~/") {
+            Some(rest) => dirs::home_dir()
+                .context("cannot find the home directory for ~ in --key-file")?
+                .join(rest)
+                .display()
+                .to_string(),
+            None => new.key_file.clone(),
+        };
+        let key_name = match new.key_name {
+            Some(name) => name,
+            None => std::path::Path::new(&new.key_file)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .context("--key-name is needed: the key file has no usable name")?
+                .to_string(),
+        };
+        if !std::path::Path::new(&key_file).exists() {
+            bail!("key file {key_file} does not exist");
+        }
+        let zone = ec2.subnet_zone(&new.subnet_id)?;
+        let existing = ec2.volumes(Some(name))?;
+        let (volume_id, volume_size, availability_zone) = match existing.first() {
+            Some(volume) => {
+                progress(&format!(
+                    "Found the volume {} of server {name} ({} GiB in {}): using it.",
+                    volume.id, volume.size, volume.zone
+                ));
+                if volume.zone != zone {
+                    bail!(
+                        "server {name}'s volume is in {}, but subnet {} is in {zone}: give a subnet in {}",
+                        volume.zone,
+                        new.subnet_id,
+                        volume.zone
+                    );
+                }
+                (volume.id.clone(), volume.size, volume.zone.clone())
+            }
+            None => {
+                progress(&format!(
+                    "Creating a {} GiB volume in {zone}…",
+                    new.volume_size
+                ));
+                let id = ec2.create_volume(
+                    &zone,
+                    new.volume_size,
+                    &tags::crimpl_tags("server-volume", name, &[]),
+                )?;
+                ec2.wait_volume_available(&id)?;
+                (id, new.volume_size, zone)
+            }
+        };
+        Ok(Self {
+            volume_id,
+            volume_size,
+            availability_zone,
+            key_file,
+            key_name,
+            subnet_id: new.subnet_id,
+            security_group_id: new.security_group_id,
+            image_id: new.image_id,
+            username: new.username,
+            ssh_address: new.ssh_address,
+            ssh_port: new.ssh_port,
+            directory: new.directory,
+            idle_stop_minutes: new.idle_stop_minutes,
+        })
+    }
+
+    /// The absolute mount point of the volume on an instance.
+    pub fn mount_point(&self) -> String {
+        match self.directory.strip_prefix("~/") {
+            Some(rest) => format!("/home/{}/{rest}", self.username),
+            None => self.directory.clone(),
+        }
+    }
+}
+
+/// An AWS server's machines: the volume, the server instance, job instances.
+pub struct AwsServer {
+    name: String,
+    config: AwsConfig,
+    ec2: Ec2,
+    /// The SSH transport of the instance now holding the volume: (instance id, transport).
+    connection: Mutex<Option<(String, Arc<SshTransport>)>>,
+}
+
+/// How long an instance may take to boot and mount the volume.
+const READY_TIMEOUT: Duration = Duration::from_secs(600);
+
+impl AwsServer {
+    /// The machines of server `name`.
+    pub fn new(name: &str, config: AwsConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            name: name.into(),
+            config,
+            ec2: Ec2::from_environment()?,
+            connection: Mutex::new(None),
+        })
+    }
+
+    /// The EC2 API.
+    pub fn ec2(&self) -> &Ec2 {
+        &self.ec2
+    }
+
+    /// The server's settings.
+    pub fn config(&self) -> &AwsConfig {
+        &self.config
+    }
+
+    /// This server's instances (one API call).
+    pub fn instances(&self) -> anyhow::Result<Vec<Instance>> {
+        self.ec2.instances(Some(&self.name))
+    }
+
+    /// The server instance, if one exists.
+    pub fn server_instance(&self) -> anyhow::Result<Option<Instance>> {
+        Ok(self.instances()?.into_iter().find(|i| i.level == "server"))
+    }
+
+    /// The instance of `job`, if one exists.
+    pub fn job_instance(&self, job: &str) -> anyhow::Result<Option<Instance>> {
+        Ok(self
+            .instances()?
+            .into_iter()
+            .find(|i| i.level == "job" && i.job_name.as_deref() == Some(job)))
+    }
+
+    /// The server instance's state in crimpl's words (`not-started` if none).
+    pub fn state(&self) -> anyhow::Result<String> {
+        Ok(self
+            .server_instance()?
+            .map_or_else(|| "not-started".to_string(), |i| i.state))
+    }
+
+    /// Start the server instance (creating it if needed) with the volume mounted.
+    pub fn start(&self, progress: Progress<'_>) -> anyhow::Result<Instance> {
+        let instances = self.instances()?;
+        if let Some(job) = instances
+            .iter()
+            .find(|i| i.level == "job" && Ec2::holds_volume(i))
+        {
+            let name = job.job_name.clone().unwrap_or_default();
+            bail!(
+                "job {name}'s instance {} is {} and holds the volume: wait for the job, or %crimpl job terminate {name}",
+                job.id,
+                job.state
+            );
+        }
+        let mut server = None;
+        for instance in instances.into_iter().filter(|i| i.level == "server") {
+            if instance.state == "shutting-down" {
+                progress(&format!(
+                    "Waiting for the old server instance {} to finish shutting down…",
+                    instance.id
+                ));
+                self.ec2.terminate(std::slice::from_ref(&instance.id))?;
+            } else {
+                server = Some(instance);
+            }
+        }
+        let instance = match server {
+            Some(server) if server.state == "running" => server,
+            Some(server) if server.state == "stopping" => bail!(
+                "the server instance {} is stopping: run this again in a minute, once it has stopped",
+                server.id
+            ),
+            Some(server) => {
+                progress(&format!(
+                    "Starting the stopped server instance {}…",
+                    server.id
+                ));
+                self.ec2.start(std::slice::from_ref(&server.id))?;
+                self.ec2.wait_running(&server.id)?
+            }
+            None => self.launch("server", None, SERVER_TYPE, false, progress)?,
+        };
+        self.connect(&instance, progress)?;
+        Ok(instance)
+    }
+
+    /// Stop the server instance (the volume stays).
+    pub fn stop(&self) -> anyhow::Result<Option<String>> {
+        let Some(server) = self.server_instance()? else {
+            return Ok(None);
+        };
+        self.forget_connection(&server.id);
+        self.ec2.stop(std::slice::from_ref(&server.id))?;
+        Ok(Some(server.id))
+    }
+
+    /// Terminate the server instance (the volume stays).
+    pub fn terminate(&self) -> anyhow::Result<Option<String>> {
+        let Some(server) = self.server_instance()? else {
+            return Ok(None);
+        };
+        self.forget_connection(&server.id);
+        self.ec2.terminate(std::slice::from_ref(&server.id))?;
+        Ok(Some(server.id))
+    }
+
+    /// Terminate every instance of this server, then delete its volume.
+    pub fn delete_volume(&self) -> anyhow::Result<Vec<String>> {
+        let ids: Vec<String> = self.instances()?.into_iter().map(|i| i.id).collect();
+        self.ec2.terminate(&ids)?;
+        self.ec2.delete_volume(&self.config.volume_id)?;
+        Ok(ids)
+    }
+
+    /// The running instance of `job` (one `job create --start` launched), or
+    /// a new `instance_type` instance for it after freeing the volume from
+    /// the server instance. `keep`: the instance outlives the job.
+    pub fn start_job_instance(
+        &self,
+        job: &str,
+        instance_type: &str,
+        keep: bool,
+        progress: Progress<'_>,
+    ) -> anyhow::Result<Arc<SshTransport>> {
+        let instances = self.instances()?;
+        if let Some(own) = instances.iter().find(|i| {
+            i.level == "job" && i.job_name.as_deref() == Some(job) && Ec2::holds_volume(i)
+        }) {
+            self.ec2.tag(
+                &own.id,
+                &[(tags::KEEP_INSTANCE.to_string(), keep.to_string())],
+            )?;
+            let own = if own.state == "running" {
+                own.clone()
+            } else {
+                progress(&format!("Starting job {job}'s instance {}…", own.id));
+                self.ec2.start(std::slice::from_ref(&own.id))?;
+                self.ec2.wait_running(&own.id)?
+            };
+            progress(&format!(
+                "Job {job}'s {} instance {} holds the volume: the job goes there.",
+                own.instance_type, own.id
+            ));
+            return self.connect(&own, progress);
+        }
+        for instance in instances {
+            if instance.state == "shutting-down" {
+                progress(&format!(
+                    "Waiting for instance {} to finish shutting down and free the volume…",
+                    instance.id
+                ));
+                self.ec2.terminate(std::slice::from_ref(&instance.id))?;
+            } else if instance.level == "server" && Ec2::holds_volume(&instance) {
+                progress(&format!(
+                    "Terminating the server instance {} first: the volume is attached to one instance at a time.",
+                    instance.id
+                ));
+                self.forget_connection(&instance.id);
+                self.ec2.terminate(std::slice::from_ref(&instance.id))?;
+            } else if instance.level == "job" && Ec2::holds_volume(&instance) {
+                bail!(
+                    "job {} still runs on {} and holds the volume: wait for it or terminate it first",
+                    instance.job_name.unwrap_or_default(),
+                    instance.id
+                );
+            }
+        }
+        let instance = self.launch("job", Some((job, keep)), instance_type, true, progress)?;
+        self.connect(&instance, progress)
+    }
+
+    /// Re-tag a job instance launched for `old` whose job was finally named `new`.
+    pub fn rename_job_instance(&self, old: &str, new: &str) -> anyhow::Result<()> {
+        for instance in self.instances()? {
+            if instance.level == "job" && instance.job_name.as_deref() == Some(old) {
+                self.ec2.tag(
+                    &instance.id,
+                    &[(tags::JOB_NAME.to_string(), new.to_string())],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn launch(
+        &self,
+        level: &str,
+        job: Option<(&str, bool)>,
+        instance_type: &str,
+        terminate_on_shutdown: bool,
+        progress: Progress<'_>,
+    ) -> anyhow::Result<Instance> {
+        let image_id = match &self.config.image_id {
+            Some(image) => image.clone(),
+            None => self.ec2.default_image()?,
+        };
+        let bootstrap = Bootstrap {
+            volume_id: self.config.volume_id.clone(),
+            extra_devices: Vec::new(),
+            mount_point: self.config.mount_point(),
+            user: self.config.username.clone(),
+            idle_shutdown_minutes: Some(self.config.idle_stop_minutes),
+        };
+        let mut extra = vec![(tags::VOLUME_ID, self.config.volume_id.as_str())];
+        if let Some((job, keep)) = job {
+            extra.push((tags::JOB_NAME, job));
+            if keep {
+                extra.push((tags::KEEP_INSTANCE, "true"));
+            }
+        }
+        progress(&format!("Launching a {instance_type} {level} instance…"));
+        let id = self.ec2.launch(Launch {
+            instance_type: instance_type.into(),
+            image_id,
+            subnet_id: self.config.subnet_id.clone(),
+            security_group_id: self.config.security_group_id.clone(),
+            key_name: self.config.key_name.clone(),
+            user_data: bootstrap.script(),
+            terminate_on_shutdown,
+            tags: tags::crimpl_tags(level, &self.name, &extra),
+        })?;
+        let instance = self.ec2.wait_running(&id).inspect_err(|_| {
+            let _ = self.ec2.terminate(std::slice::from_ref(&id));
+        })?;
+        progress(&format!("Instance {id} runs; attaching the volume…"));
+        self.ec2.attach(&self.config.volume_id, &id)?;
+        Ok(instance)
+    }
+
+    /// SSH to `instance` once it has mounted the volume (bounded wait, with progress).
+    fn connect(
+        &self,
+        instance: &Instance,
+        progress: Progress<'_>,
+    ) -> anyhow::Result<Arc<SshTransport>> {
+        let address = match self.config.ssh_address {
+            SshAddress::Public => instance.public_ip.clone(),
+            SshAddress::Private => instance.private_ip.clone(),
+        }
+        .with_context(|| {
+            format!(
+                "instance {} has no {:?} address: use --ssh-address {}",
+                instance.id,
+                self.config.ssh_address,
+                if self.config.ssh_address == SshAddress::Public {
+                    "private"
+                } else {
+                    "public"
+                }
+            )
+        })?;
+        let target = SshTarget::direct(
+            &address,
+            self.config.ssh_port,
+            &self.config.username,
+            &self.config.key_file,
+        )?;
+        // The key of an instance this kernel just launched is learnt on first contact, then checked.
+        let transport = Arc::new(SshTransport::with_target(target, HostKeyPolicy::AcceptNew));
+        let marker = format!(
+            "test -f {}/{VOLUME_MARKER}",
+            scripts::quote(&self.config.mount_point())?
+        );
+        let started = Instant::now();
+        let mut said = false;
+        loop {
+            match transport.capture(&marker, None) {
+                Ok(captured) if captured.finished.success() => break,
+                outcome => {
+                    if started.elapsed() > READY_TIMEOUT {
+                        let why = match outcome {
+                            Err(err) => format!("{err:#}"),
+                            Ok(_) => "the volume is not mounted".into(),
+                        };
+                        bail!(
+                            "instance {} was not ready after {} s ({why}); see its system log in the EC2 console",
+                            instance.id,
+                            READY_TIMEOUT.as_secs()
+                        );
+                    }
+                    if !said {
+                        progress(&format!(
+                            "Waiting for {address} to boot and mount the volume…"
+                        ));
+                        said = true;
+                    }
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+            }
+        }
+        transport.set_policy(HostKeyPolicy::Strict);
+        progress(&format!("Instance {} is ready at {address}.", instance.id));
+        if let Ok(mut connection) = self.connection.lock() {
+            *connection = Some((instance.id.clone(), transport.clone()));
+        }
+        Ok(transport)
+    }
+
+    /// The running instance holding the volume, if any, with a connection to it
+    /// (one DescribeInstances; the connection is reused while the holder stays).
+    pub fn holder(
+        &self,
+        progress: Progress<'_>,
+    ) -> anyhow::Result<Option<(Instance, Arc<dyn Transport>)>> {
+        let holder = self.instances()?.into_iter().find(|i| i.state == "running");
+        let Some(holder) = holder else {
+            return Ok(None);
+        };
+        if let Some((id, transport)) = self.connection.lock().ok().and_then(|c| c.clone())
+            && id == holder.id
+        {
+            return Ok(Some((holder, transport as Arc<dyn Transport>)));
+        }
+        let transport = self.connect(&holder, progress)?;
+        Ok(Some((holder, transport as Arc<dyn Transport>)))
+    }
+
+    fn forget_connection(&self, instance_id: &str) {
+        if let Ok(mut connection) = self.connection.lock()
+            && connection.as_ref().is_some_and(|(id, _)| id == instance_id)
+        {
+            *connection = None;
+        }
+    }
+
+    /// `holder`'s job was seen to end with `status`: unless the instance is
+    /// to be kept, record the end on the volume's tags (for status queries
+    /// while no instance runs) and terminate the instance through the API
+    /// (its own shutdown may not have happened or worked). Returns whether
+    /// it was terminated.
+    pub fn end_job(&self, holder: &Instance, status: &str) -> anyhow::Result<bool> {
+        let Some(job) = holder.job_name.as_deref().filter(|_| holder.level == "job") else {
+            return Ok(false);
+        };
+        if holder.keep {
+            return Ok(false);
+        }
+        self.ec2.tag(
+            &self.config.volume_id,
+            &[(
+                format!("{}{job}", tags::JOB_STATUS_PREFIX),
+                status.to_string(),
+            )],
+        )?;
+        self.forget_connection(&holder.id);
+        self.ec2.terminate_now(std::slice::from_ref(&holder.id))?;
+        Ok(true)
+    }
+
+    /// How jobs ended, as recorded on the volume's tags (for when no instance holds it).
+    pub fn recorded_statuses(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let volume = self
+            .ec2
+            .volumes(Some(&self.name))?
+            .into_iter()
+            .find(|v| v.id == self.config.volume_id)
+            .with_context(|| {
+                format!(
+                    "the volume {} of server {} is gone",
+                    self.config.volume_id, self.name
+                )
+            })?;
+        Ok(volume
+            .tags
+            .into_iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(tags::JOB_STATUS_PREFIX)
+                    .map(|job| (job.to_string(), v))
+            })
+            .collect())
+    }
+}

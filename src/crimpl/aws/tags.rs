@@ -1,0 +1,31 @@
+//! The tags that mark crimpl's EC2 resources, shared with Python crimpl.
+
+/// `server`, `server-volume` or `job`.
+pub const LEVEL: &str = "crimpl.level";
+/// The server's name.
+pub const SERVER_NAME: &str = "crimpl.server_name";
+/// The job's name (job instances).
+pub const JOB_NAME: &str = "crimpl.job_name";
+/// The server's volume (on its instances).
+pub const VOLUME_ID: &str = "crimpl.volumeId";
+/// The crimpl version that made it; its key is how crimpl lists its resources.
+pub const VERSION: &str = "crimpl.version";
+/// Set on a job instance that must outlive its job (`--keep-instance`).
+pub const KEEP_INSTANCE: &str = "crimpl.keep_instance";
+/// Prefix of the volume tags recording how a job ended, when a kernel saw it end.
+pub const JOB_STATUS_PREFIX: &str = "crimpl.job_status.";
+
+/// crimpl's tags for a resource of `level` belonging to `server`.
+pub fn crimpl_tags(level: &str, server: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut tags = vec![
+        (LEVEL.to_string(), level.to_string()),
+        (SERVER_NAME.to_string(), server.to_string()),
+        (
+            VERSION.to_string(),
+            format!("crimpl-kernel-{}", env!("CARGO_PKG_VERSION")),
+        ),
+        ("Name".to_string(), format!("crimpl {level} {server}")),
+    ];
+    tags.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    tags
+}

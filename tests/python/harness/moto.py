@@ -1,0 +1,101 @@
+"""The EC2 API served by moto on loopback, with a network whose instances'
+private addresses (127.0.0.x) are loopback addresses of this machine, so an
+sshd listening on them stands in for every "instance"."""
+from __future__ import annotations
+
+import base64
+import collections
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+
+import boto3
+import requests
+
+from .sshd import free_port
+
+# moto gives instances 127.0.0.4, .5, ... in the 127.0.0.0/24 subnet: an sshd
+# listening on these (at most 16 addresses) answers for each "instance".
+INSTANCE_ADDRESSES = ("127.0.0.1", *(f"127.0.0.{i}" for i in range(4, 19)))
+
+
+class Moto:
+    """A running moto_server and a boto3 client to inspect what the kernel did."""
+
+    def __init__(self, log_path):
+        self.port = free_port()
+        server = os.path.join(os.path.dirname(sys.executable), "moto_server")
+        self.log = open(log_path, "w")
+        env = dict(os.environ, MOTO_RECORDER_FILEPATH=f"{log_path}.requests")
+        self.process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(self.port)],
+                                        stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("moto_server did not start")
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.ec2 = boto3.client("ec2", **self.client_settings())
+        vpc = self.ec2.create_vpc(CidrBlock="127.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = self.ec2.create_subnet(VpcId=vpc, CidrBlock="127.0.0.0/24")["Subnet"]
+        self.subnet_id = subnet["SubnetId"]
+        self.zone = subnet["AvailabilityZone"]
+        self.security_group_id = self.ec2.create_security_group(
+            GroupName="crimpl-test", Description="ssh", VpcId=vpc)["GroupId"]
+
+    def client_settings(self) -> dict:
+        return {"endpoint_url": self.endpoint, "region_name": "us-east-1",
+                "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+    def env(self) -> dict[str, str]:
+        """What the kernel needs to reach this EC2 API through the standard settings."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def import_key(self, name: str, public_key: str) -> None:
+        self.ec2.import_key_pair(KeyName=name, PublicKeyMaterial=public_key.encode())
+
+    def live_instances(self) -> list[dict]:
+        reservations = self.ec2.describe_instances()["Reservations"]
+        return [i for r in reservations for i in r["Instances"] if i["State"]["Name"] != "terminated"]
+
+    def volumes(self) -> list[dict]:
+        return self.ec2.describe_volumes()["Volumes"]
+
+    def start_recording(self) -> None:
+        """Record the API requests from now on (moto's recorder), forgetting earlier ones."""
+        requests.post(f"{self.endpoint}/moto-api/recorder/reset-recording", timeout=10).raise_for_status()
+        requests.post(f"{self.endpoint}/moto-api/recorder/start-recording", timeout=10).raise_for_status()
+
+    def recorded_actions(self) -> collections.Counter:
+        """The EC2 actions requested since start_recording, counted; recording stops."""
+        requests.post(f"{self.endpoint}/moto-api/recorder/stop-recording", timeout=10).raise_for_status()
+        download = requests.get(f"{self.endpoint}/moto-api/recorder/download-recording", timeout=10)
+        download.raise_for_status()
+        actions = collections.Counter()
+        for line in download.text.splitlines():
+            entry = json.loads(line)
+            body = entry.get("body") or ""
+            if entry.get("body_encoded"):
+                body = base64.b64decode(body).decode()
+            query = urllib.parse.urlparse(entry["url"]).query
+            form = urllib.parse.parse_qs(body) | urllib.parse.parse_qs(query)
+            actions[form.get("Action", ["?"])[0]] += 1
+        return actions
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.log.close()

@@ -1,0 +1,220 @@
+"""The AWS EC2 server against the EC2 API served by moto, with this
+machine's sshd standing in for the instances (their private addresses are
+127.0.0.x). The SSH user is unprivileged: a job instance's own `shutdown`
+fails here, so the kernel must end finished job instances through the API."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from harness.moto import INSTANCE_ADDRESSES, Moto
+from harness.sshd import Sshd
+from kernel_helpers import Kernel, kernel_env
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    base = tmp_path_factory.mktemp("aws")
+    moto = Moto(base / "moto.log")
+    sshd = Sshd(base / "sshd", listen=INSTANCE_ADDRESSES)
+    moto.import_key("crimpl-test", (sshd.home / ".ssh" / "id_ed25519.pub").read_text())
+    yield moto, sshd
+    leftovers = (moto.live_instances(), moto.volumes())
+    moto.stop()
+    sshd.stop()
+    sshd.cleanup_user("crimpl-aws")
+    assert leftovers == ([], []), f"instances or volumes left behind: {leftovers}"
+
+
+@pytest.fixture
+def aws_kernel(cloud, workdir, config_dir):
+    moto, sshd = cloud
+    env = kernel_env(config_dir, home=sshd.home)
+    env.update(moto.env())
+    kernel = Kernel(workdir, env)
+    name = f"aws{uuid.uuid4().hex[:6]}"
+    directory = f"~/crimpl-aws/{name}"
+    # moto runs no boot script: stand in for "the volume is mounted there".
+    sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
+    kernel.new_server = (
+        f"%crimpl server new aws {name} --key-file ~/.ssh/id_ed25519 --subnet-id {moto.subnet_id} "
+        f"--security-group-id {moto.security_group_id} --username crimpltest --ssh-address private "
+        f"--ssh-port {sshd.port} --directory {directory} --volume-size 8"
+    )
+    result = kernel.execute(kernel.new_server + f"\n%crimpl server use {name}")
+    assert result.ok, result.error
+    kernel.server_name = name
+    yield kernel
+    # Each test cleans up its own server: instances terminated, volume deleted.
+    cleanup = kernel.execute(f"%crimpl server delete-volume {name} --yes", timeout=120)
+    kernel.shutdown()
+    assert cleanup.ok, cleanup.error
+
+
+def server_volume(moto, name):
+    return [v for v in moto.volumes() if {"Key": "crimpl.server_name", "Value": name} in v.get("Tags", [])]
+
+
+def test_server_new_makes_a_tagged_volume_in_the_subnets_zone(aws_kernel, cloud):
+    moto, _ = cloud
+    (volume,) = server_volume(moto, aws_kernel.server_name)
+    tags = {t["Key"]: t["Value"] for t in volume["Tags"]}
+    assert volume["AvailabilityZone"] == moto.zone and volume["Size"] == 8
+    assert tags["crimpl.level"] == "server-volume" and "crimpl.version" in tags
+    show = aws_kernel.execute("%crimpl server show").text
+    assert volume["VolumeId"] in show
+
+
+def test_server_instance_start_stop_terminate(aws_kernel, cloud):
+    moto, _ = cloud
+    assert "not-started" in aws_kernel.execute("%crimpl server state").text
+    started = aws_kernel.execute("%crimpl server start", timeout=120)
+    assert started.ok, started.error
+    (instance,) = moto.live_instances()
+    assert instance["InstanceType"] == "t2.micro"
+    (volume,) = server_volume(moto, aws_kernel.server_name)
+    assert [a["InstanceId"] for a in volume["Attachments"]] == [instance["InstanceId"]]
+    assert "running" in aws_kernel.execute("%crimpl server state").text
+    run = aws_kernel.execute("%%crimpl run\necho \"setup as $(id -un) in $PWD\"\n", timeout=60)
+    assert run.ok and "setup as crimpltest" in run.text, run.error
+    assert aws_kernel.execute("%crimpl server stop").ok
+    assert "stopp" in aws_kernel.execute("%crimpl server state").text
+    assert aws_kernel.execute("%crimpl server terminate", timeout=120).ok
+    assert moto.live_instances() == []
+
+
+def test_submit_runs_on_a_sized_job_instance_which_ends_with_the_job(aws_kernel, cloud, workdir):
+    moto, _ = cloud
+    assert aws_kernel.execute("%crimpl server start", timeout=120).ok
+    (workdir / "input.txt").write_text("21\n")
+    result = aws_kernel.execute(
+        "%%crimpl submit --job fit --nprocs 8 --files input.txt --wait\n"
+        "echo \"nprocs requested, running as $(id -un)\"\n"
+        "awk '{ print $1 * 2 }' input.txt > output.txt\n",
+        timeout=180,
+    )
+    assert result.ok, result.error
+    assert "Terminating the server instance" in result.text
+    assert "c6i.2xlarge" in result.text and "complete" in result.text
+    # The job's own `sudo shutdown` cannot work here: the kernel terminated it through the API.
+    assert moto.live_instances() == []
+    states = moto.ec2.describe_instances(Filters=[{"Name": "tag:crimpl.job_name", "Values": ["fit"]}])
+    (job_instance,) = [i for r in states["Reservations"] for i in r["Instances"]]
+    assert job_instance["InstanceType"] == "c6i.2xlarge"
+    assert job_instance["State"]["Name"] == "terminated"
+    # With no instance running, the recorded end answers status...
+    assert "complete" in aws_kernel.execute("%crimpl status fit").text
+    # ...and fetch starts the server instance to reach the volume, and says so.
+    fetched = aws_kernel.execute("%crimpl fetch fit", timeout=180)
+    assert fetched.ok, fetched.error
+    assert "starting the server instance" in fetched.text
+    assert (workdir / "output.txt").read_text() == "42\n"
+
+
+def test_a_new_kernel_finds_the_server_by_its_volume(aws_kernel, cloud, tmp_path):
+    moto, sshd = cloud
+    env = kernel_env(tmp_path / "other-config", home=sshd.home)
+    env.update(moto.env())
+    other = Kernel(tmp_path, env)
+    try:
+        found = other.execute(aws_kernel.new_server)
+        assert found.ok, found.error
+        assert "Found the volume" in found.text
+        assert len(server_volume(moto, aws_kernel.server_name)) == 1
+    finally:
+        other.shutdown()
+
+
+def test_job_create_chooses_the_instance_a_later_submit_uses(aws_kernel, cloud):
+    moto, _ = cloud
+    created = aws_kernel.execute("%crimpl job create --job planned --nprocs 3 --start", timeout=120)
+    assert created.ok, created.error
+    (instance,) = moto.live_instances()
+    assert instance["InstanceType"] == "c6i.xlarge"
+    assert "running" in aws_kernel.execute("%crimpl job state planned").text
+    submitted = aws_kernel.execute("%%crimpl submit --job planned --wait\nnproc > cpus.txt\n", timeout=180)
+    assert submitted.ok, submitted.error
+    assert "holds the volume: the job goes there" in submitted.text and "Launching" not in submitted.text
+    assert moto.live_instances() == []
+
+
+def test_kernel_shutdown_names_the_instances_still_running(aws_kernel, cloud, tmp_path):
+    moto, sshd = cloud
+    env = kernel_env(tmp_path / "other-config", home=sshd.home)
+    env.update(moto.env())
+    log = tmp_path / "kernel.log"
+    other = Kernel(tmp_path, env, log=log)
+    try:
+        started = other.execute(aws_kernel.new_server + "\n%crimpl server start", timeout=120)
+        assert started.ok, started.error
+    finally:
+        other.shutdown()
+    (instance,) = moto.live_instances()
+    said = log.read_text()
+    assert f"crimpl instance {instance['InstanceId']} (t2.micro server instance of {aws_kernel.server_name}) is still running" in said
+    assert f"%crimpl server stop {aws_kernel.server_name}" in said
+
+
+def test_housekeeping_magics(aws_kernel, cloud):
+    moto, _ = cloud
+    assert aws_kernel.execute("%crimpl server start", timeout=120).ok
+    instances = aws_kernel.execute("%crimpl aws instances").text
+    (instance,) = moto.live_instances()
+    assert instance["InstanceId"] in instances and "server" in instances
+    volumes = aws_kernel.execute("%crimpl aws volumes").text
+    assert aws_kernel.server_name in volumes
+    cost = aws_kernel.execute("%crimpl aws cost").text
+    assert "per hour" in cost and "t2.micro" in cost
+    refused = aws_kernel.execute("%crimpl aws terminate-all")
+    assert not refused.ok and "--yes" in refused.error
+    outsider = moto.ec2.run_instances(ImageId="ami-1e749f67", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    try:
+        not_ours = aws_kernel.execute(f"%crimpl aws terminate {outsider}")
+        assert not not_ours.ok and "not a running crimpl instance" in not_ours.error
+        assert aws_kernel.execute("%crimpl aws terminate-all --yes", timeout=120).ok
+        assert [i["InstanceId"] for i in moto.live_instances()] == [outsider]
+    finally:
+        moto.ec2.terminate_instances(InstanceIds=[outsider])
+
+
+def test_api_errors_are_clear(cloud, workdir, config_dir):
+    moto, sshd = cloud
+    env = kernel_env(config_dir, home=sshd.home)
+    env.update(moto.env())
+    kernel = Kernel(workdir, env)
+    try:
+        result = kernel.execute(
+            "%crimpl server new aws broken --key-file ~/.ssh/id_ed25519 --subnet-id subnet-doesnotexist "
+            f"--security-group-id {moto.security_group_id}"
+        )
+        assert not result.ok
+        assert "DescribeSubnets failed" in result.error and "subnet-doesnotexist" in result.error
+        assert kernel.alive()
+    finally:
+        kernel.shutdown()
+    registry = config_dir / "servers.json"
+    assert not registry.exists() or "broken" not in registry.read_text()
+
+
+def test_aws_notebook_runs_under_nbclient(cloud, tmp_path):
+    from test_notebooks import outputs_text, run_notebook
+
+    moto, sshd = cloud
+    directory = "~/crimpl-aws/crimpl-demo"
+    sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
+    env = kernel_env(tmp_path / "config", home=sshd.home)
+    env.update(moto.env())
+    env.update({
+        "CRIMPL_AWS_KEY_FILE": "~/.ssh/id_ed25519",
+        "CRIMPL_AWS_SUBNET_ID": moto.subnet_id,
+        "CRIMPL_AWS_SECURITY_GROUP_ID": moto.security_group_id,
+        "CRIMPL_AWS_OPTIONS": f"--username crimpltest --ssh-address private --ssh-port {sshd.port} --directory {directory}",
+    })
+    notebook = run_notebook("aws-ec2.ipynb", tmp_path / "out", env)
+    joined = "\n".join(outputs_text(notebook))
+    assert "c6i.2xlarge" in joined and "complete" in joined
+    assert "starting the server instance" in joined
+    assert "100 values, mean 50.5" in joined
+    assert (tmp_path / "out" / "aws-results" / "summary.txt").exists()
+    assert moto.live_instances() == [] and moto.volumes() == []
