@@ -98,11 +98,15 @@ impl Server {
     /// Record the SSH host's key in known_hosts if its fingerprint is
     /// `fingerprint` (which the user compared with the host's own).
     pub fn trust_host_key(&self, fingerprint: &str) -> anyhow::Result<()> {
-        let Backend::Fixed { ssh: Some(ssh), .. } = &self.backend else {
-            bail!(
-                "server {} is not an SSH host (AWS instances are trusted on first contact)",
-                self.name
-            );
+        let ssh = match &self.backend {
+            Backend::Aws(aws) => return aws.trust_host_key(fingerprint),
+            Backend::Fixed { ssh: Some(ssh), .. } => ssh,
+            Backend::Fixed { ssh: None, .. } => {
+                bail!(
+                    "server {} is this machine: it has no host key to trust",
+                    self.name
+                )
+            }
         };
         ssh.set_policy(HostKeyPolicy::TrustFingerprint(fingerprint.into()));
         let result = ssh.reconnect();
@@ -393,12 +397,20 @@ impl Server {
     pub fn job(&self, job: &str) -> anyhow::Result<JobRecord> {
         let pattern = layout::job_dir_name(job);
         layout::validate_job_name(job)?;
-        self.survey(&pattern)?.into_iter().next().with_context(|| {
-            format!(
-                "no job {job:?} on server {}: %crimpl jobs lists them",
-                self.name
-            )
-        })
+        self.survey(&pattern)?
+            .into_iter()
+            .next()
+            .with_context(|| match self.aws() {
+                Some(_) => format!(
+                    "job {job:?} has no recorded end on server {name} and no instance runs to read \
+                 its volume: %crimpl server start {name}, then ask again",
+                    name = self.name
+                ),
+                None => format!(
+                    "no job {job:?} on server {}: %crimpl jobs lists them",
+                    self.name
+                ),
+            })
     }
 
     fn survey(&self, pattern: &str) -> anyhow::Result<Vec<JobRecord>> {

@@ -4,6 +4,7 @@ machine's sshd standing in for the instances (their private addresses are
 fails here, so the kernel must end finished job instances through the API."""
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -154,6 +155,39 @@ def test_kernel_shutdown_names_the_instances_still_running(aws_kernel, cloud, tm
     said = log.read_text()
     assert f"crimpl instance {instance['InstanceId']} (t2.micro server instance of {aws_kernel.server_name}) is still running" in said
     assert f"%crimpl server stop {aws_kernel.server_name}" in said
+
+
+def test_instance_host_keys_are_learnt_at_launch_then_checked(aws_kernel, cloud, tmp_path):
+    moto, sshd = cloud
+    assert aws_kernel.execute("%crimpl server start", timeout=120).ok
+    (instance,) = moto.live_instances()
+    known_hosts = sshd.home / ".ssh" / "known_hosts"
+    alias = f"[{instance['InstanceId']}]:{sshd.port} "
+    (learnt,) = [line for line in known_hosts.read_text().splitlines() if line.startswith(alias)]
+    # Another kernel (as on another machine) has not seen this instance launch: its key is refused...
+    known_hosts.write_text("".join(f"{line}\n" for line in known_hosts.read_text().splitlines() if line != learnt))
+    env = kernel_env(tmp_path / "other-config", home=sshd.home)
+    env.update(moto.env())
+    other = Kernel(tmp_path, env)
+    name = aws_kernel.server_name
+    try:
+        assert other.execute(aws_kernel.new_server).ok
+        refused = other.execute(f"%crimpl jobs --server {name}", timeout=60)
+        assert not refused.ok and "is not known" in refused.error
+        fingerprint = re.search(r"SHA256:[A-Za-z0-9+/]+", refused.error).group(0)
+        # ...until the user trusts the fingerprint they checked.
+        trusted = other.execute(f"%crimpl server trust {name} {fingerprint}", timeout=60)
+        assert trusted.ok, trusted.error
+        assert learnt in known_hosts.read_text()
+        assert other.execute(f"%crimpl jobs --server {name}").ok
+        # A changed key is always refused.
+        other_key = (sshd.home / ".ssh" / "id_ed25519.pub").read_text().split()[1]
+        known_hosts.write_text(known_hosts.read_text().replace(learnt.split()[2], other_key))
+        other.restart()
+        changed = other.execute(f"%crimpl jobs --server {name}", timeout=60)
+        assert not changed.ok and "HOST KEY CHANGED" in changed.error
+    finally:
+        other.shutdown()
 
 
 def test_housekeeping_magics(aws_kernel, cloud):

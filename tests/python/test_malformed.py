@@ -81,6 +81,8 @@ def test_malformed_and_badly_signed_messages_are_survived(kernel):
     assert kernel.execute("%crimpl help").ok
     time.sleep(0.1)
     assert kernel.km.is_alive()
+    shell.close()
+    control.close()
 
 
 def test_bad_magics_are_errors_in_the_cell_and_the_kernel_survives(kernel):
@@ -94,6 +96,11 @@ def test_bad_magics_are_errors_in_the_cell_and_the_kernel_survives(kernel):
         ('%crimpl status "unterminated', "unbalanced quotes"),
         ("%crimpl status $CRIMPL_TEST_UNSET_VARIABLE", "is not set"),
         ("%%crimpl jobs\nbody", "takes no cell body"),
+        ("%crimpl server start", "is for AWS servers"),
+        ("%crimpl job create --nprocs 8", "manage AWS job instances"),
+        ("%crimpl server delete-volume local", "--yes"),
+        ("%crimpl server new aws x --key-file k --subnet-id s --security-group-id g --ssh-address both",
+         "possible values"),
     ]:
         result = kernel.execute(code)
         assert not result.ok, code
@@ -103,7 +110,8 @@ def test_bad_magics_are_errors_in_the_cell_and_the_kernel_survives(kernel):
 
 def test_every_command_answers_help(kernel):
     for command in ["server", "server new local", "run", "submit", "jobs", "status", "wait",
-                    "log", "ls", "fetch", "kill", "resubmit", "help submit"]:
+                    "log", "ls", "fetch", "kill", "resubmit", "server new aws", "server start",
+                    "job create", "aws", "aws cost", "help submit"]:
         suffix = "" if command.startswith("help") else " --help"
         result = kernel.execute(f"%crimpl {command}{suffix}")
         assert result.ok, (command, result.error)

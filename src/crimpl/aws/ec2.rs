@@ -198,16 +198,7 @@ impl Ec2 {
             .volumes()
             .iter()
             .map(|v| {
-                let tags: Vec<(String, String)> = v
-                    .tags()
-                    .iter()
-                    .map(|t| {
-                        (
-                            t.key().unwrap_or_default().to_string(),
-                            t.value().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect();
+                let tags = tag_pairs(v.tags());
                 Volume {
                     id: v.volume_id().unwrap_or_default().into(),
                     size: v.size().unwrap_or_default(),
@@ -252,16 +243,7 @@ impl Ec2 {
             .iter()
             .flat_map(|r| r.instances())
             .map(|i| {
-                let tags: Vec<(String, String)> = i
-                    .tags()
-                    .iter()
-                    .map(|t| {
-                        (
-                            t.key().unwrap_or_default().to_string(),
-                            t.value().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect();
+                let tags = tag_pairs(i.tags());
                 Instance {
                     id: i.instance_id().unwrap_or_default().into(),
                     state: i
@@ -451,6 +433,17 @@ impl Ec2 {
                 | InstanceStateName::Stopped
         )
     }
+}
+
+fn tag_pairs(tags: &[Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
 }
 
 fn crimpl_filters(server_name: Option<&str>) -> Vec<Filter> {

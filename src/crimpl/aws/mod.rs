@@ -19,7 +19,7 @@ pub use ec2::{Ec2, Instance, Launch, Volume};
 pub use instance_types::{SERVER_TYPE, VOLUME_PER_GIB_MONTH, for_nprocs, hourly_price};
 
 use super::scripts;
-use super::transport::{HostKeyPolicy, SshTarget, SshTransport, Transport};
+use super::transport::{HostKeyPolicy, SshTarget, SshTransport, Transport, is_refused_host_key};
 
 /// Reports progress of long operations (one line each).
 pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
@@ -281,9 +281,13 @@ impl AwsServer {
                 self.ec2.start(std::slice::from_ref(&server.id))?;
                 self.ec2.wait_running(&server.id)?
             }
-            None => self.launch("server", None, SERVER_TYPE, false, progress)?,
+            None => {
+                let launched = self.launch("server", None, SERVER_TYPE, false, progress)?;
+                self.connect(&launched, HostKeyPolicy::AcceptNew, progress)?;
+                return Ok(launched);
+            }
         };
-        self.connect(&instance, progress)?;
+        self.connect(&instance, HostKeyPolicy::Strict, progress)?;
         Ok(instance)
     }
 
@@ -344,7 +348,7 @@ impl AwsServer {
                 "Job {job}'s {} instance {} holds the volume: the job goes there.",
                 own.instance_type, own.id
             ));
-            return self.connect(&own, progress);
+            return self.connect(&own, HostKeyPolicy::Strict, progress);
         }
         for instance in instances {
             if instance.state == "shutting-down" {
@@ -369,7 +373,7 @@ impl AwsServer {
             }
         }
         let instance = self.launch("job", Some((job, keep)), instance_type, true, progress)?;
-        self.connect(&instance, progress)
+        self.connect(&instance, HostKeyPolicy::AcceptNew, progress)
     }
 
     /// Re-tag a job instance launched for `old` whose job was finally named `new`.
@@ -430,10 +434,32 @@ impl AwsServer {
         Ok(instance)
     }
 
-    /// SSH to `instance` once it has mounted the volume (bounded wait, with progress).
+    /// Record the host key of the running instance holding the volume if its
+    /// fingerprint is `fingerprint` (which the user compared with the
+    /// instance's own, e.g. in its system log), and connect to it.
+    pub fn trust_host_key(&self, fingerprint: &str) -> anyhow::Result<()> {
+        let holder = self
+            .instances()?
+            .into_iter()
+            .find(|i| i.state == "running")
+            .context("no instance of this server runs: start one first")?;
+        let quiet = |_: &str| {};
+        self.connect(
+            &holder,
+            HostKeyPolicy::TrustFingerprint(fingerprint.into()),
+            &quiet,
+        )?;
+        Ok(())
+    }
+
+    /// SSH to `instance` once it has mounted the volume (bounded wait, with
+    /// progress). Its host key is recorded under its instance id, which
+    /// outlives its address: learnt on first contact under `AcceptNew` (an
+    /// instance this server just launched), checked ever after.
     fn connect(
         &self,
         instance: &Instance,
+        policy: HostKeyPolicy,
         progress: Progress<'_>,
     ) -> anyhow::Result<Arc<SshTransport>> {
         let address = match self.config.ssh_address {
@@ -457,9 +483,9 @@ impl AwsServer {
             self.config.ssh_port,
             &self.config.username,
             &self.config.key_file,
+            &instance.id,
         )?;
-        // The key of an instance this kernel just launched is learnt on first contact, then checked.
-        let transport = Arc::new(SshTransport::with_target(target, HostKeyPolicy::AcceptNew));
+        let transport = Arc::new(SshTransport::with_target(target, policy));
         let marker = format!(
             "test -f {}/{VOLUME_MARKER}",
             scripts::quote(&self.config.mount_point())?
@@ -469,6 +495,7 @@ impl AwsServer {
         loop {
             match transport.capture(&marker, None) {
                 Ok(captured) if captured.finished.success() => break,
+                Err(err) if is_refused_host_key(&err) => return Err(err),
                 outcome => {
                     if started.elapsed() > READY_TIMEOUT {
                         let why = match outcome {
@@ -514,7 +541,7 @@ impl AwsServer {
         {
             return Ok(Some((holder, transport as Arc<dyn Transport>)));
         }
-        let transport = self.connect(&holder, progress)?;
+        let transport = self.connect(&holder, HostKeyPolicy::Strict, progress)?;
         Ok(Some((holder, transport as Arc<dyn Transport>)))
     }
 

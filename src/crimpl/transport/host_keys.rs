@@ -41,26 +41,27 @@ pub fn verify(session: &Session, target: &SshTarget, policy: &HostKeyPolicy) -> 
             .with_context(|| format!("cannot read {}", file.display()))?;
     }
     let fingerprint = fingerprint(session)?;
-    match known.check_port(&target.host_name, target.port, key) {
+    match known.check_port(target.host_key_name(), target.port, key) {
         CheckResult::Match => Ok(()),
-        CheckResult::Mismatch => bail!(
-            "HOST KEY CHANGED for {}: the server now presents {fingerprint}, which differs from the key in {}. \
-             This may be an attack, or the host was reinstalled. The connection was refused; if the change is \
-             expected, remove the old key with: ssh-keygen -R '{}'",
-            target.describe(),
-            target.known_hosts[0].display(),
-            target.known_hosts_name()
-        ),
+        CheckResult::Mismatch => Err(ChangedHostKey {
+            target: target.describe(),
+            fingerprint,
+            file: target.known_hosts[0].display().to_string(),
+            name: target.known_hosts_name(),
+        }
+        .into()),
         CheckResult::Failure => bail!("could not check the host key of {}", target.describe()),
         CheckResult::NotFound => match policy {
             HostKeyPolicy::AcceptNew => record(target, key, key_type),
             HostKeyPolicy::TrustFingerprint(expected) if *expected == fingerprint => {
                 record(target, key, key_type)
             }
-            HostKeyPolicy::TrustFingerprint(expected) => bail!(
-                "{} presents {fingerprint}, not {expected}: nothing was recorded",
-                target.describe()
-            ),
+            HostKeyPolicy::TrustFingerprint(expected) => Err(UnexpectedFingerprint {
+                target: target.describe(),
+                fingerprint,
+                expected: expected.clone(),
+            }
+            .into()),
             HostKeyPolicy::Strict => Err(UnknownHost {
                 target: target.spec.clone(),
                 fingerprint,
@@ -82,6 +83,46 @@ pub struct UnknownHost {
     pub target: String,
     /// Its key's fingerprint.
     pub fingerprint: String,
+}
+
+/// A host whose key differs from the one recorded: always refused.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "HOST KEY CHANGED for {target}: the server now presents {fingerprint}, which differs from the key in \
+     {file}. This may be an attack, or the host was reinstalled. The connection was refused; if the change \
+     is expected, remove the old key with: ssh-keygen -R '{name}'"
+)]
+pub struct ChangedHostKey {
+    /// `user@host:port`.
+    pub target: String,
+    /// The key it presents now.
+    pub fingerprint: String,
+    /// The known_hosts file.
+    pub file: String,
+    /// The name the old key is recorded under.
+    pub name: String,
+}
+
+/// A host that presents another key than the one the user said to trust.
+#[derive(Debug, thiserror::Error)]
+#[error("{target} presents {fingerprint}, not {expected}: nothing was recorded")]
+pub struct UnexpectedFingerprint {
+    /// `user@host:port`.
+    pub target: String,
+    /// The key it presents.
+    pub fingerprint: String,
+    /// The key the user named.
+    pub expected: String,
+}
+
+/// Whether `err` is a refused host key (unknown, changed, or not the one
+/// named), which retrying cannot fix.
+pub fn is_refused_host_key(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.is::<UnknownHost>()
+            || cause.is::<ChangedHostKey>()
+            || cause.is::<UnexpectedFingerprint>()
+    })
 }
 
 /// Append the key to the user's known_hosts (never rewriting existing lines).

@@ -8,7 +8,7 @@ mod local;
 mod ssh;
 mod ssh_target;
 
-pub use host_keys::{HostKeyPolicy, UnknownHost, fingerprint};
+pub use host_keys::{ChangedHostKey, HostKeyPolicy, UnknownHost, fingerprint, is_refused_host_key};
 pub use local::LocalTransport;
 pub use ssh::SshTransport;
 pub use ssh_target::SshTarget;

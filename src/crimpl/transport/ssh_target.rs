@@ -24,6 +24,9 @@ pub struct SshTarget {
     pub identity_files: Vec<PathBuf>,
     /// Files of trusted host keys; the first is where new keys are recorded.
     pub known_hosts: Vec<PathBuf>,
+    /// The name its key is recorded under instead of `host_name` (OpenSSH's
+    /// `HostKeyAlias`), for machines whose address changes.
+    pub host_key_alias: Option<String>,
 }
 
 impl SshTarget {
@@ -107,11 +110,19 @@ impl SshTarget {
             user,
             identity_files,
             known_hosts,
+            host_key_alias: None,
         })
     }
 
-    /// A target given directly (no ssh config): an address, port, user and one key.
-    pub fn direct(address: &str, port: u16, user: &str, key_file: &str) -> anyhow::Result<Self> {
+    /// A target given directly (no ssh config): an address, port, user and
+    /// one key; its host key is recorded under `host_key_alias`.
+    pub fn direct(
+        address: &str,
+        port: u16,
+        user: &str,
+        key_file: &str,
+        host_key_alias: &str,
+    ) -> anyhow::Result<Self> {
         let home = dirs::home_dir().context("cannot find the home directory (HOME)")?;
         Ok(Self {
             spec: format!("{user}@{address}:{port}"),
@@ -120,6 +131,7 @@ impl SshTarget {
             user: user.into(),
             identity_files: vec![expand_home(key_file, &home)],
             known_hosts: vec![home.join(".ssh").join("known_hosts")],
+            host_key_alias: Some(host_key_alias.into()),
         })
     }
 
@@ -128,12 +140,17 @@ impl SshTarget {
         format!("{}@{}:{}", self.user, self.host_name, self.port)
     }
 
+    /// The name its key is checked under: the alias, or the host name.
+    pub fn host_key_name(&self) -> &str {
+        self.host_key_alias.as_deref().unwrap_or(&self.host_name)
+    }
+
     /// The host as written in known_hosts (`host`, or `[host]:port` off port 22).
     pub fn known_hosts_name(&self) -> String {
         if self.port == 22 {
-            self.host_name.clone()
+            self.host_key_name().to_string()
         } else {
-            format!("[{}]:{}", self.host_name, self.port)
+            format!("[{}]:{}", self.host_key_name(), self.port)
         }
     }
 }
