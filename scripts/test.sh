@@ -10,7 +10,7 @@ scripts/system-deps.sh
 scripts/python-env.sh
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
-echo "==> building (a cold build takes about 13 minutes on 2 cores)"
+echo "==> building (a cold build takes about 16 minutes on 2 cores)"
 started=$SECONDS
 cargo build --all-targets
 echo "==> built in $((SECONDS - started)) s"

@@ -54,7 +54,7 @@ impl ServerConfig {
             ServerConfig::Local { directory }
             | ServerConfig::Ssh { directory, .. }
             | ServerConfig::Slurm { directory, .. } => directory,
-            ServerConfig::Aws(aws) => &aws.directory,
+            ServerConfig::Aws(aws) => &aws.instances.directory,
         }
     }
 
@@ -89,12 +89,16 @@ impl ServerConfig {
                         aws.volume_id, aws.volume_size, aws.availability_zone
                     ),
                 ),
-                ("key", format!("{} ({})", aws.key_name, aws.key_file)),
-                ("subnet", aws.subnet_id.clone()),
-                ("security group", aws.security_group_id.clone()),
+                (
+                    "key",
+                    format!("{} ({})", aws.instances.key_name, aws.instances.key_file),
+                ),
+                ("subnet", aws.instances.subnet_id.clone()),
+                ("security group", aws.instances.security_group_id.clone()),
                 (
                     "image",
-                    aws.image_id
+                    aws.instances
+                        .image_id
                         .clone()
                         .unwrap_or_else(|| "newest Ubuntu LTS".into()),
                 ),
@@ -102,10 +106,13 @@ impl ServerConfig {
                     "ssh",
                     format!(
                         "{}@{:?} address, port {}",
-                        aws.username, aws.ssh_address, aws.ssh_port
+                        aws.instances.username, aws.instances.ssh_address, aws.instances.ssh_port
                     ),
                 ),
-                ("idle stop", format!("{} minutes", aws.idle_stop_minutes)),
+                (
+                    "idle stop",
+                    format!("{} minutes", aws.instances.idle_stop_minutes),
+                ),
             ]);
         }
         settings

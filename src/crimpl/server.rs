@@ -180,7 +180,7 @@ impl Server {
                     "No instance holds the volume of {name}: starting the server instance to reach it \
                      (it shuts down after {idle} idle minutes, or: %crimpl server stop {name}).",
                     name = self.name,
-                    idle = aws.config().idle_stop_minutes
+                    idle = aws.config().instances.idle_stop_minutes
                 ));
                 aws.start(progress)?;
                 aws.holder(progress)?

@@ -6,7 +6,7 @@ use super::cli::{NewArgs, NewAwsArgs, NewServer, ServerArg, ServerCommand};
 use super::context::{DEFAULT_SERVER, Magics};
 use super::watch::{blocking, progress_to};
 use super::{MagicError, MagicResult, Output, render};
-use crate::crimpl::aws::{AwsConfig, Ec2, NewAws};
+use crate::crimpl::aws::{AwsConfig, Ec2, InstanceSettings};
 use crate::crimpl::{ServerConfig, scripts};
 
 /// Run a `server` subcommand.
@@ -147,9 +147,11 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             }
             let progress = progress_to(out);
             let volume_name = name.clone();
+            let volume_size = args.volume_size;
+            let settings = instance_settings(args)?;
             let config = blocking(move || {
                 let ec2 = Ec2::from_environment()?;
-                AwsConfig::create(&ec2, &volume_name, new_aws(args), &progress)
+                AwsConfig::create(&ec2, &volume_name, volume_size, settings, &progress)
             })
             .await?;
             (name, ServerConfig::Aws(config))
@@ -179,11 +181,21 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
     }
 }
 
-fn new_aws(args: NewAwsArgs) -> NewAws {
-    NewAws {
-        volume_size: args.volume_size,
+fn instance_settings(args: NewAwsArgs) -> Result<InstanceSettings, MagicError> {
+    let key_name = match args.key_name {
+        Some(name) => name,
+        // As crimpl does: the key pair is named like its key file.
+        None => std::path::Path::new(&args.key_file)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                MagicError::Usage("--key-name is needed: the key file has no usable name".into())
+            })?,
+    };
+    Ok(InstanceSettings {
         key_file: args.key_file,
-        key_name: args.key_name,
+        key_name,
         subnet_id: args.subnet_id,
         security_group_id: args.security_group_id,
         image_id: args.image_id,
@@ -192,7 +204,7 @@ fn new_aws(args: NewAwsArgs) -> NewAws {
         ssh_port: args.ssh_port,
         directory: args.directory,
         idle_stop_minutes: args.idle_stop_minutes,
-    }
+    })
 }
 
 /// `server start|stop|terminate|state|delete-volume` of an AWS server.

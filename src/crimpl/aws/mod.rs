@@ -43,7 +43,15 @@ pub struct AwsConfig {
     pub volume_size: i32,
     /// Its availability zone (the subnet's).
     pub availability_zone: String,
-    /// Private key for SSH.
+    /// How its instances are launched and reached.
+    #[serde(flatten)]
+    pub instances: InstanceSettings,
+}
+
+/// How a server's instances are launched and reached (`server new aws` options).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceSettings {
+    /// Private key for SSH (`~/` is expanded when the server is made).
     pub key_file: String,
     /// The EC2 key pair's name.
     pub key_name: String,
@@ -66,66 +74,32 @@ pub struct AwsConfig {
     pub idle_stop_minutes: u32,
 }
 
-/// What `server new aws` is given.
-#[derive(Debug, Clone)]
-pub struct NewAws {
-    /// Volume size in GiB.
-    pub volume_size: i32,
-    /// Private key file.
-    pub key_file: String,
-    /// Key pair name (default: the key file's name without extension).
-    pub key_name: Option<String>,
-    /// Subnet.
-    pub subnet_id: String,
-    /// Security group.
-    pub security_group_id: String,
-    /// AMI.
-    pub image_id: Option<String>,
-    /// Login user.
-    pub username: String,
-    /// Address to SSH to.
-    pub ssh_address: SshAddress,
-    /// SSH port.
-    pub ssh_port: u16,
-    /// Server directory.
-    pub directory: String,
-    /// Idle minutes before an instance shuts itself down.
-    pub idle_stop_minutes: u32,
-}
-
 impl AwsConfig {
-    /// Find the server's volume by its name tag, or create it in the subnet's zone.
+    /// Find the server's volume by its name tag, or create one of
+    /// `volume_size` GiB in the subnet's zone.
     pub fn create(
         ec2: &Ec2,
         name: &str,
-        new: NewAws,
+        volume_size: i32,
+        mut instances: InstanceSettings,
         progress: Progress<'_>,
     ) -> anyhow::Result<Self> {
-        for word in [&new.username, &new.directory] {
+        for word in [&instances.username, &instances.directory] {
             if word.contains(|c: char| c.is_whitespace() || "'\"$`\\;&|<>".contains(c)) {
                 bail!("{word:?} contains characters a server directory or user name cannot have");
             }
         }
-        let key_file = match new.key_file.strip_prefix("~/") {
-            Some(rest) => dirs::home_dir()
+        if let Some(rest) = instances.key_file.strip_prefix("~/") {
+            instances.key_file = dirs::home_dir()
                 .context("cannot find the home directory for ~ in --key-file")?
                 .join(rest)
                 .display()
-                .to_string(),
-            None => new.key_file.clone(),
-        };
-        let key_name = match new.key_name {
-            Some(name) => name,
-            None => std::path::Path::new(&new.key_file)
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .context("--key-name is needed: the key file has no usable name")?
-                .to_string(),
-        };
-        if !std::path::Path::new(&key_file).exists() {
-            bail!("key file {key_file} does not exist");
+                .to_string();
         }
-        let zone = ec2.subnet_zone(&new.subnet_id)?;
+        if !std::path::Path::new(&instances.key_file).exists() {
+            bail!("key file {} does not exist", instances.key_file);
+        }
+        let zone = ec2.subnet_zone(&instances.subnet_id)?;
         let existing = ec2.volumes(Some(name))?;
         let (volume_id, volume_size, availability_zone) = match existing.first() {
             Some(volume) => {
@@ -137,48 +111,37 @@ impl AwsConfig {
                     bail!(
                         "server {name}'s volume is in {}, but subnet {} is in {zone}: give a subnet in {}",
                         volume.zone,
-                        new.subnet_id,
+                        instances.subnet_id,
                         volume.zone
                     );
                 }
                 (volume.id.clone(), volume.size, volume.zone.clone())
             }
             None => {
-                progress(&format!(
-                    "Creating a {} GiB volume in {zone}…",
-                    new.volume_size
-                ));
+                progress(&format!("Creating a {volume_size} GiB volume in {zone}…"));
                 let id = ec2.create_volume(
                     &zone,
-                    new.volume_size,
+                    volume_size,
                     &tags::crimpl_tags("server-volume", name, &[]),
                 )?;
                 ec2.wait_volume_available(&id)?;
-                (id, new.volume_size, zone)
+                (id, volume_size, zone)
             }
         };
         Ok(Self {
             volume_id,
             volume_size,
             availability_zone,
-            key_file,
-            key_name,
-            subnet_id: new.subnet_id,
-            security_group_id: new.security_group_id,
-            image_id: new.image_id,
-            username: new.username,
-            ssh_address: new.ssh_address,
-            ssh_port: new.ssh_port,
-            directory: new.directory,
-            idle_stop_minutes: new.idle_stop_minutes,
+            instances,
         })
     }
 
     /// The absolute mount point of the volume on an instance.
     pub fn mount_point(&self) -> String {
-        match self.directory.strip_prefix("~/") {
-            Some(rest) => format!("/home/{}/{rest}", self.username),
-            None => self.directory.clone(),
+        let settings = &self.instances;
+        match settings.directory.strip_prefix("~/") {
+            Some(rest) => format!("/home/{}/{rest}", settings.username),
+            None => settings.directory.clone(),
         }
     }
 }
@@ -397,7 +360,7 @@ impl AwsServer {
         terminate_on_shutdown: bool,
         progress: Progress<'_>,
     ) -> anyhow::Result<Instance> {
-        let image_id = match &self.config.image_id {
+        let image_id = match &self.config.instances.image_id {
             Some(image) => image.clone(),
             None => self.ec2.default_image()?,
         };
@@ -405,8 +368,8 @@ impl AwsServer {
             volume_id: self.config.volume_id.clone(),
             extra_devices: Vec::new(),
             mount_point: self.config.mount_point(),
-            user: self.config.username.clone(),
-            idle_shutdown_minutes: Some(self.config.idle_stop_minutes),
+            user: self.config.instances.username.clone(),
+            idle_shutdown_minutes: Some(self.config.instances.idle_stop_minutes),
         };
         let mut extra = vec![(tags::VOLUME_ID, self.config.volume_id.as_str())];
         if let Some((job, keep)) = job {
@@ -419,9 +382,9 @@ impl AwsServer {
         let id = self.ec2.launch(Launch {
             instance_type: instance_type.into(),
             image_id,
-            subnet_id: self.config.subnet_id.clone(),
-            security_group_id: self.config.security_group_id.clone(),
-            key_name: self.config.key_name.clone(),
+            subnet_id: self.config.instances.subnet_id.clone(),
+            security_group_id: self.config.instances.security_group_id.clone(),
+            key_name: self.config.instances.key_name.clone(),
             user_data: bootstrap.script(),
             terminate_on_shutdown,
             tags: tags::crimpl_tags(level, &self.name, &extra),
@@ -462,7 +425,7 @@ impl AwsServer {
         policy: HostKeyPolicy,
         progress: Progress<'_>,
     ) -> anyhow::Result<Arc<SshTransport>> {
-        let address = match self.config.ssh_address {
+        let address = match self.config.instances.ssh_address {
             SshAddress::Public => instance.public_ip.clone(),
             SshAddress::Private => instance.private_ip.clone(),
         }
@@ -470,8 +433,8 @@ impl AwsServer {
             format!(
                 "instance {} has no {:?} address: use --ssh-address {}",
                 instance.id,
-                self.config.ssh_address,
-                if self.config.ssh_address == SshAddress::Public {
+                self.config.instances.ssh_address,
+                if self.config.instances.ssh_address == SshAddress::Public {
                     "private"
                 } else {
                     "public"
@@ -480,9 +443,9 @@ impl AwsServer {
         })?;
         let target = SshTarget::direct(
             &address,
-            self.config.ssh_port,
-            &self.config.username,
-            &self.config.key_file,
+            self.config.instances.ssh_port,
+            &self.config.instances.username,
+            &self.config.instances.key_file,
             &instance.id,
         )?;
         let transport = Arc::new(SshTransport::with_target(target, policy));

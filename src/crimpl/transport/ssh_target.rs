@@ -195,6 +195,15 @@ mod tests {
     }
 
     #[test]
+    fn direct_targets_record_their_key_under_the_alias() {
+        let target = SshTarget::direct("203.0.113.7", 22, "ubuntu", "/k/id", "i-0abc").unwrap();
+        assert_eq!(target.host_name, "203.0.113.7");
+        assert_eq!(target.known_hosts_name(), "i-0abc");
+        let off_port = SshTarget::direct("10.0.0.5", 2222, "ubuntu", "/k/id", "i-0abc").unwrap();
+        assert_eq!(off_port.known_hosts_name(), "[i-0abc]:2222");
+    }
+
+    #[test]
     fn explicit_user_and_port_win() {
         let config = config("Host h\n  User alice\n  Port 2222\n");
         let target =
