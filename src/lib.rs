@@ -5,6 +5,8 @@
 //! - [`magics`]: the `%crimpl` language, turning cells into engine calls and results into displays;
 //! - [`crimpl`]: the engine: servers, jobs, transports; usable from plain Rust.
 
+#![warn(missing_docs)]
+
 pub mod crimpl;
 pub mod kernel;
 pub mod magics;

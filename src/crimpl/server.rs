@@ -367,9 +367,12 @@ impl Server {
     }
 
     /// What the wrapper runs after recording the end: an EC2 job instance
-    /// shuts down (and so terminates) unless it is kept.
+    /// shuts down (and so terminates) unless it is kept. The minute's grace
+    /// lets a watching kernel read the end and record it on the volume's
+    /// tags before it terminates the instance itself; with no kernel
+    /// watching, the instance ends a minute later.
     fn after_job(&self, keep_instance: bool) -> Option<&'static str> {
-        (self.aws().is_some() && !keep_instance).then_some("sudo -n shutdown -h now")
+        (self.aws().is_some() && !keep_instance).then_some("sudo -n shutdown -h +1")
     }
 
     fn submit_command(&self, job: &str) -> anyhow::Result<String> {

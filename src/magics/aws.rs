@@ -102,6 +102,11 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
 
 /// Run an `aws` housekeeping subcommand (only on resources tagged by crimpl).
 pub async fn account(command: AwsCommand, out: &Output) -> MagicResult {
+    match &command {
+        AwsCommand::TerminateAll { yes } => confirm(*yes, "terminate-all")?,
+        AwsCommand::DeleteAllVolumes { yes } => confirm(*yes, "delete-all-volumes")?,
+        _ => {}
+    }
     let view = blocking(move || {
         let ec2 = Ec2::from_environment()?;
         Ok(match command {
@@ -121,14 +126,12 @@ pub async fn account(command: AwsCommand, out: &Output) -> MagicResult {
                 ec2.delete_volume(&volume_id)?;
                 render::message(&format!("Deleted {volume_id}"))
             }
-            AwsCommand::TerminateAll { yes } => {
-                confirm(yes, "terminate-all")?;
+            AwsCommand::TerminateAll { .. } => {
                 let ids: Vec<String> = ec2.instances(None)?.into_iter().map(|i| i.id).collect();
                 ec2.terminate(&ids)?;
                 render::message(&format!("Terminated {} crimpl instance(s) {}", ids.len(), ids.join(" ")))
             }
-            AwsCommand::DeleteAllVolumes { yes } => {
-                confirm(yes, "delete-all-volumes")?;
+            AwsCommand::DeleteAllVolumes { .. } => {
                 let ids: Vec<String> = ec2.instances(None)?.into_iter().map(|i| i.id).collect();
                 ec2.terminate(&ids)?;
                 let volumes: Vec<String> = ec2.volumes(None)?.into_iter().map(|v| v.id).collect();
@@ -145,11 +148,13 @@ pub async fn account(command: AwsCommand, out: &Output) -> MagicResult {
     Ok(())
 }
 
-fn confirm(yes: bool, command: &str) -> anyhow::Result<()> {
-    if !yes {
-        bail!("`aws {command}` acts on every crimpl resource of the account: add --yes to confirm");
+fn confirm(yes: bool, command: &str) -> Result<(), MagicError> {
+    if yes {
+        return Ok(());
     }
-    Ok(())
+    Err(MagicError::Usage(format!(
+        "`aws {command}` acts on every crimpl resource of the account: add --yes to confirm"
+    )))
 }
 
 fn instances_view(instances: &[Instance]) -> super::View {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// `%crimpl` / `%%crimpl`: run compute jobs on local, SSH, Slurm servers from notebook cells.
+/// `%crimpl` / `%%crimpl`: run compute jobs on local, SSH, Slurm and AWS EC2 servers from notebook cells.
 #[derive(Parser, Debug)]
 #[command(
     name = "%crimpl",

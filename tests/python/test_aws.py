@@ -92,10 +92,14 @@ def test_submit_runs_on_a_sized_job_instance_which_ends_with_the_job(aws_kernel,
     result = aws_kernel.execute(
         "%%crimpl submit --job fit --nprocs 8 --files input.txt --wait\n"
         "echo \"nprocs requested, running as $(id -un)\"\n"
+        "sleep 2\n"
         "awk '{ print $1 * 2 }' input.txt > output.txt\n",
         timeout=180,
     )
     assert result.ok, result.error
+    statuses = [m["content"]["data"]["text/plain"] for m in result.outputs if m["msg_type"] == "update_display_data"]
+    assert any("running" in text for text in statuses) and "complete" in statuses[-1]
+    assert "running as crimpltest" in result.text
     assert "Terminating the server instance" in result.text
     assert "c6i.2xlarge" in result.text and "complete" in result.text
     # The job's own `sudo shutdown` cannot work here: the kernel terminated it through the API.

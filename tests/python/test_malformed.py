@@ -99,6 +99,7 @@ def test_bad_magics_are_errors_in_the_cell_and_the_kernel_survives(kernel):
         ("%crimpl server start", "is for AWS servers"),
         ("%crimpl job create --nprocs 8", "manage AWS job instances"),
         ("%crimpl server delete-volume local", "--yes"),
+        ("%crimpl aws delete-all-volumes", "--yes"),
         ("%crimpl server new aws x --key-file k --subnet-id s --security-group-id g --ssh-address both",
          "possible values"),
     ]:
