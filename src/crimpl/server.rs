@@ -287,21 +287,44 @@ impl Server {
         options: &SubmitOptions,
         progress: Progress<'_>,
     ) -> anyhow::Result<String> {
-        let explicit = options.job.is_some();
         let base = options.job.clone().unwrap_or_else(layout::job_name_now);
         layout::validate_job_name(&base)?;
-        let transport: Arc<dyn Transport> = match &self.backend {
-            Backend::Aws(aws) => aws.start_job_instance(
-                &base,
-                &self.instance_type(options)?,
-                options.keep_instance,
-                progress,
-            )?,
-            Backend::Fixed { transport, .. } => transport.clone(),
+        let (transport, launched): (Arc<dyn Transport>, _) = match &self.backend {
+            Backend::Aws(aws) => {
+                let (transport, launched) = aws.start_job_instance(
+                    &base,
+                    &self.instance_type(options)?,
+                    options.keep_instance,
+                    progress,
+                )?;
+                (transport, launched.map(|id| (aws, id)))
+            }
+            Backend::Fixed { transport, .. } => (transport.clone(), None),
         };
+        let placed = self.place_job(transport.as_ref(), &base, script, options);
+        if let (Err(_), Some((aws, id))) = (&placed, launched) {
+            // Never leave an instance running for a job that does not exist.
+            progress(&format!(
+                "The job was not submitted: terminating the instance {id} launched for it."
+            ));
+            aws.terminate_instance(&id)?;
+        }
+        placed
+    }
+
+    /// Create the job directory (as `base`, or `base-2`, ... when the name
+    /// was not given and is taken), send the files and start the job.
+    fn place_job(
+        &self,
+        transport: &dyn Transport,
+        base: &str,
+        script: &str,
+        options: &SubmitOptions,
+    ) -> anyhow::Result<String> {
+        let explicit = options.job.is_some();
         for attempt in 0..20 {
             let job = if attempt == 0 {
-                base.clone()
+                base.to_string()
             } else {
                 format!("{base}-{}", attempt + 1)
             };
@@ -311,14 +334,19 @@ impl Server {
             match captured.finished.code {
                 Some(0) => {
                     if let (Some(aws), true) = (self.aws(), job != base) {
-                        aws.rename_job_instance(&base, &job)?;
+                        aws.rename_job_instance(base, &job)?;
                     }
                     return Ok(job);
                 }
                 Some(EXISTS_CODE) if !explicit => continue,
                 Some(EXISTS_CODE) => bail!(
-                    "job {job:?} exists already on {}: choose another --job name, or resubmit it with %crimpl resubmit {job}",
-                    self.name
+                    "job {job:?} exists already on {}: choose another --job name{}",
+                    self.name,
+                    if self.aws().is_some() {
+                        String::new()
+                    } else {
+                        format!(", or run it again with %crimpl resubmit {job}")
+                    }
                 ),
                 code => bail!(
                     "submitting job {job:?} on {} failed (exit {}): {}",

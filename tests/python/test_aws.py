@@ -115,6 +115,11 @@ def test_submit_runs_on_a_sized_job_instance_which_ends_with_the_job(aws_kernel,
     assert fetched.ok, fetched.error
     assert "starting the server instance" in fetched.text
     assert (workdir / "output.txt").read_text() == "42\n"
+    # A submit that cannot place its job leaves no instance running for it.
+    again = aws_kernel.execute("%%crimpl submit --job fit --nprocs 2\necho again\n", timeout=180)
+    assert not again.ok and "exists already" in again.error
+    assert "terminating the instance" in again.text
+    assert moto.live_instances() == []
 
 
 def test_a_new_kernel_finds_the_server_by_its_volume(aws_kernel, cloud, tmp_path):

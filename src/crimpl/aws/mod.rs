@@ -284,14 +284,15 @@ impl AwsServer {
 
     /// The running instance of `job` (one `job create --start` launched), or
     /// a new `instance_type` instance for it after freeing the volume from
-    /// the server instance. `keep`: the instance outlives the job.
+    /// the server instance. `keep`: the instance outlives the job. Returns
+    /// the connection, and the id of the instance if it was launched now.
     pub fn start_job_instance(
         &self,
         job: &str,
         instance_type: &str,
         keep: bool,
         progress: Progress<'_>,
-    ) -> anyhow::Result<Arc<SshTransport>> {
+    ) -> anyhow::Result<(Arc<SshTransport>, Option<String>)> {
         let instances = self.instances()?;
         if let Some(own) = instances.iter().find(|i| {
             i.level == "job" && i.job_name.as_deref() == Some(job) && Ec2::holds_volume(i)
@@ -311,7 +312,7 @@ impl AwsServer {
                 "Job {job}'s {} instance {} holds the volume: the job goes there.",
                 own.instance_type, own.id
             ));
-            return self.connect(&own, HostKeyPolicy::Strict, progress);
+            return Ok((self.connect(&own, HostKeyPolicy::Strict, progress)?, None));
         }
         for instance in instances {
             if instance.state == "shutting-down" {
@@ -336,7 +337,17 @@ impl AwsServer {
             }
         }
         let instance = self.launch("job", Some((job, keep)), instance_type, true, progress)?;
-        self.connect(&instance, HostKeyPolicy::AcceptNew, progress)
+        match self.connect(&instance, HostKeyPolicy::AcceptNew, progress) {
+            Ok(transport) => Ok((transport, Some(instance.id))),
+            Err(err) => {
+                progress(&format!(
+                    "Terminating the instance {}: it could not be reached.",
+                    instance.id
+                ));
+                self.terminate_instance(&instance.id)?;
+                Err(err)
+            }
+        }
     }
 
     /// Re-tag a job instance launched for `old` whose job was finally named `new`.
@@ -508,6 +519,12 @@ impl AwsServer {
         Ok(Some((holder, transport as Arc<dyn Transport>)))
     }
 
+    /// Terminate one of this server's instances without waiting.
+    pub fn terminate_instance(&self, instance_id: &str) -> anyhow::Result<()> {
+        self.forget_connection(instance_id);
+        self.ec2.terminate_now(&[instance_id.to_string()])
+    }
+
     fn forget_connection(&self, instance_id: &str) {
         if let Ok(mut connection) = self.connection.lock()
             && connection.as_ref().is_some_and(|(id, _)| id == instance_id)
@@ -535,8 +552,7 @@ impl AwsServer {
                 status.to_string(),
             )],
         )?;
-        self.forget_connection(&holder.id);
-        self.ec2.terminate_now(std::slice::from_ref(&holder.id))?;
+        self.terminate_instance(&holder.id)?;
         Ok(true)
     }
 
