@@ -22,6 +22,17 @@ def job_dir(server_dir: pathlib.Path, job: str) -> pathlib.Path:
     return server_dir / f"crimpl-job-{job}"
 
 
+def job_pid(server_dir, job: str) -> int:
+    """The pid the job's wrapper recorded, once it has (within 5 s)."""
+    pid_file = job_dir(server_dir, job) / "crimpl-job.pid"
+    for _ in range(50):
+        text = pid_file.read_text().strip() if pid_file.exists() else ""
+        if text:
+            return int(text)
+        time.sleep(0.1)
+    raise AssertionError(f"job {job} recorded no pid in 5 s")
+
+
 def test_submit_wait_status_ls_fetch(local_kernel, workdir, server_dir):
     (workdir / "in.txt").write_text("3\n4\n")
     result = local_kernel.execute(
@@ -59,12 +70,7 @@ def test_failing_job_reports_its_exit_code(local_kernel):
 
 def test_killed_job_ends_canceled_and_its_processes_are_gone(local_kernel, server_dir):
     assert local_kernel.execute("%%crimpl submit --job long\nsleep 300\n").ok
-    pid_file = job_dir(server_dir, "long") / "crimpl-job.pid"
-    for _ in range(50):
-        if pid_file.exists():
-            break
-        time.sleep(0.1)
-    pid = int(pid_file.read_text())
+    pid = job_pid(server_dir, "long")
     result = local_kernel.execute("%crimpl kill long")
     assert result.ok, result.error
     assert "canceled" in result.text
@@ -75,12 +81,7 @@ def test_killed_job_ends_canceled_and_its_processes_are_gone(local_kernel, serve
 
 def test_vanished_process_is_lost_not_running(local_kernel, server_dir):
     assert local_kernel.execute("%%crimpl submit --job ghost\nsleep 300\n").ok
-    pid_file = job_dir(server_dir, "ghost") / "crimpl-job.pid"
-    for _ in range(50):
-        if pid_file.exists():
-            break
-        time.sleep(0.1)
-    os.killpg(int(pid_file.read_text()), 9)  # no trap runs: nothing records an end
+    os.killpg(job_pid(server_dir, "ghost"), 9)  # no trap runs: nothing records an end
     time.sleep(0.2)
     assert "lost" in local_kernel.execute("%crimpl status ghost").text
 
