@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests" / "python"))
 from jupyter_client.manager import KernelManager  # noqa: E402
 
 from harness.moto import INSTANCE_ADDRESSES, Moto  # noqa: E402
-from harness.sshd import Sshd  # noqa: E402
+from harness.sshd import TEST_USER, Sshd  # noqa: E402
 from kernel_helpers import Kernel, kernel_env  # noqa: E402
 
 
@@ -158,7 +158,7 @@ def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, in
 
     try:
         count("server new", f"%crimpl server new aws bench --key-file ~/.ssh/id_ed25519 --subnet-id {moto.subnet_id} "
-              f"--security-group-id {moto.security_group_id} --username crimpltest --ssh-address private "
+              f"--security-group-id {moto.security_group_id} --username {TEST_USER} --ssh-address private "
               f"--ssh-port {sshd.port} --directory {directory}")
         must(kernel.execute("%crimpl server use bench"))
         count("server start (launch)", "%crimpl server start")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Print the benchmark figures (kernel vs ipykernel; job operations on the
-# local and SSH servers beside OpenSSH). Needs root (it starts a private sshd
-# with a test user, as the tests do). Pass --quick for fewer repetitions.
+# local and SSH servers beside OpenSSH). Needs root and, outside CI or a
+# container, CRIMPL_TEST_SYSTEM=1 (it starts a private sshd with a test user
+# of its own, removed at the end, as the tests do). Pass --quick for fewer
+# repetitions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/system-deps.sh

@@ -1,17 +1,38 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs: a real OpenSSH server, a single-node
-# Slurm with munge. Installs only what is missing (run as root).
+# Debian packages the server tests need: a real OpenSSH server, a single-node
+# Slurm with munge. Installs only what is missing, and only where the tests may
+# change the system (root, and CI, a container or CRIMPL_TEST_SYSTEM=1; see
+# tests/python/harness/system.py); elsewhere it says what is missing and the
+# tests that need it are skipped.
+#
+# Package installs start no service: the tests run private instances of their
+# own. A temporary /usr/sbin/policy-rc.d (exit 101, "action forbidden") stops
+# the packages' scripts from starting munge or Slurm; it is removed afterwards,
+# and only if this script made it (a machine's own policy is left as it is).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 packages=(openssh-server openssh-client slurm-wlm munge tar findutils)
 missing=()
 for package in "${packages[@]}"; do
-  dpkg -s "$package" > /dev/null 2>&1 || missing+=("$package")
+  status=$(dpkg-query --show --showformat='${Status}' "$package" 2> /dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$package")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "==> installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+[ ${#missing[@]} -eq 0 ] && exit 0
+if ! refusal=$(python3 tests/python/harness/system.py); then
+  echo "==> not installing ${missing[*]}: $refusal"
+  exit 0
 fi
-# Package installs may start system daemons; the tests start their own.
-for daemon in slurmctld slurmd munged; do pkill -x "$daemon" 2>/dev/null || true; done
+
+policy=/usr/sbin/policy-rc.d
+marker="made by crimpl-kernel scripts/system-deps.sh"
+if [ ! -e "$policy" ] || grep -qF "$marker" "$policy"; then
+  # Ours, also when an earlier run was killed before removing it.
+  trap 'rm -f "$policy"' EXIT
+  trap 'exit 130' INT TERM HUP
+  printf '#!/bin/sh\n# %s while it installs packages: no service starts.\nexit 101\n' "$marker" > "$policy"
+  chmod 755 "$policy"
+fi
+echo "==> installing ${missing[*]} (no service is started)"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null

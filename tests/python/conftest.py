@@ -1,5 +1,9 @@
 """Fixtures: a fresh crimpl kernel in a temporary working directory, with its
-own server registry, so tests never touch the user's servers."""
+own server registry, so tests never touch the user's servers.
+
+harness.session keeps the run safe on anyone's machine: one temporary root
+for every file, the opt-in for tests that change the system (marked
+`system`), and a final check that nothing is left behind."""
 from __future__ import annotations
 
 import pathlib
@@ -10,7 +14,10 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
+from harness import processes  # noqa: E402
 from kernel_helpers import Kernel, kernel_env  # noqa: E402
+
+pytest_plugins = ("harness.session", "pytester")
 
 
 @pytest.fixture
@@ -29,16 +36,12 @@ def config_dir(tmp_path: pathlib.Path) -> pathlib.Path:
 def server_dir(tmp_path: pathlib.Path):
     path = tmp_path / "server"
     yield path
-    # Leave no job running behind: kill every wrapper still recorded.
-    for pid_file in path.glob("crimpl-job-*/crimpl-job.pid"):
-        try:
-            pid = int(pid_file.read_text().strip())
-            import os
-            import signal
-
-            os.killpg(pid, signal.SIGKILL)
-        except (ValueError, ProcessLookupError, PermissionError):
-            pass
+    # Leave no job running behind: end the processes working in the server
+    # directory (a job's wrapper and script run in its job directory), and
+    # theirs; never a recorded pid that another process may have taken since.
+    now = processes.snapshot()
+    jobs = processes.holding(path, now)
+    processes.end(sorted({*jobs, *(child for pid in jobs for child in processes.descendants(pid, now))}))
     shutil.rmtree(path, ignore_errors=True)
 
 

@@ -10,21 +10,29 @@ import uuid
 import pytest
 
 from harness.moto import INSTANCE_ADDRESSES, Moto
-from harness.sshd import Sshd
+from harness.sshd import TEST_USER, Sshd
 from kernel_helpers import Kernel, kernel_env
+
+pytestmark = pytest.mark.system  # a test user, sshd as root (moto alone would need neither)
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
     base = tmp_path_factory.mktemp("aws")
     moto = Moto(base / "moto.log")
-    sshd = Sshd(base / "sshd", listen=INSTANCE_ADDRESSES)
-    moto.import_key("crimpl-test", (sshd.home / ".ssh" / "id_ed25519.pub").read_text())
-    yield moto, sshd
-    leftovers = (moto.live_instances(), moto.volumes())
-    moto.stop()
-    sshd.stop()
-    sshd.cleanup_user("crimpl-aws")
+    try:
+        sshd = Sshd(base / "sshd", listen=INSTANCE_ADDRESSES)
+    except BaseException:
+        moto.stop()
+        raise
+    try:
+        moto.import_key("crimpl-test", (sshd.home / ".ssh" / "id_ed25519.pub").read_text())
+        yield moto, sshd
+        leftovers = (moto.live_instances(), moto.volumes())
+    finally:
+        moto.stop()
+        sshd.stop()
+        sshd.cleanup_user("crimpl-aws")
     assert leftovers == ([], []), f"instances or volumes left behind: {leftovers}"
 
 
@@ -40,7 +48,7 @@ def aws_kernel(cloud, workdir, config_dir):
     sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
     kernel.new_server = (
         f"%crimpl server new aws {name} --key-file ~/.ssh/id_ed25519 --subnet-id {moto.subnet_id} "
-        f"--security-group-id {moto.security_group_id} --username crimpltest --ssh-address private "
+        f"--security-group-id {moto.security_group_id} --username {TEST_USER} --ssh-address private "
         f"--ssh-port {sshd.port} --directory {directory} --volume-size 8"
     )
     result = kernel.execute(kernel.new_server + f"\n%crimpl server use {name}")
@@ -78,7 +86,7 @@ def test_server_instance_start_stop_terminate(aws_kernel, cloud):
     assert [a["InstanceId"] for a in volume["Attachments"]] == [instance["InstanceId"]]
     assert "running" in aws_kernel.execute("%crimpl server state").text
     run = aws_kernel.execute("%%crimpl run\necho \"setup as $(id -un) in $PWD\"\n", timeout=60)
-    assert run.ok and "setup as crimpltest" in run.text, run.error
+    assert run.ok and f"setup as {TEST_USER}" in run.text, run.error
     assert aws_kernel.execute("%crimpl server stop").ok
     assert "stopp" in aws_kernel.execute("%crimpl server state").text
     assert aws_kernel.execute("%crimpl server terminate", timeout=120).ok
@@ -99,7 +107,7 @@ def test_submit_runs_on_a_sized_job_instance_which_ends_with_the_job(aws_kernel,
     assert result.ok, result.error
     statuses = [m["content"]["data"]["text/plain"] for m in result.outputs if m["msg_type"] == "update_display_data"]
     assert any("running" in text for text in statuses) and "complete" in statuses[-1]
-    assert "running as crimpltest" in result.text
+    assert f"running as {TEST_USER}" in result.text
     assert "Terminating the server instance" in result.text
     assert "c6i.2xlarge" in result.text and "complete" in result.text
     # The job's own `sudo shutdown` cannot work here: the kernel terminated it through the API.
@@ -252,7 +260,7 @@ def test_aws_notebook_runs_under_nbclient(cloud, tmp_path):
         "CRIMPL_AWS_KEY_FILE": "~/.ssh/id_ed25519",
         "CRIMPL_AWS_SUBNET_ID": moto.subnet_id,
         "CRIMPL_AWS_SECURITY_GROUP_ID": moto.security_group_id,
-        "CRIMPL_AWS_OPTIONS": f"--username crimpltest --ssh-address private --ssh-port {sshd.port} --directory {directory}",
+        "CRIMPL_AWS_OPTIONS": f"--username {TEST_USER} --ssh-address private --ssh-port {sshd.port} --directory {directory}",
     })
     notebook = run_notebook("aws-ec2.ipynb", tmp_path / "out", env)
     joined = "\n".join(outputs_text(notebook))

@@ -1,26 +1,38 @@
 """The Slurm server against a real single-node Slurm, reached through the test sshd."""
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 import uuid
 
 import pytest
 
+from harness import processes
 from harness.slurm import Slurm
 from harness.sshd import Sshd
 from kernel_helpers import Kernel, kernel_env
 
 DIRECTORY = "crimpl-slurm-tests"
+pytestmark = pytest.mark.system  # a test user, sshd, munged and Slurm as root
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     slurm = Slurm()
-    sshd = Sshd(tmp_path_factory.mktemp("sshd-slurm"), extra_config=f"SetEnv SLURM_CONF={slurm.conf}\n")
-    yield slurm, sshd
-    slurm.stop()
-    sshd.stop()
-    sshd.cleanup_user(DIRECTORY, "crimpl-slurm-demo")
+    try:
+        # sbatch, squeue, scancel run as the test user over ssh: SLURM_CONF names
+        # the cluster's configuration, which names its munged socket.
+        sshd = Sshd(tmp_path_factory.mktemp("sshd-slurm"), extra_config=f"SetEnv SLURM_CONF={slurm.conf}\n")
+    except BaseException:
+        slurm.stop()
+        raise
+    try:
+        yield slurm, sshd
+    finally:
+        slurm.stop()
+        sshd.stop()
+        sshd.cleanup_user(DIRECTORY, "crimpl-slurm-demo")
 
 
 @pytest.fixture
@@ -125,3 +137,35 @@ def test_slurm_notebook_runs_under_nbclient(cluster, tmp_path):
     joined = "\n".join(outputs_text(notebook))
     assert "task 0" in joined and "task 1" in joined
     assert (tmp_path / "out" / "slurm-results").is_dir()
+
+
+def test_stopping_a_cluster_ends_its_job_steps_and_spares_everything_else(tmp_path):
+    """Processes named like Slurm's and munge's daemons, but not started by the
+    cluster (as on a login node), survive it; its own job steps do not."""
+    names = ("munged", "slurmctld", "slurmd", "slurmstepd")
+    (tmp_path / "bin").mkdir()
+    others = []
+    for name in names:
+        shutil.copy("/bin/sleep", tmp_path / "bin" / name)
+        others.append(subprocess.Popen([str(tmp_path / "bin" / name), "300"]))
+    try:
+        slurm = Slurm()
+        try:
+            slurm.run("sbatch", f"--chdir={tmp_path}", "--output=/dev/null", "--job-name=step", "--wrap", "sleep 300")
+            deadline = time.monotonic() + 30
+            while "R" not in slurm.run("squeue", "--noheader", "--format=%t") and time.monotonic() < deadline:
+                time.sleep(0.2)
+            # The job's slurmstepd detached from slurmd: neither a daemon nor a descendant of one.
+            daemons = {process.pid for process in slurm.processes}
+            daemons.update(child for pid in list(daemons) for child in processes.descendants(pid))
+            steps = [processes.read(pid) for pid in slurm.own_processes(exclude=list(daemons))]
+            assert [p for p in steps if p is not None], "no job step (slurmstepd) found"
+        finally:
+            slurm.stop()
+        assert [p.pid for p in steps if p is not None and processes.alive(p)] == [], "a job step outlived the cluster"
+        assert processes.holding(slurm.base) == []
+        assert [name for name, other in zip(names, others) if other.poll() is not None] == []
+    finally:
+        for other in others:
+            other.kill()
+            other.wait()

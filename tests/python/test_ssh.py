@@ -8,18 +8,21 @@ import uuid
 
 import pytest
 
-from harness.sshd import Sshd, keygen
+from harness.sshd import TEST_USER, Sshd, keygen
 from kernel_helpers import Kernel, kernel_env
 
 DIRECTORY = "crimpl-tests"
+pytestmark = pytest.mark.system  # a test user, sshd as root
 
 
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory):
     server = Sshd(tmp_path_factory.mktemp("sshd"))
-    yield server
-    server.stop()
-    server.cleanup_user(DIRECTORY, "crimpl-notebook-demo")
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.cleanup_user(DIRECTORY, "crimpl-notebook-demo")
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def ssh_kernel(sshd, workdir, config_dir):
 
 def test_whole_job_cycle_over_ssh(ssh_kernel, sshd, workdir):
     run = ssh_kernel.execute("%%crimpl run\necho \"running as $(id -un) in $PWD\"\n")
-    assert run.ok and "running as crimpltest" in run.text, run.error
+    assert run.ok and f"running as {TEST_USER}" in run.text, run.error
     (workdir / "data file.txt").write_text("5\n6\n")
     submitted = ssh_kernel.execute(
         "%%crimpl submit --job cycle --files 'data file.txt' --wait\n"
@@ -147,7 +150,7 @@ def test_a_refused_key_is_a_clear_error(sshd, workdir, config_dir, tmp_path):
     kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home))
     try:
         result = kernel.execute(
-            f"%crimpl server new ssh nokey --host crimpltest@127.0.0.1:{sshd.port} --directory ~/{DIRECTORY}/k"
+            f"%crimpl server new ssh nokey --host {TEST_USER}@127.0.0.1:{sshd.port} --directory ~/{DIRECTORY}/k"
         )
         assert result.ok, result.error  # the default key is authorized
         config = sshd.home / ".ssh" / "config"
@@ -183,6 +186,6 @@ def test_ssh_notebook_runs_under_nbclient(sshd, tmp_path):
     env["CRIMPL_SSH_HOST"] = sshd.host_alias
     notebook = run_notebook("ssh.ipynb", tmp_path / "out", env)
     joined = "\n".join(outputs_text(notebook))
-    assert "as crimpltest" in joined
+    assert f"as {TEST_USER}" in joined
     assert "100 values, mean 50.5" in joined
     assert (tmp_path / "out" / "ssh-results" / "summary.txt").exists()

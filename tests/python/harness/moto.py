@@ -1,6 +1,10 @@
 """The EC2 API served by moto on loopback, with a network whose instances'
 private addresses (127.0.0.x) are loopback addresses of this machine, so an
-sshd listening on them stands in for every "instance"."""
+sshd listening on them stands in for every "instance".
+
+moto_server is a private instance: a child of the run on a high port of
+127.0.0.1, its state in memory, its log beside the caller's files, with
+dummy credentials; it needs no root and touches nothing of the system."""
 from __future__ import annotations
 
 import base64
@@ -16,6 +20,7 @@ import urllib.parse
 import boto3
 import requests
 
+from .ledger import LEDGER
 from .sshd import free_port
 
 # moto gives instances 127.0.0.4, .5, ... in the 127.0.0.0/24 subnet: an sshd
@@ -29,18 +34,34 @@ class Moto:
     def __init__(self, log_path):
         self.port = free_port()
         server = os.path.join(os.path.dirname(sys.executable), "moto_server")
-        self.log = open(log_path, "w")
+        self.log_path = log_path
         env = dict(os.environ, MOTO_RECORDER_FILEPATH=f"{log_path}.requests")
-        self.process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(self.port)],
-                                        stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        with open(log_path, "w") as log:
+            self.process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(self.port)],
+                                            stdout=log, stderr=subprocess.STDOUT, env=env)
+        LEDGER.started(self)
+        try:
+            self.wait_listening()
+            self.set_up_network()
+        except BaseException:
+            self.stop()
+            raise
+
+    def describe(self) -> str:
+        return f"moto_server on port {self.port} (pid {self.process.pid})"
+
+    def wait_listening(self) -> None:
         for _ in range(200):
+            if self.process.poll() is not None:
+                break
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    break
+                    return
             except OSError:
                 time.sleep(0.05)
-        else:
-            raise RuntimeError("moto_server did not start")
+        raise RuntimeError(f"moto_server did not start; see {self.log_path}")
+
+    def set_up_network(self) -> None:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.ec2 = boto3.client("ec2", **self.client_settings())
         vpc = self.ec2.create_vpc(CidrBlock="127.0.0.0/16")["Vpc"]["VpcId"]
@@ -96,6 +117,12 @@ class Moto:
         return actions
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        self.log.close()
+        """Stop moto_server (a child of this process: its pid cannot have been reused)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        LEDGER.stopped(self)

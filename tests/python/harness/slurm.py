@@ -1,16 +1,21 @@
-"""A real single-node Slurm cluster for the tests: munged, slurmctld and
-slurmd started here with a private configuration (state, spool, pid and
-log files in a temporary directory), and stopped again with nothing left."""
+"""A real single-node Slurm cluster for the tests, private to the run:
+its own munged (own key, socket, pid, log and seed files), slurmctld and
+slurmd on high ports, with state, spool, pid and log files in one
+directory under the run's temporary root. Nothing of the machine's own
+munge or Slurm is read, stopped or restarted, and `stop()` ends only the
+daemons it started and the job steps they spawned (processes holding the
+cluster's directory, and their descendants), never processes by name."""
 from __future__ import annotations
 
 import os
 import pathlib
-import pwd
 import shutil
 import subprocess
 import tempfile
 import time
 
+from . import processes, system
+from .ledger import LEDGER
 from .sshd import free_port
 
 CONFIG = """\
@@ -20,6 +25,7 @@ SlurmUser=root
 SlurmctldPort={ctld_port}
 SlurmdPort={slurmd_port}
 AuthType=auth/munge
+AuthInfo=socket={munge_socket}
 StateSaveLocation={base}/state
 SlurmdSpoolDir={base}/spool
 SlurmctldPidFile={base}/slurmctld.pid
@@ -45,37 +51,53 @@ class Slurm:
     """A running single-node cluster; `env` points Slurm's commands at it."""
 
     def __init__(self):
-        # Slurm's commands run as the test user and must read the config:
-        # keep it out of pytest's private (0700) temporary tree.
-        self.base = base = pathlib.Path(tempfile.mkdtemp(prefix="crimpl-slurm-"))
-        for sub in ("state", "spool"):
-            (base / sub).mkdir(parents=True, exist_ok=True)
-        self.conf = base / "slurm.conf"
-        self.conf.write_text(CONFIG.format(base=base, ctld_port=free_port(), slurmd_port=free_port()))
-        self.conf.chmod(0o644)
+        system.require()
+        # Slurm's commands run as the test user and must read the configuration
+        # and reach munged's socket: 0755 here, in a root others may traverse.
+        self.base = base = pathlib.Path(tempfile.mkdtemp(prefix="slurm-", dir=LEDGER.temp_root()))
         base.chmod(0o755)
+        for sub in ("state", "spool", "munge"):
+            (base / sub).mkdir(mode=0o755)
+        self.munge_socket = base / "munge" / "munge.socket"
+        self.conf = base / "slurm.conf"
+        self.conf.write_text(CONFIG.format(
+            base=base, ctld_port=free_port(), slurmd_port=free_port(), munge_socket=self.munge_socket))
+        self.conf.chmod(0o644)
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
         self.processes: list[subprocess.Popen] = []
-        self.munged: int | None = None
-        self.start_munge()
-        self.processes.append(self.daemon(["slurmctld", "-D", "-f", str(self.conf)], "slurmctld.out"))
-        self.processes.append(self.daemon(["slurmd", "-D", "-f", str(self.conf)], "slurmd.out"))
-        self.wait_idle()
+        LEDGER.started(self)
+        try:
+            self.start_munge()
+            self.processes.append(self.daemon(["slurmctld", "-D", "-f", str(self.conf)], "slurmctld.out"))
+            self.processes.append(self.daemon(["slurmd", "-D", "-f", str(self.conf)], "slurmd.out"))
+            self.wait_idle()
+        except BaseException:
+            self.stop()
+            raise
+
+    def describe(self) -> str:
+        return f"Slurm cluster (munged, slurmctld, slurmd) in {self.base}"
 
     def daemon(self, argv: list[str], log: str) -> subprocess.Popen:
-        return subprocess.Popen(argv, env=self.env, stdout=open(self.base / log, "w"), stderr=subprocess.STDOUT)
+        with open(self.base / log, "w") as out:
+            return subprocess.Popen(argv, env=self.env, stdout=out, stderr=subprocess.STDOUT)
 
     def start_munge(self) -> None:
-        if not pathlib.Path("/etc/munge/munge.key").exists():
-            subprocess.run(["mungekey", "-c"], check=True)
-        munge = pwd.getpwnam("munge")
-        for path in ("/run/munge", "/var/log/munge", "/var/lib/munge"):
-            os.makedirs(path, exist_ok=True)
-            os.chown(path, munge.pw_uid, munge.pw_gid)
-        os.chown("/etc/munge/munge.key", munge.pw_uid, munge.pw_gid)
-        subprocess.run(["pkill", "-x", "munged"], check=False)
-        subprocess.run(["runuser", "-u", "munge", "--", "munged", "--force"], check=True)
-        self.munged = int(pathlib.Path("/run/munge/munged.pid").read_text())
+        """munged in the foreground (so its pid is the one started here), as root,
+        with a key made for this cluster alone."""
+        munge = self.base / "munge"
+        key = munge / "munge.key"
+        subprocess.run(["mungekey", "--create", f"--keyfile={key}"], check=True, capture_output=True)
+        self.processes.append(self.daemon([
+            "munged", "--foreground", f"--socket={self.munge_socket}", f"--key-file={key}",
+            f"--pid-file={munge / 'munged.pid'}", f"--log-file={munge / 'munged.log'}",
+            f"--seed-file={munge / 'munged.seed'}",
+        ], "munged.out"))
+        deadline = time.monotonic() + 20
+        while not self.munge_socket.exists():
+            if self.processes[-1].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"munged did not start; see {self.base / 'munged.out'}")
+            time.sleep(0.05)
 
     def run(self, *argv: str) -> str:
         return subprocess.run(argv, env=self.env, capture_output=True, text=True, check=True).stdout
@@ -93,23 +115,55 @@ class Slurm:
             time.sleep(0.5)
         raise RuntimeError(f"Slurm node not idle (state {state!r}); see {self.base}/slurmctld.log")
 
+    def cancel_all(self) -> None:
+        """Cancel every job of this (private) cluster and wait for the queue to drain."""
+        try:
+            jobs = self.run("squeue", "--noheader", "--format=%i").split()
+            if jobs:
+                subprocess.run(["scancel", "--full", *jobs], env=self.env, check=False)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and self.run("squeue", "--noheader").strip():
+                time.sleep(0.5)
+        except (subprocess.CalledProcessError, OSError):
+            pass  # slurmctld is not answering: the job steps are ended below all the same
+
     def stop(self) -> None:
-        """Cancel every job, wait for the queue to drain, stop the daemons."""
-        subprocess.run(["scancel", "--full", "--user=crimpltest"], env=self.env, check=False)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and self.run("squeue", "--noheader").strip():
-            time.sleep(0.5)
-        for process in reversed(self.processes):
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        subprocess.run(["pkill", "-KILL", "-x", "slurmstepd"], check=False)
+        """Cancel every job, stop slurmd and slurmctld, end the job steps they left,
+        stop munged, remove the cluster's directory."""
+        if len(self.processes) > 1 and self.processes[1].poll() is None:
+            self.cancel_all()
+        munged, slurm_daemons = self.processes[:1], self.processes[1:]
+        for process in reversed(slurm_daemons):
+            stop_child(process)
+        # slurmstepd detaches from slurmd (double fork): it and the job's tasks are
+        # found by what they hold open here (slurmd's log, the spool, the job script).
+        processes.end(self.own_processes(exclude=[p.pid for p in munged]))
+        for process in munged:
+            stop_child(process)
+        self.processes.clear()
+        leftover = processes.end(self.own_processes())
+        LEDGER.stopped(self)
+        if leftover:
+            raise RuntimeError(f"processes of the test cluster outlived SIGKILL: {[p.pid for p in leftover]}")
         shutil.rmtree(self.base, ignore_errors=True)
-        if self.munged is not None:
-            try:
-                os.kill(self.munged, 15)
-            except ProcessLookupError:
-                pass
+
+    def own_processes(self, exclude: list[int] = ()) -> list[int]:
+        """The processes holding this cluster's directory, and their descendants."""
+        now = processes.snapshot()
+        found = set()
+        for pid in processes.holding(self.base, now):
+            found.add(pid)
+            found.update(processes.descendants(pid, now))
+        return sorted(found - set(exclude))
+
+
+def stop_child(process: subprocess.Popen) -> None:
+    """TERM a daemon started here (a child: its pid cannot have been reused), then KILL."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -1,23 +1,25 @@
 """A private OpenSSH server on loopback for the tests.
 
 It runs with its own host key, a high port and its own pid and log files,
-and admits one unprivileged user, `crimpltest` (created here if missing,
-unlocked for key login only), with a key that lives in a temporary HOME
-given to the kernel. `stop()` ends the listener and every session it
-started; nothing is left running.
+and admits one unprivileged user: the run's own test user (see users.py),
+with a key that lives in a temporary HOME given to the kernel. `stop()`
+ends the listener and every session it started; nothing is left running.
 """
 from __future__ import annotations
 
 import os
 import pathlib
-import pwd
 import signal
 import socket
 import subprocess
 import time
 
-TEST_USER = "crimpltest"
+from . import processes
+from .ledger import LEDGER
+from .users import TEST_USER, ensure_test_user, made_user
+
 SSHD = "/usr/sbin/sshd"
+__all__ = ["SSHD", "TEST_USER", "Sshd", "free_port", "keygen"]
 
 
 def free_port() -> int:
@@ -26,37 +28,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def ensure_test_user() -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(TEST_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", TEST_USER], check=True)
-        # useradd leaves the account locked ('!'), which sshd refuses without PAM.
-        subprocess.run(["usermod", "--password", "*", TEST_USER], check=True)
-        return pwd.getpwnam(TEST_USER)
-
-
 def keygen(path: pathlib.Path) -> str:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "crimpl-test", "-f", str(path)], check=True)
     return path.with_suffix(".pub").read_text().strip()
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in pathlib.Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
 
 
 class Sshd:
@@ -102,7 +76,9 @@ class Sshd:
         )
         self.trust_host_key()
         self.authorize(client_pub)
-        os.makedirs("/run/sshd", exist_ok=True)
+        # sshd's privilege separation directory (the package's tmpfiles.d makes it at boot).
+        LEDGER.make_dir("/run/sshd")
+        self.listener: processes.Process | None = None
         self.start()
 
     @property
@@ -125,33 +101,38 @@ class Sshd:
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
         keys.chmod(0o600)
 
-    def start(self) -> None:
-        subprocess.run([SSHD, "-f", str(self.config), "-E", str(self.log)], check=True)
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"sshd did not start; see {self.log}")
+    def describe(self) -> str:
+        return f"sshd on port {self.port} ({self.config})"
 
-    def listener_pid(self) -> int | None:
+    def start(self) -> None:
+        LEDGER.started(self)
         try:
-            return int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
+            subprocess.run([SSHD, "-f", str(self.config), "-E", str(self.log)], check=True)
+            for _ in range(100):
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                        self.listener = processes.read(int(self.pid_file.read_text().strip()))
+                        return
+                except (OSError, ValueError):
+                    time.sleep(0.05)
+            raise RuntimeError(f"sshd did not start; see {self.log}")
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """End the listener and every session it spawned (connections drop)."""
-        pid = self.listener_pid()
-        if pid is None:
-            return
-        for process in [*descendants(pid), pid]:
+        listener, self.listener = self.listener, None
+        if listener is None:
+            # Started but not seen listening: the pid file, if any, names our daemon.
             try:
-                os.kill(process, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+                listener = processes.read(int(self.pid_file.read_text().strip()))
+            except (OSError, ValueError):
+                listener = None
+        if listener is not None and processes.alive(listener):
+            processes.end([*processes.descendants(listener.pid), listener.pid], grace=0, first=signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
+        LEDGER.stopped(self)
         for _ in range(100):
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.1):
@@ -169,7 +150,13 @@ class Sshd:
         ).stdout
 
     def cleanup_user(self, *directories: str) -> None:
-        """Kill the test user's leftover jobs and remove their directories."""
-        subprocess.run(["pkill", "-KILL", "-u", TEST_USER], check=False)
+        """End the test user's leftover jobs (the user is this run's own: all
+        its processes are the run's) and remove these directories of its home."""
+        user = made_user()
+        if user is None:
+            return
+        survivors = user.end_processes()
+        if survivors:
+            raise RuntimeError(f"processes of {TEST_USER} outlived SIGKILL: {[p.pid for p in survivors]}")
         for directory in directories:
-            subprocess.run(["rm", "-rf", os.path.join(self.user.pw_dir, directory)], check=False)
+            subprocess.run(["rm", "-rf", "--", os.path.join(self.user.pw_dir, directory)], check=False)
