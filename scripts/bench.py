@@ -7,6 +7,9 @@ files and of one 1 GiB file, on the local server and on an SSH server (a
 private sshd on loopback, as in the tests), beside OpenSSH's own ssh/scp.
 AWS EC2: the EC2 API calls each operation makes, counted by moto's request
 recorder (moto_server on loopback, the same sshd standing in for instances).
+Big output: the kernel's peak resident memory while a `%%crimpl run` prints
+1 GiB, with every client reading, and with one more client that subscribes
+to iopub and never reads.
 
 usage: .venv/bin/python scripts/bench.py [--quick]
 """
@@ -73,6 +76,58 @@ def bench_kernel(name: str, noop: str, runs: int, env: dict[str, str]) -> dict[s
     km.shutdown_kernel(now=True)
     median, p95 = median_p95(trips)
     return {"start": statistics.median(starts), "median": median, "p95": p95, "rss": memory}
+
+
+def peak_rss_during(kernel: Kernel, code: str, timeout: float) -> tuple[float, float, object]:
+    """Run `code`, sampling the kernel's RSS every 20 ms: (peak MiB, seconds, result)."""
+    import threading
+
+    pid = kernel.km.provisioner.process.pid
+    peak = [rss_mib(pid)]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_mib(pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    begin = time.perf_counter()
+    try:
+        result = kernel.execute(code, timeout=timeout)
+    finally:
+        done.set()
+        sampler.join()
+    return peak[0], time.perf_counter() - begin, result
+
+
+def bench_big_output(scratch: pathlib.Path) -> list[tuple[str, float, float]]:
+    """Peak kernel RSS while a run prints 1 GiB, with and without a client that never reads."""
+    import zmq
+
+    print_gib = "%%crimpl run\nhead -c 1073741824 /dev/zero | tr '\\0' 'x' | fold -w 127\n"
+    rows = []
+    for stuck in (False, True):
+        workdir = scratch / f"big-{stuck}"
+        workdir.mkdir()
+        kernel = Kernel(workdir, kernel_env(scratch / f"config-big-{stuck}"))
+        context = zmq.Context()
+        try:
+            must(kernel.execute(f"%crimpl server new local big --directory {workdir / 'server'}"))
+            if stuck:
+                sub = context.socket(zmq.SUB)
+                sub.setsockopt(zmq.RCVHWM, 1)
+                sub.setsockopt(zmq.RCVBUF, 4096)
+                info = kernel.km.get_connection_info()
+                sub.connect(f"{info['transport']}://{info['ip']}:{info['iopub_port']}")
+                sub.setsockopt(zmq.SUBSCRIBE, b"")
+            peak, seconds, _ = peak_rss_during(kernel, print_gib, timeout=1800)
+            rows.append(("a client not reading" if stuck else "every client reading", peak, seconds))
+        finally:
+            kernel.shutdown()
+            context.destroy(linger=0)
+    return rows
 
 
 def timed(action, repeat: int) -> float:
@@ -193,6 +248,11 @@ def main() -> int:
     print(f"{'kernel':<15}{'start s':>10}{'rtt median ms':>16}{'rtt p95 ms':>12}{'RSS MiB':>10}")
     for name, f in rows:
         print(f"{name:<15}{f['start']:>10.3f}{f['median'] * 1000:>16.2f}{f['p95'] * 1000:>12.2f}{f['rss']:>10.1f}")
+
+    print("\n== big output: kernel peak RSS while `%%crimpl run` prints 1 GiB", flush=True)
+    print(f"{'iopub clients':<24}{'peak RSS MiB':>14}{'cell s':>10}")
+    for label, peak, seconds in bench_big_output(scratch):
+        print(f"{label:<24}{peak:>14.1f}{seconds:>10.1f}")
 
     sshd = Sshd(scratch / "sshd", listen=INSTANCE_ADDRESSES)
     workdir = scratch / "notebook"

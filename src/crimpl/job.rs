@@ -1,6 +1,8 @@
 //! What the engine knows of one job: its status record, its files, and how a
 //! survey record from the server becomes a [`JobStatus`].
 
+use std::io::BufRead;
+
 use super::layout;
 use super::status::JobStatus;
 
@@ -101,6 +103,53 @@ impl SurveyLine {
     }
 }
 
+/// What `kill` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillOutcome {
+    /// The job's processes were signalled; it ends `canceled`.
+    Signalled,
+    /// The job had already ended with this status: nothing was signalled.
+    AlreadyEnded(String),
+    /// The job's process is gone (its pid is free or belongs to another
+    /// process now): nothing was signalled.
+    Gone,
+    /// The job runs on another host (named), where it must be killed.
+    Elsewhere(String),
+}
+
+impl KillOutcome {
+    /// Read the one line the kill command prints (see
+    /// [`super::scripts::kill_detached`]); a command that prints nothing
+    /// (Slurm's `scancel`) signalled the job.
+    pub fn parse(said: &str) -> Self {
+        let line = said.lines().last().unwrap_or_default().trim();
+        match line.split_once(' ') {
+            Some(("ended", status)) => Self::AlreadyEnded(status.to_string()),
+            Some(("elsewhere", host)) => Self::Elsewhere(host.to_string()),
+            _ if line == "gone" => Self::Gone,
+            _ => Self::Signalled,
+        }
+    }
+
+    /// Why nothing was signalled, for the user; `None` when the job was.
+    pub fn nothing_signalled(&self, job: &str) -> Option<String> {
+        match self {
+            Self::Signalled => None,
+            Self::AlreadyEnded(status) => Some(format!(
+                "job {job} had already ended ({status}): no signal was sent"
+            )),
+            Self::Gone => Some(format!(
+                "job {job}'s process is gone (its process id is free or now belongs to another \
+                 process): no signal was sent"
+            )),
+            Self::Elsewhere(host) => Some(format!(
+                "job {job} runs on host {host}, which this server's commands do not reach: \
+                 no signal was sent; kill it there"
+            )),
+        }
+    }
+}
+
 /// Whose a file in a job directory is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileRole {
@@ -136,46 +185,85 @@ pub struct JobFile {
     pub role: FileRole,
 }
 
-/// Parse `find -printf '%y\t%s\t%P\0'` output and classify entries by their top-level name.
-pub fn parse_listing(listing: &[u8], input_list: &str) -> Vec<JobFile> {
-    let entries: Vec<(String, bool, u64)> = listing
-        .split(|b| *b == 0)
-        .filter_map(|record| {
-            let text = String::from_utf8_lossy(record);
-            let mut parts = text.splitn(3, '\t');
-            let kind = parts.next()?;
-            let size = parts.next()?.parse().ok()?;
-            let path = parts.next()?.to_string();
-            (!path.is_empty()).then_some((path, kind == "d", size))
-        })
-        .collect();
-    let top_level: Vec<String> = entries
-        .iter()
-        .filter(|(path, _, _)| !path.contains('/'))
-        .map(|(path, _, _)| path.clone())
-        .collect();
-    let inputs = layout::parse_input_list(input_list, &top_level);
-    let mut files: Vec<JobFile> = entries
-        .into_iter()
-        .map(|(path, is_dir, size)| {
-            let top = path.split('/').next().unwrap_or_default();
-            let role = if layout::is_own_file(top) {
-                FileRole::Crimpl
-            } else if inputs.iter().any(|i| i == top) {
-                FileRole::Input
-            } else {
-                FileRole::Output
-            };
-            JobFile {
-                path,
-                is_dir,
-                size,
-                role,
-            }
-        })
-        .collect();
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    files
+/// A job directory's listing: the first entries in full, totals for all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listing {
+    /// The first entries (at most the limit asked for), sorted by path.
+    pub files: Vec<JobFile>,
+    /// How many entries there are in all.
+    pub total: usize,
+    /// Entries and bytes of files, per role: input, output, crimpl.
+    pub by_role: [(usize, u64); 3],
+}
+
+impl Listing {
+    /// Whether entries were left out of `files`.
+    pub fn is_truncated(&self) -> bool {
+        self.total > self.files.len()
+    }
+
+    fn count(&mut self, file: &JobFile) {
+        let slot = &mut self.by_role[file.role as usize];
+        slot.0 += 1;
+        slot.1 += file.size;
+    }
+}
+
+/// Read the output of [`super::scripts::list_files`] as it arrives, keeping
+/// the first `limit` entries (all with `None`) and counting the rest, so a
+/// directory of a million files needs bounded memory.
+pub fn read_listing(reader: impl BufRead, limit: Option<usize>) -> std::io::Result<Listing> {
+    let mut records = reader.split(0);
+    let mut inputs = Vec::new();
+    for record in records.by_ref() {
+        let record = record?;
+        let text = String::from_utf8_lossy(&record);
+        match text.split_at_checked(1) {
+            Some(("=", name)) => inputs.extend(layout::input_names(name, true)),
+            Some(("~", line)) => inputs.extend(layout::input_names(line, false)),
+            _ => break, // the empty record that ends the input list
+        }
+    }
+    let mut listing = Listing::default();
+    for record in records {
+        let record = record?;
+        let Some(file) = parse_entry(&record, &inputs) else {
+            continue;
+        };
+        listing.total += 1;
+        listing.count(&file);
+        if limit.is_none_or(|limit| listing.files.len() < limit) {
+            listing.files.push(file);
+        }
+    }
+    listing.files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(listing)
+}
+
+/// One `type<TAB>size<TAB>path` record, classified by its top-level name.
+fn parse_entry(record: &[u8], inputs: &[String]) -> Option<JobFile> {
+    let text = String::from_utf8_lossy(record);
+    let mut parts = text.splitn(3, '\t');
+    let kind = parts.next()?;
+    let size = parts.next()?.parse().ok()?;
+    let path = parts.next()?.to_string();
+    if path.is_empty() {
+        return None;
+    }
+    let top = path.split('/').next().unwrap_or_default();
+    let role = if layout::is_own_file(top) {
+        FileRole::Crimpl
+    } else if inputs.iter().any(|i| i == top) {
+        FileRole::Input
+    } else {
+        FileRole::Output
+    };
+    Some(JobFile {
+        is_dir: kind == "d",
+        size: if kind == "d" { 0 } else { size },
+        path,
+        role,
+    })
 }
 
 #[cfg(test)]
@@ -223,6 +311,23 @@ mod tests {
     }
 
     #[test]
+    fn kill_outcomes_are_read_from_the_last_line() {
+        assert_eq!(KillOutcome::parse("signalled\n"), KillOutcome::Signalled);
+        assert_eq!(KillOutcome::parse(""), KillOutcome::Signalled);
+        assert_eq!(
+            KillOutcome::parse("ended complete\n"),
+            KillOutcome::AlreadyEnded("complete".into())
+        );
+        assert_eq!(KillOutcome::parse("gone\n"), KillOutcome::Gone);
+        assert_eq!(
+            KillOutcome::parse("elsewhere node7\n"),
+            KillOutcome::Elsewhere("node7".into())
+        );
+        assert!(KillOutcome::Gone.nothing_signalled("a").is_some());
+        assert!(KillOutcome::Signalled.nothing_signalled("a").is_none());
+    }
+
+    #[test]
     fn malformed_survey_lines_are_skipped() {
         assert!(SurveyLine::parse("not a record").is_none());
         assert!(SurveyLine::parse("a b\ts\t\t-\t0\t\t\t").is_none());
@@ -230,19 +335,37 @@ mod tests {
 
     #[test]
     fn listing_marks_inputs_outputs_and_crimpl_files() {
-        let listing =
-            b"f\t10\tcrimpl-job.status\0f\t3\tin.txt\0d\t0\tresults\0f\t5\tresults/a.dat\0";
-        let files = parse_listing(listing, "in.txt\n");
-        let roles: Vec<(&str, FileRole)> =
-            files.iter().map(|f| (f.path.as_str(), f.role)).collect();
+        let listing: &[u8] = b"=in.txt\0~a.py b.py\0\0f\t10\tcrimpl-job.status\0f\t3\tin.txt\0\
+            f\t4\ta.py\0d\t4096\tresults\0f\t5\tresults/a.dat\0";
+        let listing = read_listing(listing, None).unwrap();
+        let roles: Vec<(&str, FileRole)> = listing
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.role))
+            .collect();
         assert_eq!(
             roles,
             vec![
+                ("a.py", FileRole::Input),
                 ("crimpl-job.status", FileRole::Crimpl),
                 ("in.txt", FileRole::Input),
                 ("results", FileRole::Output),
                 ("results/a.dat", FileRole::Output),
             ]
         );
+        assert_eq!(listing.by_role[FileRole::Output as usize], (2, 5));
+    }
+
+    #[test]
+    fn a_long_listing_keeps_the_first_rows_and_counts_all() {
+        let mut listing = b"\0".to_vec();
+        for i in 0..10_000 {
+            listing.extend(format!("f\t2\tout-{i:05}\0").as_bytes());
+        }
+        let listing = read_listing(&listing[..], Some(100)).unwrap();
+        assert_eq!(listing.files.len(), 100);
+        assert_eq!(listing.total, 10_000);
+        assert!(listing.is_truncated());
+        assert_eq!(listing.by_role[FileRole::Output as usize], (10_000, 20_000));
     }
 }

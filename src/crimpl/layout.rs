@@ -7,7 +7,7 @@
 //!     crimpl-input-files.list   names of the files sent with it, one per line
 //!     crimpl-job.status         starting | running | complete | failed | canceled
 //!     crimpl-wrapper.sh         runs the body, records pid, times, exit code, log
-//!     crimpl-job.pid | .started | .ended | .exitcode | .log | .canceled
+//!     crimpl-job.pid | .process | .started | .ended | .exitcode | .log | .canceled
 //!     <anything else>           job files: inputs, and outputs to fetch
 //! ```
 
@@ -19,8 +19,14 @@ pub const JOB_DIR_PREFIX: &str = "crimpl-job-";
 pub const OWN_FILE_PREFIX: &str = "crimpl";
 /// The submitted script (the cell body).
 pub const SUBMIT_SCRIPT: &str = "crimpl_submit_script.sh";
-/// The script of `run`, written in the server directory.
-pub const RUN_SCRIPT: &str = "crimpl_run_script.sh";
+/// Start of the name of a `run` script, written in the server directory.
+pub const RUN_SCRIPT_PREFIX: &str = "crimpl_run_script";
+
+/// A fresh name for one `run` script, so that two notebooks running `run`
+/// on one server at once never execute each other's script.
+pub fn run_script_name() -> String {
+    format!("{RUN_SCRIPT_PREFIX}.{}.sh", uuid::Uuid::new_v4().simple())
+}
 /// Names of the files sent as inputs.
 pub const INPUT_LIST: &str = "crimpl-input-files.list";
 /// The status word.
@@ -29,6 +35,9 @@ pub const STATUS_FILE: &str = "crimpl-job.status";
 pub const WRAPPER: &str = "crimpl-wrapper.sh";
 /// Process id of the wrapper (its process group and session id too).
 pub const PID_FILE: &str = "crimpl-job.pid";
+/// What identifies the wrapper process for sure, one per line: host name,
+/// boot id, and the process's start time (so a reused pid is not the job).
+pub const PROCESS_FILE: &str = "crimpl-job.process";
 /// Process id file written by crimpl 0.2.0's nohup jobs.
 pub const CRIMPL_PID_FILE: &str = "crimpl-nohup.pid";
 /// UTC start time.
@@ -94,19 +103,15 @@ pub fn job_name_now() -> String {
     chrono::Local::now().format("%Y.%m.%d-%H.%M.%S").to_string()
 }
 
-/// Parse the input list: ours has one name per line; crimpl 0.2.0 wrote
-/// space-separated names on a line. A line that is not itself a job file is
-/// read the old way.
-pub fn parse_input_list(text: &str, job_files: &[String]) -> Vec<String> {
-    let mut inputs = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        if job_files.iter().any(|f| f == line) {
-            inputs.push(line.to_string());
-        } else {
-            inputs.extend(line.split_whitespace().map(str::to_string));
-        }
+/// The input names on one line of the input list: ours has one name per
+/// line; crimpl 0.2.0 wrote space-separated names on a line. A line that is
+/// not itself a job file (`exists`) is read the old way.
+pub fn input_names(line: &str, exists: bool) -> Vec<String> {
+    if exists {
+        vec![line.to_string()]
+    } else {
+        line.split_whitespace().map(str::to_string).collect()
     }
-    inputs
 }
 
 #[cfg(test)]
@@ -144,11 +149,7 @@ mod tests {
 
     #[test]
     fn input_lists_of_both_formats_are_read() {
-        let files = vec!["my data.csv".to_string(), "b.txt".to_string()];
-        assert_eq!(parse_input_list("my data.csv\nb.txt\n", &files), files);
-        assert_eq!(
-            parse_input_list("a.py b.txt\n", &files),
-            vec!["a.py".to_string(), "b.txt".to_string()]
-        );
+        assert_eq!(input_names("my data.csv", true), vec!["my data.csv"]);
+        assert_eq!(input_names("a.py b.txt", false), vec!["a.py", "b.txt"]);
     }
 }

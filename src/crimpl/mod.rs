@@ -18,8 +18,8 @@ pub mod transport;
 pub mod unpack;
 
 pub use config::ServerConfig;
-pub use job::{FileRole, JobFile, JobRecord};
+pub use job::{FileRole, JobFile, JobRecord, KillOutcome, Listing};
 pub use registry::Registry;
 pub use server::{Plan, Server, SubmitOptions};
 pub use status::JobStatus;
-pub use unpack::FetchReport;
+pub use unpack::{FetchReport, UnpackPolicy};

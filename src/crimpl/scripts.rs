@@ -52,6 +52,8 @@ finish() {{
   printf '%s\n' "$1" > {EXIT_CODE_FILE}
   put "$2"
 }}
+{PROCESS_FUNCTIONS}
+this_boot; process_start $$; {{ uname -n; printf '%s\n' "$boot" "$started"; }} > {PROCESS_FILE}
 echo $$ > {PID_FILE}
 rm -f {EXIT_CODE_FILE} {ENDED_FILE}
 date -u +%Y-%m-%dT%H:%M:%SZ > {STARTED_FILE}
@@ -77,9 +79,32 @@ exit "$code"
     )
 }
 
-/// A shell function `alive PID`: true if the process exists and is not a
-/// zombie (an orphan whose parent never reaps it still answers `kill -0`).
-const ALIVE_FUNCTION: &str = r#"alive() { kill -0 "$1" 2>/dev/null || return 1; st=; [ -r "/proc/$1/stat" ] && read -r _ _ st _ < "/proc/$1/stat"; [ "$st" != Z ]; }"#;
+/// Shell functions that identify a process beyond its (reusable) pid, with
+/// builtins only where `/proc` exists (one `ps` per process elsewhere):
+/// `this_boot` sets `$boot` (the boot id), `process_start PID` sets
+/// `$started` (the start time) and `$state` (`Z` for a zombie).
+const PROCESS_FUNCTIONS: &str = r#"this_boot() { boot=; if [ -r /proc/sys/kernel/random/boot_id ]; then read -r boot < /proc/sys/kernel/random/boot_id; else boot=$(sysctl -n kern.boottime 2>/dev/null); fi; }
+process_start() { started=; state=; if [ -r "/proc/$1/stat" ]; then read -r l < "/proc/$1/stat" || return 1; l=${l##*) }; set -f; set -- $l; set +f; state=$1; started=${20}; else started=$(LC_ALL=C ps -o lstart= -p "$1" 2>/dev/null); fi; }"#;
+
+/// A shell function `alive PID PROCESS_FILE`, after `host` and `boot` are set:
+/// 0 if the job's own process runs (same host, same boot, same start time,
+/// not a zombie), 1 if it is gone (or the pid now belongs to another
+/// process), 2 if it ran on another host (cannot be checked from here), 3 if
+/// the pid is not a plausible one (not a number, 0 or 1). Without a process
+/// file (jobs of older versions and of crimpl 0.2.0) only the pid is checked.
+const ALIVE_FUNCTION: &str = r#"alive() {
+  case $1 in ''|*[!0-9]*|0|1) return 3;; esac
+  ih=; ib=; is=
+  [ -f "$2" ] && { read -r ih; read -r ib; read -r is; } < "$2"
+  [ -z "$ih" ] || [ "$ih" = "$host" ] || return 2
+  [ -z "$ib" ] || [ "$ib" = "$boot" ] || return 1
+  kill -0 "$1" 2>/dev/null || return 1
+  process_start "$1"
+  [ "$state" != Z ] || return 1
+  [ -z "$is" ] || [ "$started" = "$is" ] || return 1
+  return 0
+}
+host=$(uname -n); this_boot"#;
 
 /// Start the wrapper of the job in `job_dir` detached (own session, no
 /// terminal, no inherited streams), after marking it `starting`.
@@ -93,19 +118,30 @@ pub fn start_detached(job_dir: &str) -> String {
 
 /// Kill the job in `job_dir` started by [`start_detached`] (or crimpl 0.2.0's
 /// nohup job): mark it canceled, TERM its process group, KILL what is left.
+/// Signals only the job's own process: a job that has ended, or whose pid
+/// now belongs to another process, gets none. Prints what it did, one line:
+/// `signalled`, `ended STATUS`, `gone` or `elsewhere HOST`.
 pub fn kill_detached(job_dir: &str) -> String {
     format!(
-        r#"{ALIVE_FUNCTION}
+        r#"{PROCESS_FUNCTIONS}
+{ALIVE_FUNCTION}
 cd {job_dir} || exit 3
+s=; [ -f {STATUS_FILE} ] && read -r s < {STATUS_FILE}
+case "$s" in canceled|complete|failed) echo "ended $s"; exit 0;; esac
 p=; [ -f {PID_FILE} ] && read -r p < {PID_FILE}
 [ -z "$p" ] && [ -f {CRIMPL_PID_FILE} ] && read -r p < {CRIMPL_PID_FILE}
 [ -n "$p" ] || {{ echo "no process id recorded" >&2; exit 4; }}
+alive "$p" {PROCESS_FILE}
+case $? in
+  1|3) echo gone; exit 0;;
+  2) echo "elsewhere $ih"; exit 0;;
+esac
 touch {CANCELED_FILE}
 kill -TERM -- -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null
-i=0; while alive "$p" && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done
+i=0; while alive "$p" {PROCESS_FILE} && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done
 kill -KILL -- -"$p" 2>/dev/null
 read -r s < {STATUS_FILE}; case "$s" in canceled|complete|failed) ;; *) printf 'canceled\n' > {STATUS_FILE};; esac
-exit 0"#
+echo signalled"#
     )
 }
 
@@ -113,19 +149,29 @@ exit 0"#
 /// as `crimpl-job-*` inside the server directory), printing one
 /// tab-separated record per job with shell builtins only (no process per job):
 /// `name status exitcode alive canceled started ended slurm_id`.
-pub fn survey(directory: &str, pattern: &str) -> anyhow::Result<String> {
+/// Liveness is read before the status file, so a job that ends between the
+/// two reads shows its end, never `lost`. A process recorded on another host
+/// reads as unknown (`-`), or as gone when `other_hosts_gone` (an EC2 volume
+/// is on one instance at a time: a process of another instance no longer
+/// works on it).
+pub fn survey(directory: &str, pattern: &str, other_hosts_gone: bool) -> anyhow::Result<String> {
+    let elsewhere = if other_hosts_gone { "0" } else { "-" };
     Ok(format!(
-        r#"{ALIVE_FUNCTION}
+        r#"{PROCESS_FUNCTIONS}
+{ALIVE_FUNCTION}
 cd {dir} 2>/dev/null || exit 0
 for d in {pattern}/; do
   [ -d "$d" ] || continue
   d=${{d%/}}; n=${{d#{JOB_DIR_PREFIX}}}
   s=; c=; a=-; k=0; t0=; t1=; q=; p=
-  [ -f "$d/{STATUS_FILE}" ] && read -r s < "$d/{STATUS_FILE}"
-  [ -f "$d/{EXIT_CODE_FILE}" ] && read -r c < "$d/{EXIT_CODE_FILE}"
   [ -f "$d/{PID_FILE}" ] && read -r p < "$d/{PID_FILE}"
   [ -z "$p" ] && [ -f "$d/{CRIMPL_PID_FILE}" ] && read -r p < "$d/{CRIMPL_PID_FILE}"
-  if [ -n "$p" ]; then if alive "$p"; then a=1; else a=0; fi; fi
+  if [ -n "$p" ]; then
+    alive "$p" "$d/{PROCESS_FILE}"
+    case $? in 0) a=1;; 1) a=0;; 2) a={elsewhere};; esac
+  fi
+  [ -f "$d/{STATUS_FILE}" ] && read -r s < "$d/{STATUS_FILE}"
+  [ -f "$d/{EXIT_CODE_FILE}" ] && read -r c < "$d/{EXIT_CODE_FILE}"
   [ -f "$d/{CANCELED_FILE}" ] && k=1
   [ -f "$d/{STARTED_FILE}" ] && read -r t0 < "$d/{STARTED_FILE}"
   [ -f "$d/{ENDED_FILE}" ] && read -r t1 < "$d/{ENDED_FILE}"
@@ -136,21 +182,41 @@ done"#,
     ))
 }
 
-/// List the entries of a job directory (recursively), NUL-terminated as
-/// `type<TAB>size<TAB>path` so any file name survives.
-pub fn list_files(job_dir: &str) -> String {
-    format!("cd {job_dir} && find . -mindepth 1 -printf '%y\\t%s\\t%P\\0'")
+/// List a job directory, every record NUL-terminated so any name survives:
+/// first each line of the input list, marked `=` if it names an existing
+/// entry and `~` if not (crimpl 0.2.0's space-separated form), then an
+/// empty record, then the entries (all, or down to `max_depth`) as
+/// `type<TAB>size<TAB>path`. Exits 3 when there is no such job directory.
+pub fn list_files(job_dir: &str, max_depth: Option<u32>) -> String {
+    let depth = max_depth.map_or(String::new(), |d| format!("-maxdepth {d} "));
+    format!(
+        r#"cd {job_dir} || exit 3
+if [ -f {INPUT_LIST} ]; then
+  while IFS= read -r l || [ -n "$l" ]; do
+    [ -n "$l" ] || continue
+    if [ -e "./$l" ]; then printf '=%s\0' "$l"; else printf '~%s\0' "$l"; fi
+  done < {INPUT_LIST}
+fi
+printf '\0'
+find . -mindepth 1 {depth}-printf '%y\t%s\t%P\0'"#
+    )
 }
 
-/// Print the job's log from byte `offset` on (or its last `tail` lines).
-pub fn read_log(job_dir: &str, offset: u64, tail: Option<usize>) -> String {
-    match tail {
-        Some(n) => format!("cd {job_dir} && [ -f {LOG_FILE} ] && tail -n {n} {LOG_FILE}; true"),
-        None => format!(
-            "cd {job_dir} && [ -f {LOG_FILE} ] && tail -c +{} {LOG_FILE}; true",
-            offset + 1
-        ),
-    }
+/// Print at most `max_bytes` of the job's log from byte `offset` on.
+pub fn read_log(job_dir: &str, offset: u64, max_bytes: u64) -> String {
+    format!(
+        "cd {job_dir} && [ -f {LOG_FILE} ] && tail -c +{} {LOG_FILE} | head -c {max_bytes}; true",
+        offset + 1
+    )
+}
+
+/// Print the byte offset where the last `lines` lines of the job's log start.
+pub fn log_tail_offset(job_dir: &str, lines: usize) -> String {
+    format!(
+        "cd {job_dir} && [ -f {LOG_FILE} ] || {{ echo 0; exit 0; }}; \
+         s=$(wc -c < {LOG_FILE}); t=$(tail -n {lines} {LOG_FILE} | wc -c); \
+         [ \"$t\" -le \"$s\" ] && echo $((s - t)) || echo 0"
+    )
 }
 
 /// Stream the given entries of a job directory as a tar archive on stdout.

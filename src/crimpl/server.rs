@@ -15,13 +15,13 @@ use anyhow::{Context, bail};
 
 use super::aws::{self, AwsServer, Progress};
 use super::config::ServerConfig;
-use super::job::{FileRole, JobFile, JobRecord, SurveyLine, parse_listing};
-use super::layout::{self, INPUT_LIST, RUN_SCRIPT, SUBMIT_SCRIPT, WRAPPER};
+use super::job::{FileRole, JobFile, JobRecord, KillOutcome, Listing, SurveyLine, read_listing};
+use super::layout::{self, INPUT_LIST, SUBMIT_SCRIPT, WRAPPER};
 use super::scripts;
 use super::slurm::{self, SlurmOptions};
 use super::status::JobStatus;
 use super::transport::{HostKeyPolicy, LocalTransport, SshTransport, StdinFeed, Transport};
-use super::unpack::{self, FetchReport};
+use super::unpack::{self, FetchReport, UnpackPolicy};
 
 /// What to submit besides the script.
 #[derive(Debug, Clone, Default)]
@@ -201,20 +201,23 @@ impl Server {
     /// The command and uploads of `run` (what `--trial-run` shows).
     pub fn plan_run(&self, script: &str, files: &[PathBuf]) -> anyhow::Result<Plan> {
         let uploads = uploads(files)?;
+        let name = layout::run_script_name();
         Ok(Plan {
             target: match &self.backend {
                 Backend::Aws(_) => format!("the server instance of {}", self.name),
                 Backend::Fixed { transport, .. } => transport.describe(),
             },
-            commands: vec![self.run_command()?],
+            commands: vec![self.run_command(&name)?],
             uploads: uploads.iter().map(|u| (u.name.clone(), u.size)).collect(),
-            scripts: vec![(RUN_SCRIPT.into(), script.into())],
+            scripts: vec![(name, script.into())],
         })
     }
 
-    fn run_command(&self) -> anyhow::Result<String> {
+    /// Unpack the script (and files) in the server directory, run it, remove it.
+    fn run_command(&self, script_name: &str) -> anyhow::Result<String> {
         Ok(format!(
-            "mkdir -p {dir} && cd {dir} && tar xf - && bash {RUN_SCRIPT} < /dev/null 2>&1",
+            "mkdir -p {dir} && cd {dir} && tar xf - && {{ bash {script_name} < /dev/null 2>&1; \
+             code=$?; rm -f {script_name}; exit $code; }}",
             dir = scripts::directory_word(self.directory())?
         ))
     }
@@ -230,9 +233,10 @@ impl Server {
         output: &mut dyn FnMut(&[u8]),
     ) -> anyhow::Result<Option<i32>> {
         let uploads = uploads(files)?;
-        let mut entries = vec![Entry::text(RUN_SCRIPT, script, 0o644)];
+        let script_name = layout::run_script_name();
+        let mut entries = vec![Entry::text(&script_name, script, 0o644)];
         entries.extend(uploads);
-        let command = self.run_command()?;
+        let command = self.run_command(&script_name)?;
         let transport = match &self.backend {
             // On AWS, `run` is for setup work on the server instance.
             Backend::Aws(aws) => {
@@ -446,7 +450,9 @@ impl Server {
 
     fn survey(&self, pattern: &str) -> anyhow::Result<Vec<JobRecord>> {
         match &self.backend {
-            Backend::Fixed { transport, .. } => self.survey_over(transport.as_ref(), pattern),
+            Backend::Fixed { transport, .. } => {
+                self.survey_over(transport.as_ref(), pattern, false)
+            }
             Backend::Aws(aws) => self.survey_aws(aws, pattern),
         }
     }
@@ -460,7 +466,7 @@ impl Server {
         let wanted = |name: &str| pattern.ends_with('*') || pattern == layout::job_dir_name(name);
         match aws.holder(&quiet)? {
             Some((holder, transport)) => {
-                let records = self.survey_over(transport.as_ref(), pattern)?;
+                let records = self.survey_over(transport.as_ref(), pattern, true)?;
                 // Only the holder can be a job instance still running: end it if its job has.
                 if let Some(ended) = records.iter().find(|r| {
                     r.status.is_final() && holder.job_name.as_deref() == Some(r.name.as_str())
@@ -489,8 +495,9 @@ impl Server {
         &self,
         transport: &dyn Transport,
         pattern: &str,
+        other_hosts_gone: bool,
     ) -> anyhow::Result<Vec<JobRecord>> {
-        let survey = scripts::survey(self.directory(), pattern)?;
+        let survey = scripts::survey(self.directory(), pattern, other_hosts_gone)?;
         let slurm = matches!(self.config, ServerConfig::Slurm { .. });
         // On Slurm the queue is read first: a job that leaves the queue after
         // that has already written its end, which the survey then sees.
@@ -524,65 +531,107 @@ impl Server {
         Ok(records)
     }
 
-    /// The job's log from byte `offset` on, or its last `tail` lines.
-    pub fn log(&self, job: &str, offset: u64, tail: Option<usize>) -> anyhow::Result<Vec<u8>> {
-        let command = scripts::read_log(&self.job_dir(job)?, offset, tail);
+    /// At most `max_bytes` of the job's log from byte `offset` on: a log of
+    /// any size is read in pieces, never whole.
+    pub fn log(&self, job: &str, offset: u64, max_bytes: u64) -> anyhow::Result<Vec<u8>> {
+        let command = scripts::read_log(&self.job_dir(job)?, offset, max_bytes);
         self.transport(false, &|_| {})?
             .check(&command, None, "reading the job log")
     }
 
-    /// The job's files, marked input, output or crimpl.
-    pub fn ls(&self, job: &str) -> anyhow::Result<Vec<JobFile>> {
-        let job_dir = self.job_dir(job)?;
-        let command = format!(
-            "cd {job_dir} || exit 3; {}; printf '\\0\\0'; cat {INPUT_LIST} 2>/dev/null; true",
-            scripts::list_files(".")
-        );
-        let captured = self.transport(false, &|_| {})?.capture(&command, None)?;
-        if captured.finished.code == Some(3) {
-            bail!(
+    /// The byte offset where the last `lines` lines of the job's log start.
+    pub fn log_tail_offset(&self, job: &str, lines: usize) -> anyhow::Result<u64> {
+        let command = scripts::log_tail_offset(&self.job_dir(job)?, lines);
+        let said = self
+            .transport(false, &|_| {})?
+            .check(&command, None, "reading the job log")?;
+        String::from_utf8_lossy(&said)
+            .trim()
+            .parse()
+            .context("unexpected answer reading the job log's size")
+    }
+
+    /// The job's files, marked input, output or crimpl: the first `limit`
+    /// entries (all with `None`, or only the top level with `top_level`),
+    /// and totals for all. Read as it arrives, in bounded memory.
+    pub fn ls(&self, job: &str, limit: Option<usize>, top_level: bool) -> anyhow::Result<Listing> {
+        let command = scripts::list_files(&self.job_dir(job)?, top_level.then_some(1));
+        let mut listing = None;
+        let finished = self
+            .transport(false, &|_| {})?
+            .exec(&command, None, &mut |reader| {
+                listing = Some(read_listing(std::io::BufReader::new(reader), limit)?);
+                Ok(())
+            })?;
+        match (finished.code, listing) {
+            (Some(3), _) => bail!(
                 "no job {job:?} on server {}: %crimpl jobs lists them",
                 self.name
-            );
+            ),
+            (Some(0), Some(listing)) => Ok(listing),
+            _ => bail!(
+                "listing job {job:?} failed on server {}: {}",
+                self.name,
+                finished.stderr.trim()
+            ),
         }
-        let output = captured.stdout;
-        let split = output
-            .windows(2)
-            .rposition(|w| w == [0, 0])
-            .context("unexpected listing from the server")?;
-        let inputs = String::from_utf8_lossy(&output[split + 2..]).into_owned();
-        Ok(parse_listing(&output[..split + 1], &inputs))
     }
 
     /// Fetch `paths` of the job (default: its output files) into `target`.
+    /// Hidden files are left out (and counted) unless named or `policy.hidden`.
     pub fn fetch(
         &self,
         job: &str,
         paths: &[String],
         target: &Path,
-        overwrite: bool,
+        mut policy: UnpackPolicy,
         progress: Progress<'_>,
     ) -> anyhow::Result<FetchReport> {
         // On AWS with no instance running, the server instance is started to reach the volume.
         let transport = self.transport(true, progress)?;
+        let mut hidden_at_top = Vec::new();
         let names: Vec<String> = if paths.is_empty() {
-            self.ls(job)?
+            let outputs = self
+                .ls(job, None, true)?
+                .files
                 .into_iter()
-                .filter(|f| f.role == FileRole::Output && !f.path.contains('/'))
-                .map(|f| f.path)
-                .collect()
+                .filter(|f| f.role == FileRole::Output);
+            let (hidden, shown): (Vec<JobFile>, Vec<JobFile>) =
+                outputs.partition(|f| !policy.hidden && f.path.starts_with('.'));
+            hidden_at_top = hidden.into_iter().map(|f| PathBuf::from(f.path)).collect();
+            shown.into_iter().map(|f| f.path).collect()
         } else {
             for path in paths {
                 if path.split('/').any(|part| part == "..") || path.starts_with('/') {
                     bail!("{path:?} is not a path inside the job directory");
                 }
             }
+            policy.named = paths.iter().map(PathBuf::from).collect();
             paths.to_vec()
         };
-        if names.is_empty() {
-            return Ok(FetchReport::default());
-        }
-        let command = scripts::tar_files(&self.job_dir(job)?, &names)?;
+        let mut report = if names.is_empty() {
+            FetchReport::default()
+        } else {
+            self.receive(&transport, job, &names, target, policy)?
+        };
+        report.hidden_left_out += hidden_at_top.len();
+        let room = 5usize.saturating_sub(report.hidden_examples.len());
+        report
+            .hidden_examples
+            .extend(hidden_at_top.into_iter().take(room));
+        Ok(report)
+    }
+
+    /// Receive `names` of the job as one tar stream and unpack it into `target`.
+    fn receive(
+        &self,
+        transport: &Arc<dyn Transport>,
+        job: &str,
+        names: &[String],
+        target: &Path,
+        policy: UnpackPolicy,
+    ) -> anyhow::Result<FetchReport> {
+        let command = scripts::tar_files(&self.job_dir(job)?, names)?;
         // Receiving (decryption, for SSH) and unpacking (disk writes) run on
         // two threads joined by a pipe, so a large fetch uses both cores.
         let (pipe_out, mut pipe_in) = std::io::pipe().context("cannot create a pipe")?;
@@ -590,7 +639,7 @@ impl Server {
         let destination = target.to_path_buf();
         let unpacker = std::thread::spawn(move || {
             let reader = std::io::BufReader::with_capacity(1 << 20, pipe_out);
-            unpack::unpack(reader, &destination, overwrite)
+            unpack::unpack(reader, &destination, &policy)
         });
         let received = transport.exec(&command, None, &mut |reader| {
             unpack::copy(reader, &mut pipe_in).map(|_| ())
@@ -609,16 +658,20 @@ impl Server {
         report
     }
 
-    /// Kill the job; it ends `canceled`.
-    pub fn kill(&self, job: &str) -> anyhow::Result<()> {
+    /// Kill the job; it ends `canceled`. Only the job's own processes are
+    /// signalled: see [`KillOutcome`] for when nothing is.
+    pub fn kill(&self, job: &str) -> anyhow::Result<KillOutcome> {
         let job_dir = self.job_dir(job)?;
         let command = match self.config {
             ServerConfig::Slurm { .. } => slurm::kill(&job_dir),
             _ => scripts::kill_detached(&job_dir),
         };
-        self.transport(false, &|_| {})?
-            .check(&command, None, &format!("killing job {job:?}"))?;
-        Ok(())
+        let said = self.transport(false, &|_| {})?.check(
+            &command,
+            None,
+            &format!("killing job {job:?}"),
+        )?;
+        Ok(KillOutcome::parse(&String::from_utf8_lossy(&said)))
     }
 
     /// Start the job's script again, in the same directory (after it ended).

@@ -19,10 +19,60 @@ pub struct FetchReport {
     pub kept: Vec<PathBuf>,
     /// Archive entries refused (links, devices, unsafe paths), with the reason.
     pub refused: Vec<(String, String)>,
+    /// Files that could not be written here (name too long, permission
+    /// denied, ...), with the reason: nothing of them was written.
+    pub failed: Vec<(PathBuf, String)>,
+    /// How many hidden entries (a path part starting with `.`) were left out.
+    pub hidden_left_out: usize,
+    /// The first few of them, to name in the report.
+    pub hidden_examples: Vec<PathBuf>,
+}
+
+impl FetchReport {
+    /// Whether some file could not be written.
+    pub fn has_failures(&self) -> bool {
+        !self.failed.is_empty()
+    }
+}
+
+/// How many hidden entries a report names.
+const HIDDEN_EXAMPLES: usize = 5;
+
+/// How to unpack a fetch.
+#[derive(Debug, Clone, Default)]
+pub struct UnpackPolicy {
+    /// Replace existing files that differ.
+    pub overwrite: bool,
+    /// Take hidden files and directories too (`.git/...`, `.ipython/...`).
+    pub hidden: bool,
+    /// Paths the user named: hidden parts of a named path itself are wanted.
+    pub named: Vec<PathBuf>,
+}
+
+impl UnpackPolicy {
+    /// Whether `relative` is hidden and not asked for: a part below what
+    /// was named (or any part, when nothing was) starts with `.`.
+    fn leaves_out(&self, relative: &Path) -> bool {
+        if self.hidden {
+            return false;
+        }
+        let below_named = self
+            .named
+            .iter()
+            .filter_map(|named| relative.strip_prefix(named).ok())
+            .min_by_key(|rest| rest.components().count());
+        let rest = below_named.unwrap_or(relative);
+        rest.components()
+            .any(|part| part.as_os_str().as_encoded_bytes().starts_with(b"."))
+    }
 }
 
 /// Unpack the tar stream `archive` into `target` (created if missing).
-pub fn unpack(archive: impl Read, target: &Path, overwrite: bool) -> anyhow::Result<FetchReport> {
+pub fn unpack(
+    archive: impl Read,
+    target: &Path,
+    policy: &UnpackPolicy,
+) -> anyhow::Result<FetchReport> {
     fs::create_dir_all(target).with_context(|| format!("cannot create {}", target.display()))?;
     let target = target
         .canonicalize()
@@ -42,11 +92,25 @@ pub fn unpack(archive: impl Read, target: &Path, overwrite: bool) -> anyhow::Res
         if relative.as_os_str().is_empty() {
             continue; // "./" itself
         }
+        if policy.leaves_out(&relative) {
+            if report.hidden_examples.len() < HIDDEN_EXAMPLES {
+                report.hidden_examples.push(relative);
+            }
+            report.hidden_left_out += 1;
+            continue;
+        }
         let kind = entry.header().entry_type();
         let destination = target.join(&relative);
-        if let Err(reason) = ensure_real_dirs(&target, relative.parent()) {
-            report.refused.push((raw_path, reason));
-            continue;
+        match ensure_real_dirs(&target, relative.parent()) {
+            Ok(()) => {}
+            Err(DirProblem::Link(reason)) => {
+                report.refused.push((raw_path, reason));
+                continue;
+            }
+            Err(DirProblem::Unwritable(reason)) => {
+                report.failed.push((relative, reason));
+                continue;
+            }
         }
         if kind.is_dir() {
             match fs::symlink_metadata(&destination) {
@@ -54,8 +118,11 @@ pub fn unpack(archive: impl Read, target: &Path, overwrite: bool) -> anyhow::Res
                 Ok(_) => report
                     .refused
                     .push((raw_path, "a non-directory of that name exists".into())),
-                Err(_) => fs::create_dir(&destination)
-                    .with_context(|| format!("cannot create {}", destination.display()))?,
+                Err(_) => {
+                    if let Err(err) = fs::create_dir(&destination) {
+                        report.failed.push((relative, err.to_string()));
+                    }
+                }
             }
             continue;
         }
@@ -75,11 +142,19 @@ pub fn unpack(archive: impl Read, target: &Path, overwrite: bool) -> anyhow::Res
             .header()
             .size()
             .context("reading the fetched archive")?;
-        match place_file(&mut entry, &destination, expected, executable, overwrite)? {
+        let placed = place_file(
+            &mut entry,
+            &destination,
+            expected,
+            executable,
+            policy.overwrite,
+        )?;
+        match placed {
             Placed::Written(size) => report.written.push((relative, size)),
             Placed::Unchanged => report.unchanged.push(relative),
             Placed::Kept => report.kept.push(relative),
             Placed::Refused(reason) => report.refused.push((raw_path, reason)),
+            Placed::Failed(reason) => report.failed.push((relative, reason)),
         }
     }
     Ok(report)
@@ -99,20 +174,37 @@ fn safe_relative_path(raw: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// Why a file's directory cannot be used.
+enum DirProblem {
+    /// A symbolic link is in the way: never followed (refused).
+    Link(String),
+    /// A file is in the way, or a directory cannot be made (a failure).
+    Unwritable(String),
+}
+
 /// Check that every directory between `target` and `relative` is a real
 /// directory (not a symlink), creating missing ones.
-fn ensure_real_dirs(target: &Path, relative: Option<&Path>) -> Result<(), String> {
+fn ensure_real_dirs(target: &Path, relative: Option<&Path>) -> Result<(), DirProblem> {
     let mut current = target.to_path_buf();
     for part in relative.into_iter().flat_map(Path::components) {
         current.push(part);
         match fs::symlink_metadata(&current) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(format!("{} is a symbolic link", current.display()));
+                return Err(DirProblem::Link(format!(
+                    "{} is a symbolic link",
+                    current.display()
+                )));
             }
             Ok(meta) if meta.is_dir() => {}
-            Ok(_) => return Err(format!("{} is not a directory", current.display())),
-            Err(_) => fs::create_dir(&current)
-                .map_err(|e| format!("cannot create {}: {e}", current.display()))?,
+            Ok(_) => {
+                return Err(DirProblem::Unwritable(format!(
+                    "{} is a file, not a directory",
+                    current.display()
+                )));
+            }
+            Err(_) => fs::create_dir(&current).map_err(|e| {
+                DirProblem::Unwritable(format!("cannot create {}: {e}", current.display()))
+            })?,
         }
     }
     Ok(())
@@ -123,8 +215,18 @@ enum Placed {
     Unchanged,
     Kept,
     Refused(String),
+    Failed(String),
 }
 
+/// The mode a new file is created with; the process's umask then applies,
+/// as for any file a program writes.
+fn creation_mode(executable: bool) -> u32 {
+    if executable { 0o777 } else { 0o666 }
+}
+
+/// Receive one file into a temporary file beside `destination`, then put it
+/// in place. A file that cannot be written here is `Failed` (and nothing of
+/// it remains); only a stream cut short is an error for the whole fetch.
 fn place_file(
     contents: &mut impl Read,
     destination: &Path,
@@ -132,11 +234,24 @@ fn place_file(
     executable: bool,
     overwrite: bool,
 ) -> anyhow::Result<Placed> {
+    use std::os::unix::fs::PermissionsExt;
     let parent = destination.parent().context("file without a directory")?;
-    let mut temp = tempfile::Builder::new()
+    let mode = creation_mode(executable);
+    let mut temp = match tempfile::Builder::new()
         .prefix(".crimpl-fetch-")
+        .permissions(fs::Permissions::from_mode(mode))
         .tempfile_in(parent)
-        .with_context(|| format!("cannot write in {}", parent.display()))?;
+    {
+        Ok(temp) => temp,
+        Err(err) => {
+            // Drain the entry so the next one can be read.
+            io::copy(contents, &mut io::sink()).context("receiving a fetched file")?;
+            return Ok(Placed::Failed(format!(
+                "cannot write in {}: {err}",
+                parent.display()
+            )));
+        }
+    };
     let size = copy(contents, temp.as_file_mut()).context("receiving a fetched file")?;
     if size != expected {
         // The stream ended early: drop the partial copy (the temp file is deleted).
@@ -145,18 +260,8 @@ fn place_file(
             destination.display()
         );
     }
-    if executable {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o755))?;
-    }
     match fs::symlink_metadata(destination) {
-        Err(_) => {
-            // persist_noclobber: never replace a file that appeared meanwhile.
-            return match temp.persist_noclobber(destination) {
-                Ok(_) => Ok(Placed::Written(size)),
-                Err(_) => Ok(Placed::Kept),
-            };
-        }
+        Err(_) => return Ok(place_new(temp, destination, mode)),
         Ok(meta) if !meta.is_file() => {
             return Ok(Placed::Refused(
                 "a link or directory of that name exists".into(),
@@ -170,10 +275,45 @@ fn place_file(
     if !overwrite {
         return Ok(Placed::Kept);
     }
-    temp.persist(destination)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot replace {}", destination.display()))?;
-    Ok(Placed::Written(size))
+    Ok(match temp.persist(destination) {
+        Ok(_) => Placed::Written(size),
+        Err(err) => Placed::Failed(format!("cannot replace it: {}", err.error)),
+    })
+}
+
+/// Put a received file where no file exists, never replacing one that
+/// appeared meanwhile. Where the filesystem has neither `RENAME_NOREPLACE`
+/// nor hard links (which `persist_noclobber` needs), the file is copied into
+/// a newly created one, removed again if the copy fails.
+fn place_new(temp: tempfile::NamedTempFile, destination: &Path, mode: u32) -> Placed {
+    use std::os::unix::fs::OpenOptionsExt;
+    let size = temp.as_file().metadata().map_or(0, |m| m.len());
+    let temp = match temp.persist_noclobber(destination) {
+        Ok(_) => return Placed::Written(size),
+        Err(_) if fs::symlink_metadata(destination).is_ok() => return Placed::Kept,
+        Err(err) if err.error.raw_os_error() == Some(libc::ENAMETOOLONG) => {
+            return Placed::Failed(format!("cannot create it: {}", err.error));
+        }
+        Err(err) => err.file,
+    };
+    let created = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(destination);
+    let mut file = match created {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return Placed::Kept,
+        Err(err) => return Placed::Failed(format!("cannot create it: {err}")),
+    };
+    let copied = fs::File::open(temp.path()).and_then(|mut from| copy(&mut from, &mut file));
+    match copied {
+        Ok(size) => Placed::Written(size),
+        Err(err) => {
+            let _ = fs::remove_file(destination);
+            Placed::Failed(format!("cannot write it: {err}"))
+        }
+    }
 }
 
 /// `io::copy` with a 1 MiB buffer (its 8 KiB default costs a system call per 8 KiB).
@@ -238,6 +378,89 @@ mod tests {
         builder.into_inner().unwrap()
     }
 
+    fn overwrite() -> UnpackPolicy {
+        UnpackPolicy {
+            overwrite: true,
+            ..UnpackPolicy::default()
+        }
+    }
+
+    #[test]
+    fn hidden_entries_are_left_out_unless_named_or_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = archive(&[("r/a.txt", b"A"), ("r/.cache/x", b"X"), (".git/HEAD", b"H")]);
+        let report = unpack(&data[..], dir.path(), &UnpackPolicy::default()).unwrap();
+        assert_eq!(report.written.len(), 1);
+        assert_eq!(report.hidden_left_out, 2);
+        assert!(!dir.path().join(".git").exists());
+        let named = UnpackPolicy {
+            named: vec![PathBuf::from(".git")],
+            ..UnpackPolicy::default()
+        };
+        let report = unpack(&data[..], dir.path(), &named).unwrap();
+        assert_eq!(fs::read(dir.path().join(".git/HEAD")).unwrap(), b"H");
+        assert_eq!(report.hidden_left_out, 1);
+        let all = UnpackPolicy {
+            hidden: true,
+            ..UnpackPolicy::default()
+        };
+        let report = unpack(&data[..], dir.path(), &all).unwrap();
+        assert_eq!(report.hidden_left_out, 0);
+        assert!(dir.path().join("r/.cache/x").exists());
+    }
+
+    #[test]
+    fn modes_follow_the_umask_and_the_remote_execute_bit() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, mode) in [("plain", 0o600), ("tool", 0o700)] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(1);
+            header.set_mode(mode);
+            header.set_cksum();
+            builder.append_data(&mut header, name, &b"x"[..]).unwrap();
+        }
+        let data = builder.into_inner().unwrap();
+        unpack(&data[..], dir.path(), &UnpackPolicy::default()).unwrap();
+        // SAFETY: umask is read and restored at once; tests in this module do not depend on it meanwhile.
+        let umask = unsafe {
+            let old = libc::umask(0o022);
+            libc::umask(old);
+            old
+        } as u32;
+        let mode = |name: &str| {
+            fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("plain"), 0o666 & !umask);
+        assert_eq!(mode("tool"), 0o777 & !umask);
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_written_is_a_failure_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "n".repeat(300); // longer than NAME_MAX (255)
+        let mut header = tar::Header::new_gnu();
+        header.set_size(1);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let mut builder = tar::Builder::new(Vec::new());
+        builder
+            .append_data(&mut header, "ok.txt", &b"f"[..])
+            .unwrap();
+        builder.append_data(&mut header, &long, &b"x"[..]).unwrap();
+        let data = builder.into_inner().unwrap();
+        let report = unpack(&data[..], dir.path(), &UnpackPolicy::default()).unwrap();
+        assert_eq!(report.written.len(), 1);
+        assert!(report.kept.is_empty());
+        assert_eq!(report.failed.len(), 1, "{report:?}");
+        assert!(report.has_failures());
+    }
+
     #[test]
     fn files_land_inside_the_target_and_escapes_are_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -248,7 +471,7 @@ mod tests {
             ("../escape", b"X"),
             ("/abs", b"Y"),
         ]);
-        let report = unpack(&data[..], &target, false).unwrap();
+        let report = unpack(&data[..], &target, &UnpackPolicy::default()).unwrap();
         assert_eq!(report.written.len(), 2);
         assert_eq!(report.refused.len(), 2);
         assert_eq!(fs::read(target.join("sub/b.txt")).unwrap(), b"B");
@@ -260,19 +483,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("r.txt"), "mine").unwrap();
         let data = archive(&[("r.txt", b"theirs")]);
-        let report = unpack(&data[..], dir.path(), false).unwrap();
+        let report = unpack(&data[..], dir.path(), &UnpackPolicy::default()).unwrap();
         assert_eq!(report.kept, vec![PathBuf::from("r.txt")]);
         assert_eq!(
             fs::read_to_string(dir.path().join("r.txt")).unwrap(),
             "mine"
         );
-        let report = unpack(&data[..], dir.path(), true).unwrap();
+        let report = unpack(&data[..], dir.path(), &overwrite()).unwrap();
         assert_eq!(report.written.len(), 1);
         assert_eq!(
             fs::read_to_string(dir.path().join("r.txt")).unwrap(),
             "theirs"
         );
-        let report = unpack(&data[..], dir.path(), false).unwrap();
+        let report = unpack(&data[..], dir.path(), &UnpackPolicy::default()).unwrap();
         assert_eq!(report.unchanged, vec![PathBuf::from("r.txt")]);
     }
 
@@ -282,7 +505,7 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
         let data = archive(&[("link/x.txt", b"X")]);
-        let report = unpack(&data[..], dir.path(), true).unwrap();
+        let report = unpack(&data[..], dir.path(), &overwrite()).unwrap();
         assert_eq!(report.refused.len(), 1);
         assert!(!outside.path().join("x.txt").exists());
     }
@@ -292,7 +515,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = archive(&[("big.bin", &[7u8; 4096])]);
         let truncated = &data[..1024];
-        assert!(unpack(truncated, dir.path(), false).is_err());
+        assert!(unpack(truncated, dir.path(), &UnpackPolicy::default()).is_err());
         assert!(!dir.path().join("big.bin").exists());
     }
 }

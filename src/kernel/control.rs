@@ -6,8 +6,10 @@ use tokio::sync::oneshot;
 
 use super::interrupt::Interrupter;
 use super::kernel_info;
+use super::panics;
 use super::shell::error_reply;
 use super::sockets::{Publisher, RouterChannel, log};
+use super::wire::Incoming;
 
 /// How the kernel was asked to stop.
 #[derive(Debug, Clone, Copy)]
@@ -25,51 +27,75 @@ pub async fn serve(
 ) {
     while let Some(request) = channel.incoming.recv().await {
         publisher.status("busy", Some(&request.header));
-        let msg_type = request.msg_type().to_string();
-        match msg_type.as_str() {
-            "shutdown_request" => {
-                let restart = request
-                    .content
-                    .get("restart")
-                    .and_then(|r| r.as_bool())
-                    .unwrap_or(false);
-                channel
-                    .replier
-                    .reply(
-                        &request,
-                        "shutdown_reply",
-                        json!({ "status": "ok", "restart": restart }),
-                    )
-                    .await;
-                publisher.status("idle", Some(&request.header));
-                let _ = shutdown.send(ShutdownRequested { restart });
+        let handled = panics::contain(handle(&channel, &interrupter, &request)).await;
+        publisher.status("idle", Some(&request.header));
+        match handled {
+            Ok(Some(requested)) => {
+                let _ = shutdown.send(requested);
                 return;
             }
-            "interrupt_request" => {
-                interrupter.interrupt();
-                channel
-                    .replier
-                    .reply(&request, "interrupt_reply", json!({ "status": "ok" }))
-                    .await;
-            }
-            "kernel_info_request" => {
-                channel
-                    .replier
-                    .reply(&request, "kernel_info_reply", kernel_info::reply())
-                    .await;
-            }
-            other => {
-                log(&format!("unsupported message type {other:?} on control"));
-                if other.ends_with("_request") {
-                    let reply_type = other.replace("_request", "_reply");
-                    let content = error_reply(
-                        "UnknownMessageType",
-                        &format!("this kernel does not handle {other}"),
-                    );
-                    channel.replier.reply(&request, &reply_type, content).await;
-                }
+            Ok(None) => {}
+            Err(panic) => {
+                let msg_type = request.msg_type();
+                log(&format!(
+                    "panic while handling {msg_type} on control: {panic}"
+                ));
+                let content = error_reply(panics::ENAME, &panics::user_message(msg_type, &panic));
+                let reply_type = msg_type.replace("_request", "_reply");
+                channel.replier.reply(&request, &reply_type, content).await;
             }
         }
-        publisher.status("idle", Some(&request.header));
     }
+}
+
+/// Handle one control request; a shutdown request is returned to stop serving.
+async fn handle(
+    channel: &RouterChannel,
+    interrupter: &Interrupter,
+    request: &Incoming,
+) -> Option<ShutdownRequested> {
+    panics::forced(request.msg_type());
+    match request.msg_type() {
+        "shutdown_request" => {
+            let restart = request
+                .content
+                .get("restart")
+                .and_then(|r| r.as_bool())
+                .unwrap_or(false);
+            channel
+                .replier
+                .reply(
+                    request,
+                    "shutdown_reply",
+                    json!({ "status": "ok", "restart": restart }),
+                )
+                .await;
+            return Some(ShutdownRequested { restart });
+        }
+        "interrupt_request" => {
+            interrupter.interrupt();
+            channel
+                .replier
+                .reply(request, "interrupt_reply", json!({ "status": "ok" }))
+                .await;
+        }
+        "kernel_info_request" => {
+            channel
+                .replier
+                .reply(request, "kernel_info_reply", kernel_info::reply())
+                .await;
+        }
+        other => {
+            log(&format!("unsupported message type {other:?} on control"));
+            if other.ends_with("_request") {
+                let reply_type = other.replace("_request", "_reply");
+                let content = error_reply(
+                    "UnknownMessageType",
+                    &format!("this kernel does not handle {other}"),
+                );
+                channel.replier.reply(request, &reply_type, content).await;
+            }
+        }
+    }
+    None
 }

@@ -50,6 +50,11 @@ impl Executor {
         }
     }
 
+    /// The execution count of the latest stored cell.
+    pub fn execution_count(&self) -> usize {
+        self.execution_count
+    }
+
     /// The cells run so far.
     pub fn history(&self) -> &History {
         &self.history
@@ -57,7 +62,7 @@ impl Executor {
 
     /// The reply to a request aborted because an earlier cell failed.
     pub fn aborted_reply(&self) -> Value {
-        json!({ "status": "aborted", "execution_count": self.execution_count })
+        json!({ "status": "aborted", "execution_count": self.execution_count() })
     }
 
     /// Run the cell of `request`.

@@ -4,12 +4,16 @@
 
 pub mod control;
 pub mod execute;
+#[cfg(test)]
+mod fuzz;
 pub mod history;
 pub mod interrupt;
+pub mod iopub_backlog;
 pub mod is_complete;
 pub mod kernel_info;
 pub mod kernelspec;
 pub mod output;
+pub mod panics;
 pub mod rust_cells;
 pub mod session;
 pub mod shell;

@@ -11,6 +11,8 @@ use super::execute::Executor;
 use super::history::HistoryQuery;
 use super::is_complete::{self, Completeness};
 use super::kernel_info;
+use super::output::{CellError, CellSink};
+use super::panics;
 use super::rust_cells::RustCells;
 use super::sockets::{Publisher, RouterChannel, log};
 use super::text::{byte_offset, char_offset, line_at};
@@ -58,12 +60,36 @@ impl Shell {
                 },
             };
             self.publisher.status("busy", Some(&request.header));
-            let failed = self.handle(&request).await;
+            let failed = match panics::contain(self.handle(&request)).await {
+                Ok(failed) => failed,
+                Err(panic) => self.internal_error(&request, &panic).await,
+            };
             self.publisher.status("idle", Some(&request.header));
             if failed {
                 self.abort_queued().await;
             }
         }
+    }
+
+    /// Answer a request whose handler panicked with an `error` reply (and,
+    /// for a cell, an error in its output); returns whether it was a cell.
+    async fn internal_error(&mut self, request: &Incoming, panic: &str) -> bool {
+        let msg_type = request.msg_type();
+        log(&format!("panic while handling {msg_type}: {panic}"));
+        let message = panics::user_message(msg_type, panic);
+        let mut reply = error_reply(panics::ENAME, &message);
+        let is_cell = msg_type == "execute_request";
+        if is_cell {
+            let error = CellError::new(panics::ENAME, &message);
+            CellSink::new(self.publisher.clone(), request.header.clone()).error(&error);
+            reply["execution_count"] = json!(self.executor.execution_count());
+        }
+        let reply_type = msg_type.replace("_request", "_reply");
+        self.channel
+            .replier
+            .reply(request, &reply_type, reply)
+            .await;
+        is_cell
     }
 
     /// Answer the execute requests already queued behind a failed cell with
@@ -86,6 +112,7 @@ impl Shell {
 
     /// Handle one request; returns whether it was a failed cell.
     async fn handle(&mut self, request: &Incoming) -> bool {
+        panics::forced(request.msg_type());
         let reply_type = request.msg_type().replace("_request", "_reply");
         let reply = match request.msg_type() {
             "execute_request" => {

@@ -5,7 +5,12 @@
 //! [`Replier`] that signs and routes replies. iopub is an XPUB socket fed by a
 //! channel, so anything (a background job watcher included) can publish
 //! through a cloned [`Publisher`]; it greets each new subscriber with
-//! `iopub_welcome` (JEP 65). The heartbeat echoes.
+//! `iopub_welcome` (JEP 65). What waits for iopub is bounded (see
+//! [`super::iopub_backlog`]): a client that stops reading makes stream
+//! output drop, never the kernel's memory grow. (zeromq 0.7's XPUB sends to
+//! subscribers one after another, so such a client still holds up the others
+//! until it reads again; giving up a send would lose messages for them.)
+//! The heartbeat echoes.
 
 use bytes::Bytes;
 use jupyter_protocol::{ConnectionInfo, Header};
@@ -15,6 +20,9 @@ use zeromq::{
     RepSocket, RouterSendHalf, RouterSocket, Socket, SocketRecv, SocketSend, XPubSocket, ZmqMessage,
 };
 
+use std::sync::Arc;
+
+use super::iopub_backlog::{self, Admission, Backlog};
 use super::session::Session;
 use super::wire::{self, Incoming};
 
@@ -66,17 +74,28 @@ impl Replier {
 /// Publishes on iopub; cheap to clone, usable from any task or thread.
 #[derive(Clone)]
 pub struct Publisher {
-    tx: mpsc::UnboundedSender<Vec<Bytes>>,
+    tx: mpsc::UnboundedSender<(Vec<Bytes>, usize)>,
     session: Session,
+    backlog: Arc<Backlog>,
 }
 
 impl Publisher {
     /// Publish a `msg_type` message with `content`, as a child of `parent`.
+    /// Stream output past the backlog limit is dropped, and noted.
     pub fn publish(&self, msg_type: &str, content: Value, parent: Option<&Header>) {
         let topic = Bytes::from(format!("kernel.{msg_type}"));
         let frames = self.session.frames(&[topic], msg_type, parent, &content);
+        let size = frames.iter().map(Bytes::len).sum();
+        let Admission::Send { dropped_before } = self.backlog.admit(msg_type, size) else {
+            return;
+        };
+        if dropped_before > 0 {
+            let note =
+                json!({ "name": "stderr", "text": iopub_backlog::dropped_note(dropped_before) });
+            self.publish("stream", note, parent);
+        }
         // The receiver only goes away when the kernel is exiting.
-        let _ = self.tx.send(frames);
+        let _ = self.tx.send((frames, size));
     }
 
     /// Publish `status` with `execution_state` (`busy`, `idle`, `starting`).
@@ -163,21 +182,24 @@ async fn iopub(endpoint: &str, session: &Session) -> anyhow::Result<Publisher> {
         .bind(endpoint)
         .await
         .map_err(|e| anyhow::anyhow!("cannot bind the iopub socket to {endpoint}: {e}"))?;
-    let (tx, mut outgoing) = mpsc::unbounded_channel::<Vec<Bytes>>();
+    let (tx, mut outgoing) = mpsc::unbounded_channel::<(Vec<Bytes>, usize)>();
+    let backlog = Arc::new(Backlog::default());
     let publisher = Publisher {
         tx,
         session: session.clone(),
+        backlog: backlog.clone(),
     };
     let welcomer = publisher.clone();
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 frames = outgoing.recv() => {
-                    let Some(frames) = frames else { return };
+                    let Some((frames, size)) = frames else { return };
                     if let Ok(message) = ZmqMessage::try_from(frames)
                         && let Err(err) = socket.send(message).await {
                             log(&format!("iopub send failed: {err}"));
                         }
+                    backlog.sent(size);
                 }
                 subscription = socket.recv() => {
                     // XPUB hands us subscribe (0x01 + topic) and unsubscribe (0x00 + topic) frames.

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use super::MagicError;
+use super::numbers;
+
 /// `%crimpl` / `%%crimpl`: run compute jobs on local, SSH, Slurm and AWS EC2 servers from notebook cells.
 #[derive(Parser, Debug)]
 #[command(
@@ -65,8 +68,8 @@ pub enum JobCommand {
         /// The job's name (default: from the date and time).
         #[arg(long)]
         job: Option<String>,
-        /// Processors: the instance is the smallest type with at least this many vCPUs.
-        #[arg(long, default_value_t = 4)]
+        /// Processors (1 to 65536): the instance is the smallest type with at least this many vCPUs.
+        #[arg(long, default_value_t = 4, value_parser = numbers::nprocs())]
         nprocs: u32,
         /// The instance type instead of --nprocs.
         #[arg(long)]
@@ -245,8 +248,8 @@ pub struct NewAwsArgs {
     /// Security group for the instances (must allow SSH).
     #[arg(long)]
     pub security_group_id: String,
-    /// Volume size in GiB.
-    #[arg(long, default_value_t = 4)]
+    /// Volume size in GiB (1 to 16384).
+    #[arg(long, default_value_t = 4, value_parser = numbers::volume_gib())]
     pub volume_size: i32,
     /// AMI (default: the newest Ubuntu LTS from Canonical).
     #[arg(long)]
@@ -257,15 +260,15 @@ pub struct NewAwsArgs {
     /// Reach instances by their public or private address.
     #[arg(long, value_enum, default_value = "public")]
     pub ssh_address: crate::crimpl::aws::SshAddress,
-    /// SSH port of the instances.
-    #[arg(long, default_value_t = 22)]
+    /// SSH port of the instances (1 to 65535).
+    #[arg(long, default_value_t = 22, value_parser = numbers::port())]
     pub ssh_port: u16,
     /// Where the volume is mounted: the server directory.
     #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
     pub directory: String,
     /// Instances shut down after this many idle minutes (no job or `run` script,
-    /// no terminal login); a kernel's open connection does not count.
-    #[arg(long, default_value_t = 30)]
+    /// no terminal login; 1 to 10080); a kernel's open connection does not count.
+    #[arg(long, default_value_t = 30, value_parser = numbers::idle_minutes())]
     pub idle_stop_minutes: u32,
 }
 
@@ -313,8 +316,8 @@ pub struct SubmitArgs {
     /// Wait for the job here, streaming status and log lines.
     #[arg(long)]
     pub wait: bool,
-    /// Processors for the job (Slurm: tasks).
-    #[arg(long)]
+    /// Processors for the job, 1 to 65536 (Slurm: tasks).
+    #[arg(long, value_parser = numbers::nprocs())]
     pub nprocs: Option<u32>,
     /// Show what would be sent and run, and send nothing.
     #[arg(long)]
@@ -352,8 +355,8 @@ pub struct WaitArgs {
     /// Stop waiting at this status (default: when the job ends).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::crimpl::JobStatus::WORDS))]
     pub until: Option<String>,
-    /// Seconds between status checks.
-    #[arg(long, default_value_t = 1.0)]
+    /// Seconds between status checks (0.1 to 86400).
+    #[arg(long, default_value_t = 1.0, value_parser = numbers::poll_seconds)]
     pub poll: f64,
 }
 
@@ -362,8 +365,8 @@ pub struct WaitArgs {
 pub struct LogArgs {
     #[command(flatten)]
     pub job: JobArgs,
-    /// Only the last N lines.
-    #[arg(long)]
+    /// Only the last N lines (1 to 10000000).
+    #[arg(long, value_parser = numbers::tail_lines())]
     pub tail: Option<usize>,
     /// Keep printing new lines until the job ends (interrupt to stop watching).
     #[arg(long)]
@@ -383,8 +386,46 @@ pub struct FetchArgs {
     /// Replace existing files that differ.
     #[arg(long)]
     pub overwrite: bool,
+    /// Take hidden files and directories too (`.git/...`; left out by default unless named).
+    #[arg(long)]
+    pub hidden: bool,
     #[command(flatten)]
     pub server: ServerArg,
+}
+
+/// A magic line read by clap: a command, or the help it asked for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// `--help`, or a command group without its sub-command: the text to show.
+    Help(String),
+    /// A command, with the words it was read from.
+    Command {
+        /// The line split like a shell command line.
+        words: Vec<String>,
+        /// What clap read.
+        line: MagicLine,
+    },
+}
+
+/// Parse a magic line (after `$VAR` expansion) like a shell command line.
+pub fn parse(line: &str) -> Result<Parsed, MagicError> {
+    use clap::error::ErrorKind;
+    use clap::{CommandFactory, FromArgMatches};
+    let words = shlex::split(line)
+        .ok_or_else(|| MagicError::Usage(format!("unbalanced quotes in: {line}")))?;
+    let parsed = MagicLine::command()
+        .bin_name("%crimpl")
+        .try_get_matches_from(&words)
+        .and_then(|matches| MagicLine::from_arg_matches(&matches));
+    match parsed {
+        Ok(line) => Ok(Parsed::Command { words, line }),
+        Err(err) => match err.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                Ok(Parsed::Help(err.render().to_string()))
+            }
+            _ => Err(MagicError::Usage(err.render().to_string())),
+        },
+    }
 }
 
 /// Which commands take a cell body.

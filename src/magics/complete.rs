@@ -16,11 +16,19 @@ pub struct Completion {
     pub end: usize,
 }
 
-/// Complete `line` at byte `cursor`, offering commands, options, server names and job names.
+/// Complete `line` at byte `cursor` (clamped to the line, and moved back to
+/// a character boundary), offering commands, options, server names and job names.
 pub fn complete(line: &str, cursor: usize, servers: &[String], jobs: &[String]) -> Completion {
-    let cursor = cursor.min(line.len());
+    let mut cursor = cursor.min(line.len());
+    while !line.is_char_boundary(cursor) {
+        cursor -= 1;
+    }
     let before = &line[..cursor];
-    let start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let partial = &before[start..];
     let words: Vec<&str> = before[..start].split_whitespace().collect();
     let words = match words.first() {
@@ -113,6 +121,18 @@ mod tests {
     fn the_range_covers_the_partial_word() {
         let completion = complete("%crimpl st", 10, &[], &[]);
         assert_eq!((completion.start, completion.end), (8, 10));
+    }
+
+    #[test]
+    fn any_whitespace_and_any_cursor_is_safe() {
+        // Option+Space on a Mac types a non-breaking space (two bytes in UTF-8).
+        let line = "%crimpl\u{a0}st";
+        let completion = complete(line, line.len(), &[], &[]);
+        assert_eq!(completion.matches, vec!["status"]);
+        assert_eq!(&line[completion.start..completion.end], "st");
+        for cursor in 0..=line.len() + 3 {
+            complete(line, cursor, &[], &[]);
+        }
     }
 
     #[test]

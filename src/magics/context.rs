@@ -5,15 +5,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, anyhow};
-use clap::{CommandFactory, FromArgMatches};
-
-use super::cli::{Command, MagicLine, ServerArg, takes_body};
+use super::cli::{Command, Parsed, ServerArg, parse, takes_body};
 use super::complete::{self, Completion};
 use super::expand::expand_variables;
 use super::{Cancel, MagicError, MagicResult, Output, StreamName, aws, jobs, servers};
 use crate::crimpl::config::DEFAULT_DIRECTORY;
 use crate::crimpl::{Registry, Server, ServerConfig};
+use anyhow::{Context, anyhow};
 
 /// Name of the embedded local server used while no server is registered.
 pub const DEFAULT_SERVER: &str = "local";
@@ -75,25 +73,12 @@ impl Magics {
         cancel: Cancel,
     ) -> MagicResult {
         let line = expand_variables(line)?;
-        let words = shlex::split(&line)
-            .ok_or_else(|| MagicError::Usage(format!("unbalanced quotes in: {line}")))?;
-        let parsed = match MagicLine::command()
-            .bin_name("%crimpl")
-            .try_get_matches_from(&words)
-            .and_then(|matches| MagicLine::from_arg_matches(&matches))
-        {
-            Ok(parsed) => parsed,
-            Err(err) => {
-                use clap::error::ErrorKind;
-                return match err.kind() {
-                    ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                        out.stream(StreamName::Stdout, &err.render().to_string());
-                        Ok(())
-                    }
-                    _ => Err(MagicError::Usage(err.render().to_string())),
-                };
+        let (words, parsed) = match parse(&line)? {
+            Parsed::Help(help) => {
+                out.stream(StreamName::Stdout, &help);
+                return Ok(());
             }
+            Parsed::Command { words, line } => (words, line),
         };
         match (&body, takes_body(&parsed.command)) {
             (None, true) => {

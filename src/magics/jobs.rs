@@ -1,16 +1,18 @@
 //! The job commands: run, submit, jobs, status, wait, log, ls, fetch, kill, resubmit.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use super::cli::{FetchArgs, JobArgs, LogArgs, RunArgs, ServerArg, SubmitArgs, WaitArgs};
 use super::context::Magics;
-use super::watch::{Watch, blocking, display_id, progress_to, status_view, watch};
+use super::utf8_pieces::Utf8Pieces;
+use super::watch::{LOG_CHUNK, Watch, blocking, display_id, progress_to, status_view, watch};
 use super::{Cancel, MagicError, MagicResult, Output, StreamName, render};
 use crate::crimpl::slurm::SlurmOptions;
-use crate::crimpl::{JobRecord, JobStatus, SubmitOptions};
+use crate::crimpl::{JobRecord, JobStatus, Server, SubmitOptions, UnpackPolicy};
 
 /// `%%crimpl run`: run the body in the server directory, streaming its output.
 pub async fn run_script(
@@ -161,11 +163,6 @@ pub async fn status(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResul
 
 /// `%crimpl wait [JOB]`.
 pub async fn wait(magics: &Magics, args: WaitArgs, out: &Output, cancel: &Cancel) -> MagicResult {
-    if !(args.poll.is_finite() && args.poll > 0.0) {
-        return Err(MagicError::Usage(
-            "--poll must be a positive number of seconds".into(),
-        ));
-    }
     let server = magics.server(&args.job.server)?;
     let job = magics.job_name(&server, &args.job.job)?;
     let id = display_id(&server, &job);
@@ -208,12 +205,7 @@ pub async fn log(magics: &Magics, args: LogArgs, out: &Output, cancel: &Cancel) 
     let server = magics.server(&args.job.server)?;
     let job = magics.job_name(&server, &args.job.job)?;
     if !args.follow {
-        let reader = server.clone();
-        let name = job.clone();
-        let tail = args.tail;
-        let bytes = blocking(move || reader.log(&name, 0, tail)).await?;
-        out.stream(StreamName::Stdout, &String::from_utf8_lossy(&bytes));
-        return Ok(());
+        return print_log(&server, &job, args.tail, out, cancel).await;
     }
     let id = display_id(&server, &job);
     let reader = server.clone();
@@ -236,14 +228,51 @@ pub async fn log(magics: &Magics, args: LogArgs, out: &Output, cancel: &Cancel) 
     }
 }
 
+/// Print the job's log (or its last `tail` lines) piece by piece, so a log
+/// of any size passes through in bounded memory; an interrupt stops it.
+async fn print_log(
+    server: &Arc<Server>,
+    job: &str,
+    tail: Option<usize>,
+    out: &Output,
+    cancel: &Cancel,
+) -> MagicResult {
+    let mut offset = match tail {
+        Some(lines) => {
+            let (reader, name) = (server.clone(), job.to_string());
+            blocking(move || reader.log_tail_offset(&name, lines)).await?
+        }
+        None => 0,
+    };
+    let mut text = Utf8Pieces::default();
+    loop {
+        let (reader, name) = (server.clone(), job.to_string());
+        let piece = blocking(move || reader.log(&name, offset, LOG_CHUNK)).await?;
+        offset += piece.len() as u64;
+        let last = (piece.len() as u64) < LOG_CHUNK;
+        out.stream(StreamName::Stdout, &text.decode(&piece, last));
+        if last {
+            return Ok(());
+        }
+        if cancel.is_cancelled() {
+            return Err(MagicError::Interrupted(format!(
+                "Stopped printing the log of job {job} at byte {offset}."
+            )));
+        }
+    }
+}
+
+/// The most entries `ls` shows; a larger job directory gets a summary.
+const LS_ROWS: usize = 1000;
+
 /// `%crimpl ls [JOB]`.
 pub async fn ls(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult {
     let server = magics.server(&args.server)?;
     let job = magics.job_name(&server, &args.job)?;
     let reader = server.clone();
     let name = job.clone();
-    let files = blocking(move || reader.ls(&name)).await?;
-    out.display(&render::files(&job, &files), None);
+    let listing = blocking(move || reader.ls(&name, Some(LS_ROWS), false)).await?;
+    out.display(&render::files(&job, &listing), None);
     Ok(())
 }
 
@@ -260,13 +289,25 @@ pub async fn fetch(magics: &Magics, args: FetchArgs, out: &Output) -> MagicResul
     let name = job.clone();
     let destination = target.clone();
     let progress = progress_to(out);
+    let policy = UnpackPolicy {
+        overwrite: args.overwrite,
+        hidden: args.hidden,
+        named: Vec::new(),
+    };
     let report =
-        blocking(move || reader.fetch(&name, &args.paths, &destination, args.overwrite, &progress))
-            .await?;
+        blocking(move || reader.fetch(&name, &args.paths, &destination, policy, &progress)).await?;
     out.display(
         &render::fetch_report(&job, &target.display().to_string(), &report),
         None,
     );
+    if report.has_failures() {
+        return Err(MagicError::Crimpl(anyhow::anyhow!(
+            "{} file(s) of job {job} could not be written into {} (see the table): \
+             nothing of them was written; fix the cause, or fetch into another directory with --to",
+            report.failed.len(),
+            target.display()
+        )));
+    }
     Ok(())
 }
 
@@ -276,11 +317,14 @@ pub async fn kill(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult 
     let job = magics.job_name(&server, &args.job)?;
     let killer = server.clone();
     let name = job.clone();
-    let record = blocking(move || {
-        killer.kill(&name)?;
-        killer.job(&name)
+    let (outcome, record) = blocking(move || {
+        let outcome = killer.kill(&name)?;
+        Ok((outcome, killer.job(&name)?))
     })
     .await?;
+    if let Some(note) = outcome.nothing_signalled(&job) {
+        out.stream(StreamName::Stdout, &format!("{note}\n"));
+    }
     out.display(&render::jobs(server.name(), &[record]), None);
     Ok(())
 }

@@ -9,9 +9,13 @@ mod cli;
 mod complete;
 mod context;
 mod expand;
+#[cfg(test)]
+mod fuzz;
 mod jobs;
+mod numbers;
 mod render;
 mod servers;
+mod utf8_pieces;
 mod watch;
 
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 use html_escape::encode_text;
 
 use super::View;
-use crate::crimpl::{FetchReport, JobFile, JobRecord, JobStatus, Plan};
+use crate::crimpl::{FetchReport, FileRole, JobRecord, JobStatus, Listing, Plan};
 
 /// A table with a caption, rendered both ways.
 pub fn table(caption: &str, headers: &[&str], rows: &[Vec<String>]) -> View {
@@ -132,8 +132,9 @@ pub fn job_status(server: &str, record: &JobRecord, note: &str) -> View {
 }
 
 /// A job's files.
-pub fn files(job: &str, files: &[JobFile]) -> View {
-    let rows: Vec<Vec<String>> = files
+pub fn files(job: &str, listing: &Listing) -> View {
+    let mut rows: Vec<Vec<String>> = listing
+        .files
         .iter()
         .map(|f| {
             vec![
@@ -151,11 +152,29 @@ pub fn files(job: &str, files: &[JobFile]) -> View {
             ]
         })
         .collect();
-    table(
-        &format!("Files of job {job}"),
-        &["file", "size", "role"],
-        &rows,
-    )
+    let mut caption = format!("Files of job {job}");
+    if listing.is_truncated() {
+        let roles = [FileRole::Input, FileRole::Output, FileRole::Crimpl];
+        let totals: Vec<String> = roles
+            .iter()
+            .map(|role| {
+                let (entries, bytes) = listing.by_role[*role as usize];
+                format!("{entries} {} ({})", role.word(), human_size(bytes))
+            })
+            .collect();
+        caption = format!(
+            "Files of job {job}: the first {} of {} entries ({})",
+            listing.files.len(),
+            listing.total,
+            totals.join(", ")
+        );
+        rows.push(vec![
+            format!("... {} more", listing.total - listing.files.len()),
+            String::new(),
+            "fetch takes them all; ls on the server lists them".into(),
+        ]);
+    }
+    table(&caption, &["file", "size", "role"], &rows)
 }
 
 /// What came back from a fetch.
@@ -187,6 +206,34 @@ pub fn fetch_report(job: &str, target: &str, report: &FetchReport) -> View {
             path.clone(),
             String::new(),
             format!("refused: {reason}"),
+        ]);
+    }
+    for (path, reason) in &report.failed {
+        rows.push(vec![
+            path.display().to_string(),
+            String::new(),
+            format!("FAILED, not written: {reason}"),
+        ]);
+    }
+    if report.hidden_left_out > 0 {
+        let examples: Vec<String> = report
+            .hidden_examples
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let more = if report.hidden_left_out > examples.len() {
+            ", ..."
+        } else {
+            ""
+        };
+        rows.push(vec![
+            format!(
+                "{} hidden ({}{more})",
+                report.hidden_left_out,
+                examples.join(", ")
+            ),
+            String::new(),
+            "left out: name them, or fetch with --hidden".into(),
         ]);
     }
     let caption = if rows.is_empty() {

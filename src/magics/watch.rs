@@ -18,6 +18,9 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(MagicError::Crimpl)
 }
 
+/// The most bytes of a job's log read (and shown) in one piece.
+pub const LOG_CHUNK: u64 = 4 << 20;
+
 /// A progress callback that prints each line into the cell.
 pub fn progress_to(out: &Output) -> impl Fn(&str) + Send + Sync + 'static {
     let out = out.clone();
@@ -86,7 +89,7 @@ pub async fn watch(
         if watch.stream_log && !matches!(record.status, JobStatus::Unknown(_)) {
             let server = watch.server.clone();
             let job = watch.job.clone();
-            if let Ok(bytes) = blocking(move || server.log(&job, offset, None)).await {
+            if let Ok(bytes) = blocking(move || server.log(&job, offset, LOG_CHUNK)).await {
                 offset += bytes.len() as u64;
                 out.stream(StreamName::Stdout, &String::from_utf8_lossy(&bytes));
             }

@@ -3,7 +3,7 @@
 //! mount it as the login user's server directory, mark it, and shut down
 //! after an idle time.
 
-use crate::crimpl::layout::{RUN_SCRIPT, WRAPPER};
+use crate::crimpl::layout::{RUN_SCRIPT_PREFIX, WRAPPER};
 
 /// The file at the root of a mounted crimpl volume; its presence in the
 /// server directory means the volume is mounted there.
@@ -43,7 +43,7 @@ impl Bootstrap {
 # alone does not keep the instance up).
 ( idle=0
   while sleep 60; do
-    if pgrep -u "$user" -f '{WRAPPER}|{RUN_SCRIPT}' > /dev/null || who | grep -q "^$user "; then
+    if pgrep -u "$user" -f '{WRAPPER}|{RUN_SCRIPT_PREFIX}' > /dev/null || who | grep -q "^$user "; then
       idle=0
     else
       idle=$((idle+1))
