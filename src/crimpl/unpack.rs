@@ -22,7 +22,8 @@ pub struct FetchReport {
     /// Files that could not be written here (name too long, permission
     /// denied, ...), with the reason: nothing of them was written.
     pub failed: Vec<(PathBuf, String)>,
-    /// How many hidden entries (a path part starting with `.`) were left out.
+    /// How many hidden files or directories (a name starting with `.`) were
+    /// left out, a directory counting once with everything in it.
     pub hidden_left_out: usize,
     /// The first few of them, to name in the report.
     pub hidden_examples: Vec<PathBuf>,
@@ -50,11 +51,12 @@ pub struct UnpackPolicy {
 }
 
 impl UnpackPolicy {
-    /// Whether `relative` is hidden and not asked for: a part below what
-    /// was named (or any part, when nothing was) starts with `.`.
-    fn leaves_out(&self, relative: &Path) -> bool {
+    /// The hidden entry that `relative` is or lies in, if it is not asked
+    /// for: the first part below what was named (or any part, when nothing
+    /// was) that starts with `.`.
+    fn hidden_root(&self, relative: &Path) -> Option<PathBuf> {
         if self.hidden {
-            return false;
+            return None;
         }
         let below_named = self
             .named
@@ -62,8 +64,16 @@ impl UnpackPolicy {
             .filter_map(|named| relative.strip_prefix(named).ok())
             .min_by_key(|rest| rest.components().count());
         let rest = below_named.unwrap_or(relative);
-        rest.components()
-            .any(|part| part.as_os_str().as_encoded_bytes().starts_with(b"."))
+        let skipped = relative.components().count() - rest.components().count();
+        let hidden_at = rest
+            .components()
+            .position(|part| part.as_os_str().as_encoded_bytes().starts_with(b"."))?;
+        Some(
+            relative
+                .components()
+                .take(skipped + hidden_at + 1)
+                .collect(),
+        )
     }
 }
 
@@ -78,6 +88,8 @@ pub fn unpack(
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", target.display()))?;
     let mut report = FetchReport::default();
+    // tar lists a directory's entries right after it: one count per hidden entry.
+    let mut last_hidden: Option<PathBuf> = None;
     let mut archive = tar::Archive::new(archive);
     for entry in archive.entries().context("reading the fetched archive")? {
         let mut entry = entry.context("reading the fetched archive")?;
@@ -92,11 +104,14 @@ pub fn unpack(
         if relative.as_os_str().is_empty() {
             continue; // "./" itself
         }
-        if policy.leaves_out(&relative) {
-            if report.hidden_examples.len() < HIDDEN_EXAMPLES {
-                report.hidden_examples.push(relative);
+        if let Some(root) = policy.hidden_root(&relative) {
+            if last_hidden.as_ref() != Some(&root) {
+                if report.hidden_examples.len() < HIDDEN_EXAMPLES {
+                    report.hidden_examples.push(root.clone());
+                }
+                report.hidden_left_out += 1;
+                last_hidden = Some(root);
             }
-            report.hidden_left_out += 1;
             continue;
         }
         let kind = entry.header().entry_type();

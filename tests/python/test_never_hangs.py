@@ -41,7 +41,7 @@ def test_odd_characters_and_cursors_in_completion(kernel):
         ("%crimpl wait --poll 1e20", ["--poll", "0.1 to 86400"]),
         ("%crimpl wait --poll NaN", ["--poll"]),
         ("%crimpl wait --poll inf", ["--poll"]),
-        ("%crimpl log --tail -3", ["--tail"]),
+        ("%crimpl log --tail=-3", ["--tail"]),
         ("%crimpl log --tail 99999999999999999999", ["--tail"]),
         ("%%crimpl submit --nprocs 0\necho x\n", ["--nprocs", "1..=65536"]),
         ("%%crimpl submit --nprocs 4294967297\necho x\n", ["--nprocs"]),
@@ -151,11 +151,13 @@ def test_a_vanished_job_whose_pid_was_reused_is_lost(local_kernel, server_dir, s
 def test_implausible_pid_files_are_ignored(local_kernel, server_dir, content):
     assert local_kernel.execute("%%crimpl submit --job odd\nsleep 300\n").ok
     pid = job_pid(server_dir, "odd")
+    pid_file = job_dir(server_dir, "odd") / "crimpl-job.pid"
     try:
-        (job_dir(server_dir, "odd") / "crimpl-job.pid").write_text(content + "\n")
+        pid_file.write_text(content + "\n")
         status = local_kernel.execute("%crimpl status odd")
         assert status.ok and "lost" not in status.text
     finally:
+        pid_file.write_text(f"{pid}\n")
         os.killpg(pid, 9)
 
 
