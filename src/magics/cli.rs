@@ -403,7 +403,7 @@ pub enum Parsed {
         /// The line split like a shell command line.
         words: Vec<String>,
         /// What clap read.
-        line: MagicLine,
+        line: Box<MagicLine>,
     },
 }
 
@@ -418,7 +418,10 @@ pub fn parse(line: &str) -> Result<Parsed, MagicError> {
         .try_get_matches_from(&words)
         .and_then(|matches| MagicLine::from_arg_matches(&matches));
     match parsed {
-        Ok(line) => Ok(Parsed::Command { words, line }),
+        Ok(line) => Ok(Parsed::Command {
+            words,
+            line: Box::new(line),
+        }),
         Err(err) => match err.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                 Ok(Parsed::Help(err.render().to_string()))
