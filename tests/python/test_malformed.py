@@ -91,7 +91,7 @@ def test_bad_magics_are_errors_in_the_cell_and_the_kernel_survives(kernel):
         ("%crimpl submit", "needs a script"),
         ("%crimpl jobs extra-arg", "unexpected argument"),
         ("%crimpl status --server nowhere", "no server named"),
-        ("%crimpl wait --poll 0 x", "positive"),
+        ("%crimpl wait --poll 0 x", "0.1 to 86400 seconds"),
         ("%crimpl wait --until done x", "possible values"),
         ('%crimpl status "unterminated', "unbalanced quotes"),
         ("%crimpl status $CRIMPL_TEST_UNSET_VARIABLE", "is not set"),
