@@ -10,8 +10,9 @@ use clap::{CommandFactory, FromArgMatches};
 
 use super::cli::{Command, MagicLine, ServerArg, takes_body};
 use super::complete::{self, Completion};
+use super::env::Variables;
 use super::expand::expand_variables;
-use super::{Cancel, MagicError, MagicResult, Output, StreamName, aws, jobs, servers};
+use super::{Cancel, MagicError, MagicResult, Output, StreamName, aws, env, jobs, servers};
 use crate::crimpl::config::DEFAULT_DIRECTORY;
 use crate::crimpl::{Registry, Server, ServerConfig};
 
@@ -23,6 +24,7 @@ pub struct Magics {
     registry: Registry,
     working_dir: PathBuf,
     state: Mutex<State>,
+    variables: Mutex<Variables>,
 }
 
 #[derive(Default)]
@@ -44,6 +46,7 @@ impl Magics {
             registry,
             working_dir,
             state: Mutex::default(),
+            variables: Mutex::default(),
         }
     }
 
@@ -74,7 +77,7 @@ impl Magics {
         out: Output,
         cancel: Cancel,
     ) -> MagicResult {
-        let line = expand_variables(line)?;
+        let line = expand_variables(line, &self.variables())?;
         let words = shlex::split(&line)
             .ok_or_else(|| MagicError::Usage(format!("unbalanced quotes in: {line}")))?;
         let parsed = match MagicLine::command()
@@ -125,6 +128,7 @@ impl Magics {
             Command::Resubmit(args) => jobs::resubmit(self, &args, &out).await,
             Command::Job(command) => aws::job(self, command, &out).await,
             Command::Aws(command) => aws::account(command, &out).await,
+            Command::Env(args) => env::run(self, args, &out),
         }
     }
 
@@ -282,6 +286,13 @@ impl Magics {
                 known.push(job);
             }
         }
+    }
+
+    /// The variables `$VAR` expands to (`%crimpl env`).
+    pub fn variables(&self) -> std::sync::MutexGuard<'_, Variables> {
+        self.variables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
