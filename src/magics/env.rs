@@ -21,7 +21,7 @@ pub struct EnvArgs {
     /// NAME=VALUE sets NAME; NAME alone shows its value; nothing lists every variable.
     #[arg(value_name = "NAME=VALUE")]
     pub words: Vec<String>,
-    /// Unset NAME (it then expands to nothing but an error, even if the kernel's environment has it).
+    /// Unset NAME: `$NAME` is then an error, even where the kernel's environment has it.
     #[arg(long, value_name = "NAME", conflicts_with = "words")]
     pub unset: Vec<String>,
 }
