@@ -16,7 +16,7 @@ use super::numbers;
     disable_version_flag = true,
     help_template = "{about}\n\n{usage-heading} {usage}\n\n{all-args}",
     after_help = "Cells: `%%crimpl run` / `%%crimpl submit` on the first line send the rest of the cell as the \
-                  job script. `$VAR` in a magic line is taken from the kernel's environment."
+                  job script. `$VAR` in a magic line is taken from `%crimpl env`, then the kernel's environment."
 )]
 pub struct MagicLine {
     /// What to do.
@@ -56,6 +56,8 @@ pub enum Command {
     /// AWS account housekeeping: every crimpl instance and volume.
     #[command(subcommand)]
     Aws(AwsCommand),
+    /// Set, unset or list the variables that `$NAME` in a magic line expands to.
+    Env(super::env::EnvArgs),
 }
 
 /// `%crimpl job ...` (AWS job instances).

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use super::cli::{Command, Parsed, ServerArg, parse, takes_body};
 use super::complete::{self, Completion};
+use super::env::Variables;
 use super::expand::expand_variables;
-use super::{Cancel, MagicError, MagicResult, Output, StreamName, aws, jobs, servers};
+use super::{Cancel, MagicError, MagicResult, Output, StreamName, aws, env, jobs, servers};
 use crate::crimpl::config::DEFAULT_DIRECTORY;
 use crate::crimpl::{Registry, Server, ServerConfig};
 use anyhow::{Context, anyhow};
@@ -21,6 +22,7 @@ pub struct Magics {
     registry: Registry,
     working_dir: PathBuf,
     state: Mutex<State>,
+    variables: Mutex<Variables>,
 }
 
 #[derive(Default)]
@@ -42,6 +44,7 @@ impl Magics {
             registry,
             working_dir,
             state: Mutex::default(),
+            variables: Mutex::default(),
         }
     }
 
@@ -72,7 +75,7 @@ impl Magics {
         out: Output,
         cancel: Cancel,
     ) -> MagicResult {
-        let line = expand_variables(line)?;
+        let line = expand_variables(line, &self.variables())?;
         let (words, parsed) = match parse(&line)? {
             Parsed::Help(help) => {
                 out.stream(StreamName::Stdout, &help);
@@ -110,6 +113,7 @@ impl Magics {
             Command::Resubmit(args) => jobs::resubmit(self, &args, &out).await,
             Command::Job(command) => aws::job(self, command, &out).await,
             Command::Aws(command) => aws::account(command, &out).await,
+            Command::Env(args) => env::run(self, args, &out),
         }
     }
 
@@ -267,6 +271,13 @@ impl Magics {
                 known.push(job);
             }
         }
+    }
+
+    /// The variables `$VAR` expands to (`%crimpl env`).
+    pub fn variables(&self) -> std::sync::MutexGuard<'_, Variables> {
+        self.variables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -7,6 +7,7 @@ use proptest::prelude::*;
 
 use super::cli::{MagicLine, parse};
 use super::complete::{complete, help_for};
+use super::env::Variables;
 use super::expand::expand_variables;
 
 /// Every command path of the grammar with the long options it takes.
@@ -77,7 +78,7 @@ proptest! {
 
     #[test]
     fn magic_lines_never_panic(line in magic_line()) {
-        let _ = expand_variables(&line);
+        let _ = expand_variables(&line, &Variables::default());
         let _ = parse(&line);
         let full = format!("%crimpl {line}");
         let _ = help_for(&full);

@@ -8,6 +8,7 @@ mod cell;
 mod cli;
 mod complete;
 mod context;
+mod env;
 mod expand;
 #[cfg(test)]
 mod fuzz;

@@ -5,8 +5,11 @@ fails here, so the kernel must end finished job instances through the API."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import uuid
 
+import nbformat
 import pytest
 
 from harness.moto import INSTANCE_ADDRESSES, Moto
@@ -269,4 +272,44 @@ def test_aws_notebook_runs_under_nbclient(cloud, tmp_path):
     assert "starting the server instance" in joined
     assert "100 values, mean 50.5" in joined
     assert (tmp_path / "out" / "aws-results" / "summary.txt").exists()
+    assert moto.live_instances() == [] and moto.volumes() == []
+
+
+def test_aws_notebook_runs_under_papermill_with_its_parameters(cloud, tmp_path):
+    """The same notebook configured by papermill's -p alone, with no CRIMPL_AWS_* set."""
+    from test_notebooks import ROOT, outputs_text
+
+    moto, sshd = cloud
+    directory = "~/crimpl-aws/papermill-demo"
+    sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
+    env = kernel_env(tmp_path / "config", home=sshd.home)
+    env.update(moto.env())
+    for name in ("CRIMPL_AWS_KEY_FILE", "CRIMPL_AWS_SUBNET_ID", "CRIMPL_AWS_SECURITY_GROUP_ID", "CRIMPL_AWS_OPTIONS"):
+        env.pop(name, None)
+    work = tmp_path / "out"
+    work.mkdir()
+    out = work / "aws-ec2.ipynb"
+    ran = subprocess.run(
+        [
+            sys.executable, "-m", "papermill", "--no-progress-bar", str(ROOT / "notebooks" / "aws-ec2.ipynb"), str(out),
+            "--cwd", str(work),
+            "-p", "server", "papermill-demo",
+            "-p", "key_file", "~/.ssh/id_ed25519",
+            "-p", "subnet_id", moto.subnet_id,
+            "-p", "security_group_id", moto.security_group_id,
+            "-r", "options", f"--username crimpltest --ssh-address private --ssh-port {sshd.port} --directory {directory}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    notebook = nbformat.read(out, as_version=4)
+    injected = next(cell for cell in notebook.cells if "injected-parameters" in cell.metadata.get("tags", []))
+    assert f"%crimpl env subnet_id={moto.subnet_id}" in injected.source
+    joined = "\n".join(outputs_text(notebook))
+    assert "papermill-demo" in joined and "Launching a c6i.2xlarge job instance" in joined
+    assert "100 values, mean 50.5" in joined
+    assert (work / "aws-results" / "summary.txt").exists()
     assert moto.live_instances() == [] and moto.volumes() == []
