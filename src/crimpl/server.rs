@@ -20,6 +20,7 @@ use super::layout::{self, INPUT_LIST, RUN_SCRIPT, SUBMIT_SCRIPT, WRAPPER};
 use super::scripts;
 use super::slurm::{self, SlurmOptions};
 use super::status::JobStatus;
+use super::suggest;
 use super::transport::{HostKeyPolicy, LocalTransport, SshTransport, StdinFeed, Transport};
 use super::unpack::{self, FetchReport};
 
@@ -437,11 +438,30 @@ impl Server {
                  its volume: %crimpl server start {name}, then ask again",
                     name = self.name
                 ),
-                None => format!(
-                    "no job {job:?} on server {}: %crimpl jobs lists them",
-                    self.name
-                ),
+                None => format!("{:#}", self.no_such_job(job)),
             })
+    }
+
+    /// "No such job", naming the existing jobs closest to `job` (one more
+    /// survey, on this error path only).
+    fn no_such_job(&self, job: &str) -> anyhow::Error {
+        let names: Vec<String> = self
+            .jobs()
+            .map(|records| records.into_iter().map(|r| r.name).collect())
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "no job {job:?} on server {}{}: %crimpl jobs lists them",
+            self.name,
+            suggest::did_you_mean(job, names.iter().map(String::as_str))
+        )
+    }
+
+    /// `err` of an operation on `job`, or "no such job" if that is why it failed.
+    fn unless_missing(&self, job: &str, err: anyhow::Error) -> anyhow::Error {
+        match self.aws() {
+            None if self.job(job).is_err() => self.no_such_job(job),
+            _ => err,
+        }
     }
 
     fn survey(&self, pattern: &str) -> anyhow::Result<Vec<JobRecord>> {
@@ -529,6 +549,7 @@ impl Server {
         let command = scripts::read_log(&self.job_dir(job)?, offset, tail);
         self.transport(false, &|_| {})?
             .check(&command, None, "reading the job log")
+            .map_err(|err| self.unless_missing(job, err))
     }
 
     /// The job's files, marked input, output or crimpl.
@@ -540,10 +561,7 @@ impl Server {
         );
         let captured = self.transport(false, &|_| {})?.capture(&command, None)?;
         if captured.finished.code == Some(3) {
-            bail!(
-                "no job {job:?} on server {}: %crimpl jobs lists them",
-                self.name
-            );
+            return Err(self.no_such_job(job));
         }
         let output = captured.stdout;
         let split = output
@@ -601,10 +619,11 @@ impl Server {
             .map_err(|_| anyhow::anyhow!("the unpacking thread failed"))?;
         let finished = received?;
         if !finished.success() {
-            bail!(
+            let err = anyhow::anyhow!(
                 "fetching from job {job:?} failed: {}",
                 finished.stderr.trim()
             );
+            return Err(self.unless_missing(job, err));
         }
         report
     }
@@ -617,7 +636,8 @@ impl Server {
             _ => scripts::kill_detached(&job_dir),
         };
         self.transport(false, &|_| {})?
-            .check(&command, None, &format!("killing job {job:?}"))?;
+            .check(&command, None, &format!("killing job {job:?}"))
+            .map_err(|err| self.unless_missing(job, err))?;
         Ok(())
     }
 

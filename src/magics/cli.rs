@@ -13,7 +13,10 @@ use clap::{Args, Parser, Subcommand};
     disable_version_flag = true,
     help_template = "{about}\n\n{usage-heading} {usage}\n\n{all-args}",
     after_help = "Cells: `%%crimpl run` / `%%crimpl submit` on the first line send the rest of the cell as the \
-                  job script. `$VAR` in a magic line is taken from the kernel's environment."
+                  job script. `$VAR` in a magic line is taken from the kernel's environment.\n\
+                  Servers: a command without --server uses the server chosen with `%crimpl server use NAME`, \
+                  else the only server you made, else `local` (this machine, ~/crimpl). \
+                  After `%crimpl server new`, `%crimpl server check NAME` tests every step to a working job."
 )]
 pub struct MagicLine {
     /// What to do.
@@ -129,6 +132,11 @@ pub enum ServerCommand {
     Use {
         /// The server's name.
         name: String,
+    },
+    /// Check every step from here to a working job: ok / failed / skipped, each with its time and next step.
+    Check {
+        /// The server's name (default: the one a command without --server uses).
+        name: Option<String>,
     },
     /// Show a server's settings.
     Show {
