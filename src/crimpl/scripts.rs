@@ -142,12 +142,12 @@ pub fn list_files(job_dir: &str) -> String {
     format!("cd {job_dir} && find . -mindepth 1 -printf '%y\\t%s\\t%P\\0'")
 }
 
-/// Print the job's log from byte `offset` on (or its last `tail` lines).
+/// Print the job's log from byte `offset` on (or its last `tail` lines); exit 3 if the job is missing.
 pub fn read_log(job_dir: &str, offset: u64, tail: Option<usize>) -> String {
     match tail {
-        Some(n) => format!("cd {job_dir} && [ -f {LOG_FILE} ] && tail -n {n} {LOG_FILE}; true"),
+        Some(n) => format!("cd {job_dir} || exit 3; [ -f {LOG_FILE} ] && tail -n {n} {LOG_FILE}; true"),
         None => format!(
-            "cd {job_dir} && [ -f {LOG_FILE} ] && tail -c +{} {LOG_FILE}; true",
+            "cd {job_dir} || exit 3; [ -f {LOG_FILE} ] && tail -c +{} {LOG_FILE}; true",
             offset + 1
         ),
     }

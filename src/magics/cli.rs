@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
     name = "%crimpl",
     no_binary_name = true,
     disable_version_flag = true,
-    help_template = "{about}\n\n{usage-heading} {usage}\n\n{all-args}",
+    help_template = "{about}\n\n{usage-heading} {usage}\n\n{all-args}{after-help}",
     after_help = "Cells: `%%crimpl run` / `%%crimpl submit` on the first line send the rest of the cell as the \
                   job script. `$VAR` in a magic line is taken from the kernel's environment.\n\
                   Servers: a command without --server uses the server chosen with `%crimpl server use NAME`, \

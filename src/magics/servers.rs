@@ -9,6 +9,7 @@ use super::watch::{blocking, progress_to};
 use super::{MagicError, MagicResult, Output, render};
 use crate::crimpl::aws::{AwsConfig, Ec2, InstanceSettings};
 use crate::crimpl::config::DEFAULT_DIRECTORY;
+use crate::crimpl::transport::SshTarget;
 use crate::crimpl::{ServerConfig, scripts};
 
 /// Run a `server` subcommand.
@@ -184,6 +185,12 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             "a server named {name:?} exists already: add --replace, remove it first \
              (%crimpl server remove {name}), or pick another name"
         )));
+    }
+    // A host name that does not resolve is a typo far more often than an outage.
+    if let Some(host) = config.host() {
+        SshTarget::resolve(host)?
+            .addresses()
+            .map_err(|err| anyhow::anyhow!("{err:#}; nothing was saved"))?;
     }
     let opened = crate::crimpl::Server::open(&name, config.clone())?;
     let described = opened.describe();

@@ -27,8 +27,10 @@ def saved_servers(config_dir) -> dict:
 
 
 def test_a_failed_server_new_saves_nothing(fresh, config_dir, tmp_path):
-    refused = fresh.execute("%crimpl server new ssh x --host -oProxyCommand=touch")
+    refused = fresh.execute("%crimpl server new ssh x --host=-oProxyCommand=touch")
     assert not refused.ok and "is not a host" in refused.error
+    typo = fresh.execute("%crimpl server new ssh x --host nosuchhost.invalid")
+    assert not typo.ok and "cannot resolve nosuchhost.invalid" in typo.error and "nothing was saved" in typo.error
     bad_name = fresh.execute("%crimpl server new local 'a b'")
     assert not bad_name.ok
     assert saved_servers(config_dir) == {}

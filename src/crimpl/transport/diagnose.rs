@@ -3,7 +3,7 @@
 //! connect, SSH protocol, host key, authentication. The session they open
 //! serves the check's later steps.
 
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use ssh2::{MethodType, Session};
@@ -76,28 +76,19 @@ pub fn connect_steps(
 }
 
 fn resolve(target: &SshTarget) -> Found<Vec<SocketAddr>> {
-    let host = &target.host_name;
-    match (host.as_str(), target.port).to_socket_addrs() {
-        Ok(addresses) => {
-            let addresses: Vec<SocketAddr> = addresses.collect();
-            if addresses.is_empty() {
-                return Err(problem(
-                    format!("{host} has no address"),
-                    format!("check the host name {host} (in --host, or HostName in ~/.ssh/config)"),
-                ));
-            }
-            let listed: Vec<String> = addresses.iter().map(|a| a.ip().to_string()).collect();
-            let detail = format!("{host} is {}", listed.join(", "));
-            Ok((addresses, detail))
-        }
-        Err(err) => Err(problem(
-            format!("cannot resolve {host}: {err}"),
+    let addresses = target.addresses().map_err(|err| {
+        problem(
+            format!("cannot resolve {}: {}", target.host_name, err.root_cause()),
             format!(
-                "check the spelling of {host} (in --host, or HostName in ~/.ssh/config); a name \
-                 inside a private network needs its VPN connected"
+                "check the spelling of {} (in --host, or HostName in ~/.ssh/config); a name \
+                 inside a private network needs its VPN connected",
+                target.host_name
             ),
-        )),
-    }
+        )
+    })?;
+    let listed: Vec<String> = addresses.iter().map(|a| a.ip().to_string()).collect();
+    let detail = format!("{} is {}", target.host_name, listed.join(", "));
+    Ok((addresses, detail))
 }
 
 fn tcp_connect(target: &SshTarget, addresses: &[SocketAddr]) -> Found<TcpStream> {

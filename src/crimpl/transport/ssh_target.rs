@@ -136,6 +136,25 @@ impl SshTarget {
         })
     }
 
+    /// The addresses the host name resolves to (an error names the name and what to check).
+    pub fn addresses(&self) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+        use std::net::ToSocketAddrs;
+        let host = &self.host_name;
+        let addresses: Vec<_> = (host.as_str(), self.port)
+            .to_socket_addrs()
+            .with_context(|| {
+                format!(
+                    "cannot resolve {host}: check its spelling (in --host, or HostName in \
+                     ~/.ssh/config); a name inside a private network needs its VPN connected"
+                )
+            })?
+            .collect();
+        if addresses.is_empty() {
+            bail!("{host} has no address: check the host name");
+        }
+        Ok(addresses)
+    }
+
     /// `user@host:port`, for messages.
     pub fn describe(&self) -> String {
         format!("{}@{}:{}", self.user, self.host_name, self.port)
