@@ -145,7 +145,9 @@ pub fn list_files(job_dir: &str) -> String {
 /// Print the job's log from byte `offset` on (or its last `tail` lines); exit 3 if the job is missing.
 pub fn read_log(job_dir: &str, offset: u64, tail: Option<usize>) -> String {
     match tail {
-        Some(n) => format!("cd {job_dir} || exit 3; [ -f {LOG_FILE} ] && tail -n {n} {LOG_FILE}; true"),
+        Some(n) => {
+            format!("cd {job_dir} || exit 3; [ -f {LOG_FILE} ] && tail -n {n} {LOG_FILE}; true")
+        }
         None => format!(
             "cd {job_dir} || exit 3; [ -f {LOG_FILE} ] && tail -c +{} {LOG_FILE}; true",
             offset + 1

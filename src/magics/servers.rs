@@ -213,9 +213,11 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             Ok(())
         }
         Err(err) => Err(MagicError::Crimpl(anyhow::anyhow!(
-            "{summary}, but it cannot be reached yet: {err:#}\n\
+            "{summary}, but it cannot be reached yet: {}\n\
              %crimpl server check {name} shows every step to it and what to do; \
-             %crimpl server remove {name} forgets it"
+             %crimpl server remove {name} forgets it",
+            err.to_string()
+                .replace("server trust SERVER ", &format!("server trust {name} "))
         ))),
     }
 }

@@ -94,7 +94,7 @@ def test_a_closed_port_is_named_with_what_to_do(kernel, sshd):
     port = free_port()
     made = new_ssh(kernel, "closed", f"crimpltest@127.0.0.1:{port}")
     # A valid server that cannot be reached yet is saved, and the message says so.
-    assert not made.ok and "saved, but it cannot be reached yet" in made.error
+    assert not made.ok and "saved:" in made.error and "but it cannot be reached yet" in made.error
     assert "%crimpl server check closed" in made.error
     checked = kernel.execute("%crimpl server check closed")
     assert not checked.ok and "TCP connect" in checked.error
@@ -107,7 +107,8 @@ def test_a_closed_port_is_named_with_what_to_do(kernel, sshd):
 
 def test_an_unknown_host_key_shows_its_fingerprint_and_the_trust_command(kernel, sshd):
     sshd.known_hosts.write_text("")
-    assert not new_ssh(kernel, "fresh", sshd.host_alias).ok
+    made = new_ssh(kernel, "fresh", sshd.host_alias)
+    assert not made.ok and "%crimpl server trust fresh SHA256:" in made.error
     table = check_table(kernel.execute("%crimpl server check fresh"))
     assert statuses(table)["SSH protocol"] == "ok" and statuses(table)["host key"] == "failed"
     assert "unknown" in table["host key"]["found"]

@@ -107,9 +107,10 @@ fn job_names() -> Vec<&'static str> {
     names
 }
 
-fn replace_hint(option: &str) -> String {
+/// How to change a setting: `what` is the option to give (`another --subnet-id`).
+fn replace_hint(what: &str) -> String {
     format!(
-        "make the server again with another {option} (%crimpl server new aws ... --replace keeps its volume)"
+        "make the server again with {what} (%crimpl server new aws ... --replace keeps its volume)"
     )
 }
 
@@ -117,14 +118,14 @@ fn subnet(ec2: &Ec2, aws: &AwsConfig) -> Found<String> {
     let id = &aws.instances.subnet_id;
     let subnet = ec2
         .subnet(id)
-        .map_err(|err| problem(format!("{err:#}"), replace_hint("--subnet-id")))?;
+        .map_err(|err| problem(format!("{err:#}"), replace_hint("another --subnet-id")))?;
     if subnet.zone != aws.availability_zone {
         return Err(problem(
             format!(
                 "{id} is in {}, but the volume {} is in {}: instances there cannot attach it",
                 subnet.zone, aws.volume_id, aws.availability_zone
             ),
-            replace_hint(&format!("--subnet-id (one in {})", aws.availability_zone)),
+            replace_hint(&format!("a --subnet-id in {}", aws.availability_zone)),
         ));
     }
     let public = if subnet.public_ip_on_launch {
@@ -162,13 +163,16 @@ fn subnet(ec2: &Ec2, aws: &AwsConfig) -> Found<String> {
 fn security_group(ec2: &Ec2, aws: &AwsConfig, subnet_vpc: Option<&str>) -> Found<()> {
     let id = &aws.instances.security_group_id;
     let port = aws.instances.ssh_port;
-    let group = ec2
-        .security_group(id)
-        .map_err(|err| problem(format!("{err:#}"), replace_hint("--security-group-id")))?;
+    let group = ec2.security_group(id).map_err(|err| {
+        problem(
+            format!("{err:#}"),
+            replace_hint("another --security-group-id"),
+        )
+    })?;
     if let Some(vpc) = subnet_vpc.filter(|vpc| !group.vpc_id.is_empty() && *vpc != group.vpc_id) {
         return Err(problem(
             format!("{id} belongs to {}, the subnet to {vpc}", group.vpc_id),
-            replace_hint(&format!("--security-group-id (one of {vpc})")),
+            replace_hint(&format!("a --security-group-id of {vpc}")),
         ));
     }
     let sources: Vec<String> = group
@@ -198,14 +202,14 @@ fn key_pair(ec2: &Ec2, aws: &AwsConfig) -> Found<()> {
     let file = &settings.key_file;
     let fingerprint = ec2
         .key_pair(name)
-        .map_err(|err| problem(format!("{err:#}"), replace_hint("--key-name")))?;
+        .map_err(|err| problem(format!("{err:#}"), replace_hint("another --key-name")))?;
     let Some(fingerprint) = fingerprint else {
         return Err(problem(
             format!("EC2 has no key pair named {name} in this region"),
             format!(
                 "import the public half of {file}: aws ec2 import-key-pair --key-name {name} \
                  --public-key-material fileb://{file}.pub, or {}",
-                replace_hint("--key-name")
+                replace_hint("another --key-name")
             ),
         ));
     };
@@ -216,7 +220,7 @@ fn key_pair(ec2: &Ec2, aws: &AwsConfig) -> Found<()> {
             ),
             format!(
                 "put the key pair's private key at {file}, or {}",
-                replace_hint("--key-file")
+                replace_hint("another --key-file")
             ),
         ));
     }
@@ -224,7 +228,7 @@ fn key_pair(ec2: &Ec2, aws: &AwsConfig) -> Found<()> {
 }
 
 fn image(ec2: &Ec2, aws: &AwsConfig) -> Found<String> {
-    let next = || replace_hint("--image-id (an image of this region)");
+    let next = || replace_hint("an --image-id of this region");
     let id = match &aws.instances.image_id {
         Some(id) => id.clone(),
         None => ec2
@@ -273,7 +277,7 @@ fn instance_types(ec2: &Ec2, aws: &AwsConfig) -> Found<()> {
             format!("not offered in {zone}: {}", absent.join(", ")),
             format!(
                 "submit with --instance-type of a type offered in {zone}, or {}",
-                replace_hint("--subnet-id (in a zone that offers them)")
+                replace_hint("a --subnet-id in a zone that offers them")
             ),
         ));
     }
@@ -377,7 +381,7 @@ fn address(aws: &AwsConfig, instance: &Instance) -> Found<SshTarget> {
                 "instance {} has no {:?} address",
                 instance.id, settings.ssh_address
             ),
-            replace_hint("--ssh-address"),
+            replace_hint("another --ssh-address"),
         )
     })?;
     let target = SshTarget::direct(

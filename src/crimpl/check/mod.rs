@@ -107,15 +107,15 @@ impl<'a> Checklist<'a> {
         value
     }
 
-    /// Record steps that were not tried, and why (with the way to try them).
+    /// Record steps that were not tried, and why (the first one with the way to try them).
     pub fn skip(&mut self, names: &[&str], why: &str, next: Option<&str>) {
-        for name in names {
+        for (i, name) in names.iter().enumerate() {
             self.push(Step {
                 name: (*name).into(),
                 outcome: Outcome::Skipped,
                 detail: why.into(),
                 took: Duration::ZERO,
-                next: next.map(str::to_string),
+                next: next.filter(|_| i == 0).map(str::to_string),
             });
         }
     }

@@ -213,15 +213,19 @@ fn login(session: &Session, target: &SshTarget) -> Found<()> {
             "this kernel logs in with keys: ask the host's admin to allow public-key logins",
         )),
         Err(err) => {
-            let public = target.identity_files.iter().find(|k| k.exists()).map_or(
-                "~/.ssh/id_ed25519.pub (make it with ssh-keygen)".into(),
-                |k| format!("{}.pub", k.display()),
-            );
+            let existing = target.identity_files.iter().find(|k| k.exists());
+            let (make, public) = match existing {
+                Some(key) => (String::new(), format!("{}.pub", key.display())),
+                None => (
+                    "make a key (ssh-keygen -t ed25519), then ".to_string(),
+                    "~/.ssh/id_ed25519.pub".to_string(),
+                ),
+            };
             Err(problem(
                 format!("{err:#} (server offers {offered})"),
                 format!(
-                    "add {public} to ~/.ssh/authorized_keys of {user} on the host: `ssh-copy-id -i \
-                     {public} -p {} {user}@{}`, or ask its admin",
+                    "{make}add {public} to ~/.ssh/authorized_keys of {user} on the host: \
+                     `ssh-copy-id -i {public} -p {} {user}@{}`, or ask its admin",
                     target.port, target.host_name
                 ),
             ))
