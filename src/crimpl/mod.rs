@@ -6,6 +6,7 @@
 //! files (and the scheduler), never from memory, so any kernel sees the truth.
 
 pub mod aws;
+pub mod check;
 pub mod config;
 pub mod job;
 pub mod layout;
@@ -14,6 +15,7 @@ pub mod scripts;
 pub mod server;
 pub mod slurm;
 pub mod status;
+pub mod suggest;
 pub mod transport;
 pub mod unpack;
 

@@ -205,7 +205,7 @@ find . -mindepth 1 {depth}-printf '%y\t%s\t%P\0'"#
 /// Print at most `max_bytes` of the job's log from byte `offset` on.
 pub fn read_log(job_dir: &str, offset: u64, max_bytes: u64) -> String {
     format!(
-        "cd {job_dir} && [ -f {LOG_FILE} ] && tail -c +{} {LOG_FILE} | head -c {max_bytes}; true",
+        "cd {job_dir} || exit 3; [ -f {LOG_FILE} ] && tail -c +{} {LOG_FILE} | head -c {max_bytes}; true",
         offset + 1
     )
 }
@@ -213,7 +213,7 @@ pub fn read_log(job_dir: &str, offset: u64, max_bytes: u64) -> String {
 /// Print the byte offset where the last `lines` lines of the job's log start.
 pub fn log_tail_offset(job_dir: &str, lines: usize) -> String {
     format!(
-        "cd {job_dir} && [ -f {LOG_FILE} ] || {{ echo 0; exit 0; }}; \
+        "cd {job_dir} || exit 3; [ -f {LOG_FILE} ] || {{ echo 0; exit 0; }}; \
          s=$(wc -c < {LOG_FILE}); t=$(tail -n {lines} {LOG_FILE} | wc -c); \
          [ \"$t\" -le \"$s\" ] && echo $((s - t)) || echo 0"
     )

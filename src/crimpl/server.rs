@@ -20,6 +20,7 @@ use super::layout::{self, INPUT_LIST, SUBMIT_SCRIPT, WRAPPER};
 use super::scripts;
 use super::slurm::{self, SlurmOptions};
 use super::status::JobStatus;
+use super::suggest;
 use super::transport::{HostKeyPolicy, LocalTransport, SshTransport, StdinFeed, Transport};
 use super::unpack::{self, FetchReport, UnpackPolicy};
 
@@ -441,11 +442,30 @@ impl Server {
                  its volume: %crimpl server start {name}, then ask again",
                     name = self.name
                 ),
-                None => format!(
-                    "no job {job:?} on server {}: %crimpl jobs lists them",
-                    self.name
-                ),
+                None => format!("{:#}", self.no_such_job(job)),
             })
+    }
+
+    /// "No such job", naming the existing jobs closest to `job` (one more
+    /// survey, on this error path only).
+    fn no_such_job(&self, job: &str) -> anyhow::Error {
+        let names: Vec<String> = self
+            .jobs()
+            .map(|records| records.into_iter().map(|r| r.name).collect())
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "no job {job:?} on server {}{}: %crimpl jobs lists them",
+            self.name,
+            suggest::did_you_mean(job, names.iter().map(String::as_str))
+        )
+    }
+
+    /// `err` of an operation on `job`, or "no such job" if that is why it failed.
+    fn unless_missing(&self, job: &str, err: anyhow::Error) -> anyhow::Error {
+        match self.aws() {
+            None if self.job(job).is_err() => self.no_such_job(job),
+            _ => err,
+        }
     }
 
     fn survey(&self, pattern: &str) -> anyhow::Result<Vec<JobRecord>> {
@@ -537,6 +557,7 @@ impl Server {
         let command = scripts::read_log(&self.job_dir(job)?, offset, max_bytes);
         self.transport(false, &|_| {})?
             .check(&command, None, "reading the job log")
+            .map_err(|err| self.unless_missing(job, err))
     }
 
     /// The byte offset where the last `lines` lines of the job's log start.
@@ -544,7 +565,8 @@ impl Server {
         let command = scripts::log_tail_offset(&self.job_dir(job)?, lines);
         let said = self
             .transport(false, &|_| {})?
-            .check(&command, None, "reading the job log")?;
+            .check(&command, None, "reading the job log")
+            .map_err(|err| self.unless_missing(job, err))?;
         String::from_utf8_lossy(&said)
             .trim()
             .parse()
@@ -564,10 +586,7 @@ impl Server {
                 Ok(())
             })?;
         match (finished.code, listing) {
-            (Some(3), _) => bail!(
-                "no job {job:?} on server {}: %crimpl jobs lists them",
-                self.name
-            ),
+            (Some(3), _) => Err(self.no_such_job(job)),
             (Some(0), Some(listing)) => Ok(listing),
             _ => bail!(
                 "listing job {job:?} failed on server {}: {}",
@@ -650,10 +669,11 @@ impl Server {
             .map_err(|_| anyhow::anyhow!("the unpacking thread failed"))?;
         let finished = received?;
         if !finished.success() {
-            bail!(
+            let err = anyhow::anyhow!(
                 "fetching from job {job:?} failed: {}",
                 finished.stderr.trim()
             );
+            return Err(self.unless_missing(job, err));
         }
         report
     }
@@ -670,7 +690,7 @@ impl Server {
             &command,
             None,
             &format!("killing job {job:?}"),
-        )?;
+        ).map_err(|err| self.unless_missing(job, err))?;
         Ok(KillOutcome::parse(&String::from_utf8_lossy(&said)))
     }
 

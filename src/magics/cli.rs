@@ -14,9 +14,12 @@ use super::numbers;
     name = "%crimpl",
     no_binary_name = true,
     disable_version_flag = true,
-    help_template = "{about}\n\n{usage-heading} {usage}\n\n{all-args}",
+    help_template = "{about}\n\n{usage-heading} {usage}\n\n{all-args}{after-help}",
     after_help = "Cells: `%%crimpl run` / `%%crimpl submit` on the first line send the rest of the cell as the \
-                  job script. `$VAR` in a magic line is taken from `%crimpl env`, then the kernel's environment."
+                  job script. `$VAR` in a magic line is taken from `%crimpl env`, then the kernel's environment.\n\
+                  Servers: a command without --server uses the server chosen with `%crimpl server use NAME`, \
+                  else the only server you made, else `local` (this machine, ~/crimpl). \
+                  After `%crimpl server new`, `%crimpl server check NAME` tests every step to a working job."
 )]
 pub struct MagicLine {
     /// What to do.
@@ -134,6 +137,11 @@ pub enum ServerCommand {
     Use {
         /// The server's name.
         name: String,
+    },
+    /// Check every step from here to a working job: ok / failed / skipped, each with its time and next step.
+    Check {
+        /// The server's name (default: the one a command without --server uses).
+        name: Option<String>,
     },
     /// Show a server's settings.
     Show {

@@ -43,9 +43,11 @@ pub fn complete(line: &str, cursor: usize, servers: &[String], jobs: &[String]) 
         }
     }
     let previous = words.last().copied().unwrap_or_default();
-    // `server use|show|remove|trust NAME` take a server name right after the subcommand.
-    let server_positional = matches!(command.get_name(), "use" | "show" | "remove" | "trust")
-        && previous == command.get_name();
+    // `server use|show|check|remove|trust NAME` take a server name right after the subcommand.
+    let server_positional = matches!(
+        command.get_name(),
+        "use" | "show" | "check" | "remove" | "trust"
+    ) && previous == command.get_name();
     let candidates: Vec<String> = if previous == "--server" || server_positional {
         servers.to_vec()
     } else if partial.starts_with('-') {

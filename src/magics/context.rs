@@ -11,10 +11,11 @@ use super::env::Variables;
 use super::expand::expand_variables;
 use super::{Cancel, MagicError, MagicResult, Output, StreamName, aws, env, jobs, servers};
 use crate::crimpl::config::DEFAULT_DIRECTORY;
-use crate::crimpl::{Registry, Server, ServerConfig};
+use crate::crimpl::{Registry, Server, ServerConfig, suggest};
 use anyhow::{Context, anyhow};
 
-/// Name of the embedded local server used while no server is registered.
+/// Name of the built-in server: this machine, jobs in `~/crimpl`. It is
+/// always there (a server made with this name takes its place).
 pub const DEFAULT_SERVER: &str = "local";
 
 /// The `%crimpl` interpreter of one kernel.
@@ -138,35 +139,72 @@ impl Magics {
         complete::help_for(line)
     }
 
-    /// Names of the remembered servers (or the default one).
+    /// Every server's name: the remembered ones and the built-in `local`.
     pub fn server_names(&self) -> Vec<String> {
-        match self.registry.list() {
-            Ok(servers) if !servers.is_empty() => servers.into_keys().collect(),
-            _ => vec![DEFAULT_SERVER.to_string()],
+        let mut names: Vec<String> = self
+            .registry
+            .list()
+            .map(|servers| servers.into_keys().collect())
+            .unwrap_or_default();
+        if !names.iter().any(|n| n == DEFAULT_SERVER) {
+            names.insert(0, DEFAULT_SERVER.to_string());
+        }
+        names
+    }
+
+    /// The server a command without `--server` means: the one chosen with
+    /// `server use`, else the only one made, else `local` when none was
+    /// made; `None` when several were made and none is chosen.
+    pub fn default_server(&self) -> Result<Option<String>, MagicError> {
+        if let Some(current) = self.current_server() {
+            return Ok(Some(current));
+        }
+        let made = self.registry.list()?;
+        Ok(match made.len() {
+            0 => Some(DEFAULT_SERVER.to_string()),
+            1 => made.into_keys().next(),
+            _ => None,
+        })
+    }
+
+    /// The name of the server `arg` means: `--server`, or [`Magics::default_server`].
+    pub fn server_name(&self, arg: &ServerArg) -> Result<String, MagicError> {
+        if let Some(name) = &arg.server {
+            return Ok(name.clone());
+        }
+        self.default_server()?.ok_or_else(|| {
+            MagicError::Usage(format!(
+                "several servers exist ({}) and none is chosen: add --server NAME, or choose one \
+                 for this kernel with %crimpl server use NAME",
+                self.server_names().join(", ")
+            ))
+        })
+    }
+
+    /// The server named by `--server`, or the one a command without it means.
+    pub fn server(&self, arg: &ServerArg) -> Result<Arc<Server>, MagicError> {
+        let name = self.server_name(arg)?;
+        self.open_server(&name)
+    }
+
+    /// The settings of server `name` (the built-in `local` included).
+    pub fn server_config(&self, name: &str) -> Result<ServerConfig, MagicError> {
+        match self.registry.get(name)? {
+            Some(config) => Ok(config),
+            None if name == DEFAULT_SERVER => Ok(ServerConfig::Local {
+                directory: DEFAULT_DIRECTORY.into(),
+            }),
+            None => Err(self.unknown_server(name)),
         }
     }
 
-    /// The server named by `--server`, or the current one, or the only one,
-    /// or the embedded local server when none is registered.
-    pub fn server(&self, arg: &ServerArg) -> Result<Arc<Server>, MagicError> {
-        let name = match (&arg.server, self.lock().current_server.clone()) {
-            (Some(name), _) => name.clone(),
-            (None, Some(current)) => current,
-            (None, None) => {
-                let names = self.registry.list()?;
-                match names.len() {
-                    0 => DEFAULT_SERVER.to_string(),
-                    1 => names.into_keys().next().unwrap_or_default(),
-                    _ => {
-                        return Err(MagicError::Usage(format!(
-                            "several servers exist ({}): choose one with --server NAME or %crimpl server use NAME",
-                            names.into_keys().collect::<Vec<_>>().join(", ")
-                        )));
-                    }
-                }
-            }
-        };
-        self.open_server(&name)
+    /// "No server named ...", with the closest existing names.
+    pub fn unknown_server(&self, name: &str) -> MagicError {
+        let names = self.server_names();
+        MagicError::Crimpl(anyhow!(
+            "no server named {name:?}{}: %crimpl server list shows them, %crimpl server new makes one",
+            suggest::did_you_mean(name, names.iter().map(String::as_str))
+        ))
     }
 
     /// Open (or reuse) the server called `name`.
@@ -174,17 +212,7 @@ impl Magics {
         if let Some(server) = self.lock().open.get(name) {
             return Ok(server.clone());
         }
-        let config = match self.registry.get(name)? {
-            Some(config) => config,
-            None if name == DEFAULT_SERVER => ServerConfig::Local {
-                directory: DEFAULT_DIRECTORY.into(),
-            },
-            None => {
-                return Err(MagicError::Crimpl(anyhow!(
-                    "no server named {name:?}: %crimpl server list shows them, %crimpl server new makes one"
-                )));
-            }
-        };
+        let config = self.server_config(name)?;
         let server = Arc::new(Server::open(name, config)?);
         self.lock().open.insert(name.to_string(), server.clone());
         Ok(server)

@@ -5,6 +5,7 @@
 
 mod aws;
 mod cell;
+mod check;
 mod cli;
 mod complete;
 mod context;

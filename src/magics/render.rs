@@ -73,7 +73,7 @@ fn text_table(caption: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
 fn status_badge(status: &str) -> String {
     let word = status.split_whitespace().next().unwrap_or_default();
     let color = match word {
-        "complete" => "#2e7d32",
+        "complete" | "ok" => "#2e7d32",
         "failed" | "lost" => "#c62828",
         "canceled" => "#6d4c41",
         "running" | "starting" => "#1565c0",

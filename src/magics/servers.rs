@@ -2,63 +2,28 @@
 
 use anyhow::Context;
 
+use super::check;
 use super::cli::{NewArgs, NewAwsArgs, NewServer, ServerArg, ServerCommand};
 use super::context::{DEFAULT_SERVER, Magics};
 use super::watch::{blocking, progress_to};
 use super::{MagicError, MagicResult, Output, render};
 use crate::crimpl::aws::{AwsConfig, Ec2, InstanceSettings};
+use crate::crimpl::config::DEFAULT_DIRECTORY;
+use crate::crimpl::transport::SshTarget;
 use crate::crimpl::{ServerConfig, scripts};
 
 /// Run a `server` subcommand.
 pub async fn run(magics: &Magics, command: ServerCommand, out: &Output) -> MagicResult {
     match command {
         ServerCommand::New(new) => create(magics, new, out).await,
-        ServerCommand::List => {
-            let servers = magics.registry().list()?;
-            let current = magics.current_server();
-            let mut rows: Vec<Vec<String>> = servers
-                .iter()
-                .map(|(name, config)| {
-                    let marker = if current.as_deref() == Some(name) {
-                        "*"
-                    } else {
-                        ""
-                    };
-                    vec![
-                        marker.to_string(),
-                        name.clone(),
-                        config.kind().to_string(),
-                        config.host().unwrap_or("").to_string(),
-                        config.directory().to_string(),
-                    ]
-                })
-                .collect();
-            if rows.is_empty() {
-                rows.push(vec![
-                    "*".into(),
-                    format!("{DEFAULT_SERVER} (default)"),
-                    "local".into(),
-                    String::new(),
-                    crate::crimpl::config::DEFAULT_DIRECTORY.into(),
-                ]);
-            }
-            let view = render::table(
-                &format!(
-                    "Servers (remembered in {})",
-                    magics.registry().path().display()
-                ),
-                &["", "name", "kind", "host", "directory"],
-                &rows,
-            );
-            out.display(&view, None);
-            Ok(())
-        }
+        ServerCommand::List => list(magics, out),
         ServerCommand::Use { name } => {
             magics.open_server(&name)?;
             magics.set_current_server(Some(name.clone()));
             out.display(&render::message(&format!("Using server {name}")), None);
             Ok(())
         }
+        ServerCommand::Check { name } => check::run(magics, name, out).await,
         ServerCommand::Show { name } => {
             let server = magics.server(&ServerArg { server: name })?;
             let rows: Vec<Vec<String>> = server
@@ -78,6 +43,15 @@ pub async fn run(magics: &Magics, command: ServerCommand, out: &Output) -> Magic
             Ok(())
         }
         ServerCommand::Remove { name } => {
+            if magics.registry().get(&name)?.is_none() {
+                return Err(if name == DEFAULT_SERVER {
+                    MagicError::Usage(format!(
+                        "{DEFAULT_SERVER} is built in (this machine, {DEFAULT_DIRECTORY}): there is nothing to forget"
+                    ))
+                } else {
+                    magics.unknown_server(&name)
+                });
+            }
             magics.registry().remove(&name)?;
             magics.close_server(&name);
             out.display(
@@ -112,6 +86,51 @@ pub async fn run(magics: &Magics, command: ServerCommand, out: &Output) -> Magic
             Ok(())
         }
     }
+}
+
+/// `server list`: every server, the built-in `local` included, with the one
+/// a command without `--server` uses marked.
+fn list(magics: &Magics, out: &Output) -> MagicResult {
+    let mut servers = magics.registry().list()?;
+    servers
+        .entry(DEFAULT_SERVER.to_string())
+        .or_insert_with(|| ServerConfig::Local {
+            directory: DEFAULT_DIRECTORY.into(),
+        });
+    let default = magics.default_server()?;
+    let rows: Vec<Vec<String>> = servers
+        .iter()
+        .map(|(name, config)| {
+            let marker = if default.as_deref() == Some(name) {
+                "*"
+            } else {
+                ""
+            };
+            vec![
+                marker.to_string(),
+                name.clone(),
+                config.kind().to_string(),
+                match config {
+                    ServerConfig::Local { .. } => "this machine".to_string(),
+                    ServerConfig::Aws(aws) => format!("EC2, volume {}", aws.volume_id),
+                    _ => config.host().unwrap_or_default().to_string(),
+                },
+                config.directory().to_string(),
+            ]
+        })
+        .collect();
+    let caption = format!(
+        "Servers (remembered in {}); * = used without --server{}",
+        magics.registry().path().display(),
+        if default.is_none() {
+            ": none while several exist (choose with %crimpl server use NAME)"
+        } else {
+            ""
+        }
+    );
+    let view = render::table(&caption, &["", "name", "kind", "host", "directory"], &rows);
+    out.display(&view, None);
+    Ok(())
 }
 
 async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
@@ -157,18 +176,36 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             (name, ServerConfig::Aws(config))
         }
     };
+    // Everything that can be wrong without reaching the server is checked
+    // before it is saved: a failed `server new` leaves the registry as it was.
+    crate::crimpl::registry::validate_server_name(&name)?;
     scripts::directory_word(config.directory())?;
+    if !new.replace && magics.registry().get(&name)?.is_some() {
+        return Err(MagicError::Usage(format!(
+            "a server named {name:?} exists already: add --replace, remove it first \
+             (%crimpl server remove {name}), or pick another name"
+        )));
+    }
+    // A host name that does not resolve is a typo far more often than an outage.
+    if let Some(host) = config.host() {
+        SshTarget::resolve(host)?
+            .addresses()
+            .map_err(|err| anyhow::anyhow!("{err:#}; nothing was saved"))?;
+    }
+    let opened = crate::crimpl::Server::open(&name, config.clone())?;
+    let described = opened.describe();
+    drop(opened);
     magics.registry().add(&name, config.clone(), new.replace)?;
     magics.close_server(&name);
     let server = magics.open_server(&name)?;
-    // Reach the server now, so a wrong host or key shows up here, not at the first job.
+    // Reach the server now, so a wrong host or key shows up here, not at the
+    // first job. A valid server that cannot be reached yet stays saved.
     let probe = server.clone();
     let reached = blocking(move || probe.probe()).await;
     let summary = format!(
-        "Server {name} ({}) saved: jobs go to {} on {}",
+        "Server {name} ({}) saved: jobs go to {} on {described}",
         config.kind(),
         config.directory(),
-        server.describe()
     );
     match reached {
         Ok(()) => {
@@ -176,7 +213,11 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             Ok(())
         }
         Err(err) => Err(MagicError::Crimpl(anyhow::anyhow!(
-            "{summary}, but it cannot be reached yet: {err}"
+            "{summary}, but it cannot be reached yet: {}\n\
+             %crimpl server check {name} shows every step to it and what to do; \
+             %crimpl server remove {name} forgets it",
+            err.to_string()
+                .replace("server trust SERVER ", &format!("server trust {name} "))
         ))),
     }
 }

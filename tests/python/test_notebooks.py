@@ -48,6 +48,7 @@ def test_quickstart_runs_and_fetches_its_result(tmp_path):
     texts = outputs_text(notebook)
     assert "Usage: %crimpl" in texts[0]
     joined = "\n".join(texts)
+    assert "Check of server quickstart (local)" in joined and "server directory" in joined
     assert "hello from" in joined and "step 3" in joined
     assert "summing the numbers" in joined
     assert "complete" in joined

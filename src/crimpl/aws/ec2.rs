@@ -18,6 +18,9 @@ use aws_sdk_ec2::types::{
 
 use super::tags;
 
+mod describe;
+pub use describe::{DryRun, Image, Ingress, SecurityGroup, Subnet};
+
 /// One crimpl instance as EC2 describes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Instance {

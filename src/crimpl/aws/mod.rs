@@ -15,8 +15,8 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 pub use bootstrap::{Bootstrap, VOLUME_MARKER};
-pub use ec2::{Ec2, Instance, Launch, Volume};
-pub use instance_types::{SERVER_TYPE, VOLUME_PER_GIB_MONTH, for_nprocs, hourly_price};
+pub use ec2::{DryRun, Ec2, Image, Ingress, Instance, Launch, SecurityGroup, Subnet, Volume};
+pub use instance_types::{JOB_TYPES, SERVER_TYPE, VOLUME_PER_GIB_MONTH, for_nprocs, hourly_price};
 
 use super::scripts;
 use super::transport::{HostKeyPolicy, SshTarget, SshTransport, Transport, is_refused_host_key};

@@ -3,6 +3,7 @@
 //! fetching files are tar streams through such a command, so the local
 //! server and SSH hosts share every job operation above this trait.
 
+pub mod diagnose;
 mod host_keys;
 mod local;
 mod ssh;

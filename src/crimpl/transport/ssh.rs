@@ -66,6 +66,17 @@ impl SshTransport {
         }
     }
 
+    /// A transport over an already verified and authenticated `session`
+    /// (a dropped connection is reopened strictly, as for any transport).
+    pub fn with_session(target: SshTarget, session: Session) -> Self {
+        session.set_keepalive(true, KEEPALIVE.as_secs() as u32);
+        let transport = Self::with_target(target, HostKeyPolicy::Strict);
+        if let Ok(mut state) = transport.state.lock() {
+            state.session = Some(session);
+        }
+        transport
+    }
+
     /// The resolved target.
     pub fn target(&self) -> &SshTarget {
         &self.target
@@ -128,18 +139,7 @@ impl SshTransport {
             .with_context(|| format!("{} has no address", target.host_name))?;
         let tcp = TcpStream::connect_timeout(&address, TIMEOUT)
             .with_context(|| format!("cannot connect to {}", target.describe()))?;
-        tcp.set_nodelay(true).ok();
-        let mut session = Session::new()?;
-        session.set_timeout(TIMEOUT.as_millis() as u32);
-        // AES-GCM runs on AES-NI and needs no separate MAC: libssh2's fastest
-        // choice for large fetches. The server's other ciphers stay acceptable.
-        for direction in [MethodType::CryptCs, MethodType::CryptSc] {
-            session.method_pref(direction, CIPHERS)?;
-        }
-        session.set_tcp_stream(tcp);
-        session
-            .handshake()
-            .with_context(|| format!("SSH handshake with {} failed", target.describe()))?;
+        let session = handshake(tcp, target)?;
         let policy = self
             .policy
             .lock()
@@ -235,8 +235,25 @@ impl Transport for SshTransport {
     }
 }
 
-/// Try the agent's keys, then the configured or default key files.
-fn authenticate(session: &Session, target: &SshTarget) -> anyhow::Result<()> {
+/// Start SSH on a connected `tcp` stream: cipher preferences, then the handshake.
+pub(super) fn handshake(tcp: TcpStream, target: &SshTarget) -> anyhow::Result<Session> {
+    tcp.set_nodelay(true).ok();
+    let mut session = Session::new()?;
+    session.set_timeout(TIMEOUT.as_millis() as u32);
+    // AES-GCM runs on AES-NI and needs no separate MAC: libssh2's fastest
+    // choice for large fetches. The server's other ciphers stay acceptable.
+    for direction in [MethodType::CryptCs, MethodType::CryptSc] {
+        session.method_pref(direction, CIPHERS)?;
+    }
+    session.set_tcp_stream(tcp);
+    session
+        .handshake()
+        .with_context(|| format!("SSH handshake with {} failed", target.describe()))?;
+    Ok(session)
+}
+
+/// Try the agent's keys, then the configured or default key files; says which one was accepted.
+pub(super) fn authenticate(session: &Session, target: &SshTarget) -> anyhow::Result<String> {
     let user = &target.user;
     let mut tried = Vec::new();
     if std::env::var_os("SSH_AUTH_SOCK").is_some() {
@@ -247,7 +264,7 @@ fn authenticate(session: &Session, target: &SshTarget) -> anyhow::Result<()> {
         {
             for identity in agent.identities().unwrap_or_default() {
                 if agent.userauth(user, &identity).is_ok() && session.authenticated() {
-                    return Ok(());
+                    return Ok(format!("the agent's key {}", identity.comment()));
                 }
             }
         }
@@ -261,7 +278,7 @@ fn authenticate(session: &Session, target: &SshTarget) -> anyhow::Result<()> {
             .is_ok()
             && session.authenticated()
         {
-            return Ok(());
+            return Ok(key.display().to_string());
         }
     }
     if tried.is_empty() {

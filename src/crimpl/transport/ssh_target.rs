@@ -79,10 +79,11 @@ impl SshTarget {
                  forward a local port (ssh -L) and use user@localhost:PORT"
             );
         }
-        let user = user
-            .or(params.user.clone())
-            .or_else(|| std::env::var("USER").ok())
-            .context("no user: write user@host or set User in ~/.ssh/config")?;
+        // As OpenSSH: `user@` in the host, else `User` from the config, else the local user.
+        let user = match user.or(params.user.clone()) {
+            Some(user) => user,
+            None => local_user()?,
+        };
         let ssh_dir = home.join(".ssh");
         let identity_files = params.identity_file.clone().unwrap_or_else(|| {
             ["id_ed25519", "id_ecdsa", "id_rsa"]
@@ -135,6 +136,25 @@ impl SshTarget {
         })
     }
 
+    /// The addresses the host name resolves to (an error names the name and what to check).
+    pub fn addresses(&self) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+        use std::net::ToSocketAddrs;
+        let host = &self.host_name;
+        let addresses: Vec<_> = (host.as_str(), self.port)
+            .to_socket_addrs()
+            .with_context(|| {
+                format!(
+                    "cannot resolve {host}: check its spelling (in --host, or HostName in \
+                     ~/.ssh/config); a name inside a private network needs its VPN connected"
+                )
+            })?
+            .collect();
+        if addresses.is_empty() {
+            bail!("{host} has no address: check the host name");
+        }
+        Ok(addresses)
+    }
+
     /// `user@host:port`, for messages.
     pub fn describe(&self) -> String {
         format!("{}@{}:{}", self.user, self.host_name, self.port)
@@ -153,6 +173,15 @@ impl SshTarget {
             format!("[{}]:{}", self.host_key_name(), self.port)
         }
     }
+}
+
+/// The local user's name, from the password database (as `ssh` takes it; `$USER` may be unset).
+fn local_user() -> anyhow::Result<String> {
+    whoami::username().map_err(|e| {
+        anyhow::anyhow!(
+            "cannot tell the local user name ({e}): write user@host or set User in ~/.ssh/config"
+        )
+    })
 }
 
 fn expand_home(path: &str, home: &std::path::Path) -> PathBuf {
@@ -210,6 +239,20 @@ mod tests {
             SshTarget::resolve_with("bob@h:2022", &config, std::path::Path::new("/home/u"))
                 .unwrap();
         assert_eq!((target.user.as_str(), target.port), ("bob", 2022));
+    }
+
+    #[test]
+    fn a_bare_host_logs_in_as_the_local_user() {
+        let config = config("Host other\n  User alice\n");
+        let target =
+            SshTarget::resolve_with("gpu.example.org", &config, std::path::Path::new("/home/u"))
+                .unwrap();
+        assert_eq!(target.user, whoami::username().unwrap());
+        assert!(!target.user.is_empty());
+        assert_eq!(
+            (target.host_name.as_str(), target.port),
+            ("gpu.example.org", 22)
+        );
     }
 
     #[test]
