@@ -6,8 +6,10 @@ use tokio::sync::oneshot;
 
 use super::interrupt::Interrupter;
 use super::kernel_info;
+use super::lifecycle::shutdown_reply;
 use super::shell::error_reply;
 use super::sockets::{Publisher, RouterChannel, log};
+use super::usage;
 
 /// How the kernel was asked to stop.
 #[derive(Debug, Clone, Copy)]
@@ -28,19 +30,12 @@ pub async fn serve(
         let msg_type = request.msg_type().to_string();
         match msg_type.as_str() {
             "shutdown_request" => {
-                let restart = request
-                    .content
-                    .get("restart")
-                    .and_then(|r| r.as_bool())
-                    .unwrap_or(false);
+                let (restart, reply) = shutdown_reply(&request.content);
                 channel
                     .replier
-                    .reply(
-                        &request,
-                        "shutdown_reply",
-                        json!({ "status": "ok", "restart": restart }),
-                    )
+                    .reply(&request, "shutdown_reply", reply.clone())
                     .await;
+                publisher.publish("shutdown_reply", reply, Some(&request.header));
                 publisher.status("idle", Some(&request.header));
                 let _ = shutdown.send(ShutdownRequested { restart });
                 return;
@@ -56,6 +51,12 @@ pub async fn serve(
                 channel
                     .replier
                     .reply(&request, "kernel_info_reply", kernel_info::reply())
+                    .await;
+            }
+            "usage_request" => {
+                channel
+                    .replier
+                    .reply(&request, "usage_reply", usage::reply())
                     .await;
             }
             other => {

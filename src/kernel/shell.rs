@@ -11,9 +11,11 @@ use super::execute::Executor;
 use super::history::HistoryQuery;
 use super::is_complete::{self, Completeness};
 use super::kernel_info;
+use super::lifecycle::{Lifecycle, shutdown_reply};
 use super::rust_cells::RustCells;
 use super::sockets::{Publisher, RouterChannel, log};
 use super::text::{byte_offset, char_offset, line_at};
+use super::usage;
 use super::wire::Incoming;
 use crate::magics::{Magics, is_magic_line};
 
@@ -24,6 +26,7 @@ pub struct Shell {
     executor: Executor,
     magics: Arc<Magics>,
     rust: RustCells,
+    lifecycle: Lifecycle,
     /// Requests taken off the socket while aborting, still to be served.
     pending: VecDeque<Incoming>,
 }
@@ -36,6 +39,7 @@ impl Shell {
         executor: Executor,
         magics: Arc<Magics>,
         rust: RustCells,
+        lifecycle: Lifecycle,
     ) -> Self {
         Self {
             channel,
@@ -43,6 +47,7 @@ impl Shell {
             executor,
             magics,
             rust,
+            lifecycle,
             pending: VecDeque::new(),
         }
     }
@@ -97,6 +102,22 @@ impl Shell {
                 return executed.failed;
             }
             "kernel_info_request" => kernel_info::reply(),
+            "interrupt_request" => {
+                self.lifecycle.interrupt();
+                json!({ "status": "ok" })
+            }
+            "shutdown_request" => {
+                let (restart, reply) = shutdown_reply(&request.content);
+                self.channel
+                    .replier
+                    .reply(request, "shutdown_reply", reply.clone())
+                    .await;
+                self.publisher
+                    .publish("shutdown_reply", reply, Some(&request.header));
+                self.lifecycle.shutdown(restart);
+                return false;
+            }
+            "usage_request" => usage::reply(),
             "complete_request" => self.complete(request).await,
             "inspect_request" => self.inspect(request).await,
             "is_complete_request" => is_complete(request),
@@ -174,14 +195,20 @@ impl Shell {
         let cursor = byte_offset(code, content.cursor_pos);
         let (_, line) = line_at(code, cursor);
         let text = if is_magic_line(line) {
-            self.magics.inspect(line)
+            self.magics
+                .inspect(line)
+                .map(|help| json!({ "text/plain": help }))
         } else {
-            self.rust.inspect(code, cursor).await
+            self.rust.inspect(code, cursor).await.map(|hover| {
+                let mut data = json!({ "text/plain": hover.text });
+                if !hover.html.is_empty() {
+                    data["text/html"] = json!(hover.html);
+                }
+                data
+            })
         };
         match text {
-            Some(text) => json!({
-                "status": "ok", "found": true, "data": { "text/plain": text }, "metadata": {}
-            }),
+            Some(data) => json!({ "status": "ok", "found": true, "data": data, "metadata": {} }),
             None => json!({ "status": "ok", "found": false, "data": {}, "metadata": {} }),
         }
     }

@@ -11,7 +11,8 @@ use clap::{CommandFactory, FromArgMatches};
 use super::cli::{Command, MagicLine, ServerArg, takes_body};
 use super::complete::{self, Completion};
 use super::expand::expand_variables;
-use super::{Cancel, MagicError, MagicResult, Output, StreamName, aws, jobs, servers};
+use super::job_displays::JobDisplays;
+use super::{Cancel, MagicError, MagicResult, Output, StreamName, aws, jobs, servers, watch};
 use crate::crimpl::config::DEFAULT_DIRECTORY;
 use crate::crimpl::{Registry, Server, ServerConfig};
 
@@ -23,6 +24,7 @@ pub struct Magics {
     registry: Registry,
     working_dir: PathBuf,
     state: Mutex<State>,
+    displays: Arc<JobDisplays>,
 }
 
 #[derive(Default)]
@@ -44,6 +46,7 @@ impl Magics {
             registry,
             working_dir,
             state: Mutex::default(),
+            displays: Arc::default(),
         }
     }
 
@@ -123,6 +126,7 @@ impl Magics {
             Command::Fetch(args) => jobs::fetch(self, args, &out).await,
             Command::Kill(args) => jobs::kill(self, &args, &out).await,
             Command::Resubmit(args) => jobs::resubmit(self, &args, &out).await,
+            Command::Unwatch(args) => watch::unwatch(self, &args, &out),
             Command::Job(command) => aws::job(self, command, &out).await,
             Command::Aws(command) => aws::account(command, &out).await,
         }
@@ -252,6 +256,16 @@ impl Magics {
             .cloned()
             .collect();
         aws::shutdown_notes(servers, std::time::Duration::from_secs(3)).await
+    }
+
+    /// The status displays of this kernel's jobs and their watchers.
+    pub fn job_displays(&self) -> Arc<JobDisplays> {
+        self.displays.clone()
+    }
+
+    /// Stop every background watcher (the kernel is shutting down: `reason`).
+    pub fn stop_watching(&self, reason: &str) {
+        self.displays.stop(None, reason);
     }
 
     /// Remember the instance type `job create` chose for `job` on `server`.

@@ -7,7 +7,8 @@ use tokio::sync::mpsc;
 
 use super::cli::{FetchArgs, JobArgs, LogArgs, RunArgs, ServerArg, SubmitArgs, WaitArgs};
 use super::context::Magics;
-use super::watch::{Watch, blocking, display_id, progress_to, status_view, watch};
+use super::utf8::{Utf8Stream, decode_tail};
+use super::watch::{Watch, blocking, display_id, progress_to, watch, watch_in_background};
 use super::{Cancel, MagicError, MagicResult, Output, StreamName, render};
 use crate::crimpl::slurm::SlurmOptions;
 use crate::crimpl::{JobRecord, JobStatus, SubmitOptions};
@@ -37,11 +38,15 @@ pub async fn run_script(
         })
     });
     let mut task = std::pin::pin!(task);
+    let mut text = Utf8Stream::default();
     loop {
         tokio::select! {
             chunk = chunks.recv() => match chunk {
-                Some(chunk) => out.stream(StreamName::Stdout, &String::from_utf8_lossy(&chunk)),
-                None => break,
+                Some(chunk) => out.stream(StreamName::Stdout, &text.decode(&chunk)),
+                None => {
+                    out.stream(StreamName::Stdout, &text.finish());
+                    break;
+                }
             },
             _ = cancel.cancelled() => {
                 return Err(MagicError::Interrupted(
@@ -109,32 +114,42 @@ pub async fn submit(
     let progress = progress_to(out);
     let job = blocking(move || submitter.submit(&script, &options, &progress)).await?;
     magics.set_latest_job(&server, &job);
-    let id = display_id(&server, &job);
-    let first = JobRecord {
-        name: job.clone(),
+    let displays = magics.job_displays();
+    // Watched from the start, so that the first display says so.
+    let _watching = displays.foreground(server.name(), &job);
+    displays.add(
+        server.name(),
+        &starting(&job),
+        &display_id(&server, &job),
+        out,
+    );
+    if args.wait {
+        let watching = Watch {
+            server: server.clone(),
+            job: job.clone(),
+            stream_log: true,
+            until: None,
+            poll: Duration::from_millis(500),
+        };
+        return finish_wait(
+            watch(watching, out.clone(), cancel.clone(), &displays).await?,
+            &job,
+        );
+    }
+    // Keep the job's displays current while the user goes on.
+    watch_in_background(magics, server, &job, out.clone());
+    Ok(())
+}
+
+/// The record of a job just submitted, before its status is read.
+fn starting(job: &str) -> JobRecord {
+    JobRecord {
+        name: job.to_string(),
         status: JobStatus::Starting,
         started: None,
         ended: None,
         slurm_id: None,
-    };
-    out.display(&status_view(&server, &first), Some(&id));
-    let watching = Watch {
-        server: server.clone(),
-        job: job.clone(),
-        display_id: id,
-        stream_log: args.wait,
-        until: None,
-        poll: Duration::from_millis(500),
-    };
-    if args.wait {
-        return finish_wait(watch(watching, out.clone(), cancel.clone()).await?, &job);
     }
-    // Keep the submit cell's display current while the user goes on.
-    let background = out.clone();
-    tokio::spawn(async move {
-        let _ = watch(watching, background, Cancel::new()).await;
-    });
-    Ok(())
 }
 
 /// `%crimpl jobs`.
@@ -143,7 +158,11 @@ pub async fn list(magics: &Magics, args: &ServerArg, out: &Output) -> MagicResul
     let reader = server.clone();
     let records = blocking(move || reader.jobs()).await?;
     magics.remember_jobs(&server, records.iter().map(|r| r.name.clone()));
-    out.display(&render::jobs(server.name(), &records), None);
+    let displays = magics.job_displays();
+    for record in &records {
+        displays.seen(server.name(), record);
+    }
+    out.display(&render::jobs_checked(server.name(), &records), None);
     Ok(())
 }
 
@@ -155,7 +174,9 @@ pub async fn status(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResul
     let name = job.clone();
     let record = blocking(move || reader.job(&name)).await?;
     magics.set_latest_job(&server, &job);
-    out.display(&render::jobs(server.name(), &[record]), None);
+    let displays = magics.job_displays();
+    displays.seen(server.name(), &record);
+    displays.add(server.name(), &record, &display_id(&server, &job), out);
     Ok(())
 }
 
@@ -168,21 +189,22 @@ pub async fn wait(magics: &Magics, args: WaitArgs, out: &Output, cancel: &Cancel
     }
     let server = magics.server(&args.job.server)?;
     let job = magics.job_name(&server, &args.job.job)?;
-    let id = display_id(&server, &job);
     let reader = server.clone();
     let name = job.clone();
     let record = blocking(move || reader.job(&name)).await?;
     magics.set_latest_job(&server, &job);
-    out.display(&status_view(&server, &record), Some(&id));
+    let displays = magics.job_displays();
+    let _watching = displays.foreground(server.name(), &job);
+    displays.seen(server.name(), &record);
+    displays.add(server.name(), &record, &display_id(&server, &job), out);
     let watching = Watch {
         server,
         job: job.clone(),
-        display_id: id,
         stream_log: true,
         until: args.until.clone(),
         poll: Duration::from_secs_f64(args.poll),
     };
-    let ended = watch(watching, out.clone(), cancel.clone()).await?;
+    let ended = watch(watching, out.clone(), cancel.clone(), &displays).await?;
     match (&args.until, ended) {
         (Some(until), Some(record)) if record.status.word() == until => Ok(()),
         (_, ended) => finish_wait(ended, &job),
@@ -212,23 +234,28 @@ pub async fn log(magics: &Magics, args: LogArgs, out: &Output, cancel: &Cancel) 
         let name = job.clone();
         let tail = args.tail;
         let bytes = blocking(move || reader.log(&name, 0, tail)).await?;
-        out.stream(StreamName::Stdout, &String::from_utf8_lossy(&bytes));
+        let text = match tail {
+            Some(_) => decode_tail(&bytes),
+            None => String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        out.stream(StreamName::Stdout, &text);
         return Ok(());
     }
-    let id = display_id(&server, &job);
     let reader = server.clone();
     let name = job.clone();
     let record = blocking(move || reader.job(&name)).await?;
-    out.display(&status_view(&server, &record), Some(&id));
+    let displays = magics.job_displays();
+    let _watching = displays.foreground(server.name(), &job);
+    displays.seen(server.name(), &record);
+    displays.add(server.name(), &record, &display_id(&server, &job), out);
     let watching = Watch {
         server,
         job: job.clone(),
-        display_id: id,
         stream_log: true,
         until: None,
         poll: Duration::from_millis(500),
     };
-    match watch(watching, out.clone(), cancel.clone()).await? {
+    match watch(watching, out.clone(), cancel.clone(), &displays).await? {
         None => Err(MagicError::Interrupted(format!(
             "Stopped following the log of job {job}; the job itself goes on."
         ))),
@@ -281,6 +308,7 @@ pub async fn kill(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult 
         killer.job(&name)
     })
     .await?;
+    magics.job_displays().seen(server.name(), &record);
     out.display(&render::jobs(server.name(), &[record]), None);
     Ok(())
 }
@@ -293,27 +321,16 @@ pub async fn resubmit(magics: &Magics, args: &JobArgs, out: &Output) -> MagicRes
     let name = job.clone();
     blocking(move || submitter.resubmit(&name)).await?;
     magics.set_latest_job(&server, &job);
-    let id = display_id(&server, &job);
-    let first = JobRecord {
-        name: job.clone(),
-        status: JobStatus::Starting,
-        started: None,
-        ended: None,
-        slurm_id: None,
-    };
-    out.display(&status_view(&server, &first), Some(&id));
-    let watching = Watch {
-        server,
-        job,
-        display_id: id,
-        stream_log: false,
-        until: None,
-        poll: Duration::from_millis(500),
-    };
-    let background = out.clone();
-    tokio::spawn(async move {
-        let _ = watch(watching, background, Cancel::new()).await;
-    });
+    let displays = magics.job_displays();
+    let _watching = displays.foreground(server.name(), &job);
+    displays.seen(server.name(), &starting(&job));
+    displays.add(
+        server.name(),
+        &starting(&job),
+        &display_id(&server, &job),
+        out,
+    );
+    watch_in_background(magics, server, &job, out.clone());
     Ok(())
 }
 

@@ -9,9 +9,11 @@ mod cli;
 mod complete;
 mod context;
 mod expand;
+mod job_displays;
 mod jobs;
 mod render;
 mod servers;
+mod utf8;
 mod watch;
 
 use std::sync::Arc;
