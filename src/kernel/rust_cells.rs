@@ -46,7 +46,7 @@ enum Request {
     Eval {
         code: String,
         sink: CellSink,
-        input: InputSource,
+        input: Box<InputSource>,
         reply: oneshot::Sender<Result<RustValue, CellError>>,
     },
     Complete {
@@ -100,7 +100,7 @@ impl RustCells {
         self.send(Request::Eval {
             code: code.into(),
             sink,
-            input,
+            input: Box::new(input),
             reply,
         })?;
         answer
@@ -213,7 +213,7 @@ fn serve(requests: Receiver<Request>, child_slot: Arc<Mutex<Option<Arc<Mutex<Chi
                     *slot = Some(process.clone());
                 }
                 pump.attach(Some(sink));
-                let raw_reads = RawReads::watch(process, input.clone());
+                let raw_reads = RawReads::watch(process, (*input).clone());
                 let refused = std::cell::Cell::new(None);
                 // `evcxr_input::get_string` / `get_password` in the cell.
                 let mut callbacks = evcxr::EvalCallbacks {

@@ -119,10 +119,10 @@ fn stdin_reads(pid: u32) -> Vec<u64> {
 /// The buffer address if `syscall` (a `/proc/PID/task/TID/syscall` line) is a read of fd 0.
 fn blocked_stdin_read(syscall: &str) -> Option<u64> {
     let mut fields = syscall.split_whitespace();
-    let number: i64 = fields.next()?.parse().ok()?;
+    let number: libc::c_long = fields.next()?.parse().ok()?;
     let fd = fields.next()?;
     let buffer = fields.next()?;
-    (number == libc::SYS_read as i64 && fd == "0x0")
+    (number == libc::SYS_read && fd == "0x0")
         .then(|| u64::from_str_radix(buffer.trim_start_matches("0x"), 16).ok())
         .flatten()
 }
