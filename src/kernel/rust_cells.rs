@@ -24,6 +24,9 @@ use crate::magics::StreamName;
 /// What a successful Rust cell evaluated to: a mime bundle, empty for `()`.
 pub type RustValue = Map<String, Value>;
 
+/// The hover text evcxr gives when nothing is known at the cursor.
+const NOTHING_FOUND: &str = "No documentation found";
+
 /// What inspect found: plain text and, when evcxr has it, HTML.
 pub struct RustHover {
     /// The `text/plain` form.
@@ -267,7 +270,8 @@ fn serve(requests: Receiver<Request>, child_slot: Arc<Mutex<Option<Arc<Mutex<Chi
                         text: text.trim().to_string(),
                         html: html.trim().to_string(),
                     })
-                    .filter(|hover| !hover.text.is_empty() || !hover.html.is_empty());
+                    // evcxr's answer when rust-analyzer knows nothing.
+                    .filter(|hover| !hover.text.is_empty() && hover.text != NOTHING_FOUND);
                 let _ = reply.send(hover);
             }
         }

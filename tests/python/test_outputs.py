@@ -33,10 +33,8 @@ def run_notebook(cells: list[str], workdir, config_dir) -> nbformat.NotebookNode
         kernel_name="crimpl",
         resources={"metadata": {"path": str(workdir)}},
     )
-    client.km = client.create_kernel_manager()
     # The kernel gets its own registry, as in every other test.
-    with client.setup_kernel(env=kernel_env(config_dir), cwd=str(workdir)):
-        client.execute()
+    client.execute(env=kernel_env(config_dir), cwd=str(workdir))
     return notebook
 
 
@@ -174,10 +172,10 @@ def test_compile_errors_name_the_cells_own_line(kernel):
 
 def test_inspect_is_found_false_for_nothing_and_html_as_html(kernel):
     assert kernel.execute("let answer: u64 = 42;", timeout=RUST_TIMEOUT).ok
-    kernel.kc.inspect("zzz_nothing_here", cursor_pos=3)
+    kernel.kc.inspect("zzz_nothing_here", cursor_pos=len("zzz_nothing_here"))
     reply = kernel.kc.get_shell_msg(timeout=RUST_TIMEOUT)["content"]
     assert reply["status"] == "ok" and reply["found"] is False and reply["data"] == {}
-    kernel.kc.inspect("answer", cursor_pos=3)
+    kernel.kc.inspect("answer", cursor_pos=len("answer"))
     reply = kernel.kc.get_shell_msg(timeout=RUST_TIMEOUT)["content"]
     assert reply["found"] is True
     assert "u64" in reply["data"]["text/plain"]
