@@ -110,7 +110,8 @@ host=$(uname -n); this_boot"#;
 /// terminal, no inherited streams), after marking it `starting`.
 pub fn start_detached(job_dir: &str) -> String {
     format!(
-        "cd {job_dir} && rm -f {CANCELED_FILE} && printf 'starting\\n' > {STATUS_FILE} && \
+        "cd {job_dir} && rm -f {CANCELED_FILE} {PID_FILE} {PROCESS_FILE} {EXIT_CODE_FILE} {ENDED_FILE} && \
+         printf 'starting\\n' > {STATUS_FILE} && \
          if command -v setsid > /dev/null; then setsid sh {WRAPPER} < /dev/null > /dev/null 2>&1 & \
          else nohup sh {WRAPPER} < /dev/null > /dev/null 2>&1 & fi"
     )

@@ -468,6 +468,19 @@ impl Server {
         }
     }
 
+    /// The record of `job`, or `None` if the server has no such job (it was
+    /// deleted, or never existed). On AWS, as [`Server::job`]: a job no
+    /// instance can read is an error, not `None`.
+    pub fn find_job(&self, job: &str) -> anyhow::Result<Option<JobRecord>> {
+        layout::validate_job_name(job)?;
+        match &self.backend {
+            Backend::Fixed { .. } => {
+                Ok(self.survey(&layout::job_dir_name(job))?.into_iter().next())
+            }
+            Backend::Aws(_) => self.job(job).map(Some),
+        }
+    }
+
     fn survey(&self, pattern: &str) -> anyhow::Result<Vec<JobRecord>> {
         match &self.backend {
             Backend::Fixed { transport, .. } => {
@@ -686,11 +699,10 @@ impl Server {
             ServerConfig::Slurm { .. } => slurm::kill(&job_dir),
             _ => scripts::kill_detached(&job_dir),
         };
-        let said = self.transport(false, &|_| {})?.check(
-            &command,
-            None,
-            &format!("killing job {job:?}"),
-        ).map_err(|err| self.unless_missing(job, err))?;
+        let said = self
+            .transport(false, &|_| {})?
+            .check(&command, None, &format!("killing job {job:?}"))
+            .map_err(|err| self.unless_missing(job, err))?;
         Ok(KillOutcome::parse(&String::from_utf8_lossy(&said)))
     }
 

@@ -6,9 +6,11 @@ use tokio::sync::oneshot;
 
 use super::interrupt::Interrupter;
 use super::kernel_info;
+use super::lifecycle::shutdown_reply;
 use super::panics;
 use super::shell::error_reply;
 use super::sockets::{Publisher, RouterChannel, log};
+use super::usage;
 use super::wire::Incoming;
 
 /// How the kernel was asked to stop.
@@ -27,7 +29,7 @@ pub async fn serve(
 ) {
     while let Some(request) = channel.incoming.recv().await {
         publisher.status("busy", Some(&request.header));
-        let handled = panics::contain(handle(&channel, &interrupter, &request)).await;
+        let handled = panics::contain(handle(&channel, &publisher, &interrupter, &request)).await;
         publisher.status("idle", Some(&request.header));
         match handled {
             Ok(Some(requested)) => {
@@ -51,25 +53,19 @@ pub async fn serve(
 /// Handle one control request; a shutdown request is returned to stop serving.
 async fn handle(
     channel: &RouterChannel,
+    publisher: &Publisher,
     interrupter: &Interrupter,
     request: &Incoming,
 ) -> Option<ShutdownRequested> {
     panics::forced(request.msg_type());
     match request.msg_type() {
         "shutdown_request" => {
-            let restart = request
-                .content
-                .get("restart")
-                .and_then(|r| r.as_bool())
-                .unwrap_or(false);
+            let (restart, reply) = shutdown_reply(&request.content);
             channel
                 .replier
-                .reply(
-                    request,
-                    "shutdown_reply",
-                    json!({ "status": "ok", "restart": restart }),
-                )
+                .reply(request, "shutdown_reply", reply.clone())
                 .await;
+            publisher.publish("shutdown_reply", reply, Some(&request.header));
             return Some(ShutdownRequested { restart });
         }
         "interrupt_request" => {
@@ -83,6 +79,12 @@ async fn handle(
             channel
                 .replier
                 .reply(request, "kernel_info_reply", kernel_info::reply())
+                .await;
+        }
+        "usage_request" => {
+            channel
+                .replier
+                .reply(request, "usage_reply", usage::reply())
                 .await;
         }
         other => {

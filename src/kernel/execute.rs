@@ -6,11 +6,14 @@ use std::sync::Arc;
 use jupyter_protocol::ExecuteRequest;
 use serde_json::{Value, json};
 
+use super::displays::Displays;
 use super::history::History;
 use super::interrupt::Interrupter;
 use super::output::{CellError, CellSink};
 use super::rust_cells::RustCells;
 use super::sockets::Publisher;
+use super::stdin::{InputSource, StdinChannel};
+use super::user_expressions;
 use super::wire::Incoming;
 use crate::magics::{CellPart, Magics, is_magic_line, split_cell};
 
@@ -20,6 +23,8 @@ pub struct Executor {
     rust: RustCells,
     magics: Arc<Magics>,
     interrupter: Interrupter,
+    stdin: StdinChannel,
+    displays: Displays,
     execution_count: usize,
     history: History,
 }
@@ -33,26 +38,38 @@ pub struct Executed {
 }
 
 impl Executor {
-    /// An executor publishing through `publisher`.
+    /// An executor publishing through `publisher`, asking for input on
+    /// `stdin`, keeping `history`.
     pub fn new(
         publisher: Publisher,
         rust: RustCells,
         magics: Arc<Magics>,
         interrupter: Interrupter,
+        stdin: StdinChannel,
+        history: History,
     ) -> Self {
         Self {
             publisher,
             rust,
             magics,
             interrupter,
+            stdin,
+            displays: Displays::default(),
             execution_count: 0,
-            history: History::default(),
+            history,
         }
     }
 
     /// The execution count of the latest stored cell.
     pub fn execution_count(&self) -> usize {
         self.execution_count
+    }
+
+    /// Forget the cell that was running (its handler panicked): later
+    /// display updates and interrupts no longer go to it.
+    pub fn abandon_cell(&self) {
+        self.displays.end_cell();
+        self.interrupter.end_cell();
     }
 
     /// The cells run so far.
@@ -82,7 +99,11 @@ impl Executor {
             self.execution_count += 1;
             self.history.record(self.execution_count, &content.code);
         }
-        let sink = CellSink::new(self.publisher.clone(), request.header.clone());
+        let sink = CellSink::new(
+            self.publisher.clone(),
+            request.header.clone(),
+            self.displays.clone(),
+        );
         if !content.silent {
             self.publisher.publish(
                 "execute_input",
@@ -90,6 +111,36 @@ impl Executor {
                 Some(&request.header),
             );
         }
+        self.displays.begin_cell(&self.publisher, &request.header);
+        let mut executed = self.run_cell(request, &content, &sink).await;
+        let has_expressions = content
+            .user_expressions
+            .as_ref()
+            .is_some_and(|e| !e.is_empty());
+        if has_expressions && executed.reply["status"] == "ok" {
+            let input = InputSource::new(
+                self.stdin.clone(),
+                request,
+                content.allow_stdin,
+                self.interrupter.begin_cell(),
+            );
+            executed.reply["user_expressions"] =
+                user_expressions::evaluate(&self.rust, &content.user_expressions, &sink, input)
+                    .await;
+            self.interrupter.end_cell();
+        }
+        sink.flush();
+        self.displays.end_cell();
+        executed
+    }
+
+    /// Run the parts of a cell, publishing what they show into `sink`.
+    async fn run_cell(
+        &mut self,
+        request: &Incoming,
+        content: &ExecuteRequest,
+        sink: &CellSink,
+    ) -> Executed {
         if let Some(help) = self.pager_help(&content.code) {
             // `%crimpl submit?` pages the command's help, as `?` does in IPython.
             return Executed {
@@ -106,7 +157,20 @@ impl Executor {
         let mut outcome = Ok(());
         for part in split_cell(&content.code) {
             outcome = match part {
-                CellPart::Rust(code) => match self.rust.eval(&code, sink.clone()).await {
+                CellPart::Rust(code) => match self
+                    .rust
+                    .eval(
+                        &code,
+                        sink.clone(),
+                        InputSource::new(
+                            self.stdin.clone(),
+                            request,
+                            content.allow_stdin,
+                            token.clone(),
+                        ),
+                    )
+                    .await
+                {
                     Ok(bundle) => {
                         if !bundle.is_empty() && !content.silent {
                             if let Some(Value::String(text)) = bundle.get("text/plain") {

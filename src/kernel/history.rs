@@ -1,19 +1,41 @@
 //! The inputs (and text outputs) of this kernel's cells, for `history_request`.
 //!
+//! Inputs are also appended to a file (JSON lines under the user's data
+//! directory), so that a restarted kernel and `jupyter console`'s up-arrow see
+//! earlier sessions; each kernel is a new session, numbered after the last one
+//! in the file. Outputs are kept for the running session only.
+//!
 //! Requests are read leniently, as ipykernel does: clients often leave out
 //! `n`, `unique`, `session` or `output`.
 
-use serde::Deserialize;
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// The session number of the running kernel in history replies.
-pub const SESSION: i64 = 1;
+use super::sockets::log;
+
+/// Entries of earlier sessions read back at start (the newest ones).
+const KEEP: usize = 10_000;
 
 /// One executed cell.
+#[derive(Serialize, Deserialize)]
 struct Entry {
+    session: i64,
     line: usize,
     input: String,
+    #[serde(skip)]
     output: Option<String>,
+}
+
+/// A line of the history file: a cell, or the start of a session.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Line {
+    Cell(Entry),
+    Start { session: i64 },
 }
 
 /// A `history_request`'s content.
@@ -45,20 +67,93 @@ impl Default for HistoryQuery {
     }
 }
 
-/// The history of this kernel session.
-#[derive(Default)]
+/// The history of this and earlier sessions.
 pub struct History {
+    session: i64,
     entries: Vec<Entry>,
+    file: Option<PathBuf>,
+}
+
+impl Default for History {
+    /// A history of this session only, kept in memory.
+    fn default() -> Self {
+        Self {
+            session: 1,
+            entries: Vec::new(),
+            file: None,
+        }
+    }
 }
 
 impl History {
+    /// The default history file: `crimpl-kernel/history.jsonl` in the user's data directory.
+    pub fn default_file() -> Option<PathBuf> {
+        dirs::data_dir().map(|d| d.join("crimpl-kernel").join("history.jsonl"))
+    }
+
+    /// A new session recorded in `file`, after the sessions already there.
+    /// If the file cannot be used, the history is this session's only (and
+    /// the kernel's log says why).
+    pub fn open(file: &Path) -> Self {
+        match Self::start_session(file) {
+            Ok(history) => history,
+            Err(err) => {
+                log(&format!(
+                    "history is kept for this session only: cannot use {}: {err}",
+                    file.display()
+                ));
+                Self::default()
+            }
+        }
+    }
+
+    fn start_session(file: &Path) -> std::io::Result<Self> {
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut handle = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(file)?;
+        // Two kernels starting at once must not take the same session number.
+        handle.lock()?;
+        let mut entries = Vec::new();
+        let mut last_session = 0;
+        for line in BufReader::new(&handle).lines() {
+            match serde_json::from_str::<Line>(&line?) {
+                Ok(Line::Cell(entry)) => {
+                    last_session = last_session.max(entry.session);
+                    entries.push(entry);
+                }
+                Ok(Line::Start { session }) => last_session = last_session.max(session),
+                Err(_) => {} // a line torn by a crash: skip it
+            }
+        }
+        entries.drain(..entries.len().saturating_sub(KEEP));
+        let session = last_session + 1;
+        writeln!(handle, "{}", json!({ "session": session }))?;
+        Ok(Self {
+            session,
+            entries,
+            file: Some(file.to_path_buf()),
+        })
+    }
+
     /// Record cell number `line` with its `input`.
     pub fn record(&mut self, line: usize, input: &str) {
-        self.entries.push(Entry {
+        let entry = Entry {
+            session: self.session,
             line,
             input: input.into(),
             output: None,
-        });
+        };
+        if let Some(file) = &self.file
+            && let Err(err) = append(file, &entry)
+        {
+            log(&format!("cannot append to {}: {err}", file.display()));
+        }
+        self.entries.push(entry);
     }
 
     /// Attach the plain-text result to the latest cell.
@@ -78,15 +173,18 @@ impl History {
                     .collect()
             }
             "range" => {
-                if query.session != 0 && query.session != SESSION {
-                    Vec::new()
+                // 0 is this session, negative numbers count back from it (as in IPython).
+                let session = if query.session <= 0 {
+                    self.session + query.session
                 } else {
-                    let stop = query.stop.unwrap_or(i64::MAX);
-                    self.entries
-                        .iter()
-                        .filter(|e| (e.line as i64) >= query.start && (e.line as i64) < stop)
-                        .collect()
-                }
+                    query.session
+                };
+                let stop = query.stop.unwrap_or(i64::MAX);
+                self.entries
+                    .iter()
+                    .filter(|e| e.session == session)
+                    .filter(|e| (e.line as i64) >= query.start && (e.line as i64) < stop)
+                    .collect()
             }
             "search" => {
                 let pattern = glob::Pattern::new(&query.pattern)
@@ -118,16 +216,30 @@ impl History {
             .map(|e| {
                 if query.output {
                     json!([
-                        SESSION,
+                        e.session,
                         e.line,
                         [e.input, e.output.clone().unwrap_or_default()]
                     ])
                 } else {
-                    json!([SESSION, e.line, e.input])
+                    json!([e.session, e.line, e.input])
                 }
             })
             .collect())
     }
+}
+
+fn append(file: &Path, entry: &Entry) -> std::io::Result<()> {
+    let mut handle = OpenOptions::new().create(true).append(true).open(file)?;
+    handle.lock()?;
+    // One write per line, so that concurrent kernels never interleave within one.
+    let mut line = serde_json::to_string(&Line::Cell(Entry {
+        session: entry.session,
+        line: entry.line,
+        input: entry.input.clone(),
+        output: None,
+    }))?;
+    line.push('\n');
+    handle.write_all(line.as_bytes())
 }
 
 #[cfg(test)]
@@ -172,6 +284,27 @@ mod tests {
         );
         let unique = query(json!({"hist_access_type": "search", "pattern": "1*", "unique": true}));
         assert_eq!(unique, vec![json!([1, 3, "1 + 2"])]);
+    }
+
+    #[test]
+    fn a_new_session_sees_the_earlier_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.jsonl");
+        let mut first = History::open(&file);
+        first.record(1, "let a = 1;");
+        let mut second = History::open(&file);
+        second.record(1, "a + 1");
+        let tail = serde_json::from_value(json!({"hist_access_type": "tail", "n": 5})).unwrap();
+        assert_eq!(
+            second.query(&tail).unwrap(),
+            vec![json!([1, 1, "let a = 1;"]), json!([2, 1, "a + 1"])]
+        );
+        let previous =
+            serde_json::from_value(json!({"hist_access_type": "range", "session": -1})).unwrap();
+        assert_eq!(
+            second.query(&previous).unwrap(),
+            vec![json!([1, 1, "let a = 1;"])]
+        );
     }
 
     #[test]

@@ -42,8 +42,8 @@ pub fn data_dir(destination: &Destination) -> anyhow::Result<PathBuf> {
             if let Some(dir) = std::env::var_os("JUPYTER_DATA_DIR") {
                 return Ok(PathBuf::from(dir));
             }
-            let base = dirs::data_dir().context("cannot find the user's data directory")?;
-            Ok(base.join("jupyter"))
+            user_data_dir(std::env::consts::OS, dirs::home_dir(), dirs::data_dir())
+                .context("cannot find the user's data directory: set JUPYTER_DATA_DIR")
         }
         Destination::SysPrefix => {
             let output = Command::new("python3")
@@ -57,6 +57,16 @@ pub fn data_dir(destination: &Destination) -> anyhow::Result<PathBuf> {
             Ok(Path::new(&prefix).join("share").join("jupyter"))
         }
         Destination::Prefix(prefix) => Ok(prefix.join("share").join("jupyter")),
+    }
+}
+
+/// Where Jupyter reads a user's data on `os` (as `jupyter --data-dir` says):
+/// `~/Library/Jupyter` on macOS, `jupyter` in the platform's data directory
+/// elsewhere (`$XDG_DATA_HOME` or `~/.local/share` on Linux, `%APPDATA%` on Windows).
+fn user_data_dir(os: &str, home: Option<PathBuf>, data: Option<PathBuf>) -> Option<PathBuf> {
+    match os {
+        "macos" => home.map(|home| home.join("Library").join("Jupyter")),
+        _ => data.map(|data| data.join("jupyter")),
     }
 }
 
@@ -89,6 +99,23 @@ pub fn uninstall(destination: &Destination) -> anyhow::Result<Option<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_data_dir_is_where_jupyter_reads() {
+        let home = Some(PathBuf::from("/Users/me"));
+        assert_eq!(
+            user_data_dir(
+                "macos",
+                home.clone(),
+                Some("/Users/me/Library/Application Support".into())
+            ),
+            Some(PathBuf::from("/Users/me/Library/Jupyter"))
+        );
+        assert_eq!(
+            user_data_dir("linux", home, Some("/home/me/.local/share".into())),
+            Some(PathBuf::from("/home/me/.local/share/jupyter"))
+        );
+    }
 
     #[test]
     fn install_writes_spec_with_executable_and_logos() {

@@ -3,6 +3,7 @@
 //! [`crate::magics`], other cells to Rust through evcxr.
 
 pub mod control;
+pub mod displays;
 pub mod execute;
 #[cfg(test)]
 mod fuzz;
@@ -12,13 +13,20 @@ pub mod iopub_backlog;
 pub mod is_complete;
 pub mod kernel_info;
 pub mod kernelspec;
+pub mod lifecycle;
 pub mod output;
 pub mod panics;
 pub mod rust_cells;
+pub mod rust_errors;
 pub mod session;
 pub mod shell;
 pub mod sockets;
+pub mod stdin;
+pub mod stdin_reads;
+pub mod stream_batcher;
 pub mod text;
+pub mod usage;
+pub mod user_expressions;
 pub mod wire;
 
 use std::path::Path;
@@ -31,10 +39,13 @@ use tokio::sync::oneshot;
 
 use crate::magics::Magics;
 use execute::Executor;
+use history::History;
 use interrupt::Interrupter;
+use lifecycle::Lifecycle;
 use rust_cells::RustCells;
 use session::Session;
 use shell::Shell;
+use stdin::StdinChannel;
 
 /// Run a kernel for the connection file at `connection_file` until it is shut down.
 pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
@@ -49,6 +60,7 @@ pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
     let sockets = sockets::bind(&connection, &session).await?;
     let publisher = sockets.publisher.clone();
     publisher.status("starting", None);
+    kernel_info::start_rustc_probe();
 
     let rust = RustCells::new();
     let interrupter = Interrupter::new(rust.clone());
@@ -60,12 +72,19 @@ pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
         interrupter.clone(),
         shutdown_tx,
     ));
+    let history = match History::default_file() {
+        Some(file) => History::open(&file),
+        None => History::default(),
+    };
     let executor = Executor::new(
         publisher.clone(),
         rust.clone(),
         magics.clone(),
         interrupter.clone(),
+        StdinChannel::new(sockets.stdin),
+        history,
     );
+    let (lifecycle, shell_shutdown) = Lifecycle::new(interrupter.clone());
     tokio::spawn(
         Shell::new(
             sockets.shell,
@@ -73,6 +92,7 @@ pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
             executor,
             magics.clone(),
             rust,
+            lifecycle,
         )
         .serve(),
     );
@@ -85,22 +105,14 @@ pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
             sigint_interrupter.interrupt();
         }
     });
-    // The stdin channel is bound so that frontends can connect; this kernel
-    // never asks for input, so anything arriving there is unsolicited.
-    let mut stdin = sockets.stdin;
-    tokio::spawn(async move {
-        while let Some(message) = stdin.incoming.recv().await {
-            sockets::log(&format!(
-                "ignored unsolicited {} on stdin",
-                message.msg_type()
-            ));
-        }
-    });
-
-    let request = shutdown_rx
-        .await
-        .unwrap_or(control::ShutdownRequested { restart: false });
+    // A shutdown request on control or (as ipykernel allows) on shell.
+    let request = tokio::select! {
+        request = shutdown_rx => request,
+        request = shell_shutdown => request,
+    }
+    .unwrap_or(control::ShutdownRequested { restart: false });
     sockets::log(&format!("shutting down (restart: {})", request.restart));
+    magics.stop_watching("the kernel shut down");
     for note in magics.shutdown_notes().await {
         sockets::log(&note);
     }

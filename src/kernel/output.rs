@@ -1,36 +1,48 @@
 //! Everything one cell shows: streams, displays, results and errors,
 //! published on iopub as children of the cell's `execute_request`.
 
+use std::sync::Arc;
+
 use jupyter_protocol::Header;
 use serde_json::{Map, Value, json};
 
+use super::displays::Displays;
 use super::sockets::Publisher;
+use super::stream_batcher::StreamBatcher;
 use crate::magics::{CellOutput, StreamName, View};
 
 /// The output area of one cell. Clones publish into the same cell, so a
 /// background watcher can keep updating a display after the cell finished.
+/// Stream text is batched ([`StreamBatcher`]) and sent before anything else
+/// the cell shows, so the order of outputs is kept.
 #[derive(Clone)]
 pub struct CellSink {
     publisher: Publisher,
     parent: Header,
+    streams: Arc<StreamBatcher>,
+    displays: Displays,
 }
 
 impl CellSink {
-    /// Outputs of the request with header `parent`.
-    pub fn new(publisher: Publisher, parent: Header) -> Self {
-        Self { publisher, parent }
+    /// Outputs of the request with header `parent`; display updates go
+    /// through `displays`, which also knows the cell now running.
+    pub fn new(publisher: Publisher, parent: Header, displays: Displays) -> Self {
+        Self {
+            streams: StreamBatcher::new(publisher.clone(), parent.clone()),
+            publisher,
+            parent,
+            displays,
+        }
     }
 
-    /// Publish `text` on the `stdout` or `stderr` stream.
+    /// Add `text` to the `stdout` or `stderr` stream (sent within a few tens of milliseconds).
     pub fn stream(&self, name: StreamName, text: &str) {
-        if text.is_empty() {
-            return;
-        }
-        let name = match name {
-            StreamName::Stdout => "stdout",
-            StreamName::Stderr => "stderr",
-        };
-        self.publish("stream", json!({ "name": name, "text": text }));
+        self.streams.push(name, text);
+    }
+
+    /// Send the stream text gathered so far.
+    pub fn flush(&self) {
+        self.streams.flush();
     }
 
     /// Publish a mime bundle as `display_data`, optionally under a display id.
@@ -56,6 +68,7 @@ impl CellSink {
     }
 
     fn publish(&self, msg_type: &str, content: Value) {
+        self.streams.flush();
         self.publisher
             .publish(msg_type, content, Some(&self.parent));
     }
@@ -71,10 +84,10 @@ impl CellOutput for CellSink {
     }
 
     fn update_display(&self, view: &View, display_id: &str) {
-        self.publish(
-            "update_display_data",
-            json!({ "data": view.to_bundle(), "metadata": {}, "transient": { "display_id": display_id } }),
-        );
+        self.streams.flush();
+        let content = json!({ "data": view.to_bundle(), "metadata": {}, "transient": { "display_id": display_id } });
+        self.displays
+            .update(&self.publisher, &self.parent, display_id, content);
     }
 }
 

@@ -16,10 +16,24 @@ use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use super::output::{CellError, CellSink};
+use super::rust_errors::compilation_error;
+use super::stdin::{InputError, InputSource};
+use super::stdin_reads::RawReads;
 use crate::magics::StreamName;
 
 /// What a successful Rust cell evaluated to: a mime bundle, empty for `()`.
 pub type RustValue = Map<String, Value>;
+
+/// The hover text evcxr gives when nothing is known at the cursor.
+const NOTHING_FOUND: &str = "No documentation found";
+
+/// What inspect found: plain text and, when evcxr has it, HTML.
+pub struct RustHover {
+    /// The `text/plain` form.
+    pub text: String,
+    /// The `text/html` form (may be empty).
+    pub html: String,
+}
 
 /// Completions for Rust code: the matches and the replaced range (byte offsets).
 pub struct RustCompletions {
@@ -35,6 +49,7 @@ enum Request {
     Eval {
         code: String,
         sink: CellSink,
+        input: Box<InputSource>,
         reply: oneshot::Sender<Result<RustValue, CellError>>,
     },
     Complete {
@@ -45,7 +60,7 @@ enum Request {
     Inspect {
         code: String,
         cursor: usize,
-        reply: oneshot::Sender<Option<String>>,
+        reply: oneshot::Sender<Option<RustHover>>,
     },
 }
 
@@ -76,12 +91,19 @@ impl RustCells {
         self.requests.lock().map(|r| r.is_some()).unwrap_or(false)
     }
 
-    /// Evaluate `code`, streaming its output into `sink`.
-    pub async fn eval(&self, code: &str, sink: CellSink) -> Result<RustValue, CellError> {
+    /// Evaluate `code`, streaming its output into `sink`; reads of standard
+    /// input are answered from `input`.
+    pub async fn eval(
+        &self,
+        code: &str,
+        sink: CellSink,
+        input: InputSource,
+    ) -> Result<RustValue, CellError> {
         let (reply, answer) = oneshot::channel();
         self.send(Request::Eval {
             code: code.into(),
             sink,
+            input: Box::new(input),
             reply,
         })?;
         answer
@@ -105,7 +127,7 @@ impl RustCells {
     }
 
     /// Type and documentation of what is under `cursor`, if evcxr is running.
-    pub async fn inspect(&self, code: &str, cursor: usize) -> Option<String> {
+    pub async fn inspect(&self, code: &str, cursor: usize) -> Option<RustHover> {
         if !self.started() {
             return None;
         }
@@ -183,18 +205,42 @@ fn serve(requests: Receiver<Request>, child_slot: Arc<Mutex<Option<Arc<Mutex<Chi
     let pump = OutputPump::start(outputs.stdout, outputs.stderr);
     for request in requests {
         match request {
-            Request::Eval { code, sink, reply } => {
+            Request::Eval {
+                code,
+                sink,
+                input,
+                reply,
+            } => {
+                let process = context.process_handle();
                 if let Ok(mut slot) = child_slot.lock() {
-                    *slot = Some(context.process_handle());
+                    *slot = Some(process.clone());
                 }
                 pump.attach(Some(sink));
-                let result = context.execute(&code);
+                let raw_reads = RawReads::watch(process, (*input).clone());
+                let refused = std::cell::Cell::new(None);
+                // `evcxr_input::get_string` / `get_password` in the cell.
+                let mut callbacks = evcxr::EvalCallbacks {
+                    input_reader: &|request| {
+                        input
+                            .read_line(&request.prompt, request.is_password)
+                            .unwrap_or_else(|err| {
+                                refused.set(Some(err));
+                                String::new()
+                            })
+                    },
+                };
+                let result = context.execute_with_callbacks(&code, &mut callbacks);
+                let raw_refused = raw_reads.stop();
                 pump.flush();
                 pump.attach(None);
                 if let Ok(mut slot) = child_slot.lock() {
                     *slot = None;
                 }
-                let _ = reply.send(result.map(to_bundle).map_err(to_cell_error));
+                let result = match refused.take().or(raw_refused) {
+                    Some(err) => Err(stdin_error(&err)),
+                    None => result.map(to_bundle).map_err(|e| to_cell_error(e, &code)),
+                };
+                let _ = reply.send(result);
             }
             Request::Complete {
                 code,
@@ -220,8 +266,12 @@ fn serve(requests: Receiver<Request>, child_slot: Arc<Mutex<Option<Arc<Mutex<Chi
                 let hover = context
                     .hover_at(&code, cursor)
                     .ok()
-                    .map(|(ty, doc)| format!("{ty}\n\n{doc}").trim().to_string())
-                    .filter(|text| !text.is_empty());
+                    .map(|(text, html)| RustHover {
+                        text: text.trim().to_string(),
+                        html: html.trim().to_string(),
+                    })
+                    // evcxr's answer when rust-analyzer knows nothing.
+                    .filter(|hover| !hover.text.is_empty() && hover.text != NOTHING_FOUND);
                 let _ = reply.send(hover);
             }
         }
@@ -236,20 +286,17 @@ fn to_bundle(outputs: evcxr::EvalOutputs) -> RustValue {
         .collect()
 }
 
-fn to_cell_error(error: evcxr::Error) -> CellError {
+fn stdin_error(error: &InputError) -> CellError {
     match error {
-        evcxr::Error::CompilationErrors(errors) => {
-            let traceback: Vec<String> = errors.iter().map(|e| e.rendered()).collect();
-            let evalue = errors
-                .first()
-                .map(|e| e.message())
-                .unwrap_or_else(|| "compilation failed".into());
-            CellError {
-                ename: "CompilationError".into(),
-                evalue,
-                traceback,
-            }
-        }
+        InputError::NotAllowed => CellError::new("StdinNotAllowed", &error.to_string()),
+        InputError::Interrupted => CellError::new("Interrupted", &error.to_string()),
+        InputError::Closed => CellError::new("StdinClosed", &error.to_string()),
+    }
+}
+
+fn to_cell_error(error: evcxr::Error, code: &str) -> CellError {
+    match error {
+        evcxr::Error::CompilationErrors(errors) => compilation_error(&errors, code),
         evcxr::Error::SubprocessTerminated(message) => CellError::new(
             "Interrupted",
             &format!(

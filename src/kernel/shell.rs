@@ -11,11 +11,13 @@ use super::execute::Executor;
 use super::history::HistoryQuery;
 use super::is_complete::{self, Completeness};
 use super::kernel_info;
-use super::output::{CellError, CellSink};
+use super::lifecycle::{Lifecycle, shutdown_reply};
+use super::output::CellError;
 use super::panics;
 use super::rust_cells::RustCells;
 use super::sockets::{Publisher, RouterChannel, log};
 use super::text::{byte_offset, char_offset, line_at};
+use super::usage;
 use super::wire::Incoming;
 use crate::magics::{Magics, is_magic_line};
 
@@ -26,6 +28,7 @@ pub struct Shell {
     executor: Executor,
     magics: Arc<Magics>,
     rust: RustCells,
+    lifecycle: Lifecycle,
     /// Requests taken off the socket while aborting, still to be served.
     pending: VecDeque<Incoming>,
 }
@@ -38,6 +41,7 @@ impl Shell {
         executor: Executor,
         magics: Arc<Magics>,
         rust: RustCells,
+        lifecycle: Lifecycle,
     ) -> Self {
         Self {
             channel,
@@ -45,6 +49,7 @@ impl Shell {
             executor,
             magics,
             rust,
+            lifecycle,
             pending: VecDeque::new(),
         }
     }
@@ -80,8 +85,10 @@ impl Shell {
         let mut reply = error_reply(panics::ENAME, &message);
         let is_cell = msg_type == "execute_request";
         if is_cell {
+            self.executor.abandon_cell();
             let error = CellError::new(panics::ENAME, &message);
-            CellSink::new(self.publisher.clone(), request.header.clone()).error(&error);
+            self.publisher
+                .publish("error", error.to_content(), Some(&request.header));
             reply["execution_count"] = json!(self.executor.execution_count());
         }
         let reply_type = msg_type.replace("_request", "_reply");
@@ -124,6 +131,22 @@ impl Shell {
                 return executed.failed;
             }
             "kernel_info_request" => kernel_info::reply(),
+            "interrupt_request" => {
+                self.lifecycle.interrupt();
+                json!({ "status": "ok" })
+            }
+            "shutdown_request" => {
+                let (restart, reply) = shutdown_reply(&request.content);
+                self.channel
+                    .replier
+                    .reply(request, "shutdown_reply", reply.clone())
+                    .await;
+                self.publisher
+                    .publish("shutdown_reply", reply, Some(&request.header));
+                self.lifecycle.shutdown(restart);
+                return false;
+            }
+            "usage_request" => usage::reply(),
             "complete_request" => self.complete(request).await,
             "inspect_request" => self.inspect(request).await,
             "is_complete_request" => is_complete(request),
@@ -201,14 +224,20 @@ impl Shell {
         let cursor = byte_offset(code, content.cursor_pos);
         let (_, line) = line_at(code, cursor);
         let text = if is_magic_line(line) {
-            self.magics.inspect(line)
+            self.magics
+                .inspect(line)
+                .map(|help| json!({ "text/plain": help }))
         } else {
-            self.rust.inspect(code, cursor).await
+            self.rust.inspect(code, cursor).await.map(|hover| {
+                let mut data = json!({ "text/plain": hover.text });
+                if !hover.html.is_empty() {
+                    data["text/html"] = json!(hover.html);
+                }
+                data
+            })
         };
         match text {
-            Some(text) => json!({
-                "status": "ok", "found": true, "data": { "text/plain": text }, "metadata": {}
-            }),
+            Some(data) => json!({ "status": "ok", "found": true, "data": data, "metadata": {} }),
             None => json!({ "status": "ok", "found": false, "data": {}, "metadata": {} }),
         }
     }

@@ -83,7 +83,16 @@ impl Publisher {
     /// Publish a `msg_type` message with `content`, as a child of `parent`.
     /// Stream output past the backlog limit is dropped, and noted.
     pub fn publish(&self, msg_type: &str, content: Value, parent: Option<&Header>) {
-        let topic = Bytes::from(format!("kernel.{msg_type}"));
+        self.publish_on(
+            Bytes::from(format!("kernel.{msg_type}")),
+            msg_type,
+            content,
+            parent,
+        );
+    }
+
+    /// Publish under the ZeroMQ `topic` (the subscription an `iopub_welcome` answers).
+    fn publish_on(&self, topic: Bytes, msg_type: &str, content: Value, parent: Option<&Header>) {
         let frames = self.session.frames(&[topic], msg_type, parent, &content);
         let size = frames.iter().map(Bytes::len).sum();
         let Admission::Send { dropped_before } = self.backlog.admit(msg_type, size) else {
@@ -206,8 +215,10 @@ async fn iopub(endpoint: &str, session: &Session) -> anyhow::Result<Publisher> {
                     if let Ok(message) = subscription
                         && let Some(frame) = message.get(0)
                             && frame.first() == Some(&1) {
-                                let topic = String::from_utf8_lossy(&frame[1..]).into_owned();
-                                welcomer.publish("iopub_welcome", json!({ "subscription": topic }), None);
+                                // JEP 65: the welcome goes out on the topic subscribed to.
+                                let topic = frame.slice(1..);
+                                let subscription = String::from_utf8_lossy(&topic).into_owned();
+                                welcomer.publish_on(topic, "iopub_welcome", json!({ "subscription": subscription }), None);
                             }
                 }
             }

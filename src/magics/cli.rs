@@ -53,6 +53,8 @@ pub enum Command {
     Kill(JobArgs),
     /// Run a job's script again, in the same job directory.
     Resubmit(JobArgs),
+    /// Stop updating a job's status displays (or every job's with --all); the job goes on.
+    Unwatch(UnwatchArgs),
     /// AWS job instances: create, start, stop, terminate, state.
     #[command(subcommand)]
     Job(JobCommand),
@@ -297,6 +299,19 @@ pub struct JobArgs {
     pub job: Option<String>,
     #[command(flatten)]
     pub server: ServerArg,
+}
+
+/// `%crimpl unwatch`.
+#[derive(Args, Debug, Clone)]
+pub struct UnwatchArgs {
+    /// The job (default: this kernel's latest job).
+    #[arg(conflicts_with = "all")]
+    pub job: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArg,
+    /// Stop watching every job.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `%%crimpl run`.

@@ -9,7 +9,8 @@ use super::cli::{Command, Parsed, ServerArg, parse, takes_body};
 use super::complete::{self, Completion};
 use super::env::Variables;
 use super::expand::expand_variables;
-use super::{Cancel, MagicError, MagicResult, Output, StreamName, aws, env, jobs, servers};
+use super::job_displays::JobDisplays;
+use super::{Cancel, MagicError, MagicResult, Output, StreamName, aws, env, jobs, servers, watch};
 use crate::crimpl::config::DEFAULT_DIRECTORY;
 use crate::crimpl::{Registry, Server, ServerConfig, suggest};
 use anyhow::{Context, anyhow};
@@ -24,6 +25,7 @@ pub struct Magics {
     working_dir: PathBuf,
     state: Mutex<State>,
     variables: Mutex<Variables>,
+    displays: Arc<JobDisplays>,
 }
 
 #[derive(Default)]
@@ -46,6 +48,7 @@ impl Magics {
             working_dir,
             state: Mutex::default(),
             variables: Mutex::default(),
+            displays: Arc::default(),
         }
     }
 
@@ -112,6 +115,7 @@ impl Magics {
             Command::Fetch(args) => jobs::fetch(self, args, &out).await,
             Command::Kill(args) => jobs::kill(self, &args, &out).await,
             Command::Resubmit(args) => jobs::resubmit(self, &args, &out).await,
+            Command::Unwatch(args) => watch::unwatch(self, &args, &out),
             Command::Job(command) => aws::job(self, command, &out).await,
             Command::Aws(command) => aws::account(command, &out).await,
             Command::Env(args) => env::run(self, args, &out),
@@ -269,6 +273,16 @@ impl Magics {
             .cloned()
             .collect();
         aws::shutdown_notes(servers, std::time::Duration::from_secs(3)).await
+    }
+
+    /// The status displays of this kernel's jobs and their watchers.
+    pub fn job_displays(&self) -> Arc<JobDisplays> {
+        self.displays.clone()
+    }
+
+    /// Stop every background watcher (the kernel is shutting down: `reason`).
+    pub fn stop_watching(&self, reason: &str) {
+        self.displays.stop(None, reason);
     }
 
     /// Remember the instance type `job create` chose for `job` on `server`.

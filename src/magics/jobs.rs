@@ -8,8 +8,10 @@ use tokio::sync::mpsc;
 
 use super::cli::{FetchArgs, JobArgs, LogArgs, RunArgs, ServerArg, SubmitArgs, WaitArgs};
 use super::context::Magics;
-use super::utf8_pieces::Utf8Pieces;
-use super::watch::{LOG_CHUNK, Watch, blocking, display_id, progress_to, status_view, watch};
+use super::utf8::Utf8Stream;
+use super::watch::{
+    LOG_CHUNK, Watch, blocking, display_id, progress_to, watch, watch_in_background,
+};
 use super::{Cancel, MagicError, MagicResult, Output, StreamName, render};
 use crate::crimpl::slurm::SlurmOptions;
 use crate::crimpl::{JobRecord, JobStatus, Server, SubmitOptions, UnpackPolicy};
@@ -39,11 +41,15 @@ pub async fn run_script(
         })
     });
     let mut task = std::pin::pin!(task);
+    let mut text = Utf8Stream::default();
     loop {
         tokio::select! {
             chunk = chunks.recv() => match chunk {
-                Some(chunk) => out.stream(StreamName::Stdout, &String::from_utf8_lossy(&chunk)),
-                None => break,
+                Some(chunk) => out.stream(StreamName::Stdout, &text.decode(&chunk)),
+                None => {
+                    out.stream(StreamName::Stdout, &text.finish());
+                    break;
+                }
             },
             _ = cancel.cancelled() => {
                 return Err(MagicError::Interrupted(
@@ -111,32 +117,42 @@ pub async fn submit(
     let progress = progress_to(out);
     let job = blocking(move || submitter.submit(&script, &options, &progress)).await?;
     magics.set_latest_job(&server, &job);
-    let id = display_id(&server, &job);
-    let first = JobRecord {
-        name: job.clone(),
+    let displays = magics.job_displays();
+    // Watched from the start, so that the first display says so.
+    let _watching = displays.foreground(server.name(), &job);
+    displays.add(
+        server.name(),
+        &starting(&job),
+        &display_id(&server, &job),
+        out,
+    );
+    if args.wait {
+        let watching = Watch {
+            server: server.clone(),
+            job: job.clone(),
+            stream_log: true,
+            until: None,
+            poll: Duration::from_millis(500),
+        };
+        return finish_wait(
+            watch(watching, out.clone(), cancel.clone(), &displays).await?,
+            &job,
+        );
+    }
+    // Keep the job's displays current while the user goes on.
+    watch_in_background(magics, server, &job, out.clone());
+    Ok(())
+}
+
+/// The record of a job just submitted, before its status is read.
+fn starting(job: &str) -> JobRecord {
+    JobRecord {
+        name: job.to_string(),
         status: JobStatus::Starting,
         started: None,
         ended: None,
         slurm_id: None,
-    };
-    out.display(&status_view(&server, &first), Some(&id));
-    let watching = Watch {
-        server: server.clone(),
-        job: job.clone(),
-        display_id: id,
-        stream_log: args.wait,
-        until: None,
-        poll: Duration::from_millis(500),
-    };
-    if args.wait {
-        return finish_wait(watch(watching, out.clone(), cancel.clone()).await?, &job);
     }
-    // Keep the submit cell's display current while the user goes on.
-    let background = out.clone();
-    tokio::spawn(async move {
-        let _ = watch(watching, background, Cancel::new()).await;
-    });
-    Ok(())
 }
 
 /// `%crimpl jobs`.
@@ -145,7 +161,11 @@ pub async fn list(magics: &Magics, args: &ServerArg, out: &Output) -> MagicResul
     let reader = server.clone();
     let records = blocking(move || reader.jobs()).await?;
     magics.remember_jobs(&server, records.iter().map(|r| r.name.clone()));
-    out.display(&render::jobs(server.name(), &records), None);
+    let displays = magics.job_displays();
+    for record in &records {
+        displays.seen(server.name(), record);
+    }
+    out.display(&render::jobs_checked(server.name(), &records), None);
     Ok(())
 }
 
@@ -157,7 +177,9 @@ pub async fn status(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResul
     let name = job.clone();
     let record = blocking(move || reader.job(&name)).await?;
     magics.set_latest_job(&server, &job);
-    out.display(&render::jobs(server.name(), &[record]), None);
+    let displays = magics.job_displays();
+    displays.seen(server.name(), &record);
+    displays.add(server.name(), &record, &display_id(&server, &job), out);
     Ok(())
 }
 
@@ -165,21 +187,22 @@ pub async fn status(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResul
 pub async fn wait(magics: &Magics, args: WaitArgs, out: &Output, cancel: &Cancel) -> MagicResult {
     let server = magics.server(&args.job.server)?;
     let job = magics.job_name(&server, &args.job.job)?;
-    let id = display_id(&server, &job);
     let reader = server.clone();
     let name = job.clone();
     let record = blocking(move || reader.job(&name)).await?;
     magics.set_latest_job(&server, &job);
-    out.display(&status_view(&server, &record), Some(&id));
+    let displays = magics.job_displays();
+    let _watching = displays.foreground(server.name(), &job);
+    displays.seen(server.name(), &record);
+    displays.add(server.name(), &record, &display_id(&server, &job), out);
     let watching = Watch {
         server,
         job: job.clone(),
-        display_id: id,
         stream_log: true,
         until: args.until.clone(),
         poll: Duration::from_secs_f64(args.poll),
     };
-    let ended = watch(watching, out.clone(), cancel.clone()).await?;
+    let ended = watch(watching, out.clone(), cancel.clone(), &displays).await?;
     match (&args.until, ended) {
         (Some(until), Some(record)) if record.status.word() == until => Ok(()),
         (_, ended) => finish_wait(ended, &job),
@@ -207,20 +230,21 @@ pub async fn log(magics: &Magics, args: LogArgs, out: &Output, cancel: &Cancel) 
     if !args.follow {
         return print_log(&server, &job, args.tail, out, cancel).await;
     }
-    let id = display_id(&server, &job);
     let reader = server.clone();
     let name = job.clone();
     let record = blocking(move || reader.job(&name)).await?;
-    out.display(&status_view(&server, &record), Some(&id));
+    let displays = magics.job_displays();
+    let _watching = displays.foreground(server.name(), &job);
+    displays.seen(server.name(), &record);
+    displays.add(server.name(), &record, &display_id(&server, &job), out);
     let watching = Watch {
         server,
         job: job.clone(),
-        display_id: id,
         stream_log: true,
         until: None,
         poll: Duration::from_millis(500),
     };
-    match watch(watching, out.clone(), cancel.clone()).await? {
+    match watch(watching, out.clone(), cancel.clone(), &displays).await? {
         None => Err(MagicError::Interrupted(format!(
             "Stopped following the log of job {job}; the job itself goes on."
         ))),
@@ -244,14 +268,14 @@ async fn print_log(
         }
         None => 0,
     };
-    let mut text = Utf8Pieces::default();
+    let mut text = Utf8Stream::default();
     loop {
         let (reader, name) = (server.clone(), job.to_string());
         let piece = blocking(move || reader.log(&name, offset, LOG_CHUNK)).await?;
         offset += piece.len() as u64;
-        let last = (piece.len() as u64) < LOG_CHUNK;
-        out.stream(StreamName::Stdout, &text.decode(&piece, last));
-        if last {
+        out.stream(StreamName::Stdout, &text.decode(&piece));
+        if (piece.len() as u64) < LOG_CHUNK {
+            out.stream(StreamName::Stdout, &text.finish());
             return Ok(());
         }
         if cancel.is_cancelled() {
@@ -322,6 +346,7 @@ pub async fn kill(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult 
         Ok((outcome, killer.job(&name)?))
     })
     .await?;
+    magics.job_displays().seen(server.name(), &record);
     if let Some(note) = outcome.nothing_signalled(&job) {
         out.stream(StreamName::Stdout, &format!("{note}\n"));
     }
@@ -337,27 +362,16 @@ pub async fn resubmit(magics: &Magics, args: &JobArgs, out: &Output) -> MagicRes
     let name = job.clone();
     blocking(move || submitter.resubmit(&name)).await?;
     magics.set_latest_job(&server, &job);
-    let id = display_id(&server, &job);
-    let first = JobRecord {
-        name: job.clone(),
-        status: JobStatus::Starting,
-        started: None,
-        ended: None,
-        slurm_id: None,
-    };
-    out.display(&status_view(&server, &first), Some(&id));
-    let watching = Watch {
-        server,
-        job,
-        display_id: id,
-        stream_log: false,
-        until: None,
-        poll: Duration::from_millis(500),
-    };
-    let background = out.clone();
-    tokio::spawn(async move {
-        let _ = watch(watching, background, Cancel::new()).await;
-    });
+    let displays = magics.job_displays();
+    let _watching = displays.foreground(server.name(), &job);
+    displays.seen(server.name(), &starting(&job));
+    displays.add(
+        server.name(),
+        &starting(&job),
+        &display_id(&server, &job),
+        out,
+    );
+    watch_in_background(magics, server, &job, out.clone());
     Ok(())
 }
 

@@ -13,11 +13,12 @@ mod env;
 mod expand;
 #[cfg(test)]
 mod fuzz;
+mod job_displays;
 mod jobs;
 mod numbers;
 mod render;
 mod servers;
-mod utf8_pieces;
+mod utf8;
 mod watch;
 
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 use html_escape::encode_text;
 
 use super::View;
-use crate::crimpl::{FetchReport, FileRole, JobRecord, JobStatus, Listing, Plan};
+use crate::crimpl::{FetchReport, FileRole, JobRecord, Listing, Plan};
 
 /// A table with a caption, rendered both ways.
 pub fn table(caption: &str, headers: &[&str], rows: &[Vec<String>]) -> View {
@@ -70,18 +70,35 @@ fn text_table(caption: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
     text
 }
 
+/// How a status word is coloured: a JupyterLab theme variable and today's
+/// colour as its fallback (outside JupyterLab).
+fn status_colour(word: &str) -> (&'static str, &'static str) {
+    match word {
+        "complete" | "ok" => ("--jp-success-color0", "#2e7d32"),
+        "failed" | "lost" => ("--jp-error-color0", "#c62828"),
+        "running" | "starting" => ("--jp-info-color0", "#1565c0"),
+        "pending" => ("--jp-warn-color0", "#ef6c00"),
+        "canceled" => ("--jp-content-font-color2", "#6d4c41"),
+        _ => ("--jp-content-font-color2", "#616161"),
+    }
+}
+
+/// The state colours are mixed 70/30 with the theme's text colour, which
+/// moves them away from the background in both light and dark themes (the
+/// dark theme's plain `--jp-error-color0` is 3.8:1 on its background). The
+/// first `color` is for renderers without `color-mix`.
 fn status_badge(status: &str) -> String {
     let word = status.split_whitespace().next().unwrap_or_default();
-    let color = match word {
-        "complete" | "ok" => "#2e7d32",
-        "failed" | "lost" => "#c62828",
-        "canceled" => "#6d4c41",
-        "running" | "starting" => "#1565c0",
-        "pending" => "#ef6c00",
-        _ => "#616161",
+    let (variable, fallback) = status_colour(word);
+    let themed = if variable.starts_with("--jp-content") {
+        format!("var({variable}, {fallback})")
+    } else {
+        format!(
+            "color-mix(in srgb, var({variable}, {fallback}) 70%, var(--jp-content-font-color1, #000))"
+        )
     };
     format!(
-        "<span style=\"color:{color};font-weight:bold\">{}</span>",
+        "<span style=\"color:{fallback};color:{themed};font-weight:bold\">{}</span>",
         encode_text(status)
     )
 }
@@ -117,6 +134,17 @@ pub fn jobs(server: &str, records: &[JobRecord]) -> View {
         })
         .collect();
     table(&format!("Jobs on {server}"), &headers, &rows)
+}
+
+/// The status table of some jobs, saying when it was read.
+pub fn jobs_checked(server: &str, records: &[JobRecord]) -> View {
+    let mut view = jobs(server, records);
+    let note = format!("checked at {}", chrono::Utc::now().format("%H:%M:%S UTC"));
+    view.html
+        .push_str(&format!("<p><i>{}</i></p>", encode_text(&note)));
+    view.text.push_str(&note);
+    view.text.push('\n');
+    view
 }
 
 /// One job's status, while it may still change (shown under a display id).
@@ -285,15 +313,6 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
-/// A note for a status display: how it ended or that it is being watched.
-pub fn watch_note(status: &JobStatus) -> &'static str {
-    if status.is_final() {
-        ""
-    } else {
-        "updating live…"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,6 +326,94 @@ mod tests {
         );
         assert!(view.html.contains("&lt;b&gt;x&lt;/b&gt;"));
         assert!(view.text.contains("<b>x</b>  complete"));
+    }
+
+    /// WCAG relative luminance of an sRGB colour.
+    fn luminance([r, g, b]: [f64; 3]) -> f64 {
+        let linear = |c: f64| {
+            let c = c / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+    }
+
+    fn contrast(a: [f64; 3], b: [f64; 3]) -> f64 {
+        let (a, b) = (luminance(a), luminance(b));
+        (a.max(b) + 0.05) / (a.min(b) + 0.05)
+    }
+
+    fn mix(a: [f64; 3], b: [f64; 3], share_of_a: f64) -> [f64; 3] {
+        [0, 1, 2].map(|i| a[i] * share_of_a + b[i] * (1.0 - share_of_a))
+    }
+
+    fn hex(colour: u32) -> [f64; 3] {
+        [(colour >> 16) & 255, (colour >> 8) & 255, colour & 255].map(f64::from)
+    }
+
+    /// The values of the variables used, in JupyterLab 4's light and dark
+    /// themes (Material Design palette; translucent text composited on the
+    /// theme's background), and that background.
+    fn theme(dark: bool, variable: &str) -> [f64; 3] {
+        let value = match (variable, dark) {
+            ("--jp-success-color0", false) => 0x1b5e20, // green-900
+            ("--jp-success-color0", true) => 0x388e3c,  // green-700
+            ("--jp-error-color0", false) => 0xb71c1c,   // red-900
+            ("--jp-error-color0", true) => 0xd32f2f,    // red-700
+            ("--jp-info-color0", false) => 0x006064,    // cyan-900
+            ("--jp-info-color0", true) => 0x0097a7,     // cyan-700
+            ("--jp-warn-color0", false) => 0xe65100,    // orange-900
+            ("--jp-warn-color0", true) => 0xf57c00,     // orange-700
+            ("--jp-content-font-color1", false) => 0x212121, // black at 0.87 on white
+            ("--jp-content-font-color1", true) => 0xffffff,
+            ("--jp-content-font-color2", false) => 0x757575, // black at 0.54 on white
+            ("--jp-content-font-color2", true) => 0xb8b8b8,  // white at 0.7 on #111
+            ("background", false) => 0xffffff,
+            ("background", true) => 0x111111,
+            (other, _) => panic!("no value for {other}"),
+        };
+        hex(value)
+    }
+
+    #[test]
+    fn status_colours_are_readable_on_light_and_dark_themes() {
+        for word in [
+            "complete", "failed", "lost", "running", "starting", "pending", "canceled", "unknown",
+        ] {
+            let (variable, fallback) = status_colour(word);
+            assert!(status_badge(word).contains(&format!("var({variable}, {fallback})")));
+            for dark in [false, true] {
+                let colour = if variable.starts_with("--jp-content") {
+                    theme(dark, variable)
+                } else {
+                    mix(
+                        theme(dark, variable),
+                        theme(dark, "--jp-content-font-color1"),
+                        0.7,
+                    )
+                };
+                let ratio = contrast(colour, theme(dark, "background"));
+                assert!(
+                    ratio >= 4.5,
+                    "{word} on the {} theme: {ratio:.2}:1",
+                    if dark { "dark" } else { "light" }
+                );
+            }
+            // Outside JupyterLab (no variables), where color-mix is known: on white.
+            let today = hex(u32::from_str_radix(&fallback[1..], 16).unwrap());
+            let plain = if variable.starts_with("--jp-content") {
+                today
+            } else {
+                mix(today, hex(0), 0.7)
+            };
+            assert!(
+                contrast(plain, hex(0xffffff)) >= 4.5,
+                "{word} outside JupyterLab"
+            );
+        }
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! Watching jobs: polling a job's status (and log) on a blocking thread,
-//! updating a display in place, streaming new log lines, stopping when the
-//! job ends or the watcher is cancelled (which never touches the job).
+//! updating the job's displays in place, streaming new log lines, stopping
+//! when the job ends or is deleted, or the watcher is cancelled (which never
+//! touches the job).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Cancel, MagicError, Output, StreamName, View, render};
+use super::cli::UnwatchArgs;
+use super::context::Magics;
+use super::job_displays::JobDisplays;
+use super::utf8::Utf8Stream;
+use super::{Cancel, MagicError, MagicResult, Output, StreamName};
 use crate::crimpl::{JobRecord, JobStatus, Server};
 
 /// Run blocking engine work off the async runtime.
@@ -44,15 +49,13 @@ impl Backoff {
     }
 }
 
-/// What a watch should do besides updating the status display.
+/// What a watch should do besides updating the job's displays.
 pub struct Watch {
     /// The server holding the job.
     pub server: Arc<Server>,
     /// The job.
     pub job: String,
-    /// The display id of the status view.
-    pub display_id: String,
-    /// Stream new log lines under the display.
+    /// Stream new log lines into the cell.
     pub stream_log: bool,
     /// Stop at this status word instead of the end.
     pub until: Option<String>,
@@ -60,14 +63,18 @@ pub struct Watch {
     pub poll: Duration,
 }
 
-/// Watch until the job ends (or reaches `until`), or `cancel` fires.
-/// Returns the last record seen, or `None` if cancelled.
+/// Watch until the job ends (or reaches `until`), or `cancel` fires,
+/// updating every display of the job in `displays` at each poll.
+/// Returns the last record seen, or `None` if cancelled; a job that
+/// disappears from its server is an error.
 pub async fn watch(
     watch: Watch,
     out: Output,
     cancel: Cancel,
+    displays: &JobDisplays,
 ) -> Result<Option<JobRecord>, MagicError> {
     let mut offset = 0u64;
+    let mut log_text = Utf8Stream::default();
     let mut last: Option<JobRecord> = None;
     let mut backoff = Backoff {
         current: watch.poll,
@@ -76,9 +83,16 @@ pub async fn watch(
     loop {
         let server = watch.server.clone();
         let job = watch.job.clone();
-        let record = blocking(move || server.job(&job)).await;
+        let record = blocking(move || server.find_job(&job)).await;
         let record = match (record, &last) {
-            (Ok(record), _) => record,
+            (Ok(Some(record)), _) => record,
+            (Ok(None), _) => {
+                return Err(MagicError::Crimpl(anyhow::anyhow!(
+                    "job {} no longer exists on server {} (was it deleted?)",
+                    watch.job,
+                    watch.server.name()
+                )));
+            }
             // The host may be down for a while: say so and keep watching.
             (Err(MagicError::Crimpl(err)), Some(previous)) => JobRecord {
                 status: JobStatus::Unknown(format!("{err:#}")),
@@ -91,15 +105,14 @@ pub async fn watch(
             let job = watch.job.clone();
             if let Ok(bytes) = blocking(move || server.log(&job, offset, LOG_CHUNK)).await {
                 offset += bytes.len() as u64;
-                out.stream(StreamName::Stdout, &String::from_utf8_lossy(&bytes));
+                out.stream(StreamName::Stdout, &log_text.decode(&bytes));
             }
         }
         let changed = last.as_ref() != Some(&record);
-        if changed {
-            out.update_display(&status_view(&watch.server, &record), &watch.display_id);
-        }
+        displays.seen(watch.server.name(), &record);
         let reached = watch.until.as_deref() == Some(record.status.word());
         if record.status.is_final() || reached {
+            out.stream(StreamName::Stdout, &log_text.finish());
             return Ok(Some(record));
         }
         last = Some(record);
@@ -111,9 +124,50 @@ pub async fn watch(
     }
 }
 
-/// The status view of a record on `server`.
-pub fn status_view(server: &Server, record: &JobRecord) -> View {
-    render::job_status(server.name(), record, render::watch_note(&record.status))
+/// Watch `job` in the background until it ends, is deleted, or is unwatched
+/// (`%crimpl unwatch`, kernel shutdown); its displays say which.
+pub fn watch_in_background(magics: &Magics, server: Arc<Server>, job: &str, out: Output) {
+    let displays = magics.job_displays();
+    let Some(cancel) = displays.start_background(server.name(), job) else {
+        return; // already watched
+    };
+    let watching = Watch {
+        server: server.clone(),
+        job: job.to_string(),
+        stream_log: false,
+        until: None,
+        poll: Duration::from_millis(500),
+    };
+    let job = job.to_string();
+    tokio::spawn(async move {
+        let result = watch(watching, out, cancel.clone(), &displays).await;
+        if cancel.is_cancelled() {
+            return; // stopped: whoever stopped it said why
+        }
+        let reason = result.err().map(|err| err.to_string());
+        displays.background_ended(server.name(), &job, reason.as_deref());
+    });
+}
+
+/// `%crimpl unwatch [JOB] [--all]`: stop background watchers; jobs go on.
+pub fn unwatch(magics: &Magics, args: &UnwatchArgs, out: &Output) -> MagicResult {
+    let reason = "stopped by %crimpl unwatch";
+    let stopped = if args.all {
+        magics.job_displays().stop(None, reason)
+    } else {
+        let server = magics.server(&args.server)?;
+        let job = magics.job_name(&server, &args.job)?;
+        magics
+            .job_displays()
+            .stop(Some((server.name(), &job)), reason)
+    };
+    let message = if stopped.is_empty() {
+        "No job was being watched.".to_string()
+    } else {
+        format!("Stopped watching: {} (the jobs go on).", stopped.join(", "))
+    };
+    out.stream(StreamName::Stdout, &format!("{message}\n"));
+    Ok(())
 }
 
 /// A display id for a job's status view.

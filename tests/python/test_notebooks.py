@@ -52,6 +52,11 @@ def test_quickstart_runs_and_fetches_its_result(tmp_path):
     assert "hello from" in joined and "step 3" in joined
     assert "summing the numbers" in joined
     assert "complete" in joined
+    # Every saved job display shows how its job ended (issue 15), the submit cell's too.
+    statuses = [text for text in texts if "Jobs on quickstart" in text]
+    assert len(statuses) >= 3, texts
+    for text in statuses:
+        assert "complete" in text and "starting" not in text and "running" not in text, text
     assert "sum.txt" in joined and "fetched" in joined
     assert (tmp_path / "out" / "quickstart-results" / "sum.txt").read_text() == "10\n"
     assert texts[-2].strip() == "10"  # the Rust cell read the fetched file
