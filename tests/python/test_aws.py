@@ -297,7 +297,7 @@ def test_aws_notebook_runs_under_papermill_with_its_parameters(cloud, tmp_path):
             "-p", "key_file", "~/.ssh/id_ed25519",
             "-p", "subnet_id", moto.subnet_id,
             "-p", "security_group_id", moto.security_group_id,
-            "-r", "options", f"--username crimpltest --ssh-address private --ssh-port {sshd.port} --directory {directory}",
+            "-r", "options", f"--username {TEST_USER} --ssh-address private --ssh-port {sshd.port} --directory {directory}",
         ],
         env=env,
         capture_output=True,

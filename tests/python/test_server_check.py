@@ -13,7 +13,7 @@ import pytest
 
 from harness.moto import INSTANCE_ADDRESSES, Moto
 from harness.slurm import Slurm
-from harness.sshd import Sshd, free_port, keygen
+from harness.sshd import TEST_USER, Sshd, free_port, keygen
 from kernel_helpers import Kernel, kernel_env
 
 DIRECTORY = "crimpl-check-tests"
@@ -68,9 +68,9 @@ def test_every_step_to_a_working_ssh_server_is_ok(kernel, sshd):
     table = check_table(checked)
     assert list(table) == ["configuration", *SSH_STEPS, *JOB_STEPS]
     assert set(statuses(table).values()) == {"ok"}, table
-    assert "crimpltest@127.0.0.1" in table["configuration"]["found"]
+    assert f"{TEST_USER}@127.0.0.1" in table["configuration"]["found"]
     assert "known" in table["host key"]["found"] and "SHA256:" in table["host key"]["found"]
-    assert "as crimpltest with" in table["authentication"]["found"]
+    assert f"as {TEST_USER} with" in table["authentication"]["found"]
     assert "publickey" in table["authentication"]["found"]
     assert all(row["time"].endswith(("ms", " s")) for row in table.values())
     # The check's updates fill the table in as the steps end.
@@ -87,12 +87,12 @@ def test_local_stays_listed_and_selectable_after_an_ssh_server_is_made(kernel, s
     assert here.ok and pwd.getpwuid(os.getuid()).pw_name in here.text
     assert kernel.execute("%crimpl server use remote").ok
     there = kernel.execute("%%crimpl run\nid -un\n")
-    assert there.ok and "crimpltest" in there.text
+    assert there.ok and TEST_USER in there.text
 
 
 def test_a_closed_port_is_named_with_what_to_do(kernel, sshd):
     port = free_port()
-    made = new_ssh(kernel, "closed", f"crimpltest@127.0.0.1:{port}")
+    made = new_ssh(kernel, "closed", f"{TEST_USER}@127.0.0.1:{port}")
     # A valid server that cannot be reached yet is saved, and the message says so.
     assert not made.ok and "saved:" in made.error and "but it cannot be reached yet" in made.error
     assert "%crimpl server check closed" in made.error
@@ -126,7 +126,7 @@ def test_a_user_without_the_key_is_told_how_to_install_it(kernel, sshd, tmp_path
     config = sshd.home / ".ssh" / "config"
     original = config.read_text()
     config.write_text(
-        original + f"Host stranger\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User crimpltest\n  IdentityFile {stranger}\n"
+        original + f"Host stranger\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User {TEST_USER}\n  IdentityFile {stranger}\n"
     )
     try:
         assert not new_ssh(kernel, "stranger", "stranger").ok
@@ -136,7 +136,7 @@ def test_a_user_without_the_key_is_told_how_to_install_it(kernel, sshd, tmp_path
     assert statuses(table)["host key"] == "ok" and statuses(table)["authentication"] == "failed"
     assert "refused every key" in table["authentication"]["found"]
     assert "publickey" in table["authentication"]["found"]
-    assert f"ssh-copy-id -i {stranger}.pub -p {sshd.port} crimpltest@127.0.0.1" in table["authentication"]["next"]
+    assert f"ssh-copy-id -i {stranger}.pub -p {sshd.port} {TEST_USER}@127.0.0.1" in table["authentication"]["next"]
 
 
 def test_a_bare_host_logs_in_as_the_local_user(sshd, workdir, config_dir):
@@ -147,7 +147,7 @@ def test_a_bare_host_logs_in_as_the_local_user(sshd, workdir, config_dir):
     kernel = Kernel(workdir, env)
     try:
         made = new_ssh(kernel, "bare", f"127.0.0.1:{sshd.port}")
-        # The test sshd admits only crimpltest, so the local user is refused: by name.
+        # The test sshd admits only the test user, so the local user is refused: by name.
         assert f"{local_user}@127.0.0.1:{sshd.port}" in made.text + made.error
         table = check_table(kernel.execute("%crimpl server check bare"))
         assert f"{local_user}@127.0.0.1:{sshd.port}" in table["configuration"]["found"]
@@ -236,7 +236,7 @@ def aws_server(cloud, workdir, config_dir, group_rules: list[dict], address: str
     sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
     made = kernel.execute(
         f"%crimpl server new aws chk --key-file ~/.ssh/id_ed25519 --key-name crimpl-test "
-        f"--subnet-id {moto.subnet_id} --security-group-id {group} --username crimpltest "
+        f"--subnet-id {moto.subnet_id} --security-group-id {group} --username {TEST_USER} "
         f"--ssh-address {address} --ssh-port {sshd.port} --directory {directory} --volume-size 1"
     )
     assert made.ok, made.error
@@ -285,7 +285,7 @@ def test_aws_checks_the_running_instance_over_ssh(cloud, workdir, config_dir):
         assert set(statuses(table).values()) == {"ok"}, table
         assert "private address" in table["subnet"]["found"]
         assert f"port {sshd.port} in from 127.0.0.0/8" in table["security group"]["found"]
-        assert "crimpltest@127.0.0." in table["instance address"]["found"]
+        assert f"{TEST_USER}@127.0.0." in table["instance address"]["found"]
         assert "mounted" in table["volume mounted"]["found"]
     finally:
         delete_volume(kernel)
