@@ -49,11 +49,6 @@ impl Backlog {
     pub fn sent(&self, size: usize) {
         self.bytes.fetch_sub(size, Ordering::AcqRel);
     }
-
-    /// Bytes waiting now.
-    pub fn waiting(&self) -> usize {
-        self.bytes.load(Ordering::Acquire)
-    }
 }
 
 /// The note published in place of dropped output.
@@ -84,7 +79,6 @@ mod tests {
         );
         backlog.sent(LIMIT);
         backlog.sent(100);
-        assert_eq!(backlog.waiting(), 0);
         assert_eq!(
             backlog.admit("stream", 1),
             Admission::Send { dropped_before: 2 }
