@@ -5,11 +5,12 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::interrupt::Interrupter;
+use super::iopub::Publisher;
 use super::kernel_info;
 use super::lifecycle::shutdown_reply;
 use super::panics;
 use super::shell::error_reply;
-use super::sockets::{Publisher, RouterChannel, log};
+use super::sockets::{RouterChannel, log};
 use super::usage;
 use super::wire::Incoming;
 

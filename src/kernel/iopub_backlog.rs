@@ -1,6 +1,8 @@
 //! How much output may wait for iopub, and what happens past that: the
 //! kernel never holds more than [`LIMIT`] bytes of `stream` output waiting
-//! for a slow client. Past it, stream messages are dropped (status, results,
+//! to be handed to the iopub socket (a cell can print faster than the iopub
+//! thread forwards; each client's own queue is bounded by libzmq, see
+//! [`super::iopub`]). Past it, stream messages are dropped (status, results,
 //! errors and displays never are), and the next stream message that fits is
 //! preceded by a note saying how many were dropped.
 
@@ -9,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Bytes of stream messages that may wait to be sent.
 pub const LIMIT: usize = 16 << 20;
 
-/// Output accepted but not yet sent, shared by every publisher and the iopub task.
+/// Output accepted but not yet handed to the iopub socket, shared by every publisher and the iopub thread.
 #[derive(Debug, Default)]
 pub struct Backlog {
     bytes: AtomicUsize,

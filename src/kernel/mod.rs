@@ -9,6 +9,7 @@ pub mod execute;
 mod fuzz;
 pub mod history;
 pub mod interrupt;
+pub mod iopub;
 pub mod iopub_backlog;
 pub mod is_complete;
 pub mod kernel_info;

@@ -7,7 +7,7 @@ use jupyter_protocol::Header;
 use serde_json::{Map, Value, json};
 
 use super::displays::Displays;
-use super::sockets::Publisher;
+use super::iopub::Publisher;
 use super::stream_batcher::StreamBatcher;
 use crate::magics::{CellOutput, StreamName, View};
 

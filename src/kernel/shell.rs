@@ -9,13 +9,14 @@ use serde_json::{Value, json};
 
 use super::execute::Executor;
 use super::history::HistoryQuery;
+use super::iopub::Publisher;
 use super::is_complete::{self, Completeness};
 use super::kernel_info;
 use super::lifecycle::{Lifecycle, shutdown_reply};
 use super::output::CellError;
 use super::panics;
 use super::rust_cells::RustCells;
-use super::sockets::{Publisher, RouterChannel, log};
+use super::sockets::{RouterChannel, log};
 use super::text::{byte_offset, char_offset, line_at};
 use super::usage;
 use super::wire::Incoming;

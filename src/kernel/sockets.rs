@@ -2,27 +2,18 @@
 //!
 //! Each ROUTER socket (shell, control, stdin) gets a reader task that verifies
 //! and decodes frames into [`Incoming`] messages on a channel, and a
-//! [`Replier`] that signs and routes replies. iopub is an XPUB socket fed by a
-//! channel, so anything (a background job watcher included) can publish
-//! through a cloned [`Publisher`]; it greets each new subscriber with
-//! `iopub_welcome` (JEP 65). What waits for iopub is bounded (see
-//! [`super::iopub_backlog`]): a client that stops reading makes stream
-//! output drop, never the kernel's memory grow. (zeromq 0.7's XPUB sends to
-//! subscribers one after another, so such a client still holds up the others
-//! until it reads again; giving up a send would lose messages for them.)
-//! The heartbeat echoes.
+//! [`Replier`] that signs and routes replies. iopub is served by libzmq on a
+//! thread of its own (see [`super::iopub`]), so anything (a background job
+//! watcher included) can publish through a cloned [`Publisher`], and a client
+//! that stops reading holds up no other. The heartbeat echoes.
 
 use bytes::Bytes;
 use jupyter_protocol::{ConnectionInfo, Header};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
-use zeromq::{
-    RepSocket, RouterSendHalf, RouterSocket, Socket, SocketRecv, SocketSend, XPubSocket, ZmqMessage,
-};
+use zeromq::{RepSocket, RouterSendHalf, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
-use std::sync::Arc;
-
-use super::iopub_backlog::{self, Admission, Backlog};
+use super::iopub::{self, Publisher};
 use super::session::Session;
 use super::wire::{self, Incoming};
 
@@ -71,52 +62,6 @@ impl Replier {
     }
 }
 
-/// Publishes on iopub; cheap to clone, usable from any task or thread.
-#[derive(Clone)]
-pub struct Publisher {
-    tx: mpsc::UnboundedSender<(Vec<Bytes>, usize)>,
-    session: Session,
-    backlog: Arc<Backlog>,
-}
-
-impl Publisher {
-    /// Publish a `msg_type` message with `content`, as a child of `parent`.
-    /// Stream output past the backlog limit is dropped, and noted.
-    pub fn publish(&self, msg_type: &str, content: Value, parent: Option<&Header>) {
-        self.publish_on(
-            Bytes::from(format!("kernel.{msg_type}")),
-            msg_type,
-            content,
-            parent,
-        );
-    }
-
-    /// Publish under the ZeroMQ `topic` (the subscription an `iopub_welcome` answers).
-    fn publish_on(&self, topic: Bytes, msg_type: &str, content: Value, parent: Option<&Header>) {
-        let frames = self.session.frames(&[topic], msg_type, parent, &content);
-        let size = frames.iter().map(Bytes::len).sum();
-        let Admission::Send { dropped_before } = self.backlog.admit(msg_type, size) else {
-            return;
-        };
-        if dropped_before > 0 {
-            let note =
-                json!({ "name": "stderr", "text": iopub_backlog::dropped_note(dropped_before) });
-            self.publish("stream", note, parent);
-        }
-        // The receiver only goes away when the kernel is exiting.
-        let _ = self.tx.send((frames, size));
-    }
-
-    /// Publish `status` with `execution_state` (`busy`, `idle`, `starting`).
-    pub fn status(&self, execution_state: &str, parent: Option<&Header>) {
-        self.publish(
-            "status",
-            json!({ "execution_state": execution_state }),
-            parent,
-        );
-    }
-}
-
 /// All sockets of a running kernel, bound and pumped.
 pub struct Sockets {
     /// Requests on the shell socket.
@@ -134,7 +79,7 @@ pub async fn bind(connection: &ConnectionInfo, session: &Session) -> anyhow::Res
     let shell = router(&connection.shell_url(), "shell", session).await?;
     let control = router(&connection.control_url(), "control", session).await?;
     let stdin = router(&connection.stdin_url(), "stdin", session).await?;
-    let publisher = iopub(&connection.iopub_url(), session).await?;
+    let publisher = iopub::bind(&connection.iopub_url(), session)?;
     heartbeat(&connection.hb_url()).await?;
     Ok(Sockets {
         shell,
@@ -183,48 +128,6 @@ async fn router(
             session: session.clone(),
         },
     })
-}
-
-async fn iopub(endpoint: &str, session: &Session) -> anyhow::Result<Publisher> {
-    let mut socket = XPubSocket::new();
-    socket
-        .bind(endpoint)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot bind the iopub socket to {endpoint}: {e}"))?;
-    let (tx, mut outgoing) = mpsc::unbounded_channel::<(Vec<Bytes>, usize)>();
-    let backlog = Arc::new(Backlog::default());
-    let publisher = Publisher {
-        tx,
-        session: session.clone(),
-        backlog: backlog.clone(),
-    };
-    let welcomer = publisher.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                frames = outgoing.recv() => {
-                    let Some((frames, size)) = frames else { return };
-                    if let Ok(message) = ZmqMessage::try_from(frames)
-                        && let Err(err) = socket.send(message).await {
-                            log(&format!("iopub send failed: {err}"));
-                        }
-                    backlog.sent(size);
-                }
-                subscription = socket.recv() => {
-                    // XPUB hands us subscribe (0x01 + topic) and unsubscribe (0x00 + topic) frames.
-                    if let Ok(message) = subscription
-                        && let Some(frame) = message.get(0)
-                            && frame.first() == Some(&1) {
-                                // JEP 65: the welcome goes out on the topic subscribed to.
-                                let topic = frame.slice(1..);
-                                let subscription = String::from_utf8_lossy(&topic).into_owned();
-                                welcomer.publish_on(topic, "iopub_welcome", json!({ "subscription": subscription }), None);
-                            }
-                }
-            }
-        }
-    });
-    Ok(publisher)
 }
 
 async fn heartbeat(endpoint: &str) -> anyhow::Result<()> {

@@ -10,6 +10,7 @@ import subprocess
 import threading
 
 import pytest
+import zmq
 
 from kernel_helpers import Kernel, kernel_env
 from test_local_jobs import job_dir, job_pid, process_alive
@@ -254,3 +255,42 @@ def test_a_big_log_comes_back_whole_in_pieces(local_kernel):
     assert text.count("✓") == 55000 * 62
     tail = local_kernel.execute("%crimpl log big --tail 2")
     assert tail.text.count("\n") == 2 and tail.text.count("✓") == 2 * 62
+
+
+def test_a_client_that_stops_reading_iopub_holds_up_no_other(local_kernel):
+    # A second client subscribes to iopub and never reads: its socket buffers
+    # are tiny, so it stops taking messages after a few of them.
+    info = local_kernel.km.get_connection_info()
+    stalled = zmq.Context.instance().socket(zmq.SUB)
+    stalled.setsockopt(zmq.RCVHWM, 1)
+    stalled.setsockopt(zmq.RCVBUF, 4096)
+    stalled.connect(f"{info['transport']}://{info['ip']}:{info['iopub_port']}")
+    stalled.setsockopt(zmq.SUBSCRIBE, b"")
+    try:
+        # Let the subscription reach the kernel, then make far more output
+        # than the stalled client's buffers and the kernel's socket buffers hold.
+        assert stalled.poll(10_000), "the stalled client was never welcomed"
+        lines = 400_000
+        result = local_kernel.execute(
+            f"%%crimpl run\nyes {'x' * 99} | head -n {lines}\n",
+            timeout=120,
+        )
+        assert result.ok, result.error
+        text = "".join(m["content"]["text"] for m in result.outputs if m["msg_type"] == "stream")
+        assert text.count("x" * 99 + "\n") == lines, "the reading client lost output"
+        # Later cells are served in full while the stalled client still reads nothing.
+        after = local_kernel.execute("%%crimpl run\necho after the flood\n", timeout=60)
+        assert after.ok and "after the flood" in after.text
+        peak = peak_rss_bytes(local_kernel.km.provisioner.process.pid)
+        assert peak < 512 << 20, f"the kernel held {peak >> 20} MiB for a stalled client"
+    finally:
+        stalled.close(linger=0)
+    assert local_kernel.alive()
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The peak resident memory of process `pid` (VmHWM)."""
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM for pid {pid}")
