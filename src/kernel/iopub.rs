@@ -1,10 +1,13 @@
 //! The iopub socket: an XPUB socket of libzmq on a thread of its own, fed by
 //! [`Publisher`]s from any task or thread.
 //!
-//! libzmq's XPUB keeps one queue per subscriber and never blocks a send: a
-//! client that stops reading fills its own queue (at most [`SUBSCRIBER_QUEUE`]
-//! messages), after which messages for that client alone are dropped, as
-//! ZeroMQ's PUB sockets do. The other clients go on receiving everything.
+//! libzmq's XPUB keeps one queue per subscriber (at most [`SUBSCRIBER_QUEUE`]
+//! messages). Nothing is lost while every client reads: when a queue is full,
+//! the message waits for room (output meanwhile waits in the bounded backlog).
+//! A client whose queue stays full for [`STALL`] has stopped reading: from then
+//! on, messages are sent to the clients with room and that client misses them,
+//! until every queue has room again. So a stopped client holds the others up
+//! once, for [`STALL`], and a slow one never loses a status message.
 //! (The pure-Rust `zeromq` crate, used for the other sockets, sends to its
 //! subscribers one after another, so one stalled client held up all of them.)
 //!
@@ -13,8 +16,10 @@
 //! socket. Each new subscription is greeted with `iopub_welcome` (JEP 65).
 //! What waits in the pipe is bounded by [`super::iopub_backlog`].
 
+use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use jupyter_protocol::Header;
@@ -24,11 +29,18 @@ use super::iopub_backlog::{self, Admission, Backlog};
 use super::session::Session;
 use super::sockets::log;
 
-/// Messages queued for one subscriber before messages to it are dropped.
-/// Stream output is coalesced into messages of at most 64 KiB
-/// ([`super::stream_batcher::MAX_BYTES`]), so a stalled client costs at most
-/// about 70 MB.
-pub const SUBSCRIBER_QUEUE: i32 = 1000;
+/// Messages queued for one subscriber. Stream output is coalesced into
+/// messages of at most 64 KiB ([`super::stream_batcher::MAX_BYTES`]), so a
+/// stalled client costs at most about 7 MB, and a reading one frees room
+/// after reading half of it.
+pub const SUBSCRIBER_QUEUE: i32 = 100;
+
+/// How long a message waits for room in a full queue before the client
+/// behind it counts as stalled.
+pub const STALL: Duration = Duration::from_secs(2);
+
+/// How often a waiting message retries (libzmq's XPUB has no "room again" event).
+const RETRY: Duration = Duration::from_millis(2);
 
 /// Publishes on iopub; cheap to clone, usable from any task or thread.
 #[derive(Clone)]
@@ -113,17 +125,22 @@ pub fn bind(endpoint: &str, session: &Session) -> anyhow::Result<Publisher> {
     let welcomer = publisher.clone();
     std::thread::Builder::new()
         .name("iopub".into())
-        .spawn(move || serve(&xpub, &inbound, &backlog, &welcomer))?;
+        .spawn(move || serve(xpub, &inbound, &backlog, &welcomer))?;
     Ok(publisher)
 }
 
 /// Forward queued messages to the subscribers and welcome new ones, until the
 /// kernel exits.
-fn serve(xpub: &zmq::Socket, inbound: &zmq::Socket, backlog: &Backlog, welcomer: &Publisher) {
+fn serve(xpub: zmq::Socket, inbound: &zmq::Socket, backlog: &Backlog, welcomer: &Publisher) {
+    let mut xpub = Subscribers {
+        socket: xpub,
+        lossless: false,
+        stalled: false,
+    };
     loop {
         let mut items = [
             inbound.as_poll_item(zmq::POLLIN),
-            xpub.as_poll_item(zmq::POLLIN),
+            xpub.socket.as_poll_item(zmq::POLLIN),
         ];
         if let Err(err) = zmq::poll(&mut items, -1) {
             log(&format!("iopub stopped: {err}"));
@@ -133,15 +150,12 @@ fn serve(xpub: &zmq::Socket, inbound: &zmq::Socket, backlog: &Backlog, welcomer:
         if queued {
             while let Ok(frames) = inbound.recv_multipart(zmq::DONTWAIT) {
                 let size = frames.iter().map(Vec::len).sum();
-                // An XPUB send never blocks: a full subscriber queue drops for that subscriber.
-                if let Err(err) = xpub.send_multipart(frames, zmq::DONTWAIT) {
-                    log(&format!("iopub send failed: {err}"));
-                }
+                xpub.send(&frames);
                 backlog.sent(size);
             }
         }
         if subscribed {
-            while let Ok(frame) = xpub.recv_bytes(zmq::DONTWAIT) {
+            while let Ok(frame) = xpub.socket.recv_bytes(zmq::DONTWAIT) {
                 // Subscribe frames are 0x01 + topic; unsubscribe frames 0x00 + topic.
                 if let Some((1, topic)) = frame.split_first() {
                     // JEP 65: the welcome goes out on the topic subscribed to.
@@ -155,5 +169,78 @@ fn serve(xpub: &zmq::Socket, inbound: &zmq::Socket, backlog: &Backlog, welcomer:
                 }
             }
         }
+    }
+}
+
+/// The XPUB socket and what is known of its clients' queues.
+struct Subscribers {
+    socket: zmq::Socket,
+    /// Whether the socket is in libzmq's no-drop mode (refuses a send while a queue is full).
+    lossless: bool,
+    /// Whether a client has stopped reading (its queue stayed full for [`STALL`]).
+    stalled: bool,
+}
+
+impl Subscribers {
+    /// Send one message: to every client once all have room; if a queue stays
+    /// full for [`STALL`] (or a client is known to be stalled), to the clients
+    /// with room.
+    fn send(&mut self, frames: &[Vec<u8>]) {
+        let patience = if self.stalled { Duration::ZERO } else { STALL };
+        let deadline = Instant::now() + patience;
+        loop {
+            match self.try_send(frames, true) {
+                Ok(()) => {
+                    if self.stalled {
+                        log("every iopub client reads again");
+                    }
+                    self.stalled = false;
+                    return;
+                }
+                Err(zmq::Error::EAGAIN) if Instant::now() < deadline => std::thread::sleep(RETRY),
+                Err(zmq::Error::EAGAIN) => break,
+                Err(err) => return log(&format!("iopub send failed: {err}")),
+            }
+        }
+        if !self.stalled {
+            log("an iopub client stopped reading: it misses messages until it reads again");
+        }
+        self.stalled = true;
+        if let Err(err) = self.try_send(frames, false) {
+            log(&format!("iopub send failed: {err}"));
+        }
+    }
+
+    /// One non-blocking send; `lossless` refuses it (EAGAIN) while any queue is full.
+    fn try_send(&mut self, frames: &[Vec<u8>], lossless: bool) -> Result<(), zmq::Error> {
+        if self.lossless != lossless {
+            set_no_drop(&mut self.socket, lossless)?;
+            self.lossless = lossless;
+        }
+        let parts = frames.iter().map(Vec::as_slice);
+        self.socket.send_multipart(parts, zmq::DONTWAIT)
+    }
+}
+
+/// Set `ZMQ_XPUB_NODROP`, which the `zmq` crate has no setter for. libzmq
+/// reads it at every send, so it may change between messages.
+fn set_no_drop(socket: &mut zmq::Socket, on: bool) -> Result<(), zmq::Error> {
+    let value = c_int::from(on);
+    // SAFETY: the socket pointer is live (we hold the socket), and the option
+    // value is a C int whose address and size are passed, as zmq_setsockopt
+    // documents for ZMQ_XPUB_NODROP.
+    let rc = unsafe {
+        zmq_sys::zmq_setsockopt(
+            socket.as_mut_ptr(),
+            zmq_sys::ZMQ_XPUB_NODROP as c_int,
+            (&value as *const c_int).cast::<c_void>(),
+            std::mem::size_of::<c_int>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        // SAFETY: zmq_errno only reads the calling thread's errno.
+        Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
     }
 }
