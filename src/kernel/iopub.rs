@@ -37,7 +37,7 @@ pub const SUBSCRIBER_QUEUE: i32 = 100;
 
 /// How long a message waits for room in a full queue before the client
 /// behind it counts as stalled.
-pub const STALL: Duration = Duration::from_secs(2);
+pub const STALL: Duration = Duration::from_secs(5);
 
 /// How often a waiting message retries (libzmq's XPUB has no "room again" event).
 const RETRY: Duration = Duration::from_millis(2);

@@ -16,6 +16,9 @@ use super::{Cancel, MagicError, MagicResult, Output, StreamName, render};
 use crate::crimpl::slurm::SlurmOptions;
 use crate::crimpl::{JobRecord, JobStatus, Server, SubmitOptions, UnpackPolicy};
 
+/// Chunks of `run` output read ahead of what the cell has shown.
+const RUN_OUTPUT_CHUNKS: usize = 16;
+
 /// `%%crimpl run`: run the body in the server directory, streaming its output.
 pub async fn run_script(
     magics: &Magics,
@@ -31,13 +34,16 @@ pub async fn run_script(
         out.display(&render::plan("run", &plan), None);
         return Ok(());
     }
-    let (tx, mut chunks) = mpsc::unbounded_channel::<Vec<u8>>();
+    // Bounded: a script printing faster than the kernel publishes waits for it
+    // (its output pipe fills), rather than the kernel's memory growing.
+    let (tx, mut chunks) = mpsc::channel::<Vec<u8>>(RUN_OUTPUT_CHUNKS);
     let script = body.to_string();
     let runner = server.clone();
     let progress = progress_to(out);
     let task = tokio::task::spawn_blocking(move || {
         runner.run_script(&script, &files, &progress, &mut |chunk| {
-            let _ = tx.send(chunk.to_vec());
+            // Fails only once the cell stopped showing output (interrupted).
+            let _ = tx.blocking_send(chunk.to_vec());
         })
     });
     let mut task = std::pin::pin!(task);

@@ -78,22 +78,33 @@ class Kernel:
         return self.collect(msg_id, timeout)
 
     def collect(self, msg_id: str, timeout: float = 60) -> Result:
-        """Wait for the reply to msg_id and every output up to its idle status."""
+        """Wait for the reply to msg_id and every output up to its idle status.
+
+        iopub is read while the reply is awaited, as Jupyter's frontends do (a
+        client that reads nothing until the reply counts as stopped reading)."""
         deadline = time.monotonic() + timeout
-        reply = None
-        while reply is None:
-            msg = self.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
-            if msg["parent_header"].get("msg_id") == msg_id:
-                reply = msg["content"]
-        outputs = []
-        while True:
-            msg = self.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                break
-            if msg["msg_type"] not in ("status", "execute_input"):
-                outputs.append(msg)
+        reply, outputs, idle = None, [], False
+        while reply is None or not idle:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise queue.Empty(f"no {'idle status' if reply else 'reply'} for {msg_id} in {timeout} s")
+            if not idle:
+                try:
+                    msg = self.kc.get_iopub_msg(timeout=min(0.05, remaining))
+                except queue.Empty:
+                    msg = None
+                if msg is not None and msg["parent_header"].get("msg_id") == msg_id:
+                    if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                        idle = True
+                    elif msg["msg_type"] not in ("status", "execute_input"):
+                        outputs.append(msg)
+            if reply is None:
+                try:
+                    msg = self.kc.get_shell_msg(timeout=remaining if idle else 0)
+                except queue.Empty:
+                    continue
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    reply = msg["content"]
         return Result(reply, outputs)
 
     def iopub_for(self, msg_id: str, seconds: float) -> list[dict]:
@@ -126,3 +137,15 @@ class Kernel:
         self.km.shutdown_kernel(now=False)
         if hasattr(self, "log_file"):
             self.log_file.close()
+
+
+def cell_text(cell) -> str:
+    """The text a saved notebook cell shows (streams and text/plain); no cell may hold an error."""
+    parts = []
+    for output in cell.outputs:
+        assert output.output_type != "error", (cell.source, output)
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif "data" in output:
+            parts.append(output.data.get("text/plain", ""))
+    return "".join(parts)

@@ -7,7 +7,7 @@ import sys
 
 import nbformat
 
-from kernel_helpers import kernel_env
+from kernel_helpers import cell_text, kernel_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -25,19 +25,7 @@ def run_notebook(name: str, outdir: pathlib.Path, env: dict[str, str]) -> nbform
 
 
 def outputs_text(notebook: nbformat.NotebookNode) -> list[str]:
-    texts = []
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        parts = []
-        for output in cell.outputs:
-            assert output.output_type != "error", (cell.source, output)
-            if output.output_type == "stream":
-                parts.append(output.text)
-            elif "data" in output:
-                parts.append(output.data.get("text/plain", ""))
-        texts.append("".join(parts))
-    return texts
+    return [cell_text(cell) for cell in notebook.cells if cell.cell_type == "code"]
 
 
 def test_quickstart_runs_and_fetches_its_result(tmp_path):

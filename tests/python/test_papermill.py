@@ -13,7 +13,7 @@ import pytest
 from papermill.translators import papermill_translators
 
 from crimpl_papermill import CrimplTranslator, ParameterError, RustTranslator
-from kernel_helpers import Kernel, kernel_env
+from kernel_helpers import Kernel, cell_text, kernel_env
 
 RUST_TIMEOUT = 300  # the first Rust cell starts evcxr
 
@@ -31,17 +31,6 @@ def papermill(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         text=True,
         timeout=600,
     )
-
-
-def cell_text(cell) -> str:
-    parts = []
-    for output in cell.outputs:
-        assert output.output_type != "error", (cell.source, output)
-        if output.output_type == "stream":
-            parts.append(output.text)
-        elif "data" in output:
-            parts.append(output.data.get("text/plain", ""))
-    return "".join(parts)
 
 
 # --- the translator on its own ---------------------------------------------------
