@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::aws::AwsConfig;
+use super::slurm::SlurmDefaults;
 
 /// The default server directory, as in crimpl.
 pub const DEFAULT_DIRECTORY: &str = "~/crimpl";
@@ -32,6 +33,13 @@ pub enum ServerConfig {
         /// Where Slurm sends mail (`--mail-user`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mail_user: Option<String>,
+        /// Defaults for every job's sbatch options (`--account`, ...).
+        #[serde(default, flatten)]
+        defaults: SlurmDefaults,
+        /// Least seconds between two `squeue` of this server's watchers
+        /// (default [`super::poller::SLURM_FLOOR_SECONDS`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        poll_floor_seconds: Option<u64>,
     },
     /// An EBS volume with a server instance and job instances on AWS EC2.
     Aws(AwsConfig),
@@ -74,11 +82,19 @@ impl ServerConfig {
         }
         settings.push(("directory", self.directory().to_string()));
         if let ServerConfig::Slurm {
-            mail_user: Some(mail),
+            mail_user,
+            defaults,
+            poll_floor_seconds,
             ..
         } = self
         {
-            settings.push(("mail-user", mail.clone()));
+            if let Some(mail) = mail_user {
+                settings.push(("mail-user", mail.clone()));
+            }
+            settings.extend(defaults.pairs());
+            if let Some(floor) = poll_floor_seconds {
+                settings.push(("poll-floor", format!("{floor} s")));
+            }
         }
         if let ServerConfig::Aws(aws) = self {
             settings.extend([

@@ -15,7 +15,7 @@ use crate::crimpl::{ServerConfig, scripts};
 /// Run a `server` subcommand.
 pub async fn run(magics: &Magics, command: ServerCommand, out: &Output) -> MagicResult {
     match command {
-        ServerCommand::New(new) => create(magics, new, out).await,
+        ServerCommand::New(new) => create(magics, *new, out).await,
         ServerCommand::List => list(magics, out),
         ServerCommand::Use { name } => {
             magics.open_server(&name)?;
@@ -146,12 +146,16 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             host,
             directory,
             mail_user,
+            defaults,
+            poll_floor,
         } => (
             name,
             ServerConfig::Slurm {
                 host,
                 directory,
                 mail_user,
+                defaults: defaults.settings(),
+                poll_floor_seconds: poll_floor,
             },
         ),
         NewServer::Aws(args) => {

@@ -42,8 +42,13 @@ JobCompType=jobcomp/none
 MpiDefault=none
 ReturnToService=2
 SchedulerType=sched/backfill
+MinJobAge=2
+KillWait=2
+JobRequeue=1
 NodeName=localhost CPUs=2 RealMemory=2000 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+PartitionName=short Nodes=localhost MaxTime=1 State=UP
+PartitionName=hidden Nodes=localhost Hidden=YES MaxTime=INFINITE State=UP
 """
 
 

@@ -1,0 +1,126 @@
+//! One status poller per server: however many jobs are watched, their
+//! watchers share one survey of the server's job directories per second,
+//! and on Slurm one `squeue` per floor interval (the job's own status files
+//! are read in between). A watcher never waits for another's poll: while a
+//! poll runs, the others take the last result. `status` and `kill` do not
+//! go through the poller, so they never wait behind it either.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::job::JobRecord;
+use super::slurm::Queue;
+
+/// The default least interval between two `squeue` of a Slurm server's watchers.
+pub const SLURM_FLOOR_SECONDS: u64 = 30;
+/// The least interval between two surveys of the job directories.
+pub const FILES_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The last results of one server's polls.
+#[derive(Default)]
+pub struct Poller {
+    state: Mutex<PollState>,
+}
+
+#[derive(Default)]
+struct PollState {
+    survey: Option<(Instant, Vec<JobRecord>)>,
+    queue: Option<(Instant, Queue)>,
+    polling: bool,
+}
+
+/// What a watcher should do now.
+pub enum Turn {
+    /// Use this record from the last survey.
+    Cached(JobRecord),
+    /// Survey now, with this queue when it is recent enough to reuse.
+    Poll(Option<Queue>),
+}
+
+impl Poller {
+    fn state(&self) -> std::sync::MutexGuard<'_, PollState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the watcher of `job` polls now or takes the last survey;
+    /// the queue is reused while younger than `floor`.
+    pub fn turn(&self, job: &str, floor: Duration) -> Turn {
+        let mut state = self.state();
+        // A job missing from the last survey (just submitted?) is polled for.
+        let cached = |state: &PollState| {
+            state
+                .survey
+                .as_ref()
+                .and_then(|(_, records)| records.iter().find(|r| r.name == job).cloned())
+        };
+        let fresh = state
+            .survey
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < FILES_INTERVAL);
+        if (fresh || state.polling)
+            && let Some(found) = cached(&state)
+        {
+            return Turn::Cached(found);
+        }
+        state.polling = true;
+        let queue = state
+            .queue
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < floor)
+            .map(|(_, queue)| queue.clone());
+        Turn::Poll(queue)
+    }
+
+    /// Record a poll's result (`queue` when it read the queue afresh), or
+    /// only that it ended (`None`, after an error).
+    pub fn polled(&self, result: Option<(Vec<JobRecord>, Option<Queue>)>) {
+        let mut state = self.state();
+        state.polling = false;
+        if let Some((records, queue)) = result {
+            let now = Instant::now();
+            state.survey = Some((now, records));
+            if let Some(queue) = queue {
+                state.queue = Some((now, queue));
+            }
+        }
+    }
+
+    /// A queue read by someone else (`status`, `jobs`), for the watchers to reuse.
+    pub fn queue_read(&self, queue: &Queue) {
+        self.state().queue = Some((Instant::now(), queue.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crimpl::JobStatus;
+
+    #[test]
+    fn watchers_share_polls_and_the_queue_waits_for_its_floor() {
+        let poller = Poller::default();
+        let floor = Duration::from_secs(30);
+        assert!(matches!(poller.turn("a", floor), Turn::Poll(None)));
+        // While that poll runs, another watcher with nothing cached polls too, never waits.
+        poller.polled(Some((
+            vec![JobRecord::new("a", JobStatus::Running)],
+            Some(Ok(Default::default())),
+        )));
+        assert!(matches!(poller.turn("a", floor), Turn::Cached(_)));
+        assert!(
+            matches!(poller.turn("b", floor), Turn::Poll(Some(_))),
+            "b is new"
+        );
+        poller.polled(None);
+        std::thread::sleep(FILES_INTERVAL);
+        // The files are read again, the queue is reused.
+        assert!(matches!(poller.turn("a", floor), Turn::Poll(Some(_))));
+        assert!(
+            matches!(poller.turn("a", floor), Turn::Cached(_)),
+            "a poll is under way"
+        );
+        poller.polled(None);
+        std::thread::sleep(FILES_INTERVAL);
+        assert!(matches!(poller.turn("a", Duration::ZERO), Turn::Poll(None)));
+    }
+}
