@@ -27,14 +27,17 @@ struct PollState {
     survey: Option<(Instant, Vec<JobRecord>)>,
     queue: Option<(Instant, Queue)>,
     polling: bool,
+    /// Counts [`Poller::forget`]: a poll begun before is not kept.
+    generation: u64,
 }
 
 /// What a watcher should do now.
 pub enum Turn {
     /// Use this record from the last survey.
     Cached(JobRecord),
-    /// Survey now, with this queue when it is recent enough to reuse.
-    Poll(Option<Queue>),
+    /// Survey now, with this queue when it is recent enough to reuse; hand
+    /// the ticket back to [`Poller::polled`].
+    Poll(Option<Queue>, u64),
 }
 
 impl Poller {
@@ -68,14 +71,18 @@ impl Poller {
             .as_ref()
             .filter(|(at, _)| at.elapsed() < floor)
             .map(|(_, queue)| queue.clone());
-        Turn::Poll(queue)
+        Turn::Poll(queue, state.generation)
     }
 
     /// Record a poll's result (`queue` when it read the queue afresh), or
-    /// only that it ended (`None`, after an error).
-    pub fn polled(&self, result: Option<(Vec<JobRecord>, Option<Queue>)>) {
+    /// only that it ended (`None`, after an error). A poll begun before a
+    /// job changed ([`Poller::forget`]) is not kept.
+    pub fn polled(&self, ticket: u64, result: Option<(Vec<JobRecord>, Option<Queue>)>) {
         let mut state = self.state();
         state.polling = false;
+        if ticket != state.generation {
+            return;
+        }
         if let Some((records, queue)) = result {
             let now = Instant::now();
             state.survey = Some((now, records));
@@ -83,6 +90,14 @@ impl Poller {
                 state.queue = Some((now, queue));
             }
         }
+    }
+
+    /// Forget the last survey: a job was just submitted, killed or
+    /// resubmitted, so the next watcher reads the files afresh.
+    pub fn forget(&self) {
+        let mut state = self.state();
+        state.survey = None;
+        state.generation += 1;
     }
 
     /// A queue read by someone else (`status`, `jobs`), for the watchers to reuse.
@@ -100,27 +115,48 @@ mod tests {
     fn watchers_share_polls_and_the_queue_waits_for_its_floor() {
         let poller = Poller::default();
         let floor = Duration::from_secs(30);
-        assert!(matches!(poller.turn("a", floor), Turn::Poll(None)));
+        assert!(matches!(poller.turn("a", floor), Turn::Poll(None, _)));
         // While that poll runs, another watcher with nothing cached polls too, never waits.
-        poller.polled(Some((
-            vec![JobRecord::new("a", JobStatus::Running)],
-            Some(Ok(Default::default())),
-        )));
+        poller.polled(
+            0,
+            Some((
+                vec![JobRecord::new("a", JobStatus::Running)],
+                Some(Ok(Default::default())),
+            )),
+        );
         assert!(matches!(poller.turn("a", floor), Turn::Cached(_)));
         assert!(
-            matches!(poller.turn("b", floor), Turn::Poll(Some(_))),
+            matches!(poller.turn("b", floor), Turn::Poll(Some(_), _)),
             "b is new"
         );
-        poller.polled(None);
+        poller.polled(0, None);
         std::thread::sleep(FILES_INTERVAL);
         // The files are read again, the queue is reused.
-        assert!(matches!(poller.turn("a", floor), Turn::Poll(Some(_))));
+        assert!(matches!(poller.turn("a", floor), Turn::Poll(Some(_), _)));
         assert!(
             matches!(poller.turn("a", floor), Turn::Cached(_)),
             "a poll is under way"
         );
-        poller.polled(None);
+        poller.polled(0, None);
         std::thread::sleep(FILES_INTERVAL);
-        assert!(matches!(poller.turn("a", Duration::ZERO), Turn::Poll(None)));
+        assert!(matches!(
+            poller.turn("a", Duration::ZERO),
+            Turn::Poll(None, _)
+        ));
+        poller.polled(
+            0,
+            Some((vec![JobRecord::new("a", JobStatus::Complete)], None)),
+        );
+        poller.forget();
+        assert!(
+            matches!(poller.turn("a", floor), Turn::Poll(Some(_), 1)),
+            "resubmitted: read again"
+        );
+        // A poll begun before the change is not kept.
+        poller.polled(
+            0,
+            Some((vec![JobRecord::new("a", JobStatus::Complete)], None)),
+        );
+        assert!(matches!(poller.turn("a", floor), Turn::Poll(Some(_), 1)));
     }
 }

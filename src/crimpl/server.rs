@@ -319,6 +319,7 @@ impl Server {
             Backend::Fixed { transport, .. } => (transport.clone(), None),
         };
         let placed = self.place_job(transport.as_ref(), &base, script, options);
+        self.poller.forget();
         if let (Err(_), Some((aws, id))) = (&placed, launched) {
             // Never leave an instance running for a job that does not exist.
             progress(&format!(
@@ -551,19 +552,19 @@ impl Server {
         let Backend::Fixed { transport, .. } = &self.backend else {
             return self.find_job(job);
         };
-        let queue = match self.poller.turn(job, self.poll_floor()) {
+        let (queue, ticket) = match self.poller.turn(job, self.poll_floor()) {
             Turn::Cached(record) => return Ok(Some(record)),
-            Turn::Poll(queue) => queue,
+            Turn::Poll(queue, ticket) => (queue, ticket),
         };
         let pattern = format!("{}*", layout::JOB_DIR_PREFIX);
         match self.survey_over(transport.as_ref(), &pattern, false, queue.as_ref()) {
             Ok((records, queue)) => {
                 let found = records.iter().find(|r| r.name == job).cloned();
-                self.poller.polled(Some((records, queue)));
+                self.poller.polled(ticket, Some((records, queue)));
                 Ok(found)
             }
             Err(err) => {
-                self.poller.polled(None);
+                self.poller.polled(ticket, None);
                 Err(err)
             }
         }
@@ -843,6 +844,7 @@ impl Server {
             .transport(false, &|_| {})?
             .check(&command, None, &format!("killing job {job:?}"))
             .map_err(|err| self.unless_missing(job, err))?;
+        self.poller.forget();
         Ok(KillOutcome::parse(&String::from_utf8_lossy(&said)))
     }
 
@@ -874,6 +876,7 @@ impl Server {
             Some(feed),
             &format!("resubmitting job {job:?}"),
         )?;
+        self.poller.forget();
         Ok(())
     }
 }
