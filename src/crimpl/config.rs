@@ -23,6 +23,9 @@ pub enum ServerConfig {
         host: String,
         /// The server directory on the host.
         directory: String,
+        /// Run commands in a login shell (site PATHs, `module`).
+        #[serde(default, skip_serializing_if = "is_false")]
+        login_shell: bool,
     },
     /// Jobs go through `sbatch` on a Slurm login node reached by SSH.
     Slurm {
@@ -40,12 +43,29 @@ pub enum ServerConfig {
         /// (default [`super::poller::SLURM_FLOOR_SECONDS`]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         poll_floor_seconds: Option<u64>,
+        /// Run commands and the batch script in a login shell.
+        #[serde(default, skip_serializing_if = "is_false")]
+        login_shell: bool,
     },
     /// An EBS volume with a server instance and job instances on AWS EC2.
     Aws(AwsConfig),
 }
 
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
 impl ServerConfig {
+    /// Whether commands run in a login shell (`--login-shell`).
+    pub fn login_shell(&self) -> bool {
+        match self {
+            ServerConfig::Ssh { login_shell, .. } | ServerConfig::Slurm { login_shell, .. } => {
+                *login_shell
+            }
+            _ => false,
+        }
+    }
+
     /// The kind's name: `local`, `ssh`, `slurm`, `aws`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -81,6 +101,9 @@ impl ServerConfig {
             settings.push(("host", host.to_string()));
         }
         settings.push(("directory", self.directory().to_string()));
+        if self.login_shell() {
+            settings.push(("login shell", "yes".into()));
+        }
         if let ServerConfig::Slurm {
             mail_user,
             defaults,

@@ -10,6 +10,7 @@ pub mod check;
 pub mod config;
 pub mod job;
 pub mod layout;
+pub mod login_shell;
 pub mod lost;
 pub mod poller;
 pub mod registry;

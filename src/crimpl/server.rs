@@ -18,6 +18,7 @@ use super::aws::{self, AwsServer, Progress};
 use super::config::ServerConfig;
 use super::job::{FileRole, JobFile, JobRecord, KillOutcome, Listing, SurveyLine, read_listing};
 use super::layout::{self, INPUT_LIST, SUBMIT_SCRIPT, WRAPPER};
+use super::login_shell::LoginShell;
 use super::lost::LostGrace;
 use super::poller::{Poller, SLURM_FLOOR_SECONDS, Turn};
 use super::scripts;
@@ -87,8 +88,13 @@ impl Server {
             },
             ServerConfig::Ssh { host, .. } | ServerConfig::Slurm { host, .. } => {
                 let ssh = Arc::new(SshTransport::new(host)?);
+                let transport: Arc<dyn Transport> = if config.login_shell() {
+                    Arc::new(LoginShell::new(ssh.clone()))
+                } else {
+                    ssh.clone()
+                };
                 Backend::Fixed {
-                    transport: ssh.clone(),
+                    transport,
                     ssh: Some(ssh),
                 }
             }
@@ -427,6 +433,7 @@ impl Server {
             defaults,
             mail_user: mail_user.as_deref(),
             body: script,
+            login_shell: self.config.login_shell(),
         })
         .map(Some)
     }

@@ -224,6 +224,9 @@ pub enum NewServer {
         /// Directory holding the jobs on the host.
         #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
         directory: String,
+        /// Run commands in a login shell (site PATHs from /etc/profile.d, `module`); slower.
+        #[arg(long)]
+        login_shell: bool,
     },
     /// Jobs go through sbatch on a Slurm cluster's login node.
     Slurm {
@@ -244,6 +247,9 @@ pub enum NewServer {
         /// Least seconds between two squeue of this server's watchers (1 to 86400; default 30).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86400))]
         poll_floor: Option<u64>,
+        /// Run commands and the batch script in a login shell (site PATHs, `module`); slower.
+        #[arg(long)]
+        login_shell: bool,
     },
     /// An EBS volume, a 1-vCPU server instance and job instances on AWS EC2.
     Aws(NewAwsArgs),

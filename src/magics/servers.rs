@@ -140,7 +140,15 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             name,
             host,
             directory,
-        } => (name, ServerConfig::Ssh { host, directory }),
+            login_shell,
+        } => (
+            name,
+            ServerConfig::Ssh {
+                host,
+                directory,
+                login_shell,
+            },
+        ),
         NewServer::Slurm {
             name,
             host,
@@ -148,6 +156,7 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             mail_user,
             defaults,
             poll_floor,
+            login_shell,
         } => (
             name,
             ServerConfig::Slurm {
@@ -156,6 +165,7 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
                 mail_user,
                 defaults: defaults.settings(),
                 poll_floor_seconds: poll_floor,
+                login_shell,
             },
         ),
         NewServer::Aws(args) => {

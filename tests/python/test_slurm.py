@@ -1,6 +1,8 @@
 """The Slurm server against a real single-node Slurm, reached through the test sshd."""
 from __future__ import annotations
 
+import os
+import pathlib
 import shutil
 import subprocess
 import time
@@ -263,3 +265,37 @@ def test_watching_twenty_idle_jobs_reads_the_queue_a_handful_of_times(slurm_kern
     assert "JobHeldUser" in slurm_kernel.execute("%crimpl status idle-7").text
     slurm_kernel.execute("%crimpl unwatch --all")
     slurm.cancel_all()
+
+
+def test_a_login_shell_server_finds_what_the_profile_puts_on_path(slurm_kernel, cluster):
+    """A tool on PATH only through a profile.d-like script sourced by the test
+    user's ~/.profile (as clusters do with /etc/profile.d and `module`)."""
+    _, sshd = cluster
+    home = pathlib.Path(sshd.user.pw_dir)
+    site = home / "site"
+    (site / "bin").mkdir(parents=True)
+    (site / "bin" / "site-tool").write_text("#!/bin/sh\necho site tool here\n")
+    (site / "profile.d.sh").write_text(f'PATH="{site}/bin:$PATH"; export PATH\n')
+    profile = home / ".profile"
+    original = profile.read_bytes() if profile.exists() else None
+    with open(profile, "a") as out:
+        out.write(f". {site}/profile.d.sh\n")
+    for path in (site, site / "bin", site / "bin" / "site-tool", site / "profile.d.sh", profile):
+        os.chown(path, sshd.user.pw_uid, sshd.user.pw_gid)
+    (site / "bin" / "site-tool").chmod(0o755)
+    try:
+        plain = slurm_kernel.execute("%%crimpl run\nsite-tool\n")
+        assert not plain.ok, plain.text
+        created = slurm_kernel.execute(
+            f"%crimpl server new slurm login --host {sshd.host_alias} --directory ~/{DIRECTORY}/login --login-shell")
+        assert created.ok, created.error
+        ran = slurm_kernel.execute("%%crimpl run --server login\nsite-tool\n")
+        assert ran.ok and "site tool here" in ran.text, ran.error
+        job = slurm_kernel.execute("%%crimpl submit --server login --wait\nsite-tool\n", timeout=90)
+        assert job.ok and "site tool here" in job.text, job.error
+    finally:
+        shutil.rmtree(site)
+        if original is None:
+            profile.unlink()
+        else:
+            profile.write_bytes(original)

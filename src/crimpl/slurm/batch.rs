@@ -92,6 +92,8 @@ pub struct BatchRequest<'a> {
     pub mail_user: Option<&'a str>,
     /// The cell body (its leading `#SBATCH` lines are honoured).
     pub body: &'a str,
+    /// Run the batch script in a login shell (`#!/bin/bash -l`).
+    pub login_shell: bool,
 }
 
 /// An option as (long name, value); flags have no value.
@@ -352,7 +354,11 @@ pub fn batch_script(request: &BatchRequest<'_>) -> anyhow::Result<BatchScript> {
         ("the server's default", defaults),
         ("crimpl's default", ours),
     ]);
-    let mut text = String::from("#!/bin/sh\n");
+    let mut text = String::from(if request.login_shell {
+        "#!/bin/bash -l\n"
+    } else {
+        "#!/bin/sh\n"
+    });
     for option in &merged {
         text.push_str(&directive(option)?);
     }
@@ -380,6 +386,7 @@ mod tests {
             },
             mail_user: Some("me@example.org"),
             body,
+            login_shell: false,
         })
     }
 
