@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::job::JobRecord;
 use super::slurm::Queue;
+use super::status::JobStatus;
 
 /// The default least interval between two `squeue` of a Slurm server's watchers.
 pub const SLURM_FLOOR_SECONDS: u64 = 30;
@@ -75,15 +76,28 @@ impl Poller {
     }
 
     /// Record a poll's result (`queue` when it read the queue afresh), or
-    /// only that it ended (`None`, after an error). A poll begun before a
-    /// job changed ([`Poller::forget`]) is not kept.
-    pub fn polled(&self, ticket: u64, result: Option<(Vec<JobRecord>, Option<Queue>)>) {
+    /// its error: then every job reads `unknown` with the error until the
+    /// next poll, so no watcher shows an old status as current. A poll begun
+    /// before a job changed ([`Poller::forget`]) is not kept.
+    pub fn polled(&self, ticket: u64, result: Result<(Vec<JobRecord>, Option<Queue>), String>) {
         let mut state = self.state();
         state.polling = false;
         if ticket != state.generation {
             return;
         }
-        if let Some((records, queue)) = result {
+        let (records, queue) = match result {
+            Ok(result) => result,
+            Err(err) => {
+                if let Some((at, records)) = state.survey.as_mut() {
+                    *at = Instant::now();
+                    for record in records.iter_mut() {
+                        record.status = JobStatus::Unknown(err.clone());
+                    }
+                }
+                return;
+            }
+        };
+        {
             let now = Instant::now();
             state.survey = Some((now, records));
             if let Some(queue) = queue {
@@ -109,27 +123,32 @@ impl Poller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crimpl::JobStatus;
+
+    fn records(status: JobStatus) -> Vec<JobRecord> {
+        vec![JobRecord::new("a", status)]
+    }
 
     #[test]
     fn watchers_share_polls_and_the_queue_waits_for_its_floor() {
         let poller = Poller::default();
         let floor = Duration::from_secs(30);
-        assert!(matches!(poller.turn("a", floor), Turn::Poll(None, _)));
-        // While that poll runs, another watcher with nothing cached polls too, never waits.
+        assert!(matches!(poller.turn("a", floor), Turn::Poll(None, 0)));
         poller.polled(
             0,
-            Some((
-                vec![JobRecord::new("a", JobStatus::Running)],
-                Some(Ok(Default::default())),
-            )),
+            Ok((records(JobStatus::Running), Some(Ok(Default::default())))),
         );
         assert!(matches!(poller.turn("a", floor), Turn::Cached(_)));
         assert!(
             matches!(poller.turn("b", floor), Turn::Poll(Some(_), _)),
             "b is new"
         );
-        poller.polled(0, None);
+        poller.polled(0, Err("host away".into()));
+        match poller.turn("a", floor) {
+            Turn::Cached(record) => {
+                assert_eq!(record.status, JobStatus::Unknown("host away".into()))
+            }
+            Turn::Poll(..) => panic!("the error is shown until the next poll"),
+        }
         std::thread::sleep(FILES_INTERVAL);
         // The files are read again, the queue is reused.
         assert!(matches!(poller.turn("a", floor), Turn::Poll(Some(_), _)));
@@ -137,26 +156,18 @@ mod tests {
             matches!(poller.turn("a", floor), Turn::Cached(_)),
             "a poll is under way"
         );
-        poller.polled(0, None);
+        poller.polled(0, Ok((records(JobStatus::Complete), None)));
         std::thread::sleep(FILES_INTERVAL);
         assert!(matches!(
             poller.turn("a", Duration::ZERO),
-            Turn::Poll(None, _)
+            Turn::Poll(None, 0)
         ));
-        poller.polled(
-            0,
-            Some((vec![JobRecord::new("a", JobStatus::Complete)], None)),
-        );
         poller.forget();
+        // A poll begun before the change is not kept.
+        poller.polled(0, Ok((records(JobStatus::Complete), None)));
         assert!(
             matches!(poller.turn("a", floor), Turn::Poll(Some(_), 1)),
             "resubmitted: read again"
         );
-        // A poll begun before the change is not kept.
-        poller.polled(
-            0,
-            Some((vec![JobRecord::new("a", JobStatus::Complete)], None)),
-        );
-        assert!(matches!(poller.turn("a", floor), Turn::Poll(Some(_), 1)));
     }
 }

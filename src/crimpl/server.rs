@@ -567,11 +567,11 @@ impl Server {
         match self.survey_over(transport.as_ref(), &pattern, false, queue.as_ref()) {
             Ok((records, queue)) => {
                 let found = records.iter().find(|r| r.name == job).cloned();
-                self.poller.polled(ticket, Some((records, queue)));
+                self.poller.polled(ticket, Ok((records, queue)));
                 Ok(found)
             }
             Err(err) => {
-                self.poller.polled(ticket, None);
+                self.poller.polled(ticket, Err(format!("{err:#}")));
                 Err(err)
             }
         }

@@ -177,7 +177,8 @@ def test_stopping_a_cluster_ends_its_job_steps_and_spares_everything_else(tmp_pa
 
 
 def slurm_id(kernel, job: str) -> str:
-    return kernel.execute(f"%%crimpl run\ncat crimpl-job-{job}/crimpl-slurm.id\n").text.strip()
+    # The cell's text may hold status display updates of watched jobs too: the id is the last line.
+    return kernel.execute(f"%%crimpl run\ncat crimpl-job-{job}/crimpl-slurm.id\n").text.strip().splitlines()[-1]
 
 
 def test_nprocs_means_cpus_for_one_run_and_no_time_is_asked(slurm_kernel):
