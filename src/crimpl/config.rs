@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::aws::AwsConfig;
+use super::slurm::SlurmDefaults;
 
 /// The default server directory, as in crimpl.
 pub const DEFAULT_DIRECTORY: &str = "~/crimpl";
@@ -22,6 +23,9 @@ pub enum ServerConfig {
         host: String,
         /// The server directory on the host.
         directory: String,
+        /// Run commands in a login shell (site PATHs, `module`).
+        #[serde(default, skip_serializing_if = "is_false")]
+        login_shell: bool,
     },
     /// Jobs go through `sbatch` on a Slurm login node reached by SSH.
     Slurm {
@@ -32,12 +36,36 @@ pub enum ServerConfig {
         /// Where Slurm sends mail (`--mail-user`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mail_user: Option<String>,
+        /// Defaults for every job's sbatch options (`--account`, ...).
+        #[serde(default, flatten)]
+        defaults: SlurmDefaults,
+        /// Least seconds between two `squeue` of this server's watchers
+        /// (default [`super::poller::SLURM_FLOOR_SECONDS`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        poll_floor_seconds: Option<u64>,
+        /// Run commands and the batch script in a login shell.
+        #[serde(default, skip_serializing_if = "is_false")]
+        login_shell: bool,
     },
     /// An EBS volume with a server instance and job instances on AWS EC2.
     Aws(AwsConfig),
 }
 
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
 impl ServerConfig {
+    /// Whether commands run in a login shell (`--login-shell`).
+    pub fn login_shell(&self) -> bool {
+        match self {
+            ServerConfig::Ssh { login_shell, .. } | ServerConfig::Slurm { login_shell, .. } => {
+                *login_shell
+            }
+            _ => false,
+        }
+    }
+
     /// The kind's name: `local`, `ssh`, `slurm`, `aws`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -73,12 +101,23 @@ impl ServerConfig {
             settings.push(("host", host.to_string()));
         }
         settings.push(("directory", self.directory().to_string()));
+        if self.login_shell() {
+            settings.push(("login shell", "yes".into()));
+        }
         if let ServerConfig::Slurm {
-            mail_user: Some(mail),
+            mail_user,
+            defaults,
+            poll_floor_seconds,
             ..
         } = self
         {
-            settings.push(("mail-user", mail.clone()));
+            if let Some(mail) = mail_user {
+                settings.push(("mail-user", mail.clone()));
+            }
+            settings.extend(defaults.pairs());
+            if let Some(floor) = poll_floor_seconds {
+                settings.push(("poll-floor", format!("{floor} s")));
+            }
         }
         if let ServerConfig::Aws(aws) = self {
             settings.extend([

@@ -4,7 +4,7 @@
 use std::io::BufRead;
 
 use super::layout;
-use super::status::JobStatus;
+use super::status::{EndReason, JobStatus};
 
 /// One job as read from its directory on the server.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +19,43 @@ pub struct JobRecord {
     pub ended: Option<String>,
     /// The Slurm job id, on Slurm servers.
     pub slurm_id: Option<String>,
+    /// Why it ended, when its scheduler says more than the status does.
+    pub reason: Option<EndReason>,
+    /// Which run of the script under one submission this is (a scheduler
+    /// that requeues a job runs it again from the start): 1, 2, ...
+    pub attempt: Option<u32>,
+}
+
+impl JobRecord {
+    /// A record of `status` with nothing else known yet.
+    pub fn new(name: &str, status: JobStatus) -> Self {
+        Self {
+            name: name.into(),
+            status,
+            started: None,
+            ended: None,
+            slurm_id: None,
+            reason: None,
+            attempt: None,
+        }
+    }
+
+    /// The status as users read it: the end reason where there is one
+    /// (`timeout`, `canceled (by alice)`), else the status, followed by the
+    /// attempt once a job has run more than once (`running (attempt 2)`).
+    pub fn shown(&self) -> String {
+        let status = match (&self.reason, &self.status) {
+            (Some(reason), JobStatus::Failed(Some(code))) if *code != 0 => {
+                format!("{reason} (exit code {code})")
+            }
+            (Some(reason), _) => reason.to_string(),
+            (None, status) => status.to_string(),
+        };
+        match self.attempt {
+            Some(attempt) if attempt > 1 => format!("{status} (attempt {attempt})"),
+            _ => status,
+        }
+    }
 }
 
 /// The raw fields of one survey line (see [`super::scripts::survey`]).
@@ -40,13 +77,20 @@ pub struct SurveyLine {
     pub ended: String,
     /// Slurm job id.
     pub slurm_id: String,
+    /// The attempt counter the wrapper keeps.
+    pub attempt: String,
+    /// The Slurm cluster the job was submitted to (`sbatch -M`), if named.
+    pub cluster: String,
+    /// What crimpl learnt of the job's end from Slurm, as saved in its
+    /// directory (`SOURCE TEXT`, see [`super::slurm::reason_from_evidence`]).
+    pub evidence: String,
 }
 
 impl SurveyLine {
     /// Parse one tab-separated survey line; `None` for a line that is not one.
     pub fn parse(line: &str) -> Option<SurveyLine> {
         let fields: Vec<&str> = line.split('\t').collect();
-        if fields.len() != 8 || layout::validate_job_name(fields[0]).is_err() {
+        if fields.len() != 11 || layout::validate_job_name(fields[0]).is_err() {
             return None;
         }
         Some(SurveyLine {
@@ -62,6 +106,9 @@ impl SurveyLine {
             started: fields[5].into(),
             ended: fields[6].into(),
             slurm_id: fields[7].trim().into(),
+            attempt: fields[8].trim().into(),
+            cluster: fields[9].trim().into(),
+            evidence: fields[10].trim().into(),
         })
     }
 
@@ -99,6 +146,8 @@ impl SurveyLine {
             started: some(self.started),
             ended: some(self.ended),
             slurm_id: some(self.slurm_id),
+            reason: None,
+            attempt: self.attempt.parse().ok(),
         }
     }
 }
@@ -271,7 +320,10 @@ mod tests {
     use super::*;
 
     fn line(status: &str, exit: &str, alive: &str, canceled: &str) -> SurveyLine {
-        SurveyLine::parse(&format!("j\t{status}\t{exit}\t{alive}\t{canceled}\t\t\t")).unwrap()
+        SurveyLine::parse(&format!(
+            "j\t{status}\t{exit}\t{alive}\t{canceled}\t\t\t\t\t\t"
+        ))
+        .unwrap()
     }
 
     #[test]
@@ -330,7 +382,7 @@ mod tests {
     #[test]
     fn malformed_survey_lines_are_skipped() {
         assert!(SurveyLine::parse("not a record").is_none());
-        assert!(SurveyLine::parse("a b\ts\t\t-\t0\t\t\t").is_none());
+        assert!(SurveyLine::parse("a b\ts\t\t-\t0\t\t\t\t\t\t").is_none());
     }
 
     #[test]

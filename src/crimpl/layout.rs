@@ -7,7 +7,8 @@
 //!     crimpl-input-files.list   names of the files sent with it, one per line
 //!     crimpl-job.status         starting | running | complete | failed | canceled
 //!     crimpl-wrapper.sh         runs the body, records pid, times, exit code, log
-//!     crimpl-job.pid | .process | .started | .ended | .exitcode | .log | .canceled
+//!     crimpl-job.pid | .process | .started | .ended | .exitcode | .log | .canceled | .attempt
+//!     crimpl-slurm.id | .cluster | .end, crimpl-slurm-<id>.out   (Slurm jobs)
 //!     <anything else>           job files: inputs, and outputs to fetch
 //! ```
 
@@ -52,6 +53,22 @@ pub const LOG_FILE: &str = "crimpl-job.log";
 pub const CANCELED_FILE: &str = "crimpl-job.canceled";
 /// The Slurm job id of the latest submission.
 pub const SLURM_ID_FILE: &str = "crimpl-slurm.id";
+/// The Slurm cluster of the latest submission, when sbatch named one
+/// (`--parsable` prints `id;cluster` for `-M`).
+pub const SLURM_CLUSTER_FILE: &str = "crimpl-slurm.cluster";
+/// What Slurm said of the job's end, saved once learnt (one line,
+/// `SOURCE TEXT`: `squeue TIMEOUT`, `sacct CANCELLED by 1000|0:15`,
+/// `output <the output file's last *** line>`).
+pub const SLURM_END_FILE: &str = "crimpl-slurm.end";
+/// The number of the script's current run under one submission (1, 2, ...
+/// when a scheduler requeues the job).
+pub const ATTEMPT_FILE: &str = "crimpl-job.attempt";
+
+/// Slurm's own output file for the job with Slurm id `id` (what `#SBATCH
+/// --output` names: Slurm's messages such as "DUE TO TIME LIMIT").
+pub fn slurm_output_name(id: &str) -> String {
+    format!("crimpl-slurm-{id}.out")
+}
 
 /// The job directory's name for job `name`.
 pub fn job_dir_name(name: &str) -> String {

@@ -35,13 +35,30 @@ pub fn job_dir_word(directory: &str, job: &str) -> anyhow::Result<String> {
     ))
 }
 
+/// What a job's wrapper records when it is signalled by something other
+/// than crimpl's own `kill`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForeignSignal {
+    /// The job ends `canceled` (a detached job: whoever signalled it meant it).
+    Cancels,
+    /// The job reads `interrupted` until its scheduler says what happened
+    /// (Slurm signals a job it requeues, preempts or times out).
+    Interrupts,
+}
+
 /// The wrapper that runs the cell body and records how it ends. It runs in
-/// its own session, so it outlives the kernel; TERM (from `kill`) ends it as
-/// `canceled`. A body starting with `#!` is run by its interpreter, others by
-/// bash (or sh where bash is missing), as crimpl did. `after` runs once the
-/// end is recorded (an EC2 job instance shuts itself down there).
-pub fn wrapper_script(after: Option<&str>) -> String {
+/// its own session, so it outlives the kernel; TERM from `kill` ends it as
+/// `canceled`, any other TERM as `foreign` says. Each run counts one attempt
+/// (a requeued Slurm job runs it again). A body starting with `#!` is run by
+/// its interpreter, others by bash (or sh where bash is missing), as crimpl
+/// did. `after` runs once the end is recorded (an EC2 job instance shuts
+/// itself down there).
+pub fn wrapper_script(after: Option<&str>, foreign: ForeignSignal) -> String {
     let after = after.unwrap_or_default();
+    let foreign = match foreign {
+        ForeignSignal::Cancels => "canceled",
+        ForeignSignal::Interrupts => "interrupted",
+    };
     format!(
         r#"#!/bin/sh
 # crimpl job wrapper: runs {SUBMIT_SCRIPT} and records its end.
@@ -55,9 +72,12 @@ finish() {{
 {PROCESS_FUNCTIONS}
 this_boot; process_start $$; {{ uname -n; printf '%s\n' "$boot" "$started"; }} > {PROCESS_FILE}
 echo $$ > {PID_FILE}
-rm -f {EXIT_CODE_FILE} {ENDED_FILE}
+rm -f {EXIT_CODE_FILE} {ENDED_FILE} {SLURM_END_FILE}
+attempt=0; [ -f {ATTEMPT_FILE} ] && read -r attempt < {ATTEMPT_FILE}
+case $attempt in ''|*[!0-9]*) attempt=0;; esac
+echo $((attempt + 1)) > {ATTEMPT_FILE}
 date -u +%Y-%m-%dT%H:%M:%SZ > {STARTED_FILE}
-trap 'kill -TERM "$child" 2>/dev/null; finish 143 canceled; exit 143' TERM INT HUP
+trap 'kill -TERM "$child" 2>/dev/null; if [ -f {CANCELED_FILE} ]; then finish 143 canceled; else finish 143 {foreign}; fi; exit 143' TERM INT HUP
 put running
 if head -c 2 {SUBMIT_SCRIPT} | grep -q '^#!'; then
   chmod +x {SUBMIT_SCRIPT}; ./{SUBMIT_SCRIPT} >> {LOG_FILE} 2>&1 < /dev/null &
@@ -110,7 +130,7 @@ host=$(uname -n); this_boot"#;
 /// terminal, no inherited streams), after marking it `starting`.
 pub fn start_detached(job_dir: &str) -> String {
     format!(
-        "cd {job_dir} && rm -f {CANCELED_FILE} {PID_FILE} {PROCESS_FILE} {EXIT_CODE_FILE} {ENDED_FILE} && \
+        "cd {job_dir} && rm -f {CANCELED_FILE} {PID_FILE} {PROCESS_FILE} {EXIT_CODE_FILE} {ENDED_FILE} {ATTEMPT_FILE} && \
          printf 'starting\\n' > {STATUS_FILE} && \
          if command -v setsid > /dev/null; then setsid sh {WRAPPER} < /dev/null > /dev/null 2>&1 & \
          else nohup sh {WRAPPER} < /dev/null > /dev/null 2>&1 & fi"
@@ -149,7 +169,8 @@ echo signalled"#
 /// One pass over the job directories matching `pattern` (a shell glob such
 /// as `crimpl-job-*` inside the server directory), printing one
 /// tab-separated record per job with shell builtins only (no process per job):
-/// `name status exitcode alive canceled started ended slurm_id`.
+/// `name status exitcode alive canceled started ended slurm_id attempt
+/// slurm_cluster slurm_end`.
 /// Liveness is read before the status file, so a job that ends between the
 /// two reads shows its end, never `lost`. A process recorded on another host
 /// reads as unknown (`-`), or as gone when `other_hosts_gone` (an EC2 volume
@@ -164,7 +185,7 @@ cd {dir} 2>/dev/null || exit 0
 for d in {pattern}/; do
   [ -d "$d" ] || continue
   d=${{d%/}}; n=${{d#{JOB_DIR_PREFIX}}}
-  s=; c=; a=-; k=0; t0=; t1=; q=; p=
+  s=; c=; a=-; k=0; t0=; t1=; q=; p=; at=; cl=; e=
   [ -f "$d/{PID_FILE}" ] && read -r p < "$d/{PID_FILE}"
   [ -z "$p" ] && [ -f "$d/{CRIMPL_PID_FILE}" ] && read -r p < "$d/{CRIMPL_PID_FILE}"
   if [ -n "$p" ]; then
@@ -177,7 +198,10 @@ for d in {pattern}/; do
   [ -f "$d/{STARTED_FILE}" ] && read -r t0 < "$d/{STARTED_FILE}"
   [ -f "$d/{ENDED_FILE}" ] && read -r t1 < "$d/{ENDED_FILE}"
   [ -f "$d/{SLURM_ID_FILE}" ] && read -r q < "$d/{SLURM_ID_FILE}"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$s" "$c" "$a" "$k" "$t0" "$t1" "$q"
+  [ -f "$d/{ATTEMPT_FILE}" ] && read -r at < "$d/{ATTEMPT_FILE}"
+  [ -f "$d/{SLURM_CLUSTER_FILE}" ] && read -r cl < "$d/{SLURM_CLUSTER_FILE}"
+  [ -f "$d/{SLURM_END_FILE}" ] && read -r e < "$d/{SLURM_END_FILE}"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$s" "$c" "$a" "$k" "$t0" "$t1" "$q" "$at" "$cl" "$e"
 done"#,
         dir = directory_word(directory)?,
     ))
@@ -203,20 +227,42 @@ find . -mindepth 1 {depth}-printf '%y\t%s\t%P\0'"#
     )
 }
 
+/// Which of a job's logs to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogKind {
+    /// The script's own output (`crimpl-job.log`).
+    Job,
+    /// Slurm's output file of the latest submission (Slurm's own messages).
+    Slurm,
+}
+
+/// Sets `$f` to the log's file name, inside the job directory.
+fn log_file(kind: LogKind) -> String {
+    match kind {
+        LogKind::Job => format!("f={LOG_FILE}"),
+        LogKind::Slurm => format!(
+            "id=; [ -f {SLURM_ID_FILE} ] && read -r id < {SLURM_ID_FILE}; f={}",
+            slurm_output_name("$id")
+        ),
+    }
+}
+
 /// Print at most `max_bytes` of the job's log from byte `offset` on.
-pub fn read_log(job_dir: &str, offset: u64, max_bytes: u64) -> String {
+pub fn read_log(job_dir: &str, kind: LogKind, offset: u64, max_bytes: u64) -> String {
     format!(
-        "cd {job_dir} || exit 3; [ -f {LOG_FILE} ] && tail -c +{} {LOG_FILE} | head -c {max_bytes}; true",
+        "cd {job_dir} || exit 3; {}; [ -f \"$f\" ] && tail -c +{} \"$f\" | head -c {max_bytes}; true",
+        log_file(kind),
         offset + 1
     )
 }
 
 /// Print the byte offset where the last `lines` lines of the job's log start.
-pub fn log_tail_offset(job_dir: &str, lines: usize) -> String {
+pub fn log_tail_offset(job_dir: &str, kind: LogKind, lines: usize) -> String {
     format!(
-        "cd {job_dir} || exit 3; [ -f {LOG_FILE} ] || {{ echo 0; exit 0; }}; \
-         s=$(wc -c < {LOG_FILE}); t=$(tail -n {lines} {LOG_FILE} | wc -c); \
-         [ \"$t\" -le \"$s\" ] && echo $((s - t)) || echo 0"
+        "cd {job_dir} || exit 3; {}; [ -f \"$f\" ] || {{ echo 0; exit 0; }}; \
+         s=$(wc -c < \"$f\"); t=$(tail -n {lines} \"$f\" | wc -c); \
+         [ \"$t\" -le \"$s\" ] && echo $((s - t)) || echo 0",
+        log_file(kind)
     )
 }
 

@@ -10,6 +10,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
@@ -17,6 +18,9 @@ use super::aws::{self, AwsServer, Progress};
 use super::config::ServerConfig;
 use super::job::{FileRole, JobFile, JobRecord, KillOutcome, Listing, SurveyLine, read_listing};
 use super::layout::{self, INPUT_LIST, SUBMIT_SCRIPT, WRAPPER};
+use super::login_shell::LoginShell;
+use super::lost::LostGrace;
+use super::poller::{Poller, SLURM_FLOOR_SECONDS, Turn};
 use super::scripts;
 use super::slurm::{self, SlurmOptions};
 use super::status::JobStatus;
@@ -59,6 +63,8 @@ pub struct Server {
     name: String,
     config: ServerConfig,
     backend: Backend,
+    grace: LostGrace,
+    poller: Poller,
 }
 
 /// Where a server's commands run.
@@ -82,8 +88,13 @@ impl Server {
             },
             ServerConfig::Ssh { host, .. } | ServerConfig::Slurm { host, .. } => {
                 let ssh = Arc::new(SshTransport::new(host)?);
+                let transport: Arc<dyn Transport> = if config.login_shell() {
+                    Arc::new(LoginShell::new(ssh.clone()))
+                } else {
+                    ssh.clone()
+                };
                 Backend::Fixed {
-                    transport: ssh.clone(),
+                    transport,
                     ssh: Some(ssh),
                 }
             }
@@ -93,6 +104,8 @@ impl Server {
             name: name.into(),
             config,
             backend,
+            grace: LostGrace::default(),
+            poller: Poller::default(),
         })
     }
 
@@ -294,6 +307,11 @@ impl Server {
     ) -> anyhow::Result<String> {
         let base = options.job.clone().unwrap_or_else(layout::job_name_now);
         layout::validate_job_name(&base)?;
+        if let Some(batch) = self.batch_script(&base, script, options)? {
+            for note in &batch.notes {
+                progress(note);
+            }
+        }
         let (transport, launched): (Arc<dyn Transport>, _) = match &self.backend {
             Backend::Aws(aws) => {
                 let (transport, launched) = aws.start_job_instance(
@@ -307,6 +325,7 @@ impl Server {
             Backend::Fixed { transport, .. } => (transport.clone(), None),
         };
         let placed = self.place_job(transport.as_ref(), &base, script, options);
+        self.poller.forget();
         if let (Err(_), Some((aws, id))) = (&placed, launched) {
             // Never leave an instance running for a job that does not exist.
             progress(&format!(
@@ -377,18 +396,55 @@ impl Server {
             Entry::text(SUBMIT_SCRIPT, script, 0o644),
             Entry::text(
                 WRAPPER,
-                &scripts::wrapper_script(self.after_job(options.keep_instance)),
+                &scripts::wrapper_script(
+                    self.after_job(options.keep_instance),
+                    self.foreign_signal(),
+                ),
                 0o755,
             ),
             Entry::text(INPUT_LIST, &input_list, 0o644),
         ];
-        if let ServerConfig::Slurm { mail_user, .. } = &self.config {
-            let batch =
-                slurm::batch_script(job, options.nprocs, &options.slurm, mail_user.as_deref())?;
-            entries.push(Entry::text(slurm::BATCH_SCRIPT, &batch, 0o644));
+        if let Some(batch) = self.batch_script(job, script, options)? {
+            entries.push(Entry::text(slurm::BATCH_SCRIPT, &batch.text, 0o644));
         }
         entries.extend(files);
         Ok(entries)
+    }
+
+    /// The batch script of a job on a Slurm server (`None` on other kinds).
+    fn batch_script(
+        &self,
+        job: &str,
+        script: &str,
+        options: &SubmitOptions,
+    ) -> anyhow::Result<Option<slurm::BatchScript>> {
+        let ServerConfig::Slurm {
+            mail_user,
+            defaults,
+            ..
+        } = &self.config
+        else {
+            return Ok(None);
+        };
+        slurm::batch_script(&slurm::BatchRequest {
+            job,
+            nprocs: options.nprocs,
+            options: &options.slurm,
+            defaults,
+            mail_user: mail_user.as_deref(),
+            body: script,
+            login_shell: self.config.login_shell(),
+        })
+        .map(Some)
+    }
+
+    /// What the wrapper records when something else than `kill` signals it:
+    /// under Slurm a signal may be a requeue, so Slurm has the last word.
+    fn foreign_signal(&self) -> scripts::ForeignSignal {
+        match self.config {
+            ServerConfig::Slurm { .. } => scripts::ForeignSignal::Interrupts,
+            _ => scripts::ForeignSignal::Cancels,
+        }
     }
 
     /// The EC2 instance type for a submission: `--instance-type`, or by `--nprocs`.
@@ -484,9 +540,50 @@ impl Server {
     fn survey(&self, pattern: &str) -> anyhow::Result<Vec<JobRecord>> {
         match &self.backend {
             Backend::Fixed { transport, .. } => {
-                self.survey_over(transport.as_ref(), pattern, false)
+                let (records, queue) =
+                    self.survey_over(transport.as_ref(), pattern, false, None)?;
+                if let Some(queue) = queue {
+                    self.poller.queue_read(&queue);
+                }
+                Ok(records)
             }
             Backend::Aws(aws) => self.survey_aws(aws, pattern),
+        }
+    }
+
+    /// The record of a watched job, through the server's one [`Poller`]:
+    /// however many jobs are watched, one survey of the job directories per
+    /// second and, on Slurm, one `squeue` per floor interval
+    /// (`poll_floor_seconds`, default 30 s). `None` if there is no such job.
+    pub fn watch_record(&self, job: &str) -> anyhow::Result<Option<JobRecord>> {
+        let Backend::Fixed { transport, .. } = &self.backend else {
+            return self.find_job(job);
+        };
+        let (queue, ticket) = match self.poller.turn(job, self.poll_floor()) {
+            Turn::Cached(record) => return Ok(Some(record)),
+            Turn::Poll(queue, ticket) => (queue, ticket),
+        };
+        let pattern = format!("{}*", layout::JOB_DIR_PREFIX);
+        match self.survey_over(transport.as_ref(), &pattern, false, queue.as_ref()) {
+            Ok((records, queue)) => {
+                let found = records.iter().find(|r| r.name == job).cloned();
+                self.poller.polled(ticket, Ok((records, queue)));
+                Ok(found)
+            }
+            Err(err) => {
+                self.poller.polled(ticket, Err(format!("{err:#}")));
+                Err(err)
+            }
+        }
+    }
+
+    /// The least interval between two `squeue` of this server's watchers.
+    fn poll_floor(&self) -> Duration {
+        match &self.config {
+            ServerConfig::Slurm {
+                poll_floor_seconds, ..
+            } => Duration::from_secs(poll_floor_seconds.unwrap_or(SLURM_FLOOR_SECONDS)),
+            _ => Duration::ZERO,
         }
     }
 
@@ -499,7 +596,7 @@ impl Server {
         let wanted = |name: &str| pattern.ends_with('*') || pattern == layout::job_dir_name(name);
         match aws.holder(&quiet)? {
             Some((holder, transport)) => {
-                let records = self.survey_over(transport.as_ref(), pattern, true)?;
+                let (records, _) = self.survey_over(transport.as_ref(), pattern, true, None)?;
                 // Only the holder can be a job instance still running: end it if its job has.
                 if let Some(ended) = records.iter().find(|r| {
                     r.status.is_final() && holder.job_name.as_deref() == Some(r.name.as_str())
@@ -512,32 +609,33 @@ impl Server {
                 .recorded_statuses()?
                 .into_iter()
                 .filter(|(name, _)| wanted(name))
-                .map(|(name, word)| JobRecord {
-                    name,
-                    status: JobStatus::from_word(&word)
-                        .unwrap_or_else(|| JobStatus::Unknown(word.clone())),
-                    started: None,
-                    ended: None,
-                    slurm_id: None,
+                .map(|(name, word)| {
+                    let status = JobStatus::from_word(&word)
+                        .unwrap_or_else(|| JobStatus::Unknown(word.clone()));
+                    JobRecord::new(&name, status)
                 })
                 .collect()),
         }
     }
 
+    /// Survey the job directories matching `pattern` (on Slurm with the
+    /// queue: read afresh and returned, or `cached` when given).
     fn survey_over(
         &self,
         transport: &dyn Transport,
         pattern: &str,
         other_hosts_gone: bool,
-    ) -> anyhow::Result<Vec<JobRecord>> {
+        cached: Option<&slurm::Queue>,
+    ) -> anyhow::Result<(Vec<JobRecord>, Option<slurm::Queue>)> {
         let survey = scripts::survey(self.directory(), pattern, other_hosts_gone)?;
-        let slurm = matches!(self.config, ServerConfig::Slurm { .. });
+        let slurm = matches!(self.config, ServerConfig::Slurm { .. }) && cached.is_none();
         // On Slurm the queue is read first: a job that leaves the queue after
         // that has already written its end, which the survey then sees.
+        let directory = scripts::directory_word(self.directory())?;
         let command = if slurm {
             format!(
                 "{}\necho {}\n{survey}",
-                slurm::QUEUE_COMMAND,
+                slurm::queue_command(&directory),
                 slurm::QUEUE_MARKER
             )
         } else {
@@ -549,33 +647,83 @@ impl Server {
             Some((queue, survey)) if slurm => (Some(slurm::parse_queue(queue)), survey),
             _ => (None, text.as_ref()),
         };
-        let mut records: Vec<JobRecord> = survey
-            .lines()
-            .filter_map(SurveyLine::parse)
-            .map(|line| {
-                let status = match &queue {
-                    Some(queue) => slurm::status(&line, queue),
-                    None => line.detached_status(),
-                };
-                line.into_record(status)
+        let mut lines: Vec<SurveyLine> = survey.lines().filter_map(SurveyLine::parse).collect();
+        if let Some(queue) = &queue {
+            self.learn_ends(transport, &directory, &mut lines, queue);
+        }
+        let mut records: Vec<JobRecord> = lines
+            .into_iter()
+            .map(|line| match queue.as_ref().or(cached) {
+                // A job the last queue read did not know yet reads as its files say.
+                Some(queue) if queue.is_ok() && cached.is_some() && !slurm::knows(queue, &line) => {
+                    let status = JobStatus::from_word(&line.status).unwrap_or(JobStatus::Starting);
+                    line.into_record(status)
+                }
+                Some(queue) => {
+                    let (status, reason) = slurm::status(&line, queue);
+                    let status = self.grace.check(&line.name, status);
+                    let mut record = line.into_record(status);
+                    record.reason = reason;
+                    record
+                }
+                None => {
+                    let status = line.detached_status();
+                    line.into_record(status)
+                }
             })
             .collect();
         records.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(records)
+        Ok((records, queue))
+    }
+
+    /// Learn and save how Slurm jobs ended where their records do not say
+    /// yet (one more command, only when some job needs it). A failure here
+    /// leaves the statuses as the survey read them.
+    fn learn_ends(
+        &self,
+        transport: &dyn Transport,
+        directory: &str,
+        lines: &mut [SurveyLine],
+        queue: &slurm::Queue,
+    ) {
+        let Some(command) = slurm::follow_up(directory, lines, queue) else {
+            return;
+        };
+        let Ok(said) = transport.check(&command, None, "reading how jobs ended") else {
+            return;
+        };
+        for saved in String::from_utf8_lossy(&said).lines() {
+            if let Some((name, evidence)) = saved.split_once('\t')
+                && let Some(line) = lines.iter_mut().find(|l| l.name == name)
+            {
+                line.evidence = evidence.to_string();
+            }
+        }
     }
 
     /// At most `max_bytes` of the job's log from byte `offset` on: a log of
     /// any size is read in pieces, never whole.
-    pub fn log(&self, job: &str, offset: u64, max_bytes: u64) -> anyhow::Result<Vec<u8>> {
-        let command = scripts::read_log(&self.job_dir(job)?, offset, max_bytes);
+    pub fn log(
+        &self,
+        job: &str,
+        kind: scripts::LogKind,
+        offset: u64,
+        max_bytes: u64,
+    ) -> anyhow::Result<Vec<u8>> {
+        let command = scripts::read_log(&self.job_dir(job)?, kind, offset, max_bytes);
         self.transport(false, &|_| {})?
             .check(&command, None, "reading the job log")
             .map_err(|err| self.unless_missing(job, err))
     }
 
     /// The byte offset where the last `lines` lines of the job's log start.
-    pub fn log_tail_offset(&self, job: &str, lines: usize) -> anyhow::Result<u64> {
-        let command = scripts::log_tail_offset(&self.job_dir(job)?, lines);
+    pub fn log_tail_offset(
+        &self,
+        job: &str,
+        kind: scripts::LogKind,
+        lines: usize,
+    ) -> anyhow::Result<u64> {
+        let command = scripts::log_tail_offset(&self.job_dir(job)?, kind, lines);
         let said = self
             .transport(false, &|_| {})?
             .check(&command, None, "reading the job log")
@@ -703,6 +851,7 @@ impl Server {
             .transport(false, &|_| {})?
             .check(&command, None, &format!("killing job {job:?}"))
             .map_err(|err| self.unless_missing(job, err))?;
+        self.poller.forget();
         Ok(KillOutcome::parse(&String::from_utf8_lossy(&said)))
     }
 
@@ -726,7 +875,7 @@ impl Server {
             "cd {job_dir} && cat > {WRAPPER}.tmp && mv -f {WRAPPER}.tmp {WRAPPER} && {}",
             self.start_command(".")
         );
-        let wrapper = scripts::wrapper_script(None);
+        let wrapper = scripts::wrapper_script(None, self.foreign_signal());
         let feed: StdinFeed<'_> =
             Box::new(move |w: &mut dyn Write| w.write_all(wrapper.as_bytes()));
         self.transport(false, &|_| {})?.check(
@@ -734,6 +883,7 @@ impl Server {
             Some(feed),
             &format!("resubmitting job {job:?}"),
         )?;
+        self.poller.forget();
         Ok(())
     }
 }

@@ -13,6 +13,13 @@ pub enum JobStatus {
     Starting,
     /// The user's script is running.
     Running,
+    /// The script was signalled by something other than crimpl's `kill` (a
+    /// scheduler's time limit, preemption or requeue): not an end until the
+    /// scheduler says what happened.
+    Interrupted,
+    /// The scheduler put the job back in its queue to run it again from the
+    /// start (Slurm's reason, when it gives one).
+    Requeued(Option<String>),
     /// The script exited with status 0.
     Complete,
     /// The script exited with a non-zero status (when known).
@@ -33,6 +40,8 @@ impl JobStatus {
             JobStatus::Pending(_) => "pending",
             JobStatus::Starting => "starting",
             JobStatus::Running => "running",
+            JobStatus::Interrupted => "interrupted",
+            JobStatus::Requeued(_) => "requeued",
             JobStatus::Complete => "complete",
             JobStatus::Failed(_) => "failed",
             JobStatus::Canceled => "canceled",
@@ -65,6 +74,8 @@ impl JobStatus {
             "pending" => JobStatus::Pending(None),
             "starting" => JobStatus::Starting,
             "running" => JobStatus::Running,
+            "interrupted" => JobStatus::Interrupted,
+            "requeued" => JobStatus::Requeued(None),
             "complete" => JobStatus::Complete,
             "failed" => JobStatus::Failed(None),
             "canceled" | "cancelled" | "killed" => JobStatus::Canceled,
@@ -74,11 +85,13 @@ impl JobStatus {
     }
 
     /// The words a user may name in `wait --until`.
-    pub const WORDS: [&'static str; 9] = [
+    pub const WORDS: [&'static str; 11] = [
         "not-submitted",
         "pending",
         "starting",
         "running",
+        "interrupted",
+        "requeued",
         "complete",
         "failed",
         "canceled",
@@ -91,9 +104,52 @@ impl fmt::Display for JobStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JobStatus::Pending(Some(reason)) => write!(f, "pending ({reason})"),
+            JobStatus::Requeued(Some(reason)) => write!(f, "requeued ({reason})"),
             JobStatus::Failed(Some(code)) => write!(f, "failed (exit code {code})"),
             JobStatus::Unknown(reason) => write!(f, "unknown ({reason})"),
             other => f.write_str(other.word()),
+        }
+    }
+}
+
+/// Why a job ended, when its scheduler says more than the status does
+/// (Slurm's job state, accounting, or its output file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// Killed at its time limit.
+    Timeout,
+    /// Killed for using more memory than it asked for.
+    OutOfMemory,
+    /// A node it ran on failed.
+    NodeFail,
+    /// Preempted by a job of higher priority (and not requeued).
+    Preempted,
+    /// Canceled, by this user (the name or uid the scheduler gives).
+    CanceledBy(Option<String>),
+    /// Another scheduler state (`boot-fail`, `deadline`), as a word.
+    Other(String),
+}
+
+impl EndReason {
+    /// The status a job that ended for this reason has.
+    pub fn status(&self, exit: Option<i32>) -> JobStatus {
+        match self {
+            EndReason::CanceledBy(_) => JobStatus::Canceled,
+            _ => JobStatus::Failed(exit),
+        }
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::Timeout => f.write_str("timeout"),
+            EndReason::OutOfMemory => f.write_str("out-of-memory"),
+            EndReason::NodeFail => f.write_str("node-fail"),
+            EndReason::Preempted => f.write_str("preempted"),
+            EndReason::CanceledBy(Some(user)) => write!(f, "canceled (by {user})"),
+            EndReason::CanceledBy(None) => f.write_str("canceled"),
+            EndReason::Other(word) => f.write_str(word),
         }
     }
 }

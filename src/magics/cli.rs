@@ -36,7 +36,7 @@ pub enum Command {
     /// (cell) Run the cell body in the server directory and wait, streaming its output.
     Run(RunArgs),
     /// (cell) Submit the cell body as a job; it runs detached and its status updates live.
-    Submit(SubmitArgs),
+    Submit(Box<SubmitArgs>),
     /// List every job on the server with its status.
     Jobs(ServerArg),
     /// Show a job's status.
@@ -132,7 +132,7 @@ pub enum AwsCommand {
 #[derive(Subcommand, Debug)]
 pub enum ServerCommand {
     /// Make a new server and remember it by name.
-    New(NewArgs),
+    New(Box<NewArgs>),
     /// List the remembered servers.
     List,
     /// Make NAME the server for commands without --server.
@@ -224,6 +224,9 @@ pub enum NewServer {
         /// Directory holding the jobs on the host.
         #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
         directory: String,
+        /// Run commands in a login shell (site PATHs from /etc/profile.d, `module`); slower.
+        #[arg(long)]
+        login_shell: bool,
     },
     /// Jobs go through sbatch on a Slurm cluster's login node.
     Slurm {
@@ -238,9 +241,70 @@ pub enum NewServer {
         /// Where Slurm mails job events.
         #[arg(long)]
         mail_user: Option<String>,
+        /// Defaults for every job's sbatch options (a job's own options win).
+        #[command(flatten)]
+        defaults: SlurmDefaultArgs,
+        /// Least seconds between two squeue of this server's watchers (1 to 86400; default 30).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86400))]
+        poll_floor: Option<u64>,
+        /// Run commands and the batch script in a login shell (site PATHs, `module`); slower.
+        #[arg(long)]
+        login_shell: bool,
     },
     /// An EBS volume, a 1-vCPU server instance and job instances on AWS EC2.
     Aws(NewAwsArgs),
+}
+
+/// sbatch options with a per-server default and a per-job value.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SlurmDefaultArgs {
+    /// Slurm: the account to charge (--account).
+    #[arg(long, help_heading = "Slurm")]
+    pub account: Option<String>,
+    /// Slurm: the quality of service (--qos).
+    #[arg(long, help_heading = "Slurm")]
+    pub qos: Option<String>,
+    /// Slurm: the partition (default: the cluster's).
+    #[arg(long, help_heading = "Slurm")]
+    pub partition: Option<String>,
+    /// Slurm: memory per node (--mem, e.g. 4G).
+    #[arg(long, help_heading = "Slurm")]
+    pub mem: Option<String>,
+    /// Slurm: GPUs (--gpus, e.g. 1 or a100:2).
+    #[arg(long, help_heading = "Slurm")]
+    pub gpus: Option<String>,
+    /// Slurm: node features (--constraint).
+    #[arg(long, help_heading = "Slurm")]
+    pub constraint: Option<String>,
+}
+
+impl SlurmDefaultArgs {
+    /// As the engine's settings.
+    pub fn settings(&self) -> crate::crimpl::slurm::SlurmDefaults {
+        crate::crimpl::slurm::SlurmDefaults {
+            account: self.account.clone(),
+            qos: self.qos.clone(),
+            partition: self.partition.clone(),
+            mem: self.mem.clone(),
+            gpus: self.gpus.clone(),
+            constraint: self.constraint.clone(),
+        }
+    }
+
+    /// The options given, by flag name.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            ("--account", &self.account),
+            ("--qos", &self.qos),
+            ("--partition", &self.partition),
+            ("--mem", &self.mem),
+            ("--gpus", &self.gpus),
+            ("--constraint", &self.constraint),
+        ]
+        .into_iter()
+        .filter_map(|(flag, value)| value.as_ref().map(|_| flag))
+        .collect()
+    }
 }
 
 /// `%crimpl server new aws NAME ...`
@@ -341,18 +405,23 @@ pub struct SubmitArgs {
     /// Wait for the job here, streaming status and log lines.
     #[arg(long)]
     pub wait: bool,
-    /// Processors for the job, 1 to 65536 (Slurm: tasks).
+    /// Processors for the job, 1 to 65536 (Slurm: CPUs for one run of the script, on one node).
     #[arg(long, value_parser = numbers::nprocs())]
     pub nprocs: Option<u32>,
     /// Show what would be sent and run, and send nothing.
     #[arg(long)]
     pub trial_run: bool,
-    /// Slurm: the time limit (default 2-00:00:00).
+    /// Slurm: the time limit (default: the partition's).
     #[arg(long, help_heading = "Slurm")]
     pub walltime: Option<String>,
-    /// Slurm: the partition.
-    #[arg(long, help_heading = "Slurm")]
-    pub partition: Option<String>,
+    /// Slurm: tasks, for MPI-style jobs (--ntasks).
+    #[arg(long, help_heading = "Slurm", value_parser = numbers::nprocs())]
+    pub ntasks: Option<u32>,
+    /// Slurm: nodes (--nodes).
+    #[arg(long, help_heading = "Slurm", value_parser = numbers::nprocs())]
+    pub nodes: Option<u32>,
+    #[command(flatten)]
+    pub slurm: SlurmDefaultArgs,
     /// Slurm: when to send mail (default END,FAIL).
     #[arg(long, help_heading = "Slurm")]
     pub mail_type: Option<String>,
@@ -362,7 +431,7 @@ pub struct SubmitArgs {
     /// AWS: keep the job's instance running when the script ends.
     #[arg(long, help_heading = "AWS")]
     pub keep_instance: bool,
-    /// Slurm: any other sbatch option, as written (repeatable: --sbatch=--hold --sbatch=--mem=1G).
+    /// Slurm: any other sbatch option, one per --sbatch (repeatable: --sbatch=--hold --sbatch="--comment=two words").
     #[arg(
         long = "sbatch",
         value_name = "ARG",
@@ -396,6 +465,9 @@ pub struct LogArgs {
     /// Keep printing new lines until the job ends (interrupt to stop watching).
     #[arg(long)]
     pub follow: bool,
+    /// Slurm: show Slurm's own output file of the job (its messages: time limit, memory, ...).
+    #[arg(long, conflicts_with = "follow")]
+    pub slurm: bool,
 }
 
 /// `%crimpl fetch`.

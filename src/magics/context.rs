@@ -106,7 +106,7 @@ impl Magics {
         match parsed.command {
             Command::Server(command) => servers::run(self, command, &out).await,
             Command::Run(args) => jobs::run_script(self, args, body, &out, &cancel).await,
-            Command::Submit(args) => jobs::submit(self, args, body, &out, &cancel).await,
+            Command::Submit(args) => jobs::submit(self, *args, body, &out, &cancel).await,
             Command::Jobs(args) => jobs::list(self, &args, &out).await,
             Command::Status(args) => jobs::status(self, &args, &out).await,
             Command::Wait(args) => jobs::wait(self, args, &out, &cancel).await,

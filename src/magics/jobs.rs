@@ -13,6 +13,7 @@ use super::watch::{
     LOG_CHUNK, Watch, blocking, display_id, progress_to, watch, watch_in_background,
 };
 use super::{Cancel, MagicError, MagicResult, Output, StreamName, render};
+use crate::crimpl::scripts::LogKind;
 use crate::crimpl::slurm::SlurmOptions;
 use crate::crimpl::{JobRecord, JobStatus, Server, SubmitOptions, UnpackPolicy};
 
@@ -93,14 +94,17 @@ pub async fn submit(
     if let Some(job) = &args.job {
         crate::crimpl::layout::validate_job_name(job)?;
     }
+    check_kind(&server, &args)?;
     let options = SubmitOptions {
         job: args.job.clone(),
         files: local_paths(magics, &args.files),
         nprocs: args.nprocs,
         slurm: SlurmOptions {
             walltime: args.walltime.clone(),
-            partition: args.partition.clone(),
+            ntasks: args.ntasks,
+            nodes: args.nodes,
             mail_type: args.mail_type.clone(),
+            chosen: args.slurm.settings(),
             extra: args.sbatch.clone(),
         },
         // `job create --nprocs N` chose the type, unless this submit chooses again.
@@ -152,12 +156,44 @@ pub async fn submit(
 
 /// The record of a job just submitted, before its status is read.
 fn starting(job: &str) -> JobRecord {
-    JobRecord {
-        name: job.to_string(),
-        status: JobStatus::Starting,
-        started: None,
-        ended: None,
-        slurm_id: None,
+    JobRecord::new(job, JobStatus::Starting)
+}
+
+/// Refuse options the server's kind does not use, naming the kinds that do.
+fn check_kind(server: &Server, args: &SubmitArgs) -> MagicResult {
+    let kind = server.config().kind();
+    let mut slurm_only = args.slurm.given();
+    for (flag, given) in [
+        ("--walltime", args.walltime.is_some()),
+        ("--ntasks", args.ntasks.is_some()),
+        ("--nodes", args.nodes.is_some()),
+        ("--mail-type", args.mail_type.is_some()),
+        ("--sbatch", !args.sbatch.is_empty()),
+    ] {
+        if given {
+            slurm_only.push(flag);
+        }
+    }
+    let aws_only: Vec<&str> = [
+        ("--instance-type", args.instance_type.is_some()),
+        ("--keep-instance", args.keep_instance),
+    ]
+    .into_iter()
+    .filter_map(|(flag, given)| given.then_some(flag))
+    .collect();
+    let refused = match kind {
+        "slurm" => (aws_only, "aws"),
+        "aws" => (slurm_only, "slurm"),
+        _ if !slurm_only.is_empty() => (slurm_only, "slurm"),
+        _ => (aws_only, "aws"),
+    };
+    match refused {
+        (flags, kinds) if !flags.is_empty() => Err(MagicError::Usage(format!(
+            "{} only apply to {kinds} servers; server {} is a {kind} server",
+            flags.join(", "),
+            server.name()
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -223,7 +259,7 @@ fn finish_wait(ended: Option<JobRecord>, job: &str) -> MagicResult {
         ))),
         Some(record) if record.status.is_error() => Err(MagicError::Crimpl(anyhow::anyhow!(
             "job {job} ended {} (%crimpl log {job} shows its output)",
-            record.status
+            record.shown()
         ))),
         Some(_) => Ok(()),
     }
@@ -233,8 +269,20 @@ fn finish_wait(ended: Option<JobRecord>, job: &str) -> MagicResult {
 pub async fn log(magics: &Magics, args: LogArgs, out: &Output, cancel: &Cancel) -> MagicResult {
     let server = magics.server(&args.job.server)?;
     let job = magics.job_name(&server, &args.job.job)?;
+    if args.slurm && server.config().kind() != "slurm" {
+        return Err(MagicError::Usage(format!(
+            "--slurm only applies to slurm servers; server {} is a {} server",
+            server.name(),
+            server.config().kind()
+        )));
+    }
     if !args.follow {
-        return print_log(&server, &job, args.tail, out, cancel).await;
+        let kind = if args.slurm {
+            LogKind::Slurm
+        } else {
+            LogKind::Job
+        };
+        return print_log(&server, &job, kind, args.tail, out, cancel).await;
     }
     let reader = server.clone();
     let name = job.clone();
@@ -263,6 +311,7 @@ pub async fn log(magics: &Magics, args: LogArgs, out: &Output, cancel: &Cancel) 
 async fn print_log(
     server: &Arc<Server>,
     job: &str,
+    kind: LogKind,
     tail: Option<usize>,
     out: &Output,
     cancel: &Cancel,
@@ -270,14 +319,14 @@ async fn print_log(
     let mut offset = match tail {
         Some(lines) => {
             let (reader, name) = (server.clone(), job.to_string());
-            blocking(move || reader.log_tail_offset(&name, lines)).await?
+            blocking(move || reader.log_tail_offset(&name, kind, lines)).await?
         }
         None => 0,
     };
     let mut text = Utf8Stream::default();
     loop {
         let (reader, name) = (server.clone(), job.to_string());
-        let piece = blocking(move || reader.log(&name, offset, LOG_CHUNK)).await?;
+        let piece = blocking(move || reader.log(&name, kind, offset, LOG_CHUNK)).await?;
         offset += piece.len() as u64;
         out.stream(StreamName::Stdout, &text.decode(&piece));
         if (piece.len() as u64) < LOG_CHUNK {

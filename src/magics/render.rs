@@ -75,9 +75,11 @@ fn text_table(caption: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
 fn status_colour(word: &str) -> (&'static str, &'static str) {
     match word {
         "complete" | "ok" => ("--jp-success-color0", "#2e7d32"),
-        "failed" | "lost" => ("--jp-error-color0", "#c62828"),
+        "failed" | "lost" | "timeout" | "out-of-memory" | "node-fail" => {
+            ("--jp-error-color0", "#c62828")
+        }
         "running" | "starting" => ("--jp-info-color0", "#1565c0"),
-        "pending" => ("--jp-warn-color0", "#ef6c00"),
+        "pending" | "requeued" | "interrupted" | "preempted" => ("--jp-warn-color0", "#ef6c00"),
         "canceled" => ("--jp-content-font-color2", "#6d4c41"),
         _ => ("--jp-content-font-color2", "#616161"),
     }
@@ -123,7 +125,7 @@ pub fn jobs(server: &str, records: &[JobRecord]) -> View {
         .map(|r| {
             let mut row = vec![
                 r.name.clone(),
-                r.status.to_string(),
+                r.shown(),
                 r.started.clone().unwrap_or_default(),
                 r.ended.clone().unwrap_or_default(),
             ];

@@ -15,7 +15,7 @@ use crate::crimpl::{ServerConfig, scripts};
 /// Run a `server` subcommand.
 pub async fn run(magics: &Magics, command: ServerCommand, out: &Output) -> MagicResult {
     match command {
-        ServerCommand::New(new) => create(magics, new, out).await,
+        ServerCommand::New(new) => create(magics, *new, out).await,
         ServerCommand::List => list(magics, out),
         ServerCommand::Use { name } => {
             magics.open_server(&name)?;
@@ -140,18 +140,32 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             name,
             host,
             directory,
-        } => (name, ServerConfig::Ssh { host, directory }),
+            login_shell,
+        } => (
+            name,
+            ServerConfig::Ssh {
+                host,
+                directory,
+                login_shell,
+            },
+        ),
         NewServer::Slurm {
             name,
             host,
             directory,
             mail_user,
+            defaults,
+            poll_floor,
+            login_shell,
         } => (
             name,
             ServerConfig::Slurm {
                 host,
                 directory,
                 mail_user,
+                defaults: defaults.settings(),
+                poll_floor_seconds: poll_floor,
+                login_shell,
             },
         ),
         NewServer::Aws(args) => {

@@ -11,6 +11,7 @@ use super::context::Magics;
 use super::job_displays::JobDisplays;
 use super::utf8::Utf8Stream;
 use super::{Cancel, MagicError, MagicResult, Output, StreamName};
+use crate::crimpl::scripts::LogKind;
 use crate::crimpl::{JobRecord, JobStatus, Server};
 
 /// Run blocking engine work off the async runtime.
@@ -83,7 +84,7 @@ pub async fn watch(
     loop {
         let server = watch.server.clone();
         let job = watch.job.clone();
-        let record = blocking(move || server.find_job(&job)).await;
+        let record = blocking(move || server.watch_record(&job)).await;
         let record = match (record, &last) {
             (Ok(Some(record)), _) => record,
             (Ok(None), _) => {
@@ -103,7 +104,9 @@ pub async fn watch(
         if watch.stream_log && !matches!(record.status, JobStatus::Unknown(_)) {
             let server = watch.server.clone();
             let job = watch.job.clone();
-            if let Ok(bytes) = blocking(move || server.log(&job, offset, LOG_CHUNK)).await {
+            if let Ok(bytes) =
+                blocking(move || server.log(&job, LogKind::Job, offset, LOG_CHUNK)).await
+            {
                 offset += bytes.len() as u64;
                 out.stream(StreamName::Stdout, &log_text.decode(&bytes));
             }

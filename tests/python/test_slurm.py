@@ -1,6 +1,8 @@
 """The Slurm server against a real single-node Slurm, reached through the test sshd."""
 from __future__ import annotations
 
+import os
+import pathlib
 import shutil
 import subprocess
 import time
@@ -23,7 +25,10 @@ def cluster(tmp_path_factory):
     try:
         # sbatch, squeue, scancel run as the test user over ssh: SLURM_CONF names
         # the cluster's configuration, which names its munged socket.
-        sshd = Sshd(tmp_path_factory.mktemp("sshd-slurm"), extra_config=f"SetEnv SLURM_CONF={slurm.conf}\n")
+        # The logging squeue comes first on PATH, so tests can count the calls.
+        path = f"{slurm.bin}:/usr/local/bin:/usr/bin:/bin"
+        sshd = Sshd(tmp_path_factory.mktemp("sshd-slurm"),
+                    extra_config=f"SetEnv SLURM_CONF={slurm.conf} PATH={path}\n")
     except BaseException:
         slurm.stop()
         raise
@@ -61,7 +66,7 @@ def wait_for(kernel, job: str, word: str, seconds: float = 30) -> str:
 
 def test_a_multi_task_job_completes(slurm_kernel):
     result = slurm_kernel.execute(
-        "%%crimpl submit --job ok --nprocs 2 --wait\necho \"tasks=$SLURM_NTASKS job=$SLURM_JOB_NAME\"\necho 42 > answer.txt\n",
+        "%%crimpl submit --job ok --ntasks 2 --wait\necho \"tasks=$SLURM_NTASKS job=$SLURM_JOB_NAME\"\necho 42 > answer.txt\n",
         timeout=90,
     )
     assert result.ok, result.error
@@ -169,3 +174,129 @@ def test_stopping_a_cluster_ends_its_job_steps_and_spares_everything_else(tmp_pa
         for other in others:
             other.kill()
             other.wait()
+
+
+def slurm_id(kernel, job: str) -> str:
+    # The cell's text may hold status display updates of watched jobs too: the id is the last line.
+    return kernel.execute(f"%%crimpl run\ncat crimpl-job-{job}/crimpl-slurm.id\n").text.strip().splitlines()[-1]
+
+
+def test_nprocs_means_cpus_for_one_run_and_no_time_is_asked(slurm_kernel):
+    """No --walltime: the job runs in a partition whose MaxTime is one minute
+    (a default of days would leave it pending for ever)."""
+    result = slurm_kernel.execute(
+        "%%crimpl submit --job short --nprocs 2 --partition short --wait\n"
+        "echo \"tasks=$SLURM_NTASKS cpus=$SLURM_CPUS_PER_TASK\"\n",
+        timeout=90,
+    )
+    assert result.ok, result.error
+    assert "tasks=1 cpus=2" in result.text
+
+
+def test_a_pasted_batch_script_keeps_its_sbatch_lines(slurm_kernel):
+    result = slurm_kernel.execute(
+        '%%crimpl submit --job pasted --wait --sbatch="--comment=two words"\n'
+        "#!/bin/bash\n#SBATCH --job-name=my-analysis\n#SBATCH --mem=100M   # enough\n"
+        "scontrol show job $SLURM_JOB_ID\n",
+        timeout=90,
+    )
+    assert result.ok, result.error
+    for expected in ("JobName=my-analysis", "MinMemoryNode=100M", "Comment=two words"):
+        assert expected in result.text, result.text
+    refused = slurm_kernel.execute("%%crimpl submit --job chdir --sbatch=--chdir=/tmp\necho\n")
+    assert not refused.ok and "cannot be used with crimpl" in refused.error
+    wrong_kind = slurm_kernel.execute("%%crimpl submit --server local --account proj\necho\n")
+    assert not wrong_kind.ok and "only apply to slurm servers" in wrong_kind.error
+
+
+def test_a_requeued_job_runs_again_and_wait_follows_it(slurm_kernel, cluster):
+    slurm, _ = cluster
+    assert slurm_kernel.execute(
+        "%%crimpl submit --job again\nsleep 6\necho \"run $SLURM_RESTART_COUNT\" >> runs.txt\n").ok
+    wait_for(slurm_kernel, "again", "running")
+    ident = slurm_id(slurm_kernel, "again")
+    slurm.run("scontrol", "requeue", ident)
+    seen = [slurm_kernel.execute("%crimpl status again").text for _ in range(3)]
+    # Slurm delays a requeued job's new start: let it start now.
+    slurm.run("scontrol", "update", f"JobId={ident}", "StartTime=now")
+    waited = slurm_kernel.execute("%crimpl wait again", timeout=120)
+    assert waited.ok, waited.error
+    seen.append(slurm_kernel.execute("%crimpl status again").text)
+    assert not any("canceled" in text for text in seen), seen
+    assert "complete (attempt 2)" in seen[-1], seen[-1]
+    runs = slurm_kernel.execute("%%crimpl run\ncat crimpl-job-again/runs.txt\n").text
+    assert runs.split() == ["run", "1"], runs
+
+
+def test_a_time_limit_reads_timeout_after_slurm_forgets_the_job(slurm_kernel, cluster):
+    slurm, _ = cluster
+    assert slurm_kernel.execute("%%crimpl submit --job overtime --walltime 0:01:00\nsleep 300\n").ok
+    waited = slurm_kernel.execute("%crimpl wait overtime", timeout=200)
+    assert not waited.ok and "ended timeout" in waited.error, waited.error
+    ident = slurm_id(slurm_kernel, "overtime")
+    deadline = time.monotonic() + 120
+    while ident in slurm.run("squeue", "--all", "--states=all", "--noheader", "--format=%i").split():
+        assert time.monotonic() < deadline, "Slurm never forgot the job"
+        time.sleep(2)
+    assert "timeout" in slurm_kernel.execute("%crimpl status overtime").text
+    assert "DUE TO TIME LIMIT" in slurm_kernel.execute("%crimpl log overtime --slurm").text
+    assert f"crimpl-slurm-{ident}.out" in slurm_kernel.execute("%crimpl ls overtime").text
+
+
+def test_a_job_in_a_hidden_partition_is_never_lost(slurm_kernel):
+    assert slurm_kernel.execute("%%crimpl submit --job hidden --partition hidden\nsleep 4\n").ok
+    seen = []
+    deadline = time.monotonic() + 60
+    while "complete" not in (seen[-1] if seen else ""):
+        assert time.monotonic() < deadline, seen
+        seen.append(slurm_kernel.execute("%crimpl status hidden").text)
+        time.sleep(0.5)
+    assert not any("lost" in text or "unknown" in text for text in seen), seen
+
+
+def test_watching_twenty_idle_jobs_reads_the_queue_a_handful_of_times(slurm_kernel, cluster):
+    slurm, _ = cluster
+    for i in range(20):
+        assert slurm_kernel.execute(f"%%crimpl submit --job idle-{i} --sbatch=--hold\necho never\n").ok
+    before = slurm.squeue_calls()
+    time.sleep(60)
+    calls = slurm.squeue_calls() - before
+    # One squeue per 30 s for all 20 watchers (the floor), plus one of a poll under way.
+    assert calls <= 4, calls
+    assert "JobHeldUser" in slurm_kernel.execute("%crimpl status idle-7").text
+    slurm_kernel.execute("%crimpl unwatch --all")
+    slurm.cancel_all()
+
+
+def test_a_login_shell_server_finds_what_the_profile_puts_on_path(slurm_kernel, cluster):
+    """A tool on PATH only through a profile.d-like script sourced by the test
+    user's ~/.profile (as clusters do with /etc/profile.d and `module`)."""
+    _, sshd = cluster
+    home = pathlib.Path(sshd.user.pw_dir)
+    site = home / "site"
+    (site / "bin").mkdir(parents=True)
+    (site / "bin" / "site-tool").write_text("#!/bin/sh\necho site tool here\n")
+    (site / "profile.d.sh").write_text(f'PATH="{site}/bin:$PATH"; export PATH\n')
+    profile = home / ".profile"
+    original = profile.read_bytes() if profile.exists() else None
+    with open(profile, "a") as out:
+        out.write(f". {site}/profile.d.sh\n")
+    for path in (site, site / "bin", site / "bin" / "site-tool", site / "profile.d.sh", profile):
+        os.chown(path, sshd.user.pw_uid, sshd.user.pw_gid)
+    (site / "bin" / "site-tool").chmod(0o755)
+    try:
+        plain = slurm_kernel.execute("%%crimpl run\nsite-tool\n")
+        assert not plain.ok, plain.text
+        created = slurm_kernel.execute(
+            f"%crimpl server new slurm login --host {sshd.host_alias} --directory ~/{DIRECTORY}/login --login-shell")
+        assert created.ok, created.error
+        ran = slurm_kernel.execute("%%crimpl run --server login\nsite-tool\n")
+        assert ran.ok and "site tool here" in ran.text, ran.error
+        job = slurm_kernel.execute("%%crimpl submit --server login --wait\nsite-tool\n", timeout=90)
+        assert job.ok and "site tool here" in job.text, job.error
+    finally:
+        shutil.rmtree(site)
+        if original is None:
+            profile.unlink()
+        else:
+            profile.write_bytes(original)

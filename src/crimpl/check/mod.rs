@@ -143,7 +143,9 @@ pub fn check(name: &str, config: &ServerConfig, on_step: OnStep<'_>) -> Vec<Step
         ServerConfig::Local { directory } => {
             remote::job_steps(&mut list, &LocalTransport, directory, false);
         }
-        ServerConfig::Ssh { host, directory }
+        ServerConfig::Ssh {
+            host, directory, ..
+        }
         | ServerConfig::Slurm {
             host, directory, ..
         } => {

@@ -42,8 +42,13 @@ JobCompType=jobcomp/none
 MpiDefault=none
 ReturnToService=2
 SchedulerType=sched/backfill
+MinJobAge=2
+KillWait=2
+JobRequeue=1
 NodeName=localhost CPUs=2 RealMemory=2000 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+PartitionName=short Nodes=localhost MaxTime=1 State=UP
+PartitionName=hidden Nodes=localhost Hidden=YES MaxTime=INFINITE State=UP
 """
 
 
@@ -63,6 +68,16 @@ class Slurm:
         self.conf.write_text(CONFIG.format(
             base=base, ctld_port=free_port(), slurmd_port=free_port(), munge_socket=self.munge_socket))
         self.conf.chmod(0o644)
+        # A squeue that logs each call, for the tests that count them (put
+        # first on the test user's PATH by the tests' sshd).
+        self.bin = base / "bin"
+        self.bin.mkdir(mode=0o755)
+        self.squeue_log = base / "squeue.log"
+        self.squeue_log.touch(mode=0o666)
+        self.squeue_log.chmod(0o666)
+        wrapper = self.bin / "squeue"
+        wrapper.write_text(f"#!/bin/sh\necho \"$*\" >> {self.squeue_log}\nexec {shutil.which('squeue')} \"$@\"\n")
+        wrapper.chmod(0o755)
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
         self.processes: list[subprocess.Popen] = []
         LEDGER.started(self)
@@ -98,6 +113,10 @@ class Slurm:
             if self.processes[-1].poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"munged did not start; see {self.base / 'munged.out'}")
             time.sleep(0.05)
+
+    def squeue_calls(self) -> int:
+        """How many times the test user's squeue (the logging one) ran."""
+        return len(self.squeue_log.read_text().splitlines())
 
     def run(self, *argv: str) -> str:
         return subprocess.run(argv, env=self.env, capture_output=True, text=True, check=True).stdout

@@ -1,0 +1,173 @@
+//! One status poller per server: however many jobs are watched, their
+//! watchers share one survey of the server's job directories per second,
+//! and on Slurm one `squeue` per floor interval (the job's own status files
+//! are read in between). A watcher never waits for another's poll: while a
+//! poll runs, the others take the last result. `status` and `kill` do not
+//! go through the poller, so they never wait behind it either.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::job::JobRecord;
+use super::slurm::Queue;
+use super::status::JobStatus;
+
+/// The default least interval between two `squeue` of a Slurm server's watchers.
+pub const SLURM_FLOOR_SECONDS: u64 = 30;
+/// The least interval between two surveys of the job directories.
+pub const FILES_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The last results of one server's polls.
+#[derive(Default)]
+pub struct Poller {
+    state: Mutex<PollState>,
+}
+
+#[derive(Default)]
+struct PollState {
+    survey: Option<(Instant, Vec<JobRecord>)>,
+    queue: Option<(Instant, Queue)>,
+    polling: bool,
+    /// Counts [`Poller::forget`]: a poll begun before is not kept.
+    generation: u64,
+}
+
+/// What a watcher should do now.
+pub enum Turn {
+    /// Use this record from the last survey.
+    Cached(JobRecord),
+    /// Survey now, with this queue when it is recent enough to reuse; hand
+    /// the ticket back to [`Poller::polled`].
+    Poll(Option<Queue>, u64),
+}
+
+impl Poller {
+    fn state(&self) -> std::sync::MutexGuard<'_, PollState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the watcher of `job` polls now or takes the last survey;
+    /// the queue is reused while younger than `floor`.
+    pub fn turn(&self, job: &str, floor: Duration) -> Turn {
+        let mut state = self.state();
+        // A job missing from the last survey (just submitted?) is polled for.
+        let cached = |state: &PollState| {
+            state
+                .survey
+                .as_ref()
+                .and_then(|(_, records)| records.iter().find(|r| r.name == job).cloned())
+        };
+        let fresh = state
+            .survey
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < FILES_INTERVAL);
+        if (fresh || state.polling)
+            && let Some(found) = cached(&state)
+        {
+            return Turn::Cached(found);
+        }
+        state.polling = true;
+        let queue = state
+            .queue
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < floor)
+            .map(|(_, queue)| queue.clone());
+        Turn::Poll(queue, state.generation)
+    }
+
+    /// Record a poll's result (`queue` when it read the queue afresh), or
+    /// its error: then every job reads `unknown` with the error until the
+    /// next poll, so no watcher shows an old status as current. A poll begun
+    /// before a job changed ([`Poller::forget`]) is not kept.
+    pub fn polled(&self, ticket: u64, result: Result<(Vec<JobRecord>, Option<Queue>), String>) {
+        let mut state = self.state();
+        state.polling = false;
+        if ticket != state.generation {
+            return;
+        }
+        let (records, queue) = match result {
+            Ok(result) => result,
+            Err(err) => {
+                if let Some((at, records)) = state.survey.as_mut() {
+                    *at = Instant::now();
+                    for record in records.iter_mut() {
+                        record.status = JobStatus::Unknown(err.clone());
+                    }
+                }
+                return;
+            }
+        };
+        {
+            let now = Instant::now();
+            state.survey = Some((now, records));
+            if let Some(queue) = queue {
+                state.queue = Some((now, queue));
+            }
+        }
+    }
+
+    /// Forget the last survey: a job was just submitted, killed or
+    /// resubmitted, so the next watcher reads the files afresh.
+    pub fn forget(&self) {
+        let mut state = self.state();
+        state.survey = None;
+        state.generation += 1;
+    }
+
+    /// A queue read by someone else (`status`, `jobs`), for the watchers to reuse.
+    pub fn queue_read(&self, queue: &Queue) {
+        self.state().queue = Some((Instant::now(), queue.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(status: JobStatus) -> Vec<JobRecord> {
+        vec![JobRecord::new("a", status)]
+    }
+
+    #[test]
+    fn watchers_share_polls_and_the_queue_waits_for_its_floor() {
+        let poller = Poller::default();
+        let floor = Duration::from_secs(30);
+        assert!(matches!(poller.turn("a", floor), Turn::Poll(None, 0)));
+        poller.polled(
+            0,
+            Ok((records(JobStatus::Running), Some(Ok(Default::default())))),
+        );
+        assert!(matches!(poller.turn("a", floor), Turn::Cached(_)));
+        assert!(
+            matches!(poller.turn("b", floor), Turn::Poll(Some(_), _)),
+            "b is new"
+        );
+        poller.polled(0, Err("host away".into()));
+        match poller.turn("a", floor) {
+            Turn::Cached(record) => {
+                assert_eq!(record.status, JobStatus::Unknown("host away".into()))
+            }
+            Turn::Poll(..) => panic!("the error is shown until the next poll"),
+        }
+        std::thread::sleep(FILES_INTERVAL);
+        // The files are read again, the queue is reused.
+        assert!(matches!(poller.turn("a", floor), Turn::Poll(Some(_), _)));
+        assert!(
+            matches!(poller.turn("a", floor), Turn::Cached(_)),
+            "a poll is under way"
+        );
+        poller.polled(0, Ok((records(JobStatus::Complete), None)));
+        std::thread::sleep(FILES_INTERVAL);
+        assert!(matches!(
+            poller.turn("a", Duration::ZERO),
+            Turn::Poll(None, 0)
+        ));
+        poller.forget();
+        // A poll begun before the change is not kept.
+        poller.polled(0, Ok((records(JobStatus::Complete), None)));
+        assert!(
+            matches!(poller.turn("a", floor), Turn::Poll(Some(_), 1)),
+            "resubmitted: read again"
+        );
+    }
+}
