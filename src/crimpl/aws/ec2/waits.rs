@@ -80,7 +80,7 @@ impl Ec2 {
             if wanted.contains(&state) {
                 return Ok(found);
             }
-            if matches!(state, "terminated" | "shutting-down") {
+            if matches!(state, "terminated" | "shutting-down") && !wanted.contains(&"terminated") {
                 bail!(
                     "instance {instance_id} is {state}: it will not be {} (see its system log in the EC2 console)",
                     wanted.join(" or ")
