@@ -11,7 +11,7 @@
 # and only if this script made it (a machine's own policy is left as it is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(openssh-server openssh-client slurm-wlm munge tar findutils)
+packages=(openssh-server openssh-client slurm-wlm munge tar findutils shellcheck)
 missing=()
 for package in "${packages[@]}"; do
   status=$(dpkg-query --show --showformat='${Status}' "$package" 2> /dev/null || true)

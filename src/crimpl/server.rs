@@ -314,10 +314,15 @@ impl Server {
         }
         let (transport, launched): (Arc<dyn Transport>, _) = match &self.backend {
             Backend::Aws(aws) => {
+                let max_minutes = aws::lifetime::job_minutes(
+                    options.slurm.walltime.as_deref(),
+                    aws.config().instances.lifetime_margin_minutes,
+                )?;
                 let (transport, launched) = aws.start_job_instance(
                     &base,
                     &self.instance_type(options)?,
                     options.keep_instance,
+                    max_minutes,
                     progress,
                 )?;
                 (transport, launched.map(|id| (aws, id)))

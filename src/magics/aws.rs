@@ -67,7 +67,9 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
                     None => aws::for_nprocs(nprocs)?.to_string(),
                 };
                 if start {
-                    aws.start_job_instance(&job, &instance_type, false, &progress)?;
+                    let margin = aws.config().instances.lifetime_margin_minutes;
+                    let max_minutes = aws::lifetime::job_minutes(None, margin)?;
+                    aws.start_job_instance(&job, &instance_type, false, max_minutes, &progress)?;
                     format!("Job {job}'s {instance_type} instance runs with the volume: submit to it with %%crimpl submit --job {job}")
                 } else {
                     format!("Job {job} will run on a {instance_type} instance, launched by %%crimpl submit --job {job}")
@@ -75,18 +77,17 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
             }
             JobCommand::Start(_) => {
                 let found = instance()?;
-                aws.ec2().start(std::slice::from_ref(&found.id))?;
-                aws.ec2().wait_running(&found.id)?;
+                aws.ec2().start_and_wait(&found.id, &progress)?;
                 format!("Job {job}'s instance {} runs", found.id)
             }
             JobCommand::Stop(_) => {
                 let found = instance()?;
-                aws.ec2().stop(std::slice::from_ref(&found.id))?;
+                aws.ec2().stop_when_running(&found.id, &progress)?;
                 format!("Stopping job {job}'s instance {}", found.id)
             }
             JobCommand::Terminate(_) => {
                 let found = instance()?;
-                aws.ec2().terminate(std::slice::from_ref(&found.id))?;
+                aws.ec2().terminate(std::slice::from_ref(&found.id), &progress)?;
                 format!("Terminated job {job}'s instance {}", found.id)
             }
             JobCommand::State(_) => match aws.job_instance(&job)? {
@@ -107,6 +108,7 @@ pub async fn account(command: AwsCommand, out: &Output) -> MagicResult {
         AwsCommand::DeleteAllVolumes { yes } => confirm(*yes, "delete-all-volumes")?,
         _ => {}
     }
+    let progress = progress_to(out);
     let view = blocking(move || {
         let ec2 = Ec2::from_environment()?;
         Ok(match command {
@@ -116,27 +118,27 @@ pub async fn account(command: AwsCommand, out: &Output) -> MagicResult {
                 if !ec2.instances(None)?.iter().any(|i| i.id == instance_id) {
                     bail!("{instance_id} is not a running crimpl instance (%crimpl aws instances lists them)");
                 }
-                ec2.terminate(std::slice::from_ref(&instance_id))?;
+                ec2.terminate(std::slice::from_ref(&instance_id), &progress)?;
                 render::message(&format!("Terminated {instance_id}"))
             }
             AwsCommand::DeleteVolume { volume_id } => {
                 if !ec2.volumes(None)?.iter().any(|v| v.id == volume_id) {
                     bail!("{volume_id} is not a crimpl volume (%crimpl aws volumes lists them)");
                 }
-                ec2.delete_volume(&volume_id)?;
+                ec2.delete_volume_when_free(&volume_id, &progress)?;
                 render::message(&format!("Deleted {volume_id}"))
             }
             AwsCommand::TerminateAll { .. } => {
                 let ids: Vec<String> = ec2.instances(None)?.into_iter().map(|i| i.id).collect();
-                ec2.terminate(&ids)?;
+                ec2.terminate(&ids, &progress)?;
                 render::message(&format!("Terminated {} crimpl instance(s) {}", ids.len(), ids.join(" ")))
             }
             AwsCommand::DeleteAllVolumes { .. } => {
                 let ids: Vec<String> = ec2.instances(None)?.into_iter().map(|i| i.id).collect();
-                ec2.terminate(&ids)?;
+                ec2.terminate(&ids, &progress)?;
                 let volumes: Vec<String> = ec2.volumes(None)?.into_iter().map(|v| v.id).collect();
                 for volume in &volumes {
-                    ec2.delete_volume(volume)?;
+                    ec2.delete_volume_when_free(volume, &progress)?;
                 }
                 render::message(&format!("Deleted {} crimpl volume(s) {}", volumes.len(), volumes.join(" ")))
             }

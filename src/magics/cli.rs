@@ -346,6 +346,14 @@ pub struct NewAwsArgs {
     /// no terminal login; 1 to 10080); a kernel's open connection does not count.
     #[arg(long, default_value_t = 30, value_parser = numbers::idle_minutes())]
     pub idle_stop_minutes: u32,
+    /// Hard limit: the server instance shuts down this many hours after each
+    /// boot, whatever runs (1 to 8760).
+    #[arg(long, default_value_t = crate::crimpl::aws::lifetime::DEFAULT_MAX_HOURS, value_parser = numbers::max_hours())]
+    pub max_hours: u32,
+    /// Hard limit: a job instance shuts down this many minutes after its
+    /// --walltime (default 2 days) has passed (1 to 10080).
+    #[arg(long, default_value_t = crate::crimpl::aws::lifetime::DEFAULT_MARGIN_MINUTES, value_parser = numbers::idle_minutes())]
+    pub lifetime_margin_minutes: u32,
 }
 
 /// `--server NAME`.
@@ -411,7 +419,8 @@ pub struct SubmitArgs {
     /// Show what would be sent and run, and send nothing.
     #[arg(long)]
     pub trial_run: bool,
-    /// Slurm: the time limit (default: the partition's).
+    /// Slurm: the time limit (default: the partition's). AWS: the job instance
+    /// shuts down at this time plus the server's --lifetime-margin-minutes.
     #[arg(long, help_heading = "Slurm")]
     pub walltime: Option<String>,
     /// Slurm: tasks, for MPI-style jobs (--ntasks).

@@ -18,6 +18,8 @@ pub const VOLUME_GIB: RangeInclusive<i64> = 1..=16_384;
 pub const IDLE_MINUTES: RangeInclusive<i64> = 1..=10_080;
 /// `--ssh-port`.
 pub const PORT: RangeInclusive<i64> = 1..=65_535;
+/// `--max-hours`: an hour to a year.
+pub const MAX_HOURS: RangeInclusive<i64> = 1..=8_760;
 
 /// Parser of `--nprocs`.
 pub fn nprocs() -> RangedI64ValueParser<u32> {
@@ -32,6 +34,11 @@ pub fn volume_gib() -> RangedI64ValueParser<i32> {
 /// Parser of `--idle-stop-minutes`.
 pub fn idle_minutes() -> RangedI64ValueParser<u32> {
     RangedI64ValueParser::new().range(IDLE_MINUTES)
+}
+
+/// Parser of `--max-hours`.
+pub fn max_hours() -> RangedI64ValueParser<u32> {
+    RangedI64ValueParser::new().range(MAX_HOURS)
 }
 
 /// Parser of `--ssh-port`.

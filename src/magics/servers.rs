@@ -259,6 +259,8 @@ fn instance_settings(args: NewAwsArgs) -> Result<InstanceSettings, MagicError> {
         ssh_port: args.ssh_port,
         directory: args.directory,
         idle_stop_minutes: args.idle_stop_minutes,
+        max_hours: args.max_hours,
+        lifetime_margin_minutes: args.lifetime_margin_minutes,
     })
 }
 
@@ -290,16 +292,27 @@ async fn instance_command(
                     worker.name()
                 )
             }
-            "stop" => match aws.stop()? {
-                Some(id) => format!("Stopping server instance {id} (the volume stays)"),
+            "stop" => match aws.stop(&progress)? {
+                Some(instance) if matches!(instance.state.as_str(), "stopping" | "stopped") => {
+                    format!(
+                        "Server instance {} is {} already (the volume stays)",
+                        instance.id, instance.state
+                    )
+                }
+                Some(instance) => {
+                    format!(
+                        "Stopping server instance {} (the volume stays)",
+                        instance.id
+                    )
+                }
                 None => "No server instance exists".into(),
             },
-            "terminate" => match aws.terminate()? {
+            "terminate" => match aws.terminate(&progress)? {
                 Some(id) => format!("Terminated server instance {id} (the volume stays)"),
                 None => "No server instance exists".into(),
             },
             "delete-volume" => {
-                let ids = aws.delete_volume()?;
+                let ids = aws.delete_volume(&progress)?;
                 format!(
                     "Deleted volume {} of {}{}",
                     aws.config().volume_id,

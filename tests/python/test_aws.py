@@ -12,6 +12,7 @@ import uuid
 import nbformat
 import pytest
 
+from harness.aws_timing import AwsTiming
 from harness.moto import INSTANCE_ADDRESSES, Moto
 from harness.sshd import TEST_USER, Sshd
 from kernel_helpers import Kernel, kernel_env
@@ -37,6 +38,17 @@ def cloud(tmp_path_factory):
         sshd.stop()
         sshd.cleanup_user("crimpl-aws")
     assert leftovers == ([], []), f"instances or volumes left behind: {leftovers}"
+
+
+@pytest.fixture
+def timing(cloud):
+    """moto behind a forwarder with real AWS's timing (states take seconds)."""
+    moto, _ = cloud
+    forwarder = AwsTiming(moto, seconds=3)
+    try:
+        yield forwarder
+    finally:
+        forwarder.stop()
 
 
 @pytest.fixture
@@ -251,14 +263,16 @@ def test_api_errors_are_clear(cloud, workdir, config_dir):
     assert not registry.exists() or "broken" not in registry.read_text()
 
 
-def test_aws_notebook_runs_under_nbclient(cloud, tmp_path):
+def test_aws_notebook_runs_under_nbclient_with_real_aws_timing(cloud, timing, tmp_path):
+    """The notebook against moto with AWS's timing: instances pending, stopping and
+    shutting down for seconds, the volume in use meanwhile, new instances unknown at first."""
     from test_notebooks import outputs_text, run_notebook
 
     moto, sshd = cloud
     directory = "~/crimpl-aws/crimpl-demo"
     sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
     env = kernel_env(tmp_path / "config", home=sshd.home)
-    env.update(moto.env())
+    env.update(timing.env())
     env.update({
         "CRIMPL_AWS_KEY_FILE": "~/.ssh/id_ed25519",
         "CRIMPL_AWS_SUBNET_ID": moto.subnet_id,
@@ -273,6 +287,9 @@ def test_aws_notebook_runs_under_nbclient(cloud, tmp_path):
     assert "100 values, mean 50.5" in joined
     assert (tmp_path / "out" / "aws-results" / "summary.txt").exists()
     assert moto.live_instances() == [] and moto.volumes() == []
+    # It met every delay and waited through it.
+    assert timing.answered["InvalidInstanceID.NotFound"] >= 3 and timing.answered["VolumeInUse"] >= 2, timing.answered
+    assert "is stopping: waiting for it to be stopped" in joined
 
 
 def test_aws_notebook_runs_under_papermill_with_its_parameters(cloud, tmp_path):
@@ -313,3 +330,45 @@ def test_aws_notebook_runs_under_papermill_with_its_parameters(cloud, tmp_path):
     assert "100 values, mean 50.5" in joined
     assert (work / "aws-results" / "summary.txt").exists()
     assert moto.live_instances() == [] and moto.volumes() == []
+
+
+def test_every_state_change_waits_with_real_aws_timing(cloud, timing, workdir, config_dir):
+    """Right after each change, the next one: submit while the server instance is
+    stopping, terminate while pending, start after a stop, delete-volume at once."""
+    moto, sshd = cloud
+    env = kernel_env(config_dir, home=sshd.home)
+    env.update(timing.env())
+    kernel = Kernel(workdir, env)
+    name = f"slow{uuid.uuid4().hex[:6]}"
+    directory = f"~/crimpl-aws/{name}"
+    sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
+    try:
+        new = kernel.execute(
+            f"%crimpl server new aws {name} --key-file ~/.ssh/id_ed25519 --subnet-id {moto.subnet_id} "
+            f"--security-group-id {moto.security_group_id} --username {TEST_USER} --ssh-address private "
+            f"--ssh-port {sshd.port} --directory {directory} --volume-size 8\n%crimpl server use {name}")
+        assert new.ok, new.error
+        steps = [
+            "%%crimpl run\necho setup\n",
+            "%crimpl server stop",
+            # The server instance is still stopping: the job instance waits for the volume.
+            "%%crimpl submit --job slow --nprocs 2 --wait\necho done > out.txt\n",
+            "%crimpl fetch slow",
+            "%crimpl server stop",
+            "%crimpl server start",
+            "%crimpl server terminate",
+            "%crimpl server start",
+            "%crimpl server delete-volume --yes",
+        ]
+        said = []
+        for step in steps:
+            result = kernel.execute(step, timeout=300)
+            assert result.ok, f"{step}: {result.error}"
+            said.append(result.text)
+        assert (workdir / "out.txt").read_text() == "done\n"
+        assert "is stopping: waiting for it to be stopped" in said[5]
+        assert "still in use: waiting for it to be free" in "".join(said)
+        assert timing.answered["VolumeInUse"] >= 2 and timing.answered["InvalidInstanceID.NotFound"] >= 3
+        assert moto.live_instances() == [] and server_volume(moto, name) == []
+    finally:
+        kernel.shutdown()

@@ -1,85 +1,225 @@
-//! The boot script (user data) of crimpl's instances: wait for the attached
-//! volume under any of its device names, format it only if it is blank,
-//! mount it as the login user's server directory, mark it, and shut down
-//! after an idle time.
+//! The boot scripts of crimpl's instances. The user data (which cloud-init
+//! runs once per instance) installs an every-boot script as a cloud-init
+//! per-boot script and runs it; that script, at the first boot and every
+//! boot after a stop:
+//! 1. schedules the instance's hard maximum lifetime and starts the idle
+//!    watchdog, before anything that can fail, so a failed boot still ends;
+//! 2. waits (bounded) for the volume under its Nitro NVMe name or Xen name;
+//! 3. formats it only if it can be read, `blkid -p` finds nothing on it, and
+//!    it was never formatted (the kernel tags the volume `crimpl.formatted`
+//!    once an instance has mounted it);
+//! 4. mounts it (and records it in `fstab` with `nofail`), checks it with
+//!    `mountpoint -q`, and only then writes the ready marker.
+//!
+//! Every step runs in bash's strict mode: a failure ends the script with a
+//! non-zero code and no marker, and the kernel's wait for the marker says so.
+
+use anyhow::Context;
 
 use crate::crimpl::layout::{RUN_SCRIPT_PREFIX, WRAPPER};
+use crate::crimpl::scripts::quote;
 
 /// The file at the root of a mounted crimpl volume; its presence in the
 /// server directory means the volume is mounted there.
 pub const VOLUME_MARKER: &str = ".crimpl-volume";
 
+/// Where the boot script installs itself and what it runs on the system:
+/// the real places on an instance, or a test's own.
+#[derive(Debug, Clone)]
+pub struct BootSystem {
+    /// The every-boot script (a cloud-init per-boot script).
+    pub per_boot_script: String,
+    /// The file system table the volume is recorded in.
+    pub fstab: String,
+    /// Runtime state (the watchdog's pid); on a tmpfs, so gone at a reboot.
+    pub run_dir: String,
+    /// The `shutdown` command (called with `-h now` and `-h +MINUTES`).
+    pub shutdown: String,
+    /// How long to wait for the volume to appear, in seconds.
+    pub device_wait_seconds: u32,
+}
+
+impl Default for BootSystem {
+    fn default() -> Self {
+        Self {
+            per_boot_script: "/var/lib/cloud/scripts/per-boot/crimpl-volume.sh".into(),
+            fstab: "/etc/fstab".into(),
+            run_dir: "/run/crimpl".into(),
+            shutdown: "shutdown".into(),
+            device_wait_seconds: 300,
+        }
+    }
+}
+
 /// Parameters of the boot script.
 #[derive(Debug, Clone)]
 pub struct Bootstrap {
-    /// The volume's id (`vol-0abc...`): Nitro instances name it by id.
-    pub volume_id: String,
-    /// Extra device paths to try first (besides the NVMe, xvd and sd names).
-    pub extra_devices: Vec<String>,
+    /// The device paths the volume may appear under, tried in order
+    /// ([`Bootstrap::ebs_devices`] for an EBS volume).
+    pub devices: Vec<String>,
     /// Where to mount it (the server directory).
     pub mount_point: String,
     /// The login user who owns it.
     pub user: String,
     /// Shut down after this many idle minutes (no job, no setup script, no
-    /// terminal login), if set.
-    pub idle_shutdown_minutes: Option<u32>,
+    /// terminal login).
+    pub idle_shutdown_minutes: u32,
+    /// Shut down this many minutes after each boot, whatever runs.
+    pub max_lifetime_minutes: u32,
+    /// Whether a volume with nothing on it may be formatted: false once the
+    /// volume is known to have been formatted (then a blank-looking volume
+    /// is an error, never a new file system over lost data).
+    pub may_format: bool,
+    /// Where it installs itself and what it runs.
+    pub system: BootSystem,
 }
 
 impl Bootstrap {
-    /// The script, as `#!/bin/sh` user data.
-    pub fn script(&self) -> String {
-        let nvme_id = self.volume_id.replace('-', "");
-        let mut devices: Vec<String> = self.extra_devices.clone();
-        devices.extend([
-            format!("/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{nvme_id}"),
+    /// The names EC2 gives a volume attached as `/dev/sdf`: by id on Nitro
+    /// instances (NVMe), `xvdf` or `sdf` on Xen ones.
+    pub fn ebs_devices(volume_id: &str) -> Vec<String> {
+        vec![
+            format!(
+                "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{}",
+                volume_id.replace('-', "")
+            ),
             "/dev/xvdf".into(),
             "/dev/sdf".into(),
-        ]);
-        let idle = match self.idle_shutdown_minutes {
-            Some(minutes) => format!(
-                r#"
-# Cost safety: shut down when no job or setup script runs and no one is
-# logged in at a terminal for {minutes} minutes (a kernel's open connection
+        ]
+    }
+
+    /// The user data: install the every-boot script, then run it for this
+    /// first boot (cloud-init's per-boot scripts ran before the user data).
+    pub fn user_data(&self) -> anyhow::Result<String> {
+        let path = quote(&self.system.per_boot_script)?;
+        let directory = std::path::Path::new(&self.system.per_boot_script)
+            .parent()
+            .context("the per-boot script needs a directory")?;
+        let directory = quote(&directory.to_string_lossy())?;
+        Ok(format!(
+            "#!/bin/bash\n\
+             # crimpl first boot: cloud-init runs user data once per instance, so install\n\
+             # the volume's every-boot script as a per-boot script, and run it now.\n\
+             set -euo pipefail\n\
+             mkdir -p {directory}\n\
+             cat > {path} <<'CRIMPL_PER_BOOT'\n{script}CRIMPL_PER_BOOT\n\
+             chmod 755 {path}\n\
+             exec {path}\n",
+            script = self.per_boot()?,
+        ))
+    }
+
+    /// The script run at every boot.
+    pub fn per_boot(&self) -> anyhow::Result<String> {
+        let devices = self
+            .devices
+            .iter()
+            .map(|d| quote(d))
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .join(" ");
+        Ok(format!(
+            r#"#!/bin/bash
+# crimpl every-boot script: the idle watchdog, the hard lifetime, and the
+# server volume mounted for {user_comment}.
+set -euo pipefail
+user={user}
+mount_point={mount_point}
+run_dir={run_dir}
+fstab={fstab}
+shutdown_command={shutdown}
+say() {{ echo "crimpl: $*" >&2; }}
+
+# 1. Cost safety, before anything that can fail. The hard maximum lifetime
+# of this boot, whatever runs:
+"$shutdown_command" -h +{lifetime} || say "could not schedule the shutdown in {lifetime} minutes"
+# and the idle watchdog: shut down when no job or setup script runs and no one
+# is logged in at a terminal for {idle} minutes (a kernel's open connection
 # alone does not keep the instance up).
-( idle=0
+watchdog() {{
+  local idle=0
   while sleep 60; do
     if pgrep -u "$user" -f '{WRAPPER}|{RUN_SCRIPT_PREFIX}' > /dev/null || who | grep -q "^$user "; then
       idle=0
     else
-      idle=$((idle+1))
+      idle=$((idle + 1))
     fi
-    [ "$idle" -ge {minutes} ] && shutdown -h now
-  done ) &
-"#
-            ),
-            None => String::new(),
-        };
-        format!(
-            r#"#!/bin/sh
-# crimpl boot script: mount the server volume for {user}.
-set -u
-user={user}
-mount_point={mount_point}
+    if [ "$idle" -ge {idle} ]; then
+      "$shutdown_command" -h now || say "the idle shutdown failed"
+    fi
+  done
+}}
+mkdir -p "$run_dir"
+if [ -f "$run_dir/watchdog.pid" ] && kill -0 "$(cat "$run_dir/watchdog.pid")" 2> /dev/null; then
+  say "the idle watchdog runs already"
+else
+  watchdog < /dev/null > /dev/null 2>&1 &
+  echo "$!" > "$run_dir/watchdog.pid"
+fi
+
+# 2. The volume, under the names EC2 may give it.
 device=
-for attempt in $(seq 1 300); do
+for _ in $(seq 1 {wait}); do
   for candidate in {devices}; do
     if [ -b "$candidate" ]; then device=$candidate; break 2; fi
   done
   sleep 1
 done
-[ -n "$device" ] || {{ echo "crimpl: the volume never appeared" >&2; exit 1; }}
-if ! blkid "$device" > /dev/null 2>&1; then
-  mkfs.ext4 -q -L crimpl "$device"
+if [ -z "$device" ]; then
+  say "the volume never appeared (tried {devices_comment})"
+  exit 1
 fi
+
+# 3. Format it only if it can be read, nothing is on it, and it was never
+# formatted: blkid -p also says "nothing found" when it cannot read.
+if ! size=$(blockdev --getsize64 "$device") || [ "$size" -eq 0 ] ||
+  ! dd if="$device" of=/dev/null bs=64K count=1 status=none; then
+  say "cannot read $device: leaving it as it is"
+  exit 1
+fi
+probe=0
+blkid -p "$device" > /dev/null 2> "$run_dir/blkid.err" || probe=$?
+if [ "$probe" -eq 2 ] && [ ! -s "$run_dir/blkid.err" ]; then
+  if {may_format}; then
+    say "formatting the blank volume $device"
+    mkfs.ext4 -q -L crimpl "$device"
+  else
+    say "$device looks blank, but the volume was formatted before: not formatting it again"
+    exit 1
+  fi
+elif [ "$probe" -ne 0 ]; then
+  say "blkid could not probe $device (exit $probe): $(cat "$run_dir/blkid.err")"
+  exit 1
+fi
+
+# 4. Mount it (also at every later boot, through fstab; nofail: a boot never
+# hangs on it), check that it is mounted, and only then mark it ready.
 mkdir -p "$mount_point"
-mountpoint -q "$mount_point" || mount "$device" "$mount_point"
+if ! mountpoint -q "$mount_point"; then
+  mount "$device" "$mount_point"
+fi
+mountpoint -q "$mount_point"
+uuid=$(blkid -p -s UUID -o value "$device")
+fstype=$(blkid -p -s TYPE -o value "$device")
+if ! grep -q "^UUID=$uuid " "$fstab"; then
+  echo "UUID=$uuid $mount_point $fstype defaults,nofail 0 2" >> "$fstab"
+fi
+chown "$user": "$mount_point"
 touch "$mount_point/{VOLUME_MARKER}"
-chown "$user": "$mount_point" "$mount_point/{VOLUME_MARKER}"
-{idle}"#,
-            user = self.user,
-            mount_point = self.mount_point,
-            devices = devices.join(" "),
-        )
+chown "$user": "$mount_point/{VOLUME_MARKER}"
+say "the volume $device is mounted at $mount_point"
+"#,
+            user_comment = self.user.replace('\n', " "),
+            user = quote(&self.user)?,
+            mount_point = quote(&self.mount_point)?,
+            run_dir = quote(&self.system.run_dir)?,
+            fstab = quote(&self.system.fstab)?,
+            shutdown = quote(&self.system.shutdown)?,
+            idle = self.idle_shutdown_minutes,
+            lifetime = self.max_lifetime_minutes,
+            wait = self.system.device_wait_seconds,
+            devices_comment = self.devices.join(" ").replace(['"', '$', '`', '\\'], ""),
+            may_format = self.may_format,
+        ))
     }
 }
 
@@ -87,20 +227,32 @@ chown "$user": "$mount_point" "$mount_point/{VOLUME_MARKER}"
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_script_tries_nitro_and_xen_device_names() {
-        let script = Bootstrap {
-            volume_id: "vol-0123abc".into(),
-            extra_devices: vec![],
+    fn bootstrap(may_format: bool) -> Bootstrap {
+        Bootstrap {
+            devices: Bootstrap::ebs_devices("vol-0123abc"),
             mount_point: "/home/ubuntu/crimpl".into(),
             user: "ubuntu".into(),
-            idle_shutdown_minutes: Some(30),
+            idle_shutdown_minutes: 30,
+            max_lifetime_minutes: 1440,
+            may_format,
+            system: BootSystem::default(),
         }
-        .script();
-        assert!(script.contains(
+    }
+
+    #[test]
+    fn the_script_tries_nitro_and_xen_device_names_and_installs_itself_per_boot() {
+        let data = bootstrap(true).user_data().unwrap();
+        assert!(data.contains(
             "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123abc /dev/xvdf /dev/sdf"
         ));
-        assert!(script.contains("if ! blkid"));
-        assert!(script.contains("-ge 30"));
+        assert!(data.contains("cat > /var/lib/cloud/scripts/per-boot/crimpl-volume.sh"));
+        assert!(data.contains("-ge 30") && data.contains("-h +1440"));
+        assert!(data.contains("if true; then"));
+        assert!(
+            bootstrap(false)
+                .per_boot()
+                .unwrap()
+                .contains("if false; then")
+        );
     }
 }

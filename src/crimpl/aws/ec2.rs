@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::client::Waiters;
-use aws_sdk_ec2::error::DisplayErrorContext;
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ec2::types::{
     Filter, InstanceStateName, InstanceType, ResourceType, ShutdownBehavior, Tag, TagSpecification,
 };
@@ -19,7 +19,34 @@ use aws_sdk_ec2::types::{
 use super::tags;
 
 mod describe;
+mod waits;
 pub use describe::{DryRun, Image, Ingress, SecurityGroup, Subnet};
+pub use waits::Progress;
+
+/// An EC2 call that failed: what was asked, EC2's error code (when it gave
+/// one) and the SDK's whole account of it.
+#[derive(Debug)]
+pub struct AwsError {
+    /// The call (`AttachVolume`, ...).
+    pub what: String,
+    /// EC2's error code (`VolumeInUse`, `InvalidInstanceID.NotFound`, ...).
+    pub code: Option<String>,
+    /// The SDK's account of the error.
+    pub detail: String,
+}
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AWS {} failed: {}", self.what, self.detail)
+    }
+}
+
+impl std::error::Error for AwsError {}
+
+/// EC2's error code of a failed call, if `err` is one.
+pub fn error_code(err: &anyhow::Error) -> Option<&str> {
+    err.downcast_ref::<AwsError>()?.code.as_deref()
+}
 
 /// One crimpl instance as EC2 describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +154,7 @@ impl Ec2 {
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
-        E: std::error::Error + Send + Sync + 'static,
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     {
         let (tx, rx) = std::sync::mpsc::channel();
         let future = make(self.client.clone());
@@ -140,7 +167,13 @@ impl Ec2 {
         });
         rx.recv()
             .map_err(|_| anyhow!("the AWS call {what} did not finish"))?
-            .map_err(|e| anyhow!("AWS {what} failed: {}", DisplayErrorContext(e)))
+            .map_err(|e| {
+                anyhow::Error::new(AwsError {
+                    what: what.to_string(),
+                    code: e.code().map(str::to_string),
+                    detail: DisplayErrorContext(&e).to_string(),
+                })
+            })
     }
 
     /// The availability zone of a subnet.
@@ -235,9 +268,28 @@ impl Ec2 {
                 ))
                 .build(),
         );
+        self.describe_instances(Some(filters), None)
+    }
+
+    /// One instance by id, whatever its state; `None` while EC2 does not
+    /// know it yet (just after RunInstances) or no longer (long terminated).
+    pub fn instance(&self, instance_id: &str) -> anyhow::Result<Option<Instance>> {
+        match self.describe_instances(None, Some(vec![instance_id.to_string()])) {
+            Ok(found) => Ok(found.into_iter().next()),
+            Err(err) if error_code(&err) == Some("InvalidInstanceID.NotFound") => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn describe_instances(
+        &self,
+        filters: Option<Vec<Filter>>,
+        ids: Option<Vec<String>>,
+    ) -> anyhow::Result<Vec<Instance>> {
         let out = self.call("DescribeInstances", |c| async move {
             c.describe_instances()
-                .set_filters(Some(filters))
+                .set_filters(filters)
+                .set_instance_ids(ids)
                 .send()
                 .await
         })?;
@@ -298,21 +350,6 @@ impl Ec2 {
             .context("RunInstances returned no instance")
     }
 
-    /// Wait (with the SDK's waiter) until the instance runs; returns it.
-    pub fn wait_running(&self, instance_id: &str) -> anyhow::Result<Instance> {
-        let id = instance_id.to_string();
-        self.call("waiting for the instance to run", |c| async move {
-            c.wait_until_instance_running()
-                .instance_ids(id)
-                .wait(Duration::from_secs(600))
-                .await
-        })?;
-        self.instances(None)?
-            .into_iter()
-            .find(|i| i.id == instance_id)
-            .with_context(|| format!("instance {instance_id} disappeared"))
-    }
-
     /// Attach the volume to the instance as `/dev/sdf`.
     pub fn attach(&self, volume_id: &str, instance_id: &str) -> anyhow::Result<()> {
         let (volume, instance) = (volume_id.to_string(), instance_id.to_string());
@@ -355,22 +392,6 @@ impl Ec2 {
             c.terminate_instances()
                 .set_instance_ids(Some(terminate))
                 .send()
-                .await
-        })?;
-        Ok(())
-    }
-
-    /// Terminate instances and wait until they are gone (so their volume is free).
-    pub fn terminate(&self, ids: &[String]) -> anyhow::Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        self.terminate_now(ids)?;
-        let wait = ids.to_vec();
-        self.call("waiting for termination", |c| async move {
-            c.wait_until_instance_terminated()
-                .set_instance_ids(Some(wait))
-                .wait(Duration::from_secs(600))
                 .await
         })?;
         Ok(())

@@ -6,6 +6,7 @@
 mod bootstrap;
 mod ec2;
 mod instance_types;
+pub mod lifetime;
 mod tags;
 
 use std::sync::{Arc, Mutex};
@@ -14,15 +15,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-pub use bootstrap::{Bootstrap, VOLUME_MARKER};
-pub use ec2::{DryRun, Ec2, Image, Ingress, Instance, Launch, SecurityGroup, Subnet, Volume};
+pub use bootstrap::{BootSystem, Bootstrap, VOLUME_MARKER};
+pub use ec2::{
+    AwsError, DryRun, Ec2, Image, Ingress, Instance, Launch, Progress, SecurityGroup, Subnet,
+    Volume, error_code,
+};
 pub use instance_types::{JOB_TYPES, SERVER_TYPE, VOLUME_PER_GIB_MONTH, for_nprocs, hourly_price};
 
 use super::scripts;
 use super::transport::{HostKeyPolicy, SshTarget, SshTransport, Transport, is_refused_host_key};
-
-/// Reports progress of long operations (one line each).
-pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
 
 /// Which address of an instance to reach it by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -72,6 +73,20 @@ pub struct InstanceSettings {
     pub directory: String,
     /// Instances shut down after this many idle minutes (no job, no `run`, no login).
     pub idle_stop_minutes: u32,
+    /// The server instance shuts down this many hours after each boot, whatever runs.
+    #[serde(default = "default_max_hours")]
+    pub max_hours: u32,
+    /// A job instance shuts down this many minutes after its walltime.
+    #[serde(default = "default_margin_minutes")]
+    pub lifetime_margin_minutes: u32,
+}
+
+fn default_max_hours() -> u32 {
+    lifetime::DEFAULT_MAX_HOURS
+}
+
+fn default_margin_minutes() -> u32 {
+    lifetime::DEFAULT_MARGIN_MINUTES
 }
 
 impl AwsConfig {
@@ -204,7 +219,9 @@ impl AwsServer {
             .map_or_else(|| "not-started".to_string(), |i| i.state))
     }
 
-    /// Start the server instance (creating it if needed) with the volume mounted.
+    /// Start the server instance (creating it if needed) with the volume
+    /// mounted, waiting through the states on the way (an old instance
+    /// shutting down, the instance stopping or pending).
     pub fn start(&self, progress: Progress<'_>) -> anyhow::Result<Instance> {
         let instances = self.instances()?;
         if let Some(job) = instances
@@ -225,28 +242,31 @@ impl AwsServer {
                     "Waiting for the old server instance {} to finish shutting down…",
                     instance.id
                 ));
-                self.ec2.terminate(std::slice::from_ref(&instance.id))?;
+                self.ec2.wait_for(&instance.id, &["terminated"], progress)?;
             } else {
                 server = Some(instance);
             }
         }
         let instance = match server {
             Some(server) if server.state == "running" => server,
-            Some(server) if server.state == "stopping" => bail!(
-                "the server instance {} is stopping: run this again in a minute, once it has stopped",
-                server.id
-            ),
             Some(server) => {
                 progress(&format!(
-                    "Starting the stopped server instance {}…",
-                    server.id
+                    "The server instance {} is {}: starting it…",
+                    server.id, server.state
                 ));
-                self.ec2.start(std::slice::from_ref(&server.id))?;
-                self.ec2.wait_running(&server.id)?
+                self.ec2.start_and_wait(&server.id, progress)?
             }
             None => {
-                let launched = self.launch("server", None, SERVER_TYPE, false, progress)?;
+                let (launched, formatted) = self.launch(
+                    "server",
+                    None,
+                    SERVER_TYPE,
+                    false,
+                    self.server_minutes(),
+                    progress,
+                )?;
                 self.connect(&launched, HostKeyPolicy::AcceptNew, progress)?;
+                self.record_formatted(formatted)?;
                 return Ok(launched);
             }
         };
@@ -254,43 +274,58 @@ impl AwsServer {
         Ok(instance)
     }
 
-    /// Stop the server instance (the volume stays).
-    pub fn stop(&self) -> anyhow::Result<Option<String>> {
+    /// The server instance's hard lifetime per boot, in minutes.
+    fn server_minutes(&self) -> u32 {
+        self.config.instances.max_hours.saturating_mul(60)
+    }
+
+    /// Stop the server instance (the volume stays), once it has left `pending`.
+    pub fn stop(&self, progress: Progress<'_>) -> anyhow::Result<Option<Instance>> {
         let Some(server) = self.server_instance()? else {
             return Ok(None);
         };
         self.forget_connection(&server.id);
-        self.ec2.stop(std::slice::from_ref(&server.id))?;
-        Ok(Some(server.id))
+        if matches!(server.state.as_str(), "pending" | "running") {
+            self.ec2.stop_when_running(&server.id, progress)?;
+        }
+        Ok(Some(server))
     }
 
-    /// Terminate the server instance (the volume stays).
-    pub fn terminate(&self) -> anyhow::Result<Option<String>> {
+    /// Terminate the server instance (the volume stays) and wait until it is gone.
+    pub fn terminate(&self, progress: Progress<'_>) -> anyhow::Result<Option<String>> {
         let Some(server) = self.server_instance()? else {
             return Ok(None);
         };
         self.forget_connection(&server.id);
-        self.ec2.terminate(std::slice::from_ref(&server.id))?;
+        self.ec2
+            .terminate(std::slice::from_ref(&server.id), progress)?;
         Ok(Some(server.id))
     }
 
-    /// Terminate every instance of this server, then delete its volume.
-    pub fn delete_volume(&self) -> anyhow::Result<Vec<String>> {
+    /// Terminate every instance of this server, then delete its volume once
+    /// they have freed it.
+    pub fn delete_volume(&self, progress: Progress<'_>) -> anyhow::Result<Vec<String>> {
         let ids: Vec<String> = self.instances()?.into_iter().map(|i| i.id).collect();
-        self.ec2.terminate(&ids)?;
-        self.ec2.delete_volume(&self.config.volume_id)?;
+        if !ids.is_empty() {
+            progress(&format!("Terminating {}…", ids.join(" ")));
+        }
+        self.ec2.terminate(&ids, progress)?;
+        self.ec2
+            .delete_volume_when_free(&self.config.volume_id, progress)?;
         Ok(ids)
     }
 
     /// The running instance of `job` (one `job create --start` launched), or
     /// a new `instance_type` instance for it after freeing the volume from
-    /// the server instance. `keep`: the instance outlives the job. Returns
-    /// the connection, and the id of the instance if it was launched now.
+    /// the server instance. `keep`: the instance outlives the job;
+    /// `max_minutes`: its hard lifetime. Returns the connection, and the id
+    /// of the instance if it was launched now.
     pub fn start_job_instance(
         &self,
         job: &str,
         instance_type: &str,
         keep: bool,
+        max_minutes: u32,
         progress: Progress<'_>,
     ) -> anyhow::Result<(Arc<SshTransport>, Option<String>)> {
         let instances = self.instances()?;
@@ -305,8 +340,7 @@ impl AwsServer {
                 own.clone()
             } else {
                 progress(&format!("Starting job {job}'s instance {}…", own.id));
-                self.ec2.start(std::slice::from_ref(&own.id))?;
-                self.ec2.wait_running(&own.id)?
+                self.ec2.start_and_wait(&own.id, progress)?
             };
             progress(&format!(
                 "Job {job}'s {} instance {} holds the volume: the job goes there.",
@@ -320,14 +354,15 @@ impl AwsServer {
                     "Waiting for instance {} to finish shutting down and free the volume…",
                     instance.id
                 ));
-                self.ec2.terminate(std::slice::from_ref(&instance.id))?;
+                self.ec2.wait_for(&instance.id, &["terminated"], progress)?;
             } else if instance.level == "server" && Ec2::holds_volume(&instance) {
                 progress(&format!(
                     "Terminating the server instance {} first: the volume is attached to one instance at a time.",
                     instance.id
                 ));
                 self.forget_connection(&instance.id);
-                self.ec2.terminate(std::slice::from_ref(&instance.id))?;
+                self.ec2
+                    .terminate(std::slice::from_ref(&instance.id), progress)?;
             } else if instance.level == "job" && Ec2::holds_volume(&instance) {
                 bail!(
                     "job {} still runs on {} and holds the volume: wait for it or terminate it first",
@@ -336,9 +371,19 @@ impl AwsServer {
                 );
             }
         }
-        let instance = self.launch("job", Some((job, keep)), instance_type, true, progress)?;
+        let (instance, formatted) = self.launch(
+            "job",
+            Some((job, keep)),
+            instance_type,
+            true,
+            max_minutes,
+            progress,
+        )?;
         match self.connect(&instance, HostKeyPolicy::AcceptNew, progress) {
-            Ok(transport) => Ok((transport, Some(instance.id))),
+            Ok(transport) => {
+                self.record_formatted(formatted)?;
+                Ok((transport, Some(instance.id)))
+            }
             Err(err) => {
                 progress(&format!(
                     "Terminating the instance {}: it could not be reached.",
@@ -348,6 +393,32 @@ impl AwsServer {
                 Err(err)
             }
         }
+    }
+
+    /// Once an instance has mounted the volume, tag it `crimpl.formatted`
+    /// (if it is not yet): later boots never format it again.
+    fn record_formatted(&self, formatted: bool) -> anyhow::Result<()> {
+        if !formatted {
+            self.ec2.tag(
+                &self.config.volume_id,
+                &[(tags::FORMATTED.to_string(), "true".to_string())],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The server's volume as EC2 describes it.
+    fn volume(&self) -> anyhow::Result<Volume> {
+        self.ec2
+            .volumes(Some(&self.name))?
+            .into_iter()
+            .find(|v| v.id == self.config.volume_id)
+            .with_context(|| {
+                format!(
+                    "the volume {} of server {} is gone",
+                    self.config.volume_id, self.name
+                )
+            })
     }
 
     /// Re-tag a job instance launched for `old` whose job was finally named `new`.
@@ -363,24 +434,36 @@ impl AwsServer {
         Ok(())
     }
 
+    /// Launch a `level` instance, wait until it runs and attach the volume
+    /// (waiting while an earlier instance frees it); an instance that cannot
+    /// get the volume is terminated. Returns it, and whether the volume was
+    /// known to be formatted.
     fn launch(
         &self,
         level: &str,
         job: Option<(&str, bool)>,
         instance_type: &str,
         terminate_on_shutdown: bool,
+        max_minutes: u32,
         progress: Progress<'_>,
-    ) -> anyhow::Result<Instance> {
+    ) -> anyhow::Result<(Instance, bool)> {
         let image_id = match &self.config.instances.image_id {
             Some(image) => image.clone(),
             None => self.ec2.default_image()?,
         };
+        let formatted = self
+            .volume()?
+            .tags
+            .iter()
+            .any(|(k, v)| k == tags::FORMATTED && v == "true");
         let bootstrap = Bootstrap {
-            volume_id: self.config.volume_id.clone(),
-            extra_devices: Vec::new(),
+            devices: Bootstrap::ebs_devices(&self.config.volume_id),
             mount_point: self.config.mount_point(),
             user: self.config.instances.username.clone(),
-            idle_shutdown_minutes: Some(self.config.instances.idle_stop_minutes),
+            idle_shutdown_minutes: self.config.instances.idle_stop_minutes,
+            max_lifetime_minutes: max_minutes,
+            may_format: !formatted,
+            system: BootSystem::default(),
         };
         let mut extra = vec![(tags::VOLUME_ID, self.config.volume_id.as_str())];
         if let Some((job, keep)) = job {
@@ -396,16 +479,30 @@ impl AwsServer {
             subnet_id: self.config.instances.subnet_id.clone(),
             security_group_id: self.config.instances.security_group_id.clone(),
             key_name: self.config.instances.key_name.clone(),
-            user_data: bootstrap.script(),
+            user_data: bootstrap.user_data()?,
             terminate_on_shutdown,
             tags: tags::crimpl_tags(level, &self.name, &extra),
         })?;
-        let instance = self.ec2.wait_running(&id).inspect_err(|_| {
-            let _ = self.ec2.terminate(std::slice::from_ref(&id));
-        })?;
-        progress(&format!("Instance {id} runs; attaching the volume…"));
-        self.ec2.attach(&self.config.volume_id, &id)?;
-        Ok(instance)
+        let placed = self.ec2.wait_running(&id, progress).and_then(|instance| {
+            progress(&format!("Instance {id} runs; attaching the volume…"));
+            self.ec2
+                .attach_when_free(&self.config.volume_id, &id, progress)?;
+            Ok(instance)
+        });
+        match placed {
+            Ok(instance) => Ok((instance, formatted)),
+            Err(err) => {
+                progress(&format!(
+                    "Terminating the instance {id}: it did not get the volume."
+                ));
+                if let Err(also) = self.ec2.terminate_now(std::slice::from_ref(&id)) {
+                    return Err(err.context(format!(
+                        "terminating {id} failed too ({also:#}): end it with %crimpl aws terminate {id}"
+                    )));
+                }
+                Err(err)
+            }
+        }
     }
 
     /// Record the host key of the running instance holding the volume if its
@@ -558,18 +655,8 @@ impl AwsServer {
 
     /// How jobs ended, as recorded on the volume's tags (for when no instance holds it).
     pub fn recorded_statuses(&self) -> anyhow::Result<Vec<(String, String)>> {
-        let volume = self
-            .ec2
-            .volumes(Some(&self.name))?
-            .into_iter()
-            .find(|v| v.id == self.config.volume_id)
-            .with_context(|| {
-                format!(
-                    "the volume {} of server {} is gone",
-                    self.config.volume_id, self.name
-                )
-            })?;
-        Ok(volume
+        Ok(self
+            .volume()?
             .tags
             .into_iter()
             .filter_map(|(k, v)| {

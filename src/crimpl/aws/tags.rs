@@ -12,6 +12,8 @@ pub const VOLUME_ID: &str = "crimpl.volumeId";
 pub const VERSION: &str = "crimpl.version";
 /// Set on a job instance that must outlive its job (`--keep-instance`).
 pub const KEEP_INSTANCE: &str = "crimpl.keep_instance";
+/// Set on a volume once an instance has mounted it: it is never formatted again.
+pub const FORMATTED: &str = "crimpl.formatted";
 /// Prefix of the volume tags recording how a job ended, when a kernel saw it end.
 pub const JOB_STATUS_PREFIX: &str = "crimpl.job_status.";
 

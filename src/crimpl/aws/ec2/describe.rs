@@ -89,7 +89,7 @@ impl Ec2 {
                 Some(provider) => Some(provider.provide_credentials().await),
                 None => None,
             };
-            Ok::<_, std::convert::Infallible>((region, credentials))
+            Ok::<_, aws_sdk_ec2::Error>((region, credentials))
         })?;
         let region = region
             .context("no AWS region: set AWS_REGION (e.g. us-east-1) or run `aws configure`")?;
