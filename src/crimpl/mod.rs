@@ -24,4 +24,5 @@ pub use job::{FileRole, JobFile, JobRecord, KillOutcome, Listing};
 pub use registry::Registry;
 pub use server::{Plan, Server, SubmitOptions};
 pub use status::JobStatus;
+pub use transport::Stopped;
 pub use unpack::{FetchReport, UnpackPolicy};
