@@ -135,9 +135,9 @@ p=; s=; [ -f {pid_file} ] && read -r p s < {pid_file}
 case $p in ''|*[!0-9]*|0|1) rm -f {script}; echo "the script had not started or had ended"; exit 0;; esac
 process_start "$p"
 if [ "$started" != "$s" ]; then rm -f {script} {pid_file}; echo "the script had ended"; exit 0; fi
-kill -TERM -- -"$p" 2> /dev/null
-i=0; while kill -0 -- -"$p" 2> /dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done
-how=SIGTERM; kill -KILL -- -"$p" 2> /dev/null && how="SIGKILL, after SIGTERM for 3 s"
+kill -s TERM -- -"$p" 2> /dev/null
+i=0; while kill -s 0 -- -"$p" 2> /dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done
+how=SIGTERM; kill -s KILL -- -"$p" 2> /dev/null && how="SIGKILL, after SIGTERM for 3 s"
 rm -f {script} {pid_file}
 echo "stopped the script: its process group $p ended ($how)""#
     ))
@@ -175,9 +175,9 @@ case $? in
   2) echo "elsewhere $ih"; exit 0;;
 esac
 touch {CANCELED_FILE}
-kill -TERM -- -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null
+kill -s TERM -- -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null
 i=0; while alive "$p" {PROCESS_FILE} && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done
-kill -KILL -- -"$p" 2>/dev/null
+kill -s KILL -- -"$p" 2>/dev/null
 read -r s < {STATUS_FILE}; case "$s" in canceled|complete|failed) ;; *) printf 'canceled\n' > {STATUS_FILE};; esac
 echo signalled"#
     )
