@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the server tests need: a real OpenSSH server, a single-node
-# Slurm with munge. Installs only what is missing, and only where the tests may
-# change the system (root, and CI, a container or CRIMPL_TEST_SYSTEM=1; see
-# tests/python/harness/system.py); elsewhere it says what is missing and the
-# tests that need it are skipped.
+# Slurm with munge, tcsh (a test user's login shell). Installs only what is
+# missing, and only where the tests may change the system (root, and CI, a
+# container or CRIMPL_TEST_SYSTEM=1; see tests/python/harness/system.py);
+# elsewhere it says what is missing and the tests that need it are skipped.
 #
 # Package installs start no service: the tests run private instances of their
 # own. A temporary /usr/sbin/policy-rc.d (exit 101, "action forbidden") stops
@@ -11,7 +11,7 @@
 # and only if this script made it (a machine's own policy is left as it is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(openssh-server openssh-client slurm-wlm munge tar findutils shellcheck)
+packages=(openssh-server openssh-client slurm-wlm munge tar findutils shellcheck tcsh)
 missing=()
 for package in "${packages[@]}"; do
   status=$(dpkg-query --show --showformat='${Status}' "$package" 2> /dev/null || true)

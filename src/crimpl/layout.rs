@@ -28,6 +28,13 @@ pub const RUN_SCRIPT_PREFIX: &str = "crimpl_run_script";
 pub fn run_script_name() -> String {
     format!("{RUN_SCRIPT_PREFIX}.{}.sh", uuid::Uuid::new_v4().simple())
 }
+
+/// Where the `run` command with script `script_name` records its process.
+pub fn run_pid_name(script_name: &str) -> String {
+    let stem = script_name.strip_suffix(".sh").unwrap_or(script_name);
+    format!("{stem}.pid")
+}
+
 /// Names of the files sent as inputs.
 pub const INPUT_LIST: &str = "crimpl-input-files.list";
 /// The status word.

@@ -27,4 +27,5 @@ pub use job::{FileRole, JobFile, JobRecord, KillOutcome, Listing};
 pub use registry::Registry;
 pub use server::{Plan, Server, SubmitOptions};
 pub use status::{EndReason, JobStatus};
+pub use transport::Stopped;
 pub use unpack::{FetchReport, UnpackPolicy};

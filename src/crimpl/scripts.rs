@@ -126,6 +126,43 @@ const ALIVE_FUNCTION: &str = r#"alive() {
 }
 host=$(uname -n); this_boot"#;
 
+/// The `run` command, in the server directory `directory` (a shell word):
+/// unpack the upload arriving on stdin, then run `script` with bash (stdout
+/// and stderr together) and remove it. The shell records its pid (the
+/// command's process group: sshd and the local transport start each
+/// command in a group of its own) and start time in `pid_file`, for
+/// [`stop_run`].
+pub fn run_in_directory(directory: &str, script: &str, pid_file: &str) -> anyhow::Result<String> {
+    let (script, pid_file) = (quote(script)?, quote(pid_file)?);
+    Ok(format!(
+        r#"{PROCESS_FUNCTIONS}
+mkdir -p {directory} && cd {directory} && tar xf - && {{
+  process_start $$; printf '%s %s\n' "$$" "$started" > {pid_file}
+  bash {script} < /dev/null 2>&1; code=$?; rm -f {script} {pid_file}; exit $code; }}"#
+    ))
+}
+
+/// Stop a command started by [`run_in_directory`]: TERM its process group,
+/// KILL what is left after 3 s, remove its script. Signals nothing when the
+/// recorded process has ended (or the pid now belongs to another process).
+/// Prints one line saying what it did.
+pub fn stop_run(directory: &str, script: &str, pid_file: &str) -> anyhow::Result<String> {
+    let (script, pid_file) = (quote(script)?, quote(pid_file)?);
+    Ok(format!(
+        r#"{PROCESS_FUNCTIONS}
+cd {directory} 2> /dev/null || {{ echo "the script had not started"; exit 0; }}
+p=; s=; [ -f {pid_file} ] && read -r p s < {pid_file}
+case $p in ''|*[!0-9]*|0|1) rm -f {script}; echo "the script had not started or had ended"; exit 0;; esac
+process_start "$p"
+if [ "$started" != "$s" ]; then rm -f {script} {pid_file}; echo "the script had ended"; exit 0; fi
+kill -s TERM -- -"$p" 2> /dev/null
+i=0; while kill -s 0 -- -"$p" 2> /dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done
+how=SIGTERM; kill -s KILL -- -"$p" 2> /dev/null && how="SIGKILL, after SIGTERM for 3 s"
+rm -f {script} {pid_file}
+echo "stopped the script: its process group $p ended ($how)""#
+    ))
+}
+
 /// Start the wrapper of the job in `job_dir` detached (own session, no
 /// terminal, no inherited streams), after marking it `starting`.
 pub fn start_detached(job_dir: &str) -> String {
@@ -158,9 +195,9 @@ case $? in
   2) echo "elsewhere $ih"; exit 0;;
 esac
 touch {CANCELED_FILE}
-kill -TERM -- -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null
+kill -s TERM -- -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null
 i=0; while alive "$p" {PROCESS_FILE} && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done
-kill -KILL -- -"$p" 2>/dev/null
+kill -s KILL -- -"$p" 2>/dev/null
 read -r s < {STATUS_FILE}; case "$s" in canceled|complete|failed) ;; *) printf 'canceled\n' > {STATUS_FILE};; esac
 echo signalled"#
     )

@@ -25,8 +25,9 @@ use super::scripts;
 use super::slurm::{self, SlurmOptions};
 use super::status::JobStatus;
 use super::suggest;
-use super::transport::{HostKeyPolicy, LocalTransport, SshTransport, StdinFeed, Transport};
+use super::transport::{HostKeyPolicy, LocalTransport, SshTransport, StdinFeed, Stop, Transport};
 use super::unpack::{self, FetchReport, UnpackPolicy};
+use tokio_util::sync::CancellationToken;
 
 /// What to submit besides the script.
 #[derive(Debug, Clone, Default)]
@@ -229,28 +230,39 @@ impl Server {
 
     /// Unpack the script (and files) in the server directory, run it, remove it.
     fn run_command(&self, script_name: &str) -> anyhow::Result<String> {
-        Ok(format!(
-            "mkdir -p {dir} && cd {dir} && tar xf - && {{ bash {script_name} < /dev/null 2>&1; \
-             code=$?; rm -f {script_name}; exit $code; }}",
-            dir = scripts::directory_word(self.directory())?
-        ))
+        scripts::run_in_directory(
+            &scripts::directory_word(self.directory())?,
+            script_name,
+            &layout::run_pid_name(script_name),
+        )
     }
 
     /// Run `script` in the server directory (after sending `files` there),
     /// handing its output (stdout and stderr interleaved) to `output` as it
-    /// comes; returns its exit code.
+    /// comes; returns its exit code. When `stop` fires, the script's whole
+    /// process group is ended and the error is a
+    /// [`Stopped`](super::transport::Stopped) saying so.
     pub fn run_script(
         &self,
         script: &str,
         files: &[PathBuf],
         progress: Progress<'_>,
         output: &mut dyn FnMut(&[u8]),
+        stop: &CancellationToken,
     ) -> anyhow::Result<Option<i32>> {
         let uploads = uploads(files)?;
         let script_name = layout::run_script_name();
         let mut entries = vec![Entry::text(&script_name, script, 0o644)];
         entries.extend(uploads);
         let command = self.run_command(&script_name)?;
+        let stop = Stop {
+            token: stop.clone(),
+            command: scripts::stop_run(
+                &scripts::directory_word(self.directory())?,
+                &script_name,
+                &layout::run_pid_name(&script_name),
+            )?,
+        };
         let transport = match &self.backend {
             // On AWS, `run` is for setup work on the server instance.
             Backend::Aws(aws) => {
@@ -259,16 +271,21 @@ impl Server {
             }
             Backend::Fixed { .. } => self.transport(false, progress)?,
         };
-        let finished = transport.exec(&command, Some(tar_feed(entries)), &mut |reader| {
-            let mut buffer = [0u8; 8192];
-            loop {
-                let n = reader.read(&mut buffer)?;
-                if n == 0 {
-                    return Ok(());
+        let finished = transport.exec_stoppable(
+            &command,
+            Some(tar_feed(entries)),
+            &mut |reader| {
+                let mut buffer = [0u8; 8192];
+                loop {
+                    let n = reader.read(&mut buffer)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    output(&buffer[..n]);
                 }
-                output(&buffer[..n]);
-            }
-        })?;
+            },
+            Some(&stop),
+        )?;
         if !finished.stderr.trim().is_empty() {
             output(finished.stderr.as_bytes());
         }

@@ -33,7 +33,8 @@ pub enum Command {
     /// Make, list, choose and manage servers.
     #[command(subcommand)]
     Server(ServerCommand),
-    /// (cell) Run the cell body in the server directory and wait, streaming its output.
+    /// (cell) Run the cell body in the server directory and wait, streaming its output
+    /// (an interrupt ends the script).
     Run(RunArgs),
     /// (cell) Submit the cell body as a job; it runs detached and its status updates live.
     Submit(Box<SubmitArgs>),

@@ -15,7 +15,7 @@ use super::watch::{
 use super::{Cancel, MagicError, MagicResult, Output, StreamName, render};
 use crate::crimpl::scripts::LogKind;
 use crate::crimpl::slurm::SlurmOptions;
-use crate::crimpl::{JobRecord, JobStatus, Server, SubmitOptions, UnpackPolicy};
+use crate::crimpl::{JobRecord, JobStatus, Server, Stopped, SubmitOptions, UnpackPolicy};
 
 /// Chunks of `run` output read ahead of what the cell has shown.
 const RUN_OUTPUT_CHUNKS: usize = 16;
@@ -41,14 +41,22 @@ pub async fn run_script(
     let script = body.to_string();
     let runner = server.clone();
     let progress = progress_to(out);
+    let stop = cancel.clone();
     let task = tokio::task::spawn_blocking(move || {
-        runner.run_script(&script, &files, &progress, &mut |chunk| {
-            // Fails only once the cell stopped showing output (interrupted).
-            let _ = tx.blocking_send(chunk.to_vec());
-        })
+        runner.run_script(
+            &script,
+            &files,
+            &progress,
+            &mut |chunk| {
+                // Fails only if the cell stopped reading (it reads until the run ends).
+                let _ = tx.blocking_send(chunk.to_vec());
+            },
+            &stop,
+        )
     });
     let mut task = std::pin::pin!(task);
     let mut text = Utf8Stream::default();
+    let mut interrupted = false;
     loop {
         tokio::select! {
             chunk = chunks.recv() => match chunk {
@@ -58,17 +66,30 @@ pub async fn run_script(
                     break;
                 }
             },
-            _ = cancel.cancelled() => {
-                return Err(MagicError::Interrupted(
-                    "Stopped showing the script's output; it may still be running on the server.".into(),
-                ));
+            // The engine sees the same token and stops the script: say so now, and wait for it.
+            _ = cancel.cancelled(), if !interrupted => {
+                interrupted = true;
+                out.stream(StreamName::Stdout, &text.finish());
+                out.stream(
+                    StreamName::Stderr,
+                    &format!("Interrupted: stopping the script on {}...\n", server.name()),
+                );
             }
         }
     }
-    let code = task
+    let code = match task
         .as_mut()
         .await
-        .map_err(|e| MagicError::Crimpl(anyhow::anyhow!("run task failed: {e}")))??;
+        .map_err(|e| MagicError::Crimpl(anyhow::anyhow!("run task failed: {e}")))?
+    {
+        Err(err) if err.downcast_ref::<Stopped>().is_some() => {
+            return Err(MagicError::Interrupted(format!(
+                "On {}: {err}; the server is free for the next command.",
+                server.name()
+            )));
+        }
+        other => other?,
+    };
     match code {
         Some(0) => Ok(()),
         Some(code) => Err(MagicError::Crimpl(anyhow::anyhow!(

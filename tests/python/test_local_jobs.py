@@ -131,6 +131,22 @@ def test_interrupt_stops_the_wait_not_the_job(local_kernel):
     assert local_kernel.execute("%crimpl kill patient").ok
 
 
+def test_interrupted_run_ends_its_process_group(local_kernel, server_dir):
+    msg_id = local_kernel.kc.execute("%%crimpl run\necho $$ > run.pid\nsleep 600 &\necho $! > sleep.pid\nwait\n")
+    for _ in range(100):
+        if (server_dir / "sleep.pid").exists() and (server_dir / "sleep.pid").read_text().strip():
+            break
+        time.sleep(0.1)
+    local_kernel.km.interrupt_kernel()
+    result = local_kernel.collect(msg_id, timeout=30)
+    assert result.reply["ename"] == "Interrupted", result.error
+    assert "stopped the script" in result.error, result.error
+    for name in ("run.pid", "sleep.pid"):
+        assert not process_alive(int((server_dir / name).read_text())), name
+    assert not list(server_dir.glob("crimpl_run_script.*"))
+    assert local_kernel.execute("%%crimpl run\necho next\n", timeout=30).ok
+
+
 def test_restarted_kernel_reattaches_to_a_job_by_name(local_kernel):
     assert local_kernel.execute("%%crimpl submit --job survivor\nsleep 3\necho survived > s.txt\n").ok
     local_kernel.restart()

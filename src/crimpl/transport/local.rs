@@ -1,12 +1,18 @@
-//! Commands on this machine, through `sh -c`.
+//! Commands on this machine, through `sh -c`, each in its own process group.
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
+use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{Finished, StdinFeed, StdoutSink, Transport};
+use super::{Finished, StdinFeed, StdoutSink, Stop, Stopped, Transport};
+
+/// How often a running command looks at its stop token.
+const TICK: Duration = Duration::from_millis(100);
 
 /// Runs commands as child processes of the kernel.
 #[derive(Debug, Default, Clone)]
@@ -17,15 +23,18 @@ impl Transport for LocalTransport {
         "this machine".into()
     }
 
-    fn exec(
+    fn exec_stoppable(
         &self,
         command: &str,
         stdin: Option<StdinFeed<'_>>,
         stdout: StdoutSink<'_>,
+        stop: Option<&Stop>,
     ) -> anyhow::Result<Finished> {
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(command)
+            // Its own group, as over SSH: a stop command can end it and its children.
+            .process_group(0)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -38,7 +47,9 @@ impl Transport for LocalTransport {
         let mut child_stdout = child.stdout.take().context("no stdout pipe")?;
         let mut child_stderr = child.stderr.take().context("no stderr pipe")?;
         let child_stdin = child.stdin.take();
-        let (stdout_result, stderr_text, stdin_result) = thread::scope(|scope| {
+        let ended = AtomicBool::new(false);
+        let (stdout_result, stderr_text, stdin_result, report) = thread::scope(|scope| {
+            let stopper = scope.spawn(|| stop.and_then(|stop| stop_when_asked(stop, &ended)));
             let writer = scope.spawn(move || match (stdin, child_stdin) {
                 (Some(feed), Some(mut pipe)) => feed(&mut pipe),
                 _ => Ok(()),
@@ -52,9 +63,19 @@ impl Transport for LocalTransport {
             // Drain what the reader left so the child never blocks on a full pipe.
             let _ = std::io::copy(&mut child_stdout, &mut std::io::sink());
             let stdin_result = writer.join().unwrap_or(Ok(()));
-            (result, errors.join().unwrap_or_default(), stdin_result)
+            ended.store(true, Ordering::Relaxed);
+            let report = stopper.join().unwrap_or_default();
+            (
+                result,
+                errors.join().unwrap_or_default(),
+                stdin_result,
+                report,
+            )
         });
         let status = child.wait().context("waiting for sh")?;
+        if let Some(report) = report {
+            return Err(Stopped { report }.into());
+        }
         stdout_result.context("reading the command's output")?;
         if let Err(err) = stdin_result {
             // A command that exits early closes its stdin: that is its own error to report.
@@ -67,6 +88,22 @@ impl Transport for LocalTransport {
             stderr: stderr_text,
         })
     }
+}
+
+/// Wait until `stop` fires (then run its command and return what it said)
+/// or the command has `ended`.
+fn stop_when_asked(stop: &Stop, ended: &AtomicBool) -> Option<String> {
+    while !ended.load(Ordering::Relaxed) {
+        if stop.token.is_cancelled() {
+            let report = match LocalTransport.capture(&stop.command, None) {
+                Ok(captured) => String::from_utf8_lossy(&captured.stdout).trim().to_string(),
+                Err(err) => format!("could not run the stop command: {err:#}"),
+            };
+            return Some(report);
+        }
+        thread::sleep(TICK);
+    }
+    None
 }
 
 #[cfg(test)]

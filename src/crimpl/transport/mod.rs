@@ -7,6 +7,7 @@ pub mod diagnose;
 mod host_keys;
 mod local;
 mod ssh;
+mod ssh_command;
 mod ssh_target;
 
 pub use host_keys::{ChangedHostKey, HostKeyPolicy, UnknownHost, fingerprint, is_refused_host_key};
@@ -15,6 +16,8 @@ pub use ssh::SshTransport;
 pub use ssh_target::SshTarget;
 
 use std::io::{Read, Write};
+
+use tokio_util::sync::CancellationToken;
 
 /// Writes a command's standard input (for example a tar archive to unpack).
 pub type StdinFeed<'a> = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send + 'a>;
@@ -38,6 +41,25 @@ impl Finished {
     }
 }
 
+/// How to stop a command early: `token` says when (the user interrupted),
+/// `command` is the shell command, run on the same host, that ends what the
+/// command started (it prints one line saying what it did).
+#[derive(Debug, Clone)]
+pub struct Stop {
+    /// Cancelled when the command should stop.
+    pub token: CancellationToken,
+    /// Ends what the command started; its output is the [`Stopped`] report.
+    pub command: String,
+}
+
+/// A command that ended because it was stopped (see [`Stop`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{report}")]
+pub struct Stopped {
+    /// What the stop command said it did.
+    pub report: String,
+}
+
 /// A command's captured output.
 #[derive(Debug, Clone)]
 pub struct Captured {
@@ -52,14 +74,28 @@ pub trait Transport: Send + Sync {
     /// Where commands run, for messages (`this machine`, `user@host:22`).
     fn describe(&self) -> String;
 
-    /// Run `command` with `sh -c`, writing stdin with `stdin` (or none), and
-    /// handing stdout to `stdout` as a stream.
+    /// Run `command` with `sh` (whatever the login shell), writing stdin with
+    /// `stdin` (or none), and handing stdout to `stdout` as a stream. A quiet
+    /// command is never cut short: it ends when it exits, when `stop` fires
+    /// (then `stop.command` runs and the error is [`Stopped`]), or when the
+    /// host stops answering.
+    fn exec_stoppable(
+        &self,
+        command: &str,
+        stdin: Option<StdinFeed<'_>>,
+        stdout: StdoutSink<'_>,
+        stop: Option<&Stop>,
+    ) -> anyhow::Result<Finished>;
+
+    /// [`Transport::exec_stoppable`] for a command that runs to its end.
     fn exec(
         &self,
         command: &str,
         stdin: Option<StdinFeed<'_>>,
         stdout: StdoutSink<'_>,
-    ) -> anyhow::Result<Finished>;
+    ) -> anyhow::Result<Finished> {
+        self.exec_stoppable(command, stdin, stdout, None)
+    }
 
     /// Run `command` and collect its stdout.
     fn capture(&self, command: &str, stdin: Option<StdinFeed<'_>>) -> anyhow::Result<Captured> {

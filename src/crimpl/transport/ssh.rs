@@ -6,7 +6,6 @@
 //! growing pause between failed attempts; a command is retried once on a
 //! fresh connection only if the old one failed before the command was sent.
 
-use std::io::Read;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -17,20 +16,17 @@ use anyhow::{Context, bail};
 use ssh2::{MethodType, Session};
 
 use super::host_keys::{self, HostKeyPolicy};
+use super::ssh_command::{self, Failure};
 use super::ssh_target::SshTarget;
-use super::{Finished, StdinFeed, StdoutSink, Transport};
-use crate::crimpl::scripts::quote;
+use super::{Finished, StdinFeed, StdoutSink, Stop, Stopped, Transport};
 
-/// How long connecting and each blocking step may take.
+/// How long connecting and each blocking step of it may take (commands
+/// are not bounded: see `ssh_command`).
 const TIMEOUT: Duration = Duration::from_secs(30);
-/// Keepalive interval on an idle session.
-const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// Cipher preference, fastest first.
 const CIPHERS: &str = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr,aes192-ctr";
-/// Channel window: large enough to keep a fast link busy on big fetches.
-const WINDOW: u32 = 16 * 1024 * 1024;
 
 /// An SSH host as a [`Transport`].
 pub struct SshTransport {
@@ -58,7 +54,7 @@ impl SshTransport {
     /// A transport for a resolved `target` with a host key `policy`.
     pub fn with_target(target: SshTarget, policy: HostKeyPolicy) -> Self {
         let state: Arc<Mutex<State>> = Arc::default();
-        spawn_keepalive(Arc::downgrade(&state));
+        spawn_keepalive(Arc::downgrade(&state), target.server_alive_interval);
         Self {
             target,
             policy: Mutex::new(policy),
@@ -69,7 +65,7 @@ impl SshTransport {
     /// A transport over an already verified and authenticated `session`
     /// (a dropped connection is reopened strictly, as for any transport).
     pub fn with_session(target: SshTarget, session: Session) -> Self {
-        session.set_keepalive(true, KEEPALIVE.as_secs() as u32);
+        set_keepalive(&session, &target);
         let transport = Self::with_target(target, HostKeyPolicy::Strict);
         if let Ok(mut state) = transport.state.lock() {
             state.session = Some(session);
@@ -147,7 +143,7 @@ impl SshTransport {
             .unwrap_or(HostKeyPolicy::Strict);
         host_keys::verify(&session, target, &policy)?;
         authenticate(&session, target)?;
-        session.set_keepalive(true, KEEPALIVE.as_secs() as u32);
+        set_keepalive(&session, target);
         eprintln!(
             "[crimpl] connected to {} (cipher {})",
             target.describe(),
@@ -155,45 +151,6 @@ impl SshTransport {
         );
         Ok(session)
     }
-
-    fn run_on(
-        &self,
-        session: &Session,
-        command: &str,
-        stdin: &mut Option<StdinFeed<'_>>,
-        stdout: &mut StdoutSink<'_>,
-    ) -> Result<Finished, Failure> {
-        let mut channel = session
-            .channel_open("session", WINDOW, 32768, None)
-            .map_err(|e| Failure::BeforeSending(e.into()))?;
-        channel
-            .exec(&format!(
-                "exec sh -c {}",
-                quote(command).map_err(Failure::BeforeSending)?
-            ))
-            .map_err(|e| Failure::BeforeSending(e.into()))?;
-        let sent = |e: std::io::Error| Failure::AfterSending(e.into());
-        if let Some(feed) = stdin.take() {
-            feed(&mut channel).map_err(sent)?;
-        }
-        channel.send_eof().map_err(|e| sent(e.into()))?;
-        let mut reader = std::io::BufReader::with_capacity(256 * 1024, &mut channel);
-        stdout(&mut reader).map_err(sent)?;
-        std::io::copy(&mut reader, &mut std::io::sink()).map_err(sent)?;
-        drop(reader);
-        let mut stderr = String::new();
-        channel.stderr().read_to_string(&mut stderr).map_err(sent)?;
-        channel.wait_close().map_err(|e| sent(e.into()))?;
-        let code = channel.exit_status().ok();
-        Ok(Finished { code, stderr })
-    }
-}
-
-enum Failure {
-    /// The command never reached the host: safe to retry on a new connection.
-    BeforeSending(anyhow::Error),
-    /// The connection failed while the command ran.
-    AfterSending(anyhow::Error),
 }
 
 impl Transport for SshTransport {
@@ -201,18 +158,32 @@ impl Transport for SshTransport {
         self.target.describe()
     }
 
-    fn exec(
+    fn exec_stoppable(
         &self,
         command: &str,
         stdin: Option<StdinFeed<'_>>,
         mut stdout: StdoutSink<'_>,
+        stop: Option<&Stop>,
     ) -> anyhow::Result<Finished> {
         let mut state = self.lock()?;
         let mut stdin = stdin;
         for attempt in 0..2 {
             let session = self.session(&mut state)?;
-            match self.run_on(session, command, &mut stdin, &mut stdout) {
+            match ssh_command::run(
+                session,
+                &self.target,
+                command,
+                &mut stdin,
+                &mut stdout,
+                stop,
+            ) {
                 Ok(finished) => return Ok(finished),
+                Err(Failure::Stopped { report, clean }) => {
+                    if !clean {
+                        state.session = None;
+                    }
+                    return Err(Stopped { report }.into());
+                }
                 Err(Failure::BeforeSending(err)) => {
                     state.session = None;
                     if attempt == 1 {
@@ -296,13 +267,27 @@ pub(super) fn authenticate(session: &Session, target: &SshTarget) -> anyhow::Res
     )
 }
 
-/// Send keepalives on idle sessions so that NAT and firewalls keep them open.
-fn spawn_keepalive(state: std::sync::Weak<Mutex<State>>) {
+/// libssh2's own keepalives (sent while it blocks, as when connecting)
+/// every `ServerAliveInterval`; none if that is zero.
+fn set_keepalive(session: &Session, target: &SshTarget) {
+    let seconds = target
+        .server_alive_interval
+        .as_secs()
+        .clamp(0, u64::from(u32::MAX));
+    session.set_keepalive(true, seconds as u32);
+}
+
+/// Send keepalives on idle sessions every `interval` (none if it is zero)
+/// so that NAT and firewalls keep them open.
+fn spawn_keepalive(state: std::sync::Weak<Mutex<State>>, interval: Duration) {
+    if interval.is_zero() {
+        return;
+    }
     thread::Builder::new()
         .name("ssh-keepalive".into())
         .spawn(move || {
             loop {
-                thread::sleep(KEEPALIVE);
+                thread::sleep(interval);
                 let Some(state) = state.upgrade() else { return };
                 if let Ok(mut state) = state.try_lock() {
                     let failed = state

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use ssh2_config::{ParseRule, SshConfig};
@@ -27,7 +28,18 @@ pub struct SshTarget {
     /// The name its key is recorded under instead of `host_name` (OpenSSH's
     /// `HostKeyAlias`), for machines whose address changes.
     pub host_key_alias: Option<String>,
+    /// Quiet time after which a keepalive is sent during a command
+    /// (`ServerAliveInterval`, 15 s by default; zero sends none).
+    pub server_alive_interval: Duration,
+    /// Keepalives left unanswered before the connection counts as dead
+    /// (`ServerAliveCountMax`, 3 by default).
+    pub server_alive_count_max: u32,
 }
+
+/// `ServerAliveInterval` when the ssh config sets none.
+pub const DEFAULT_SERVER_ALIVE_INTERVAL: Duration = Duration::from_secs(15);
+/// `ServerAliveCountMax` when the ssh config sets none.
+pub const DEFAULT_SERVER_ALIVE_COUNT_MAX: u32 = 3;
 
 impl SshTarget {
     /// Resolve `spec` (`alias`, `host`, `user@host`, `user@host:port`) with the user's ssh config.
@@ -112,6 +124,10 @@ impl SshTarget {
             identity_files,
             known_hosts,
             host_key_alias: None,
+            server_alive_interval: params
+                .server_alive_interval
+                .unwrap_or(DEFAULT_SERVER_ALIVE_INTERVAL),
+            server_alive_count_max: server_alive_count_max(&params)?,
         })
     }
 
@@ -133,6 +149,8 @@ impl SshTarget {
             identity_files: vec![expand_home(key_file, &home)],
             known_hosts: vec![home.join(".ssh").join("known_hosts")],
             host_key_alias: Some(host_key_alias.into()),
+            server_alive_interval: DEFAULT_SERVER_ALIVE_INTERVAL,
+            server_alive_count_max: DEFAULT_SERVER_ALIVE_COUNT_MAX,
         })
     }
 
@@ -172,6 +190,21 @@ impl SshTarget {
         } else {
             format!("[{}]:{}", self.host_key_name(), self.port)
         }
+    }
+}
+
+/// `ServerAliveCountMax` (which ssh2-config keeps as an unsupported field).
+fn server_alive_count_max(params: &ssh2_config::HostParams) -> anyhow::Result<u32> {
+    let value = params
+        .unsupported_fields
+        .get("serveralivecountmax")
+        .or_else(|| params.ignored_fields.get("serveralivecountmax"))
+        .and_then(|values| values.first());
+    match value {
+        None => Ok(DEFAULT_SERVER_ALIVE_COUNT_MAX),
+        Some(text) => text.parse().with_context(|| {
+            format!("ServerAliveCountMax {text:?} in ~/.ssh/config is not a whole number")
+        }),
     }
 }
 
@@ -221,6 +254,26 @@ mod tests {
         );
         assert_eq!(target.known_hosts[0], PathBuf::from("/home/u/.ssh/kh"));
         assert_eq!(target.known_hosts_name(), "[10.1.2.3]:2222");
+        assert_eq!(
+            (target.server_alive_interval, target.server_alive_count_max),
+            (
+                DEFAULT_SERVER_ALIVE_INTERVAL,
+                DEFAULT_SERVER_ALIVE_COUNT_MAX
+            )
+        );
+    }
+
+    #[test]
+    fn keepalive_settings_come_from_the_config() {
+        let config = config(
+            "Host quick\n  ServerAliveInterval 2\n  ServerAliveCountMax 5\nHost bad\n  ServerAliveCountMax many\n",
+        );
+        let home = std::path::Path::new("/home/u");
+        let target = SshTarget::resolve_with("quick", &config, home).unwrap();
+        assert_eq!(target.server_alive_interval, Duration::from_secs(2));
+        assert_eq!(target.server_alive_count_max, 5);
+        let err = SshTarget::resolve_with("bad", &config, home).unwrap_err();
+        assert!(err.to_string().contains("ServerAliveCountMax"), "{err}");
     }
 
     #[test]

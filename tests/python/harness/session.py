@@ -93,9 +93,9 @@ def run_processes(before: Before) -> list[int]:
     before the run started."""
     now = processes.snapshot()
     found = set(processes.descendants(os.getpid(), now))
-    made = users.made_user()
-    if made is not None:
-        found.update(processes.of_user(made.entry.pw_uid, now))
+    for made in users.made_users():
+        if not made.removed:
+            found.update(processes.of_user(made.entry.pw_uid, now))
     for directory in [LEDGER.root, *LEDGER.made_dirs]:
         if directory is not None:
             for pid in processes.holding(directory, now):
@@ -114,9 +114,9 @@ def leftovers(before: Before) -> list[str]:
     problems += [f"process {processes.describe(pid)} was still running at the end" for pid in stray]
     for process in processes.end(stray):
         problems.append(f"process {processes.describe(process.pid)} outlived SIGKILL")
-    made = users.made_user()
+    made_users = users.made_users()
     problems += LEDGER.tidy()
-    if made is not None:
+    for made in made_users:
         name, uid = made.name, made.entry.pw_uid
         if users.user_exists(name):
             problems.append(f"test user {name} still exists")

@@ -1,7 +1,7 @@
 """A private OpenSSH server on loopback for the tests.
 
 It runs with its own host key, a high port and its own pid and log files,
-and admits one unprivileged user: the run's own test user (see users.py),
+and admits only the run's own unprivileged test users (see users.py),
 with a key that lives in a temporary HOME given to the kernel. `stop()`
 ends the listener and every session it started; nothing is left running.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import pwd
 import signal
 import socket
 import subprocess
@@ -57,7 +58,8 @@ class Sshd:
             "KbdInteractiveAuthentication no\n"
             "PubkeyAuthentication yes\n"
             "AuthorizedKeysFile .ssh/authorized_keys\n"
-            f"AllowUsers {TEST_USER}\n"
+            # The run's users: TEST_USER, and those a test made (names starting with it).
+            f"AllowUsers {TEST_USER} {TEST_USER}*\n"
             "PermitRootLogin no\n"
             "LogLevel VERBOSE\n"
             "MaxSessions 50\n"
@@ -69,7 +71,7 @@ class Sshd:
         self.home = base / "home"
         ssh_dir = self.home / ".ssh"
         ssh_dir.mkdir(parents=True)
-        client_pub = keygen(ssh_dir / "id_ed25519")
+        client_pub = self.client_pub = keygen(ssh_dir / "id_ed25519")
         (ssh_dir / "config").write_text(
             f"Host {self.host_alias}\n  HostName 127.0.0.1\n  Port {self.port}\n  User {TEST_USER}\n"
             "  IdentityFile ~/.ssh/id_ed25519\n"
@@ -92,13 +94,15 @@ class Sshd:
     def trust_host_key(self) -> None:
         self.known_hosts.write_text(self.known_hosts_line())
 
-    def authorize(self, public_key: str) -> None:
-        ssh_dir = pathlib.Path(self.user.pw_dir) / ".ssh"
+    def authorize(self, public_key: str, user: pwd.struct_passwd | None = None) -> None:
+        """Let `public_key` log in as `user` (the test user by default)."""
+        user = user or self.user
+        ssh_dir = pathlib.Path(user.pw_dir) / ".ssh"
         ssh_dir.mkdir(mode=0o700, exist_ok=True)
         keys = ssh_dir / "authorized_keys"
         keys.write_text(public_key + "\n")
         for path in (ssh_dir, keys):
-            os.chown(path, self.user.pw_uid, self.user.pw_gid)
+            os.chown(path, user.pw_uid, user.pw_gid)
         keys.chmod(0o600)
 
     def describe(self) -> str:
@@ -143,6 +147,21 @@ class Sshd:
     def sessions_started(self) -> int:
         """How many commands sshd has run (one per exec channel)."""
         return self.log.read_text().count("Starting session: command")
+
+    def session_processes(self) -> list[processes.Process]:
+        """The sshd processes serving connections (the listener's sshd
+        children: privilege monitor and network process), not the commands."""
+        if self.listener is None:
+            return []
+        now = processes.snapshot()
+        found = []
+        for pid in processes.descendants(self.listener.pid, now):
+            try:
+                if os.readlink(f"/proc/{pid}/exe") == SSHD:
+                    found.append(now[pid])
+            except OSError:
+                pass
+        return found
 
     def run_as_user(self, command: str) -> str:
         return subprocess.run(

@@ -1,8 +1,10 @@
-"""The unprivileged test user that sshd lets in and Slurm runs jobs as.
+"""The unprivileged test users that sshd lets in and Slurm runs jobs as.
 
 Each run makes its own user, with a name no other run uses
 (`crimpltest` and six random hex digits), so a run never touches an
-account it did not make and two runs on one machine do not meet. The
+account it did not make and two runs on one machine do not meet; a test
+may make more users whose names start with that one (`make_user`), such
+as one whose login shell is tcsh. The
 user is made on first use and removed with its home and mail spool
 (`userdel --remove`) when the run ends, also after a failure or Ctrl-C.
 Because the user is this run's own, ending its processes is ending the
@@ -35,6 +37,7 @@ class RunUser:
     def __init__(self, name: str) -> None:
         self.name = name
         self.entry = pwd.getpwnam(name)
+        self.removed = False
 
     def describe(self) -> str:
         return f"test user {self.name} (uid {self.entry.pw_uid})"
@@ -44,7 +47,10 @@ class RunUser:
         return processes.end(processes.of_user(self.entry.pw_uid), grace=2)
 
     def stop(self) -> None:
-        """Remove the user, its home, its mail and its files in the shared temporary directories."""
+        """Remove the user, its home, its mail and its files in the shared
+        temporary directories (once: its uid may belong to someone else afterwards)."""
+        if self.removed:
+            return
         survivors = self.end_processes()
         if survivors:
             raise RuntimeError(f"{self.describe()} still runs {[p.pid for p in survivors]}")
@@ -55,6 +61,7 @@ class RunUser:
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
+        self.removed = True
 
 
 def user_exists(name: str) -> bool:
@@ -82,34 +89,49 @@ def files_of(uid: int) -> list[pathlib.Path]:
     return found
 
 
-_made: RunUser | None = None
+_made: dict[str, RunUser] = {}
+
+
+def make_user(name: str, shell: str = "/bin/bash") -> RunUser:
+    """Make the run's user `name` (TEST_USER, or a name starting with it) with
+    login shell `shell`; it is removed when the run ends, or earlier by its `stop()`."""
+    if not name.startswith(TEST_USER):
+        raise ValueError(f"{name}: a test user's name starts with {TEST_USER}")
+    system.require()
+    if not os.access(shell, os.X_OK):
+        raise RuntimeError(f"{shell} is missing: run scripts/system-deps.sh as root")
+    if user_exists(name):
+        raise RuntimeError(f"user {name} exists already and this run did not make it: not touching it")
+    subprocess.run(
+        ["useradd", "--create-home", "--shell", shell, "--comment", MARKER, name],
+        check=True, capture_output=True,
+    )
+    made = _made[name] = RunUser(name)
+    LEDGER.users_made.append(name)
+    LEDGER.made(made)
+    # useradd leaves the account locked ('!'), which sshd refuses without PAM.
+    subprocess.run(["usermod", "--password", "*", name], check=True)
+    return made
 
 
 def ensure_test_user() -> pwd.struct_passwd:
     """The run's test user, made now if this is the first call (needs the system opt-in)."""
-    global _made
-    if _made is not None:
-        return _made.entry
-    system.require()
-    if user_exists(TEST_USER):
-        raise RuntimeError(f"user {TEST_USER} exists already and this run did not make it: not touching it")
-    subprocess.run(
-        ["useradd", "--create-home", "--shell", "/bin/bash", "--comment", MARKER, TEST_USER],
-        check=True, capture_output=True,
-    )
-    _made = RunUser(TEST_USER)
-    LEDGER.users_made.append(TEST_USER)
-    LEDGER.made(_made)
-    # useradd leaves the account locked ('!'), which sshd refuses without PAM.
-    subprocess.run(["usermod", "--password", "*", TEST_USER], check=True)
-    return _made.entry
+    made = _made.get(TEST_USER) or make_user(TEST_USER)
+    return made.entry
 
 
 def made_user() -> RunUser | None:
     """The test user if this run made it."""
-    return _made
+    return _made.get(TEST_USER)
+
+
+def made_users() -> list[RunUser]:
+    """Every user this run made (removed ones too)."""
+    return list(_made.values())
 
 
 def stale_users() -> list[str]:
     """Test users that some other run (an earlier one cut short, or one running now) made."""
-    return [entry.pw_name for entry in pwd.getpwall() if entry.pw_gecos == MARKER and entry.pw_name != TEST_USER]
+    return [
+        entry.pw_name for entry in pwd.getpwall() if entry.pw_gecos == MARKER and not entry.pw_name.startswith(TEST_USER)
+    ]

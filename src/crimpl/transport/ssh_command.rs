@@ -1,0 +1,521 @@
+//! One command on an open SSH session.
+//!
+//! While the command runs, the session is in non-blocking mode and this
+//! module waits on its socket itself, so that:
+//! - a quiet command is never a failure: it ends when the host closes the
+//!   channel. Whenever the host has said nothing for `ServerAliveInterval`,
+//!   a keepalive goes out; the connection counts as dead only when
+//!   `ServerAliveCountMax` of them in a row got no answer, as with OpenSSH's
+//!   client;
+//! - a stopped command (the user interrupted) runs its stop command on a
+//!   second channel of the same session and waits for its own channel to
+//!   close: the session is free for the next command at once.
+//!
+//! Whatever the user's login shell (sh, bash, zsh, tcsh, fish), the channel
+//! asks it for one fixed line that all of them parse alike ([`BOOTSTRAP`]);
+//! the command itself follows on that `sh`'s standard input.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use ssh2::{BlockDirections, Channel, Session};
+use tokio_util::sync::CancellationToken;
+
+use super::ssh_target::SshTarget;
+use super::{Finished, StdinFeed, StdoutSink, Stop};
+
+/// Channel window: large enough to keep a fast link busy on big fetches.
+const WINDOW: u32 = 16 * 1024 * 1024;
+/// Largest data packet the host may send (OpenSSH's own choice).
+const PACKET: u32 = 32768;
+/// How often a wait looks at the stop token.
+const TICK: Duration = Duration::from_millis(100);
+/// How long stopping may take (the stop command, then the command's channel closing).
+const STOPPING: Duration = Duration::from_secs(15);
+
+/// What the login shell runs. It contains no newline, no backslash before a
+/// quote or backslash, no `!` and one pair of single quotes, so sh, bash,
+/// zsh, tcsh and fish all read it as the same `exec sh -c WORD`. That `sh`
+/// reads a line count, then that many lines (the command), and evaluates
+/// them; the rest of its standard input is the command's. A command cut
+/// short (the connection dropped while sending it) is never run.
+pub(super) const BOOTSTRAP: &str = "exec sh -c 'IFS= read -r n || exit 127; c=; nl=$(printf \"\\nx\"); nl=${nl%x}; \
+     while [ \"$n\" -gt 0 ]; do IFS= read -r l || exit 127; c=\"$c$l$nl\"; n=$((n-1)); done; eval \"$c\"'";
+
+/// `command` as [`BOOTSTRAP`] reads it: its line count, then its lines.
+pub(super) fn framed(command: &str) -> Vec<u8> {
+    let mut text = command.to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let lines = text.matches('\n').count();
+    format!("{lines}\n{text}").into_bytes()
+}
+
+/// How a command failed.
+pub(super) enum Failure {
+    /// The command never reached the host: safe to retry on a new connection.
+    BeforeSending(anyhow::Error),
+    /// The connection failed while the command ran.
+    AfterSending(anyhow::Error),
+    /// The command was stopped on request; `report` says what the stop
+    /// command did. The session is usable afterwards only if `clean`.
+    Stopped {
+        /// What the stop command printed (or why it could not run).
+        report: String,
+        /// Whether both channels closed properly.
+        clean: bool,
+    },
+}
+
+/// Run `command` on `session` (in non-blocking mode while it runs).
+pub(super) fn run(
+    session: &Session,
+    target: &SshTarget,
+    command: &str,
+    stdin: &mut Option<StdinFeed<'_>>,
+    stdout: &mut StdoutSink<'_>,
+    stop: Option<&Stop>,
+) -> Result<Finished, Failure> {
+    session.set_blocking(false);
+    let mut wait = Wait::new(session, target);
+    let result = run_command(&mut wait, command, stdin, stdout, stop);
+    session.set_blocking(true);
+    result
+}
+
+fn run_command(
+    wait: &mut Wait<'_>,
+    command: &str,
+    stdin: &mut Option<StdinFeed<'_>>,
+    stdout: &mut StdoutSink<'_>,
+    stop: Option<&Stop>,
+) -> Result<Finished, Failure> {
+    let before = |wait: &Wait<'_>, e: io::Error| Failure::BeforeSending(wait.explain(e));
+    let mut channel = start(wait, command).map_err(|e| before(wait, e))?;
+    wait.stop = stop.map(|s| s.token.clone());
+    let mut stderr = Vec::new();
+    let mut eof_sent = false;
+    let ran = (|| {
+        if let Some(feed) = stdin.take() {
+            feed(&mut Writer {
+                channel: &mut channel,
+                wait,
+            })?;
+        }
+        retry(wait, |_| channel.send_eof())?;
+        eof_sent = true;
+        let mut reader = io::BufReader::with_capacity(
+            256 * 1024,
+            Reader {
+                channel: &mut channel,
+                wait,
+                stderr: &mut stderr,
+            },
+        );
+        stdout(&mut reader)?;
+        io::copy(&mut reader, &mut io::sink())?;
+        Ok(())
+    })();
+    if let Err(err) = ran {
+        return Err(match (stop, wait.stopped) {
+            (Some(stop), true) => stop_command(wait, channel, eof_sent, stop),
+            _ => Failure::AfterSending(wait.explain(err)),
+        });
+    }
+    wait.stop = None;
+    finish(wait, &mut channel, stderr).map_err(|e| Failure::AfterSending(wait.explain(e)))
+}
+
+/// Open a channel, start [`BOOTSTRAP`] and send it `command`.
+fn start(wait: &mut Wait<'_>, command: &str) -> io::Result<Channel> {
+    let session = wait.session;
+    let mut channel = retry(wait, |_| {
+        session.channel_open("session", WINDOW, PACKET, None)
+    })?;
+    retry(wait, |_| channel.exec(BOOTSTRAP))?;
+    Writer {
+        channel: &mut channel,
+        wait,
+    }
+    .write_all(&framed(command))?;
+    Ok(channel)
+}
+
+/// After the command's output ended: the rest of its stderr, its close and exit.
+fn finish(wait: &mut Wait<'_>, channel: &mut Channel, mut stderr: Vec<u8>) -> io::Result<Finished> {
+    let mut buffer = [0u8; 8192];
+    loop {
+        match channel.stderr().read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => stderr.extend_from_slice(&buffer[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait.wait()?,
+            Err(e) => return Err(e),
+        }
+    }
+    retry(wait, |_| channel.wait_close())?;
+    let signalled = channel
+        .exit_signal()
+        .ok()
+        .and_then(|s| s.exit_signal)
+        .is_some();
+    Ok(Finished {
+        code: if signalled {
+            None
+        } else {
+            channel.exit_status().ok()
+        },
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    })
+}
+
+/// The user stopped the command: run `stop.command` on a second channel,
+/// then let the first one end (its standard input closed, its output
+/// dropped) and close.
+fn stop_command(wait: &mut Wait<'_>, mut channel: Channel, eof_sent: bool, stop: &Stop) -> Failure {
+    wait.stop = None;
+    wait.deadline = Some(Instant::now() + STOPPING);
+    if !eof_sent {
+        // A command still reading its input (an upload) sees it end.
+        let _ = retry(wait, |_| channel.send_eof());
+    }
+    let report = (|| {
+        let mut stopper = start(wait, &stop.command)?;
+        retry(wait, |_| stopper.send_eof())?;
+        let mut said = Vec::new();
+        let mut ignored = Vec::new();
+        Reader {
+            channel: &mut stopper,
+            wait,
+            stderr: &mut ignored,
+        }
+        .read_to_end(&mut said)?;
+        let _ = finish(wait, &mut stopper, ignored);
+        Ok::<_, io::Error>(String::from_utf8_lossy(&said).trim().to_string())
+    })();
+    let closed = (|| {
+        let mut ignored = Vec::new();
+        io::copy(
+            &mut Reader {
+                channel: &mut channel,
+                wait,
+                stderr: &mut ignored,
+            },
+            &mut io::sink(),
+        )?;
+        retry(wait, |_| channel.wait_close())
+    })();
+    match report {
+        Ok(report) => Failure::Stopped {
+            report,
+            clean: closed.is_ok(),
+        },
+        Err(err) => Failure::Stopped {
+            report: format!("could not run the stop command: {}", wait.explain(err)),
+            clean: false,
+        },
+    }
+}
+
+/// Call a libssh2 operation until it no longer asks to be called again.
+fn retry<T>(
+    wait: &mut Wait<'_>,
+    mut operation: impl FnMut(&mut Wait<'_>) -> Result<T, ssh2::Error>,
+) -> io::Result<T> {
+    loop {
+        match operation(wait).map_err(io::Error::from) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait.wait()?,
+            other => return other,
+        }
+    }
+}
+
+/// Waits on the session's socket for libssh2, sending keepalives while the
+/// host is quiet and counting those it leaves unanswered.
+struct Wait<'a> {
+    session: &'a Session,
+    fd: RawFd,
+    host: String,
+    interval: Duration,
+    count_max: u32,
+    /// When the host last sent something, or the last keepalive went out.
+    quiet_since: Instant,
+    /// Keepalives sent since the host last sent something.
+    unanswered: u32,
+    /// Set while the command may be stopped.
+    stop: Option<CancellationToken>,
+    /// The stop token fired (and a wait or read returned [`Interruption::Stop`]).
+    stopped: bool,
+    /// Why the connection counts as dead, once it does.
+    dead: Option<String>,
+    /// When waiting must give up (while stopping).
+    deadline: Option<Instant>,
+}
+
+/// Why a wait gave up, carried inside an `io::Error` through the caller's
+/// reader or writer.
+#[derive(Debug, thiserror::Error)]
+enum Interruption {
+    #[error("the command was stopped")]
+    Stop,
+    #[error("{0}")]
+    Dead(String),
+    #[error("stopping took longer than {} s", STOPPING.as_secs())]
+    Deadline,
+}
+
+impl<'a> Wait<'a> {
+    fn new(session: &'a Session, target: &SshTarget) -> Self {
+        Self {
+            session,
+            fd: session.as_raw_fd(),
+            host: target.describe(),
+            interval: target.server_alive_interval,
+            count_max: target.server_alive_count_max,
+            quiet_since: Instant::now(),
+            unanswered: 0,
+            stop: None,
+            stopped: false,
+            dead: None,
+            deadline: None,
+        }
+    }
+
+    /// The error to report for `err`: why the connection died, if it did.
+    fn explain(&self, err: io::Error) -> anyhow::Error {
+        match &self.dead {
+            Some(reason) => anyhow::anyhow!("{reason}"),
+            None => err.into(),
+        }
+    }
+
+    /// Fails with [`Interruption::Stop`] once the stop token has fired.
+    fn check_stop(&mut self) -> io::Result<()> {
+        if self.stop.as_ref().is_some_and(|t| t.is_cancelled()) {
+            self.stopped = true;
+            return Err(io::Error::other(Interruption::Stop));
+        }
+        Ok(())
+    }
+
+    /// The host sent something: it is alive.
+    fn heard(&mut self) {
+        self.quiet_since = Instant::now();
+        self.unanswered = 0;
+    }
+
+    /// Block until libssh2 can make progress on the socket.
+    fn wait(&mut self) -> io::Result<()> {
+        loop {
+            self.check_stop()?;
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(io::Error::other(Interruption::Deadline));
+            }
+            let outbound = matches!(
+                self.session.block_directions(),
+                BlockDirections::Outbound | BlockDirections::Both
+            );
+            let mut slice = TICK;
+            if !self.interval.is_zero() {
+                slice = slice.min(self.interval.saturating_sub(self.quiet_since.elapsed()));
+            }
+            let (readable, writable) = poll(self.fd, outbound, slice)?;
+            if readable {
+                self.heard();
+                return Ok(());
+            }
+            if writable {
+                return Ok(());
+            }
+            self.keepalive()?;
+        }
+    }
+
+    /// Send a keepalive if the host has been quiet for the interval; give up
+    /// when the last `count_max` went unanswered.
+    fn keepalive(&mut self) -> io::Result<()> {
+        if self.interval.is_zero() || self.quiet_since.elapsed() < self.interval {
+            return Ok(());
+        }
+        if self.unanswered >= self.count_max {
+            let reason = format!(
+                "{} stopped answering: no reply to {} keepalives over {} s \
+                 (ServerAliveInterval {} s, ServerAliveCountMax {}, from ~/.ssh/config or the defaults). \
+                 The connection is dropped and the next command reconnects; what the command \
+                 started may still run there",
+                self.host,
+                self.unanswered,
+                self.interval.as_secs_f64() * f64::from(self.unanswered + 1),
+                self.interval.as_secs_f64(),
+                self.count_max,
+            );
+            self.dead = Some(reason.clone());
+            return Err(io::Error::other(Interruption::Dead(reason)));
+        }
+        // libssh2 drops a keepalive that finds the send buffer full: a host
+        // that stops reading then counts as not answering, as it should.
+        self.session.keepalive_send().map_err(io::Error::from)?;
+        self.unanswered += 1;
+        self.quiet_since = Instant::now();
+        Ok(())
+    }
+}
+
+/// Wait up to `timeout` for `fd` to be readable (or writable, if `outbound`):
+/// (readable, writable). A hang-up or error counts as readable, so that the
+/// next read reports it.
+fn poll(fd: RawFd, outbound: bool, timeout: Duration) -> io::Result<(bool, bool)> {
+    let mut events = libc::POLLIN;
+    if outbound {
+        events |= libc::POLLOUT;
+    }
+    let mut entry = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    let millis = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+    // SAFETY: one valid, initialised pollfd that outlives the call.
+    let ready = unsafe { libc::poll(&mut entry, 1, millis) };
+    if ready < 0 {
+        let err = io::Error::last_os_error();
+        return match err.kind() {
+            io::ErrorKind::Interrupted => Ok((false, false)),
+            _ => Err(err),
+        };
+    }
+    let readable = entry.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0;
+    Ok((readable, entry.revents & libc::POLLOUT != 0))
+}
+
+/// The command's stdout, waiting (and keeping stderr) as needed.
+struct Reader<'c, 'w> {
+    channel: &'c mut Channel,
+    wait: &'c mut Wait<'w>,
+    stderr: &'c mut Vec<u8>,
+}
+
+impl Read for Reader<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.wait.check_stop()?;
+        loop {
+            match self.channel.read(buf) {
+                Ok(n) => {
+                    if n > 0 {
+                        self.wait.heard();
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Keep stderr moving so that it never fills the window.
+                    let mut chunk = [0u8; 8192];
+                    while let Ok(n @ 1..) = self.channel.stderr().read(&mut chunk) {
+                        self.stderr.extend_from_slice(&chunk[..n]);
+                    }
+                    self.wait.wait()?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// The command's stdin. A write that has started is always finished (libssh2
+/// needs the same packet again), so a stop is noticed between writes.
+struct Writer<'c, 'w> {
+    channel: &'c mut Channel,
+    wait: &'c mut Wait<'w>,
+}
+
+impl Write for Writer<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.wait.check_stop()?;
+        let stop = self.wait.stop.take();
+        let written = loop {
+            match self.channel.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Err(err) = self.wait.wait() {
+                        break Err(err);
+                    }
+                }
+                other => break other,
+            }
+        };
+        self.wait.stop = stop;
+        written
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        loop {
+            match self.channel.flush() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait.wait()?,
+                other => return other,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    /// Run `command` the way the host's login shell `shell` would get it.
+    fn through(shell: &str, command: &str, input: &[u8]) -> Option<String> {
+        if !std::path::Path::new(shell).exists() {
+            return None;
+        }
+        let mut child = Command::new(shell)
+            .arg("-c")
+            .arg(BOOTSTRAP)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&framed(command)).unwrap();
+        stdin.write_all(input).unwrap();
+        drop(stdin);
+        let output = child.wait_with_output().unwrap();
+        Some(String::from_utf8(output.stdout).unwrap())
+    }
+
+    #[test]
+    fn commands_and_their_input_reach_sh_through_any_shell() {
+        let command = "printf '%s|' \"a  b\" 'it'\\''s' '\\n' \"$((1+1))\"\ncat\nif true; then\n  echo done\nfi";
+        let mut ran = 0;
+        for shell in [
+            "/bin/sh",
+            "/bin/bash",
+            "/bin/dash",
+            "/bin/tcsh",
+            "/usr/bin/fish",
+        ] {
+            if let Some(out) = through(shell, command, b"input\n") {
+                assert_eq!(out, "a  b|it's|\\n|2|input\ndone\n", "through {shell}");
+                ran += 1;
+            }
+        }
+        assert!(ran >= 2, "at least sh and bash run here");
+    }
+
+    #[test]
+    fn a_command_cut_short_never_runs() {
+        let mut framed = framed("echo first\necho second");
+        framed.truncate(framed.len() - 4);
+        let output = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(BOOTSTRAP)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child.stdin.take().unwrap().write_all(&framed)?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert_eq!(output.stdout, b"");
+        assert_eq!(output.status.code(), Some(127));
+    }
+}

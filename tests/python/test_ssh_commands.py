@@ -1,0 +1,177 @@
+"""Commands over an established SSH session, against a real sshd on loopback:
+silence is not failure, a host that stops answering is, an interrupt ends
+what `run` started, and any login shell gets sh's behaviour."""
+from __future__ import annotations
+
+import queue
+import signal
+import time
+import uuid
+
+import pytest
+
+from harness import processes, users
+from harness.sshd import TEST_USER, Sshd
+from kernel_helpers import Kernel, kernel_env
+
+DIRECTORY = "crimpl-tests"
+pytestmark = pytest.mark.system  # test users, sshd as root
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.cleanup_user(DIRECTORY)
+
+
+def ssh_kernel_for(sshd: Sshd, workdir, config_dir, host: str | None = None) -> Kernel:
+    """A kernel with server `remote` on `host` (the test alias by default), in use."""
+    sshd.trust_host_key()
+    kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home))
+    kernel.directory = f"~/{DIRECTORY}/{uuid.uuid4().hex[:8]}"
+    result = kernel.execute(
+        f"%crimpl server new ssh remote --host {host or sshd.host_alias} --directory {kernel.directory}\n"
+        "%crimpl server use remote"
+    )
+    assert result.ok, result.error
+    return kernel
+
+
+@pytest.fixture
+def ssh_kernel(sshd, workdir, config_dir):
+    kernel = ssh_kernel_for(sshd, workdir, config_dir)
+    yield kernel
+    kernel.shutdown()
+
+
+def wait_for_output(kernel: Kernel, msg_id: str, text: str, timeout: float = 60) -> None:
+    """Read the cell's iopub messages until a stream shows `text`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = kernel.kc.get_iopub_msg(timeout=0.5)
+        except queue.Empty:
+            continue
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+            if text in msg["content"]["text"]:
+                return
+    raise AssertionError(f"the cell never printed {text!r}")
+
+
+def running(pid: int) -> bool:
+    process = processes.read(pid)
+    return process is not None and process.running
+
+
+def test_a_silent_run_is_not_a_failure(ssh_kernel):
+    """Longer than the default keepalive interval times the count's first steps."""
+    result = ssh_kernel.execute("%%crimpl run\nsleep 60\necho woke\n", timeout=120)
+    assert result.ok, result.error
+    assert "woke" in result.text
+
+
+def test_a_silent_job_is_waited_for(ssh_kernel):
+    result = ssh_kernel.execute("%%crimpl submit --job quiet --wait\nsleep 50\necho done\n", timeout=120)
+    assert result.ok, result.error
+    assert "done" in result.text
+    assert "complete" in ssh_kernel.execute("%crimpl status quiet").text
+
+
+def test_a_host_that_stops_answering_fails_the_cell_and_the_kernel_goes_on(tmp_path, workdir, config_dir):
+    """The connection's sshd processes are stopped (SIGSTOP): TCP stays up,
+    nothing answers. With ServerAliveInterval 2 and ServerAliveCountMax 2
+    the cell fails, says why, and the next command reconnects."""
+    frozen = Sshd(tmp_path / "frozen")
+    stopped: list[processes.Process] = []
+    kernel = None
+    try:
+        with open(frozen.home / ".ssh" / "config", "a") as config:
+            config.write("  ServerAliveInterval 2\n  ServerAliveCountMax 2\n")
+        kernel = ssh_kernel_for(frozen, workdir, config_dir)
+        msg_id = kernel.kc.execute("%%crimpl run\necho started\nsleep 600\n")
+        wait_for_output(kernel, msg_id, "started")
+        stopped = frozen.session_processes()
+        assert stopped, "no sshd process serves the kernel's connection"
+        for process in stopped:
+            processes.send(process, signal.SIGSTOP)
+        result = kernel.collect(msg_id, timeout=90)
+        assert not result.ok
+        assert "stopped answering" in result.error and "ServerAliveCountMax 2" in result.error, result.error
+        # The old connection is still frozen: the next command makes a new one.
+        again = kernel.execute("%%crimpl run\necho back\n")
+        assert again.ok and "back" in again.text, again.error
+        assert kernel.execute("%crimpl server list").ok
+    finally:
+        for process in stopped:
+            processes.send(process, signal.SIGCONT)
+        if kernel is not None:
+            kernel.shutdown()
+        frozen.stop()
+        frozen.cleanup_user(DIRECTORY)
+
+
+def test_interrupted_run_ends_its_process_group_and_frees_the_session(ssh_kernel, sshd):
+    msg_id = ssh_kernel.kc.execute(
+        "%%crimpl run\necho $$ > run.pid\nsleep 600 &\necho $! > sleep.pid\necho started\nwait\necho never\n"
+    )
+    wait_for_output(ssh_kernel, msg_id, "started")
+    ssh_kernel.km.interrupt_kernel()
+    result = ssh_kernel.collect(msg_id, timeout=30)
+    assert result.reply["status"] == "error"
+    assert result.reply["ename"] == "Interrupted"
+    assert "stopped the script" in result.error and "free for the next command" in result.error, result.error
+    assert "never" not in result.text
+    directory = ssh_kernel.directory
+    script_pid = int(sshd.run_as_user(f"cat {directory}/run.pid"))
+    sleep_pid = int(sshd.run_as_user(f"cat {directory}/sleep.pid"))
+    assert not running(script_pid) and not running(sleep_pid)
+    # The next command gets the session at once (the old one would hold it for 600 s).
+    after = ssh_kernel.execute("%%crimpl run\nls\n", timeout=30)
+    assert after.ok, after.error
+    assert "run.pid" in after.text
+    # The stop removed the interrupted script and its pid file: only the `ls` run's own are there.
+    runs = {line.split(".")[1] for line in after.text.splitlines() if line.startswith("crimpl_run_script.")}
+    assert len(runs) == 1, after.text
+
+
+@pytest.fixture(scope="module")
+def tcsh_user(sshd):
+    user = users.make_user(f"{TEST_USER}tcsh", shell="/bin/tcsh")
+    try:
+        sshd.authorize(sshd.client_pub, user.entry)
+        yield user
+    finally:
+        user.stop()
+
+
+def test_a_tcsh_login_shell_gets_sh_behaviour(tcsh_user, sshd, workdir, config_dir):
+    kernel = ssh_kernel_for(sshd, workdir, config_dir, host=f"{tcsh_user.name}@{sshd.host_alias}")
+    try:
+        run = kernel.execute(
+            "%%crimpl run\necho \"shell=$SHELL user=$(id -un)\"\nfor i in 1 2; do\n  echo \"n$i\"\ndone\n"
+        )
+        assert run.ok, run.error
+        assert f"shell=/bin/tcsh user={tcsh_user.name}" in run.text and "n1\nn2" in run.text
+        (workdir / "in put.txt").write_text("3\n4\n")
+        submitted = kernel.execute(
+            "%%crimpl submit --job sum --files 'in put.txt' --wait\n"
+            "awk '{ s += $1 } END { print s }' 'in put.txt' > total.txt\necho \"it's done!\"\n"
+        )
+        assert submitted.ok, submitted.error
+        assert "it's done!" in submitted.text
+        assert "complete" in kernel.execute("%crimpl status sum").text
+        assert kernel.execute("%%crimpl submit --job sleeper\nsleep 300\n").ok
+        jobs = kernel.execute("%crimpl jobs")
+        assert jobs.ok and "sum" in jobs.text and "sleeper" in jobs.text, jobs.error
+        time.sleep(0.5)
+        killed = kernel.execute("%crimpl kill sleeper")
+        assert killed.ok and "canceled" in killed.text, killed.error
+        fetched = kernel.execute("%crimpl fetch sum")
+        assert fetched.ok, fetched.error
+        assert (workdir / "total.txt").read_text() == "7\n"
+    finally:
+        kernel.shutdown()
