@@ -80,8 +80,8 @@ impl Server {
                 transport: Arc::new(LocalTransport),
                 ssh: None,
             },
-            ServerConfig::Ssh { host, .. } | ServerConfig::Slurm { host, .. } => {
-                let ssh = Arc::new(SshTransport::new(host)?);
+            ServerConfig::Ssh { host, jump, .. } | ServerConfig::Slurm { host, jump, .. } => {
+                let ssh = Arc::new(SshTransport::new(host, jump.as_deref())?);
                 Backend::Fixed {
                     transport: ssh.clone(),
                     ssh: Some(ssh),

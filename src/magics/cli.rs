@@ -224,6 +224,10 @@ pub enum NewServer {
         /// Directory holding the jobs on the host.
         #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
         directory: String,
+        /// Jump host(s) to go through, as `ssh -J`: HOST, user@host:port, or a chain A,B
+        /// (instead of ProxyJump in ~/.ssh/config).
+        #[arg(long, value_name = "HOST")]
+        jump: Option<String>,
     },
     /// Jobs go through sbatch on a Slurm cluster's login node.
     Slurm {
@@ -235,6 +239,10 @@ pub enum NewServer {
         /// Directory holding the jobs on the cluster.
         #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
         directory: String,
+        /// Jump host(s) to go through, as `ssh -J`: HOST, user@host:port, or a chain A,B
+        /// (instead of ProxyJump in ~/.ssh/config).
+        #[arg(long, value_name = "HOST")]
+        jump: Option<String>,
         /// Where Slurm mails job events.
         #[arg(long)]
         mail_user: Option<String>,

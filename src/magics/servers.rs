@@ -140,18 +140,28 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             name,
             host,
             directory,
-        } => (name, ServerConfig::Ssh { host, directory }),
+            jump,
+        } => (
+            name,
+            ServerConfig::Ssh {
+                host,
+                directory,
+                jump,
+            },
+        ),
         NewServer::Slurm {
             name,
             host,
             directory,
             mail_user,
+            jump,
         } => (
             name,
             ServerConfig::Slurm {
                 host,
                 directory,
                 mail_user,
+                jump,
             },
         ),
         NewServer::Aws(args) => {
@@ -188,7 +198,12 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
     }
     // A host name that does not resolve is a typo far more often than an outage.
     if let Some(host) = config.host() {
-        SshTarget::resolve(host)?
+        let target = SshTarget::resolve_via(host, config.jump())?;
+        // Through jump hosts, only the first hop's name must resolve here.
+        target
+            .jumps
+            .first()
+            .unwrap_or(&target)
             .addresses()
             .map_err(|err| anyhow::anyhow!("{err:#}; nothing was saved"))?;
     }

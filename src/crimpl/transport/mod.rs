@@ -3,9 +3,12 @@
 //! fetching files are tar streams through such a command, so the local
 //! server and SSH hosts share every job operation above this trait.
 
+mod connect;
 pub mod diagnose;
 mod host_keys;
+mod jump;
 mod local;
+mod proxy_command;
 mod ssh;
 mod ssh_target;
 

@@ -7,7 +7,6 @@
 //! fresh connection only if the old one failed before the command was sent.
 
 use std::io::Read;
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -16,19 +15,18 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use ssh2::{MethodType, Session};
 
-use super::host_keys::{self, HostKeyPolicy};
+use super::connect;
+use super::host_keys::HostKeyPolicy;
 use super::ssh_target::SshTarget;
 use super::{Finished, StdinFeed, StdoutSink, Transport};
 use crate::crimpl::scripts::quote;
 
-/// How long connecting and each blocking step may take.
+/// How long each blocking step after connecting may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// Keepalive interval on an idle session.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
-/// Cipher preference, fastest first.
-const CIPHERS: &str = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr,aes192-ctr";
 /// Channel window: large enough to keep a fast link busy on big fetches.
 const WINDOW: u32 = 16 * 1024 * 1024;
 
@@ -47,10 +45,11 @@ struct State {
 }
 
 impl SshTransport {
-    /// A transport for `host` (checked against known_hosts strictly); connects on first use.
-    pub fn new(host: &str) -> anyhow::Result<Self> {
+    /// A transport for `host` (checked against known_hosts strictly),
+    /// through the jump hosts `jump` if given; connects on first use.
+    pub fn new(host: &str, jump: Option<&str>) -> anyhow::Result<Self> {
         Ok(Self::with_target(
-            SshTarget::resolve(host)?,
+            SshTarget::resolve_via(host, jump)?,
             HostKeyPolicy::Strict,
         ))
     }
@@ -69,6 +68,7 @@ impl SshTransport {
     /// A transport over an already verified and authenticated `session`
     /// (a dropped connection is reopened strictly, as for any transport).
     pub fn with_session(target: SshTarget, session: Session) -> Self {
+        session.set_timeout(TIMEOUT.as_millis() as u32);
         session.set_keepalive(true, KEEPALIVE.as_secs() as u32);
         let transport = Self::with_target(target, HostKeyPolicy::Strict);
         if let Ok(mut state) = transport.state.lock() {
@@ -132,21 +132,13 @@ impl SshTransport {
 
     fn connect(&self) -> anyhow::Result<Session> {
         let target = &self.target;
-        let address = (target.host_name.as_str(), target.port)
-            .to_socket_addrs()
-            .with_context(|| format!("cannot resolve {}", target.host_name))?
-            .next()
-            .with_context(|| format!("{} has no address", target.host_name))?;
-        let tcp = TcpStream::connect_timeout(&address, TIMEOUT)
-            .with_context(|| format!("cannot connect to {}", target.describe()))?;
-        let session = handshake(tcp, target)?;
         let policy = self
             .policy
             .lock()
             .map(|p| p.clone())
             .unwrap_or(HostKeyPolicy::Strict);
-        host_keys::verify(&session, target, &policy)?;
-        authenticate(&session, target)?;
+        let session = connect::open(target, &policy)?;
+        session.set_timeout(TIMEOUT.as_millis() as u32);
         session.set_keepalive(true, KEEPALIVE.as_secs() as u32);
         eprintln!(
             "[crimpl] connected to {} (cipher {})",
@@ -233,23 +225,6 @@ impl Transport for SshTransport {
         }
         bail!("could not run a command on {}", self.target.describe())
     }
-}
-
-/// Start SSH on a connected `tcp` stream: cipher preferences, then the handshake.
-pub(super) fn handshake(tcp: TcpStream, target: &SshTarget) -> anyhow::Result<Session> {
-    tcp.set_nodelay(true).ok();
-    let mut session = Session::new()?;
-    session.set_timeout(TIMEOUT.as_millis() as u32);
-    // AES-GCM runs on AES-NI and needs no separate MAC: libssh2's fastest
-    // choice for large fetches. The server's other ciphers stay acceptable.
-    for direction in [MethodType::CryptCs, MethodType::CryptSc] {
-        session.method_pref(direction, CIPHERS)?;
-    }
-    session.set_tcp_stream(tcp);
-    session
-        .handshake()
-        .with_context(|| format!("SSH handshake with {} failed", target.describe()))?;
-    Ok(session)
 }
 
 /// Try the agent's keys, then the configured or default key files; says which one was accepted.

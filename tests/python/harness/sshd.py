@@ -38,7 +38,13 @@ class Sshd:
 
     host_alias = "crimpl-test"
 
-    def __init__(self, base: pathlib.Path, listen: tuple[str, ...] = ("127.0.0.1",), extra_config: str = ""):
+    def __init__(
+        self,
+        base: pathlib.Path,
+        listen: tuple[str, ...] = ("127.0.0.1",),
+        extra_config: str = "",
+        log_level: str = "VERBOSE",
+    ):
         self.base = base
         self.base.mkdir(parents=True, exist_ok=True)
         self.user = ensure_test_user()
@@ -59,7 +65,7 @@ class Sshd:
             "AuthorizedKeysFile .ssh/authorized_keys\n"
             f"AllowUsers {TEST_USER}\n"
             "PermitRootLogin no\n"
-            "LogLevel VERBOSE\n"
+            f"LogLevel {log_level}\n"
             "MaxSessions 50\n"
             "MaxStartups 50\n"
             "Subsystem sftp internal-sftp\n"
