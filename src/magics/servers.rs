@@ -231,8 +231,7 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             "{summary}, but it cannot be reached yet: {}\n\
              %crimpl server check {name} shows every step to it and what to do; \
              %crimpl server remove {name} forgets it",
-            err.to_string()
-                .replace("server trust SERVER ", &format!("server trust {name} "))
+            format!("{err:#}").replace("server trust SERVER ", &format!("server trust {name} "))
         ))),
     }
 }
