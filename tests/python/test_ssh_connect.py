@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
 import threading
 import uuid
 
@@ -231,3 +232,90 @@ def test_every_hop_key_is_checked(hosts, kernel):
         assert row["status"] == "failed" and "server trust unsure SHA256:" in row["next"], row
     finally:
         known.write_text(original)
+
+
+@pytest.fixture(scope="module")
+def pam_sshd(tmp_path_factory):
+    """An sshd that takes no keys: the test user logs in with a password
+    through PAM (keyboard-interactive). The password is made for this run."""
+    server = Sshd(tmp_path_factory.mktemp("pam"), password_login=True)
+    password = f"pw-{uuid.uuid4().hex}"
+    subprocess.run(["chpasswd"], input=f"{TEST_USER}:{password}\n", text=True, check=True)
+    try:
+        yield server, password
+    finally:
+        subprocess.run(["usermod", "--password", "*", TEST_USER], check=True)
+        server.stop()
+        server.cleanup_user(DIRECTORY)
+
+
+@system
+def test_a_password_is_asked_in_the_notebook_once_per_connection(pam_sshd, workdir, config_dir, tmp_path):
+    sshd, password = pam_sshd
+    log = tmp_path / "kernel.log"
+    kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home), log=log)
+    try:
+        msg_id = kernel.kc.execute(
+            f"%crimpl server new ssh pam --host {sshd.host_alias} --directory ~/{DIRECTORY}/pam", allow_stdin=True
+        )
+        request = kernel.kc.get_stdin_msg(timeout=30)
+        assert request["msg_type"] == "input_request"
+        assert request["content"]["password"] is True
+        assert "password" in request["content"]["prompt"].lower(), request["content"]
+        kernel.kc.input(password)
+        made = kernel.collect(msg_id)
+        assert made.ok, made.error
+        assert "Accepted keyboard-interactive/pam" in sshd.log.read_text()
+        # The open connection serves the next commands: nothing is asked again.
+        ran = kernel.execute("%%crimpl run --server pam\necho \"in as $(id -un)\"\n", timeout=30)
+        assert ran.ok and f"in as {TEST_USER}" in ran.text, ran.error
+    finally:
+        kernel.shutdown()
+    # The answer is nowhere on disk: not in the kernel's log, registry or working directory.
+    for path in [log, *config_dir.rglob("*"), *workdir.rglob("*"), *sshd.home.rglob("*")]:
+        if path.is_file():
+            assert password not in path.read_text(errors="replace"), path
+
+
+@system
+def test_a_password_login_without_stdin_says_to_use_a_key(pam_sshd, workdir, config_dir):
+    sshd, _ = pam_sshd
+    kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home))
+    try:
+        msg_id = kernel.kc.execute(
+            f"%crimpl server new ssh pam --host {sshd.host_alias} --directory ~/{DIRECTORY}/pam", allow_stdin=False
+        )
+        result = kernel.collect(msg_id)
+        assert not result.ok
+        assert "does not accept input" in result.error and "ssh-agent" in result.error, result.error
+        assert kernel.alive()
+    finally:
+        kernel.shutdown()
+
+
+@system
+def test_an_encrypted_key_has_its_passphrase_asked(hosts, workdir, config_dir, tmp_path):
+    target = hosts["target"]
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    passphrase = f"words {uuid.uuid4().hex}"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-f", str(home / ".ssh" / "id_ed25519")], check=True
+    )
+    (home / ".ssh" / "known_hosts").write_text(target.known_hosts_line())
+    target.authorize((home / ".ssh" / "id_ed25519.pub").read_text().strip())
+    kernel = Kernel(workdir, kernel_env(config_dir, home=home))
+    try:
+        msg_id = kernel.kc.execute(
+            f"%crimpl server new ssh locked --host {TEST_USER}@127.0.0.1:{target.port} --directory ~/{DIRECTORY}/k",
+            allow_stdin=True,
+        )
+        request = kernel.kc.get_stdin_msg(timeout=30)
+        assert request["content"]["password"] is True
+        assert "Passphrase for" in request["content"]["prompt"] and "id_ed25519" in request["content"]["prompt"]
+        kernel.kc.input(passphrase)
+        made = kernel.collect(msg_id)
+        assert made.ok, made.error
+    finally:
+        kernel.shutdown()
+        target.authorize((hosts["home"] / ".ssh" / "id_ed25519.pub").read_text().strip())

@@ -13,8 +13,8 @@ use std::thread;
 use anyhow::{Context, bail};
 use ssh2::{ErrorCode, MethodType, Session};
 
+use super::auth::authenticate;
 use super::host_keys::{self, HostKeyPolicy};
-use super::ssh::authenticate;
 use super::ssh_target::SshTarget;
 use super::{jump, proxy_command};
 

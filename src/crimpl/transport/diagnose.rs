@@ -8,9 +8,10 @@ use std::net::SocketAddr;
 
 use ssh2::{MethodType, Session};
 
+use super::auth::authenticate;
 use super::connect::{self, Carrier, Connected};
 use super::host_keys::{self, ChangedHostKey, HostKeyPolicy, UnknownHost};
-use super::ssh::{SshTransport, authenticate};
+use super::ssh::SshTransport;
 use super::ssh_target::SshTarget;
 use crate::crimpl::check::{Checklist, Found, problem};
 
@@ -349,7 +350,8 @@ fn login(session: &Session, target: &SshTarget) -> Found<()> {
         )),
         Err(err) if !offered.split(',').any(|m| m == "publickey") => Err(problem(
             format!("{err:#}; the server offers only {offered}"),
-            "this kernel logs in with keys: ask the host's admin to allow public-key logins",
+            "answer the server's questions when the cell asks them (from a frontend that accepts \
+             input), or ask the host's admin to allow public-key logins",
         )),
         Err(err) => {
             let existing = target.identity_files.iter().find(|k| k.exists());

@@ -7,7 +7,6 @@
 //! fresh connection only if the old one failed before the command was sent.
 
 use std::io::Read;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -225,50 +224,6 @@ impl Transport for SshTransport {
         }
         bail!("could not run a command on {}", self.target.describe())
     }
-}
-
-/// Try the agent's keys, then the configured or default key files; says which one was accepted.
-pub(super) fn authenticate(session: &Session, target: &SshTarget) -> anyhow::Result<String> {
-    let user = &target.user;
-    let mut tried = Vec::new();
-    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
-        tried.push("the ssh agent".to_string());
-        if let Ok(mut agent) = session.agent()
-            && agent.connect().is_ok()
-            && agent.list_identities().is_ok()
-        {
-            for identity in agent.identities().unwrap_or_default() {
-                if agent.userauth(user, &identity).is_ok() && session.authenticated() {
-                    return Ok(format!("the agent's key {}", identity.comment()));
-                }
-            }
-        }
-    }
-    for key in target.identity_files.iter().filter(|k| k.exists()) {
-        tried.push(key.display().to_string());
-        let public = key.with_extension("pub");
-        let public = public.exists().then_some(public);
-        if session
-            .userauth_pubkey_file(user, public.as_deref().map(Path::new), key, None)
-            .is_ok()
-            && session.authenticated()
-        {
-            return Ok(key.display().to_string());
-        }
-    }
-    if tried.is_empty() {
-        bail!(
-            "no SSH key to log in to {} with: create one (ssh-keygen) or start ssh-agent, \
-             and add the public key to ~/.ssh/authorized_keys on the host",
-            target.describe()
-        );
-    }
-    bail!(
-        "{} refused every key (tried {}): add your public key to ~/.ssh/authorized_keys on the host \
-         (ssh-copy-id), or load a passphrase-protected key into ssh-agent",
-        target.describe(),
-        tried.join(", ")
-    )
 }
 
 /// Send keepalives on idle sessions so that NAT and firewalls keep them open.

@@ -44,7 +44,10 @@ class Sshd:
         listen: tuple[str, ...] = ("127.0.0.1",),
         extra_config: str = "",
         log_level: str = "VERBOSE",
+        password_login: bool = False,
     ):
+        """`password_login`: the user logs in with its password through PAM
+        (keyboard-interactive), and keys are refused."""
         self.base = base
         self.base.mkdir(parents=True, exist_ok=True)
         self.user = ensure_test_user()
@@ -58,10 +61,12 @@ class Sshd:
             + "".join(f"ListenAddress {address}\n" for address in listen)
             + f"HostKey {base / 'host_ed25519'}\n"
             f"PidFile {self.pid_file}\n"
-            "UsePAM no\n"
-            "PasswordAuthentication no\n"
-            "KbdInteractiveAuthentication no\n"
-            "PubkeyAuthentication yes\n"
+            + (
+                "UsePAM yes\nPasswordAuthentication no\nKbdInteractiveAuthentication yes\nPubkeyAuthentication no\n"
+                if password_login
+                else "UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+            )
+            +
             "AuthorizedKeysFile .ssh/authorized_keys\n"
             f"AllowUsers {TEST_USER}\n"
             "PermitRootLogin no\n"
