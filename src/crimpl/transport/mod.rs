@@ -11,6 +11,7 @@ mod jump;
 mod local;
 mod proxy_command;
 mod ssh;
+mod ssh_config;
 mod ssh_target;
 
 pub use auth::{Prompter, PrompterLoan, lend_prompter};

@@ -3,8 +3,6 @@
 //! `IdentityFile`, `UserKnownHostsFile`, `ConnectTimeout`, `ProxyJump`,
 //! `ProxyCommand`), parsed with `ssh2-config`.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -57,14 +55,17 @@ impl SshTarget {
     pub fn resolve_via(spec: &str, jump: Option<&str>) -> anyhow::Result<Self> {
         let home = dirs::home_dir().context("cannot find the home directory (HOME)")?;
         let config_path = home.join(".ssh").join("config");
-        let config = match File::open(&config_path) {
-            Ok(file) => SshConfig::default()
-                .home_dir(&home)
-                .parse(
-                    &mut BufReader::new(file),
-                    ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
-                )
-                .with_context(|| format!("cannot parse {}", config_path.display()))?,
+        let config = match std::fs::read_to_string(&config_path) {
+            Ok(text) => {
+                let text = super::ssh_config::translate_match(&text, &config_path)?;
+                SshConfig::default()
+                    .home_dir(&home)
+                    .parse(
+                        &mut text.as_bytes(),
+                        ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
+                    )
+                    .with_context(|| format!("cannot parse {}", config_path.display()))?
+            }
             Err(_) => SshConfig::default(),
         };
         let mut target = Self::resolve_with(spec, &config, &home)?;
@@ -427,5 +428,34 @@ mod tests {
         assert!(parse_jumps("a,,b", &config, home).is_err());
         assert!(parse_jumps("-oProxyCommand=x", &config, home).is_err());
         assert_eq!(parse_jumps("a,b", &config, home).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn match_blocks_apply_to_their_own_hosts() {
+        let text = super::super::ssh_config::translate_match(
+            "Host a\n  User alice\nMatch originalhost b\n  User bob\nMatch all\n  Port 2022\n",
+            std::path::Path::new("cfg"),
+        )
+        .unwrap();
+        let config = config(&text);
+        let home = std::path::Path::new("/home/u");
+        let a = SshTarget::resolve_with("a", &config, home).unwrap();
+        let b = SshTarget::resolve_with("b", &config, home).unwrap();
+        assert_eq!((a.user.as_str(), a.port), ("alice", 2022));
+        assert_eq!((b.user.as_str(), b.port), ("bob", 2022));
+    }
+
+    #[test]
+    fn every_identity_file_is_kept_in_order() {
+        let config = config("Host h\n  IdentityFile ~/.ssh/one\n  IdentityFile ~/.ssh/two\n");
+        let target =
+            SshTarget::resolve_with("h", &config, std::path::Path::new("/home/u")).unwrap();
+        assert_eq!(
+            target.identity_files,
+            vec![
+                PathBuf::from("/home/u/.ssh/one"),
+                PathBuf::from("/home/u/.ssh/two")
+            ]
+        );
     }
 }
