@@ -26,6 +26,9 @@ pub enum ServerConfig {
         /// Run commands in a login shell (site PATHs, `module`).
         #[serde(default, skip_serializing_if = "is_false")]
         login_shell: bool,
+        /// Jump hosts to go through (`--jump`, as `ssh -J`), instead of the config's `ProxyJump`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        jump: Option<String>,
     },
     /// Jobs go through `sbatch` on a Slurm login node reached by SSH.
     Slurm {
@@ -33,6 +36,9 @@ pub enum ServerConfig {
         host: String,
         /// The server directory on the cluster.
         directory: String,
+        /// Jump hosts to the login node, as for `Ssh`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        jump: Option<String>,
         /// Where Slurm sends mail (`--mail-user`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mail_user: Option<String>,
@@ -94,11 +100,22 @@ impl ServerConfig {
         }
     }
 
+    /// The jump hosts given with `--jump`, for kinds reached over SSH.
+    pub fn jump(&self) -> Option<&str> {
+        match self {
+            ServerConfig::Ssh { jump, .. } | ServerConfig::Slurm { jump, .. } => jump.as_deref(),
+            ServerConfig::Local { .. } | ServerConfig::Aws(_) => None,
+        }
+    }
+
     /// Settings as (name, value) pairs, for display.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
         let mut settings = vec![("kind", self.kind().to_string())];
         if let Some(host) = self.host() {
             settings.push(("host", host.to_string()));
+        }
+        if let Some(jump) = self.jump() {
+            settings.push(("jump", jump.to_string()));
         }
         settings.push(("directory", self.directory().to_string()));
         if self.login_shell() {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::scripts::quote;
-use super::transport::{Finished, StdinFeed, StdoutSink, Transport};
+use super::transport::{Finished, StdinFeed, StdoutSink, Stop, Transport};
 
 /// A transport whose commands run in a login shell (bash where there is
 /// one, else sh) on the same host.
@@ -33,13 +33,15 @@ impl Transport for LoginShell {
         format!("{} (login shell)", self.inner.describe())
     }
 
-    fn exec(
+    fn exec_stoppable(
         &self,
         command: &str,
         stdin: Option<StdinFeed<'_>>,
         stdout: StdoutSink<'_>,
+        stop: Option<&Stop>,
     ) -> anyhow::Result<Finished> {
-        self.inner.exec(&wrap(command)?, stdin, stdout)
+        self.inner
+            .exec_stoppable(&wrap(command)?, stdin, stdout, stop)
     }
 }
 

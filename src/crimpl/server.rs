@@ -87,8 +87,8 @@ impl Server {
                 transport: Arc::new(LocalTransport),
                 ssh: None,
             },
-            ServerConfig::Ssh { host, .. } | ServerConfig::Slurm { host, .. } => {
-                let ssh = Arc::new(SshTransport::new(host)?);
+            ServerConfig::Ssh { host, jump, .. } | ServerConfig::Slurm { host, jump, .. } => {
+                let ssh = Arc::new(SshTransport::new(host, jump.as_deref())?);
                 let transport: Arc<dyn Transport> = if config.login_shell() {
                     Arc::new(LoginShell::new(ssh.clone()))
                 } else {

@@ -193,6 +193,12 @@ impl Executor {
                         &line,
                         body.as_deref(),
                         Arc::new(sink.clone()),
+                        Arc::new(InputSource::new(
+                            self.stdin.clone(),
+                            request,
+                            content.allow_stdin,
+                            token.clone(),
+                        )),
                         token.clone(),
                     )
                     .await

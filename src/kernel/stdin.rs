@@ -124,3 +124,13 @@ impl InputSource {
         }
     }
 }
+
+impl crate::magics::CellInput for InputSource {
+    fn allowed(&self) -> bool {
+        self.allowed
+    }
+
+    fn read_line(&self, prompt: &str, password: bool) -> Result<String, String> {
+        InputSource::read_line(self, prompt, password).map_err(|err| err.to_string())
+    }
+}

@@ -228,6 +228,10 @@ pub enum NewServer {
         /// Run commands in a login shell (site PATHs from /etc/profile.d, `module`); slower.
         #[arg(long)]
         login_shell: bool,
+        /// Jump host(s) to go through, as `ssh -J`: HOST, user@host:port, or a chain A,B
+        /// (instead of ProxyJump in ~/.ssh/config).
+        #[arg(long, value_name = "HOST")]
+        jump: Option<String>,
     },
     /// Jobs go through sbatch on a Slurm cluster's login node.
     Slurm {
@@ -239,6 +243,10 @@ pub enum NewServer {
         /// Directory holding the jobs on the cluster.
         #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
         directory: String,
+        /// Jump host(s) to go through, as `ssh -J`: HOST, user@host:port, or a chain A,B
+        /// (instead of ProxyJump in ~/.ssh/config).
+        #[arg(long, value_name = "HOST")]
+        jump: Option<String>,
         /// Where Slurm mails job events.
         #[arg(long)]
         mail_user: Option<String>,

@@ -10,7 +10,10 @@ use super::complete::{self, Completion};
 use super::env::Variables;
 use super::expand::expand_variables;
 use super::job_displays::JobDisplays;
-use super::{Cancel, MagicError, MagicResult, Output, StreamName, aws, env, jobs, servers, watch};
+use super::login_prompts::CellPrompter;
+use super::{
+    Cancel, CellInput, MagicError, MagicResult, Output, StreamName, aws, env, jobs, servers, watch,
+};
 use crate::crimpl::config::DEFAULT_DIRECTORY;
 use crate::crimpl::{Registry, Server, ServerConfig, suggest};
 use anyhow::{Context, anyhow};
@@ -72,13 +75,16 @@ impl Magics {
 
     /// Run one magic: `line` is what follows `%crimpl`/`%%crimpl`, `body`
     /// the rest of a `%%crimpl` cell.
+    /// Login questions for connections it opens are asked through `input`.
     pub async fn run(
         &self,
         line: &str,
         body: Option<&str>,
         out: Output,
+        input: Arc<dyn CellInput>,
         cancel: Cancel,
     ) -> MagicResult {
+        let _loan = crate::crimpl::transport::lend_prompter(Arc::new(CellPrompter(input)));
         let line = expand_variables(line, &self.variables())?;
         let (words, parsed) = match parse(&line)? {
             Parsed::Help(help) => {

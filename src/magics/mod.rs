@@ -15,6 +15,7 @@ mod expand;
 mod fuzz;
 mod job_displays;
 mod jobs;
+mod login_prompts;
 mod numbers;
 mod render;
 mod servers;
@@ -67,6 +68,16 @@ pub trait CellOutput: Send + Sync {
     fn display(&self, view: &View, display_id: Option<&str>);
     /// Replace the view shown under `display_id`.
     fn update_display(&self, view: &View, display_id: &str);
+}
+
+/// Where a magic asks the person at the notebook a question: the stdin
+/// channel of the client that ran the cell.
+pub trait CellInput: Send + Sync {
+    /// Whether that client accepts input (`allow_stdin`).
+    fn allowed(&self) -> bool;
+    /// Ask for one line showing `prompt` (`password` hides the answer);
+    /// blocks the calling thread, which must not be an async runtime's.
+    fn read_line(&self, prompt: &str, password: bool) -> Result<String, String>;
 }
 
 /// A magic's output sink, shared with background watchers.

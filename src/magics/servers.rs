@@ -141,12 +141,14 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             host,
             directory,
             login_shell,
+            jump,
         } => (
             name,
             ServerConfig::Ssh {
                 host,
                 directory,
                 login_shell,
+                jump,
             },
         ),
         NewServer::Slurm {
@@ -157,6 +159,7 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             defaults,
             poll_floor,
             login_shell,
+            jump,
         } => (
             name,
             ServerConfig::Slurm {
@@ -166,6 +169,7 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
                 defaults: defaults.settings(),
                 poll_floor_seconds: poll_floor,
                 login_shell,
+                jump,
             },
         ),
         NewServer::Aws(args) => {
@@ -202,7 +206,12 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
     }
     // A host name that does not resolve is a typo far more often than an outage.
     if let Some(host) = config.host() {
-        SshTarget::resolve(host)?
+        let target = SshTarget::resolve_via(host, config.jump())?;
+        // Through jump hosts, only the first hop's name must resolve here.
+        target
+            .jumps
+            .first()
+            .unwrap_or(&target)
             .addresses()
             .map_err(|err| anyhow::anyhow!("{err:#}; nothing was saved"))?;
     }
@@ -230,8 +239,7 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             "{summary}, but it cannot be reached yet: {}\n\
              %crimpl server check {name} shows every step to it and what to do; \
              %crimpl server remove {name} forgets it",
-            err.to_string()
-                .replace("server trust SERVER ", &format!("server trust {name} "))
+            format!("{err:#}").replace("server trust SERVER ", &format!("server trust {name} "))
         ))),
     }
 }

@@ -34,19 +34,19 @@ def test_a_failed_server_new_saves_nothing(fresh, config_dir, tmp_path):
     bad_name = fresh.execute("%crimpl server new local 'a b'")
     assert not bad_name.ok
     assert saved_servers(config_dir) == {}
-    # An ~/.ssh/config alias that cannot work here (ProxyJump) is refused before saving...
+    # An ~/.ssh/config alias whose jump host does not resolve is refused before saving...
     ssh_dir = fresh.home / ".ssh"
     ssh_dir.mkdir()
-    (ssh_dir / "config").write_text("Host far\n  HostName 10.9.9.9\n  ProxyJump gate\n")
+    (ssh_dir / "config").write_text("Host far\n  HostName 10.9.9.9\n  ProxyJump gate.invalid\n")
     jumped = fresh.execute("%crimpl server new ssh far --host far")
-    assert not jumped.ok and "ProxyJump" in jumped.error
+    assert not jumped.ok and "cannot resolve gate.invalid" in jumped.error
     assert saved_servers(config_dir) == {}
     # ...and a failed --replace leaves the server it would have replaced as it was.
     made = fresh.execute(f"%crimpl server new local keep --directory {tmp_path / 'jobs'}")
     assert made.ok, made.error
     before = saved_servers(config_dir)
     replaced = fresh.execute("%crimpl server new ssh keep --host far --replace")
-    assert not replaced.ok and "ProxyJump" in replaced.error
+    assert not replaced.ok and "cannot resolve gate.invalid" in replaced.error
     assert saved_servers(config_dir) == before
     assert before["keep"]["kind"] == "local"
 

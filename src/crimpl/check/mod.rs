@@ -144,18 +144,25 @@ pub fn check(name: &str, config: &ServerConfig, on_step: OnStep<'_>) -> Vec<Step
             remote::job_steps(&mut list, &LocalTransport, directory, false);
         }
         ServerConfig::Ssh {
-            host, directory, ..
+            host,
+            directory,
+            jump,
+            ..
         }
         | ServerConfig::Slurm {
-            host, directory, ..
+            host,
+            directory,
+            jump,
+            ..
         } => {
             let slurm = matches!(config, ServerConfig::Slurm { .. });
             let target = list.step("configuration", || {
-                SshTarget::resolve(host)
+                SshTarget::resolve_via(host, jump.as_deref())
                     .map(|target| {
                         let detail = format!(
-                            "{host} is {} (keys: {})",
+                            "{host} is {}{} (keys: {})",
                             target.describe(),
+                            diagnose::route(&target),
                             diagnose::key_list(&target)
                         );
                         (target, detail)

@@ -3,13 +3,19 @@
 //! fetching files are tar streams through such a command, so the local
 //! server and SSH hosts share every job operation above this trait.
 
+mod auth;
+mod connect;
 pub mod diagnose;
 mod host_keys;
+mod jump;
 mod local;
+mod proxy_command;
 mod ssh;
 mod ssh_command;
+mod ssh_config;
 mod ssh_target;
 
+pub use auth::{Prompter, PrompterLoan, lend_prompter};
 pub use host_keys::{ChangedHostKey, HostKeyPolicy, UnknownHost, fingerprint, is_refused_host_key};
 pub use local::LocalTransport;
 pub use ssh::SshTransport;

@@ -6,8 +6,6 @@
 //! growing pause between failed attempts; a command is retried once on a
 //! fresh connection only if the old one failed before the command was sent.
 
-use std::net::{TcpStream, ToSocketAddrs};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,18 +13,17 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use ssh2::{MethodType, Session};
 
-use super::host_keys::{self, HostKeyPolicy};
+use super::connect;
+use super::host_keys::HostKeyPolicy;
 use super::ssh_command::{self, Failure};
 use super::ssh_target::SshTarget;
 use super::{Finished, StdinFeed, StdoutSink, Stop, Stopped, Transport};
 
-/// How long connecting and each blocking step of it may take (commands
-/// are not bounded: see `ssh_command`).
+/// How long each blocking step outside a command may take (commands are
+/// not bounded: see `ssh_command`).
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
-/// Cipher preference, fastest first.
-const CIPHERS: &str = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr,aes192-ctr";
 
 /// An SSH host as a [`Transport`].
 pub struct SshTransport {
@@ -43,10 +40,11 @@ struct State {
 }
 
 impl SshTransport {
-    /// A transport for `host` (checked against known_hosts strictly); connects on first use.
-    pub fn new(host: &str) -> anyhow::Result<Self> {
+    /// A transport for `host` (checked against known_hosts strictly),
+    /// through the jump hosts `jump` if given; connects on first use.
+    pub fn new(host: &str, jump: Option<&str>) -> anyhow::Result<Self> {
         Ok(Self::with_target(
-            SshTarget::resolve(host)?,
+            SshTarget::resolve_via(host, jump)?,
             HostKeyPolicy::Strict,
         ))
     }
@@ -65,6 +63,7 @@ impl SshTransport {
     /// A transport over an already verified and authenticated `session`
     /// (a dropped connection is reopened strictly, as for any transport).
     pub fn with_session(target: SshTarget, session: Session) -> Self {
+        session.set_timeout(TIMEOUT.as_millis() as u32);
         set_keepalive(&session, &target);
         let transport = Self::with_target(target, HostKeyPolicy::Strict);
         if let Ok(mut state) = transport.state.lock() {
@@ -128,21 +127,13 @@ impl SshTransport {
 
     fn connect(&self) -> anyhow::Result<Session> {
         let target = &self.target;
-        let address = (target.host_name.as_str(), target.port)
-            .to_socket_addrs()
-            .with_context(|| format!("cannot resolve {}", target.host_name))?
-            .next()
-            .with_context(|| format!("{} has no address", target.host_name))?;
-        let tcp = TcpStream::connect_timeout(&address, TIMEOUT)
-            .with_context(|| format!("cannot connect to {}", target.describe()))?;
-        let session = handshake(tcp, target)?;
         let policy = self
             .policy
             .lock()
             .map(|p| p.clone())
             .unwrap_or(HostKeyPolicy::Strict);
-        host_keys::verify(&session, target, &policy)?;
-        authenticate(&session, target)?;
+        let session = connect::open(target, &policy)?;
+        session.set_timeout(TIMEOUT.as_millis() as u32);
         set_keepalive(&session, target);
         eprintln!(
             "[crimpl] connected to {} (cipher {})",
@@ -204,67 +195,6 @@ impl Transport for SshTransport {
         }
         bail!("could not run a command on {}", self.target.describe())
     }
-}
-
-/// Start SSH on a connected `tcp` stream: cipher preferences, then the handshake.
-pub(super) fn handshake(tcp: TcpStream, target: &SshTarget) -> anyhow::Result<Session> {
-    tcp.set_nodelay(true).ok();
-    let mut session = Session::new()?;
-    session.set_timeout(TIMEOUT.as_millis() as u32);
-    // AES-GCM runs on AES-NI and needs no separate MAC: libssh2's fastest
-    // choice for large fetches. The server's other ciphers stay acceptable.
-    for direction in [MethodType::CryptCs, MethodType::CryptSc] {
-        session.method_pref(direction, CIPHERS)?;
-    }
-    session.set_tcp_stream(tcp);
-    session
-        .handshake()
-        .with_context(|| format!("SSH handshake with {} failed", target.describe()))?;
-    Ok(session)
-}
-
-/// Try the agent's keys, then the configured or default key files; says which one was accepted.
-pub(super) fn authenticate(session: &Session, target: &SshTarget) -> anyhow::Result<String> {
-    let user = &target.user;
-    let mut tried = Vec::new();
-    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
-        tried.push("the ssh agent".to_string());
-        if let Ok(mut agent) = session.agent()
-            && agent.connect().is_ok()
-            && agent.list_identities().is_ok()
-        {
-            for identity in agent.identities().unwrap_or_default() {
-                if agent.userauth(user, &identity).is_ok() && session.authenticated() {
-                    return Ok(format!("the agent's key {}", identity.comment()));
-                }
-            }
-        }
-    }
-    for key in target.identity_files.iter().filter(|k| k.exists()) {
-        tried.push(key.display().to_string());
-        let public = key.with_extension("pub");
-        let public = public.exists().then_some(public);
-        if session
-            .userauth_pubkey_file(user, public.as_deref().map(Path::new), key, None)
-            .is_ok()
-            && session.authenticated()
-        {
-            return Ok(key.display().to_string());
-        }
-    }
-    if tried.is_empty() {
-        bail!(
-            "no SSH key to log in to {} with: create one (ssh-keygen) or start ssh-agent, \
-             and add the public key to ~/.ssh/authorized_keys on the host",
-            target.describe()
-        );
-    }
-    bail!(
-        "{} refused every key (tried {}): add your public key to ~/.ssh/authorized_keys on the host \
-         (ssh-copy-id), or load a passphrase-protected key into ssh-agent",
-        target.describe(),
-        tried.join(", ")
-    )
 }
 
 /// libssh2's own keepalives (sent while it blocks, as when connecting)

@@ -1,9 +1,8 @@
 //! Resolving a host as `ssh` would: `user@host:port` on top of the user's
 //! `~/.ssh/config` (`Host` aliases, `HostName`, `User`, `Port`,
-//! `IdentityFile`, `UserKnownHostsFile`), parsed with `ssh2-config`.
+//! `IdentityFile`, `UserKnownHostsFile`, `ConnectTimeout`, `ProxyJump`,
+//! `ProxyCommand`), parsed with `ssh2-config`.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -34,28 +33,58 @@ pub struct SshTarget {
     /// Keepalives left unanswered before the connection counts as dead
     /// (`ServerAliveCountMax`, 3 by default).
     pub server_alive_count_max: u32,
+    /// How long name resolution, the TCP connect and the SSH handshake may
+    /// each take (OpenSSH's `ConnectTimeout`).
+    pub connect_timeout: Duration,
+    /// The jump hosts to go through, first hop first (`ProxyJump`, `--jump`).
+    pub jumps: Vec<SshTarget>,
+    /// A command whose standard input and output carry the connection
+    /// (`ProxyCommand`, with `%h`, `%p`, `%r`, `%n` and `%%` expanded).
+    pub proxy_command: Option<String>,
 }
 
 /// `ServerAliveInterval` when the ssh config sets none.
 pub const DEFAULT_SERVER_ALIVE_INTERVAL: Duration = Duration::from_secs(15);
 /// `ServerAliveCountMax` when the ssh config sets none.
 pub const DEFAULT_SERVER_ALIVE_COUNT_MAX: u32 = 3;
+/// The connect timeout when `ConnectTimeout` is not set.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Most jump hosts one connection may go through (a loop in the config ends here).
+const MAX_JUMPS: usize = 8;
 
 impl SshTarget {
     /// Resolve `spec` (`alias`, `host`, `user@host`, `user@host:port`) with the user's ssh config.
     pub fn resolve(spec: &str) -> anyhow::Result<Self> {
+        Self::resolve_via(spec, None)
+    }
+
+    /// Resolve `spec` as [`resolve`](Self::resolve) does, going through the
+    /// jump hosts `jump` (`host` or a chain `a,b`, each as `spec` is written)
+    /// instead of the config's `ProxyJump` when it is given.
+    pub fn resolve_via(spec: &str, jump: Option<&str>) -> anyhow::Result<Self> {
         let home = dirs::home_dir().context("cannot find the home directory (HOME)")?;
         let config_path = home.join(".ssh").join("config");
-        let config = match File::open(&config_path) {
-            Ok(file) => SshConfig::default()
-                .parse(
-                    &mut BufReader::new(file),
-                    ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
-                )
-                .with_context(|| format!("cannot parse {}", config_path.display()))?,
+        let config = match std::fs::read_to_string(&config_path) {
+            Ok(text) => {
+                let text = super::ssh_config::translate_match(&text, &config_path)?;
+                SshConfig::default()
+                    .home_dir(&home)
+                    .parse(
+                        &mut text.as_bytes(),
+                        ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
+                    )
+                    .with_context(|| format!("cannot parse {}", config_path.display()))?
+            }
             Err(_) => SshConfig::default(),
         };
-        Self::resolve_with(spec, &config, &home)
+        let mut target = Self::resolve_with(spec, &config, &home)?;
+        if let Some(jump) = jump {
+            target.jumps = parse_jumps(jump, &config, &home)
+                .with_context(|| format!("bad jump host {jump:?}"))?;
+            target.proxy_command = None;
+        }
+        Ok(target)
     }
 
     fn resolve_with(
@@ -63,6 +92,33 @@ impl SshTarget {
         config: &SshConfig,
         home: &std::path::Path,
     ) -> anyhow::Result<Self> {
+        let mut target = Self::resolve_hop(spec, config, home)?;
+        let params = config.query(target.alias());
+        let proxy_command = params
+            .unsupported_fields
+            .get("proxycommand")
+            .or_else(|| params.ignored_fields.get("proxycommand"))
+            .map(|words| words.join(" "))
+            .filter(|command| !command.is_empty() && command != "none");
+        // As OpenSSH: the first of ProxyJump and ProxyCommand in the config wins;
+        // ssh2-config keeps no order, so ProxyJump is preferred when both are set.
+        match params.proxy_jump.as_deref() {
+            Some([first, ..]) if first != "none" => {
+                target.jumps = parse_jumps(
+                    &params.proxy_jump.clone().unwrap_or_default().join(","),
+                    config,
+                    home,
+                )
+                .with_context(|| format!("bad ProxyJump for {spec:?} in ~/.ssh/config"))?;
+            }
+            _ => target.proxy_command = proxy_command.map(|command| target.expand(&command)),
+        }
+        Ok(target)
+    }
+
+    /// One host with its own config (user, port, keys, known_hosts,
+    /// timeout), without its jump hosts or proxy command.
+    fn resolve_hop(spec: &str, config: &SshConfig, home: &std::path::Path) -> anyhow::Result<Self> {
         let (user, rest) = match spec.rsplit_once('@') {
             Some((user, rest)) => (Some(user.to_string()), rest),
             None => (None, spec),
@@ -81,16 +137,6 @@ impl SshTarget {
             bail!("{spec:?} is not a host: give an ~/.ssh/config alias or user@host");
         }
         let params = config.query(alias);
-        if params
-            .proxy_jump
-            .as_ref()
-            .is_some_and(|j| !j.is_empty() && j[0] != "none")
-        {
-            bail!(
-                "{spec:?} uses ProxyJump, which this kernel does not support yet: \
-                 forward a local port (ssh -L) and use user@localhost:PORT"
-            );
-        }
         // As OpenSSH: `user@` in the host, else `User` from the config, else the local user.
         let user = match user.or(params.user.clone()) {
             Some(user) => user,
@@ -117,8 +163,8 @@ impl SshTarget {
             spec: spec.into(),
             host_name: params
                 .host_name
-                .clone()
-                .unwrap_or_else(|| alias.to_string()),
+                .as_deref()
+                .map_or_else(|| alias.to_string(), |name| name.replace("%h", alias)),
             port: port.or(params.port).unwrap_or(22),
             user,
             identity_files,
@@ -128,7 +174,51 @@ impl SshTarget {
                 .server_alive_interval
                 .unwrap_or(DEFAULT_SERVER_ALIVE_INTERVAL),
             server_alive_count_max: server_alive_count_max(&params)?,
+            connect_timeout: params
+                .connect_timeout
+                .filter(|t| !t.is_zero())
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            jumps: Vec::new(),
+            proxy_command: None,
         })
+    }
+
+    /// The host part of `spec` (the name looked up in the config).
+    fn alias(&self) -> &str {
+        let rest = self
+            .spec
+            .rsplit_once('@')
+            .map_or(self.spec.as_str(), |(_, r)| r);
+        match rest.rsplit_once(':') {
+            Some((host, _)) if !host.contains(':') => host,
+            _ => rest,
+        }
+    }
+
+    /// `command` with OpenSSH's tokens expanded: `%h` host, `%p` port, `%r`
+    /// user, `%n` the host as written, `%%` a percent sign.
+    fn expand(&self, command: &str) -> String {
+        let mut out = String::new();
+        let mut chars = command.chars();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('h') => out.push_str(&self.host_name),
+                Some('p') => out.push_str(&self.port.to_string()),
+                Some('r') => out.push_str(&self.user),
+                Some('n') => out.push_str(self.alias()),
+                Some('%') => out.push('%'),
+                Some(other) => {
+                    out.push('%');
+                    out.push(other);
+                }
+                None => out.push('%'),
+            }
+        }
+        out
     }
 
     /// A target given directly (no ssh config): an address, port, user and
@@ -151,26 +241,16 @@ impl SshTarget {
             host_key_alias: Some(host_key_alias.into()),
             server_alive_interval: DEFAULT_SERVER_ALIVE_INTERVAL,
             server_alive_count_max: DEFAULT_SERVER_ALIVE_COUNT_MAX,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            jumps: Vec::new(),
+            proxy_command: None,
         })
     }
 
-    /// The addresses the host name resolves to (an error names the name and what to check).
+    /// The addresses the host name resolves to, within the connect timeout
+    /// (an error names the name and what to check).
     pub fn addresses(&self) -> anyhow::Result<Vec<std::net::SocketAddr>> {
-        use std::net::ToSocketAddrs;
-        let host = &self.host_name;
-        let addresses: Vec<_> = (host.as_str(), self.port)
-            .to_socket_addrs()
-            .with_context(|| {
-                format!(
-                    "cannot resolve {host}: check its spelling (in --host, or HostName in \
-                     ~/.ssh/config); a name inside a private network needs its VPN connected"
-                )
-            })?
-            .collect();
-        if addresses.is_empty() {
-            bail!("{host} has no address: check the host name");
-        }
-        Ok(addresses)
+        super::connect::resolve(self)
     }
 
     /// `user@host:port`, for messages.
@@ -206,6 +286,29 @@ fn server_alive_count_max(params: &ssh2_config::HostParams) -> anyhow::Result<u3
             format!("ServerAliveCountMax {text:?} in ~/.ssh/config is not a whole number")
         }),
     }
+}
+
+/// The hops of a `ProxyJump` value (`a`, `a,b`, `user@host:port`, `ssh://user@host:port`).
+fn parse_jumps(
+    value: &str,
+    config: &SshConfig,
+    home: &std::path::Path,
+) -> anyhow::Result<Vec<SshTarget>> {
+    let hops: Vec<&str> = value
+        .split(',')
+        .map(|hop| hop.trim())
+        .map(|hop| hop.strip_prefix("ssh://").unwrap_or(hop))
+        .map(|hop| hop.strip_suffix('/').unwrap_or(hop))
+        .collect();
+    if hops.iter().any(|hop| hop.is_empty()) {
+        bail!("an empty jump host: write HOST or a chain HOST1,HOST2");
+    }
+    if hops.len() > MAX_JUMPS {
+        bail!("more than {MAX_JUMPS} jump hosts");
+    }
+    hops.into_iter()
+        .map(|hop| SshTarget::resolve_hop(hop, config, home))
+        .collect()
 }
 
 /// The local user's name, from the password database (as `ssh` takes it; `$USER` may be unset).
@@ -314,6 +417,96 @@ mod tests {
         assert!(
             SshTarget::resolve_with("-oProxyCommand=x", &config, std::path::Path::new("/h"))
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn proxy_jump_chains_resolve_each_hop_with_its_own_config() {
+        let config = config(
+            "Host target\n  HostName 10.0.0.9\n  ProxyJump gate,carol@inner:2200\n  ConnectTimeout 5\n\
+             Host gate\n  HostName gate.example.org\n  User alice\n  IdentityFile ~/.ssh/gate_key\n\
+             Host inner\n  HostName 10.0.0.2\n  User dave\n",
+        );
+        let target =
+            SshTarget::resolve_with("target", &config, std::path::Path::new("/home/u")).unwrap();
+        assert_eq!(target.connect_timeout, Duration::from_secs(5));
+        let hops: Vec<String> = target.jumps.iter().map(SshTarget::describe).collect();
+        assert_eq!(hops, ["alice@gate.example.org:22", "carol@10.0.0.2:2200"]);
+        assert_eq!(
+            target.jumps[0].identity_files,
+            vec![PathBuf::from("/home/u/.ssh/gate_key")]
+        );
+        assert_eq!(target.jumps[1].connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(target.proxy_command, None);
+    }
+
+    #[test]
+    fn proxy_jump_accepts_ssh_urls_and_none() {
+        let config = config("Host a\n  ProxyJump ssh://bob@gate:2022\nHost b\n  ProxyJump none\n");
+        let home = std::path::Path::new("/home/u");
+        let a = SshTarget::resolve_with("a", &config, home).unwrap();
+        assert_eq!(a.jumps[0].describe(), "bob@gate:2022");
+        let b = SshTarget::resolve_with("b", &config, home).unwrap();
+        assert!(b.jumps.is_empty());
+    }
+
+    #[test]
+    fn proxy_command_tokens_are_expanded() {
+        let config = config(
+            "Host box\n  HostName 10.1.1.1\n  Port 2022\n  User eve\n  ProxyCommand ssh -W %h:%p -l %r gate echo %n %%\n",
+        );
+        let target =
+            SshTarget::resolve_with("box", &config, std::path::Path::new("/home/u")).unwrap();
+        assert_eq!(
+            target.proxy_command.as_deref(),
+            Some("ssh -W 10.1.1.1:2022 -l eve gate echo box %")
+        );
+        assert!(target.jumps.is_empty());
+    }
+
+    #[test]
+    fn host_name_expands_percent_h() {
+        let config = config("Host node*\n  HostName %h.cluster.example.org\n");
+        let target =
+            SshTarget::resolve_with("node7", &config, std::path::Path::new("/home/u")).unwrap();
+        assert_eq!(target.host_name, "node7.cluster.example.org");
+    }
+
+    #[test]
+    fn bad_jump_lists_are_refused() {
+        let config = config("");
+        let home = std::path::Path::new("/home/u");
+        assert!(parse_jumps("a,,b", &config, home).is_err());
+        assert!(parse_jumps("-oProxyCommand=x", &config, home).is_err());
+        assert_eq!(parse_jumps("a,b", &config, home).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn match_blocks_apply_to_their_own_hosts() {
+        let text = super::super::ssh_config::translate_match(
+            "Host a\n  User alice\nMatch originalhost b\n  User bob\nMatch all\n  Port 2022\n",
+            std::path::Path::new("cfg"),
+        )
+        .unwrap();
+        let config = config(&text);
+        let home = std::path::Path::new("/home/u");
+        let a = SshTarget::resolve_with("a", &config, home).unwrap();
+        let b = SshTarget::resolve_with("b", &config, home).unwrap();
+        assert_eq!((a.user.as_str(), a.port), ("alice", 2022));
+        assert_eq!((b.user.as_str(), b.port), ("bob", 2022));
+    }
+
+    #[test]
+    fn every_identity_file_is_kept_in_order() {
+        let config = config("Host h\n  IdentityFile ~/.ssh/one\n  IdentityFile ~/.ssh/two\n");
+        let target =
+            SshTarget::resolve_with("h", &config, std::path::Path::new("/home/u")).unwrap();
+        assert_eq!(
+            target.identity_files,
+            vec![
+                PathBuf::from("/home/u/.ssh/one"),
+                PathBuf::from("/home/u/.ssh/two")
+            ]
         );
     }
 }

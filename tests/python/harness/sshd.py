@@ -39,7 +39,16 @@ class Sshd:
 
     host_alias = "crimpl-test"
 
-    def __init__(self, base: pathlib.Path, listen: tuple[str, ...] = ("127.0.0.1",), extra_config: str = ""):
+    def __init__(
+        self,
+        base: pathlib.Path,
+        listen: tuple[str, ...] = ("127.0.0.1",),
+        extra_config: str = "",
+        log_level: str = "VERBOSE",
+        password_login: bool = False,
+    ):
+        """`password_login`: the user logs in with its password through PAM
+        (keyboard-interactive), and keys are refused."""
         self.base = base
         self.base.mkdir(parents=True, exist_ok=True)
         self.user = ensure_test_user()
@@ -53,15 +62,17 @@ class Sshd:
             + "".join(f"ListenAddress {address}\n" for address in listen)
             + f"HostKey {base / 'host_ed25519'}\n"
             f"PidFile {self.pid_file}\n"
-            "UsePAM no\n"
-            "PasswordAuthentication no\n"
-            "KbdInteractiveAuthentication no\n"
-            "PubkeyAuthentication yes\n"
+            + (
+                "UsePAM yes\nPasswordAuthentication no\nKbdInteractiveAuthentication yes\nPubkeyAuthentication no\n"
+                if password_login
+                else "UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+            )
+            +
             "AuthorizedKeysFile .ssh/authorized_keys\n"
             # The run's users: TEST_USER, and those a test made (names starting with it).
             f"AllowUsers {TEST_USER} {TEST_USER}*\n"
             "PermitRootLogin no\n"
-            "LogLevel VERBOSE\n"
+            f"LogLevel {log_level}\n"
             "MaxSessions 50\n"
             "MaxStartups 50\n"
             "Subsystem sftp internal-sftp\n"
