@@ -175,8 +175,9 @@ def test_wait_survives_sshd_going_away_and_coming_back(ssh_kernel, sshd):
     sshd.start()
     result = ssh_kernel.collect(msg_id, timeout=60)
     assert result.reply["status"] == "ok", result.reply
+    # While the host is away, the server's one poll waits for it and the
+    # watchers show the last status read; the wait then ends with the job.
     assert "complete" in result.text
-    assert "unknown" in result.text  # the display said so while the host was away
 
 
 def test_ssh_notebook_runs_under_nbclient(sshd, tmp_path):
