@@ -319,3 +319,30 @@ def test_an_encrypted_key_has_its_passphrase_asked(hosts, workdir, config_dir, t
     finally:
         kernel.shutdown()
         target.authorize((hosts["home"] / ".ssh" / "id_ed25519.pub").read_text().strip())
+
+
+@system
+def test_a_host_with_two_key_types_is_checked_against_the_one_recorded(tmp_path, workdir, config_dir):
+    """The host has an ed25519 and an ecdsa key; known_hosts holds one of
+    them (hashed): the connection negotiates that type, and no key is called changed."""
+    base = tmp_path / "two-keys"
+    base.mkdir()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", str(base / "host_ecdsa")], check=True)
+    sshd = Sshd(base, extra_config=f"HostKey {base / 'host_ecdsa'}\n")
+    ecdsa_pub = (base / "host_ecdsa.pub").read_text()
+    try:
+        for recorded in (sshd.host_key_pub, ecdsa_pub):
+            sshd.known_hosts.write_text(sshd.known_hosts_line(recorded))
+            subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(sshd.known_hosts)], check=True)
+            assert sshd.known_hosts.read_text().startswith("|1|")
+            kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home))
+            try:
+                made = kernel.execute(
+                    f"%crimpl server new ssh two --host {sshd.host_alias} --directory ~/{DIRECTORY}/two --replace"
+                )
+                assert made.ok, f"{recorded.split()[0]}: {made.error}"
+            finally:
+                kernel.shutdown()
+    finally:
+        sshd.stop()
+        sshd.cleanup_user(DIRECTORY)

@@ -187,6 +187,9 @@ pub fn handshake(carrier: Carrier, target: &SshTarget) -> anyhow::Result<Session
     for direction in [MethodType::CryptCs, MethodType::CryptSc] {
         session.method_pref(direction, CIPHERS)?;
     }
+    if let Some(types) = host_keys::preferred_key_types(&session, target) {
+        session.method_pref(MethodType::HostKey, &types)?;
+    }
     session.set_tcp_stream(carrier);
     match session.handshake() {
         Ok(()) => Ok(session),
