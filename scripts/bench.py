@@ -5,8 +5,9 @@ Kernel: start to first kernel_info_reply, execute round trip of a no-op
 Jobs: submit, status of one job, status of 100 jobs, fetch of 1000 small
 files and of one 1 GiB file, on the local server and on an SSH server (a
 private sshd on loopback, as in the tests), beside OpenSSH's own ssh/scp.
-AWS EC2: the EC2 API calls each operation makes, counted by moto's request
-recorder (moto_server on loopback, the same sshd standing in for instances).
+AWS EC2: the EC2 API calls each operation makes (waits included), counted by
+the forwarder that gives moto_server real AWS's timing (tests/python/harness/
+aws_timing.py; moto on loopback, the same sshd standing in for instances).
 Big output: the kernel's peak resident memory while a `%%crimpl run` prints
 1 GiB, with every client reading, and with one more client that subscribes
 to iopub and never reads.
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests" / "python"))
 
 from jupyter_client.manager import KernelManager  # noqa: E402
 
+from harness.aws_timing import AwsTiming  # noqa: E402
 from harness.moto import INSTANCE_ADDRESSES, Moto  # noqa: E402
 from harness.sshd import TEST_USER, Sshd  # noqa: E402
 from kernel_helpers import Kernel, kernel_env  # noqa: E402
@@ -194,22 +196,23 @@ def bench_openssh(sshd: Sshd, directory: str, workdir: pathlib.Path, repeat: int
 
 
 def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, int]]]:
-    """EC2 API calls per operation, from moto's request log."""
+    """EC2 API calls per operation, waits included, with real AWS's timing."""
     moto = Moto(scratch / "moto.log")
+    timing = AwsTiming(moto, seconds=3)
     moto.import_key("crimpl-bench", (sshd.home / ".ssh" / "id_ed25519.pub").read_text())
     directory = "~/crimpl-bench-aws"
     sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
     workdir = scratch / "aws-notebook"
     workdir.mkdir()
     env = kernel_env(scratch / "aws-config", home=sshd.home)
-    env.update(moto.env())
+    env.update(timing.env())
     kernel = Kernel(workdir, env)
     rows = []
 
     def count(label: str, code: str) -> None:
-        moto.start_recording()
+        timing.take_actions()
         must(kernel.execute(code, timeout=300))
-        rows.append((label, moto.recorded_actions()))
+        rows.append((label, timing.take_actions()))
 
     try:
         count("server new", f"%crimpl server new aws bench --key-file ~/.ssh/id_ed25519 --subnet-id {moto.subnet_id} "
@@ -222,10 +225,13 @@ def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, in
         count("jobs, no instance running", "%crimpl jobs")
         count("fetch (starts the server instance)", "%crimpl fetch fit --to fetched")
         count("status, server instance running", "%crimpl status fit")
+        count("server stop", "%crimpl server stop")
+        count("server start (right after the stop)", "%crimpl server start")
         count("teardown (delete-volume)", "%crimpl server delete-volume bench --yes")
     finally:
         kernel.shutdown()
         leftovers = moto.live_instances() + moto.volumes()
+        timing.stop()
         moto.stop()
         sshd.cleanup_user("crimpl-bench-aws")
     if leftovers:
@@ -272,7 +278,7 @@ def main() -> int:
         ratio = openssh["fetch 1 GiB"] / remote["fetch 1 GiB"]
         print(f"\n1 GiB fetch throughput over SSH: {1024 / remote['fetch 1 GiB']:.0f} MiB/s, "
               f"{ratio:.0%} of scp's {1024 / openssh['fetch 1 GiB']:.0f} MiB/s")
-        print("\n== AWS EC2: API calls per operation (moto's request log)", flush=True)
+        print("\n== AWS EC2: API calls per operation, waits included (real AWS's timing over moto)", flush=True)
         for label, actions in bench_aws(sshd, scratch):
             detail = ", ".join(f"{name} {n}" for name, n in sorted(actions.items()))
             print(f"{label:<36}{sum(actions.values()):>4}  {detail}")

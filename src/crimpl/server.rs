@@ -516,8 +516,9 @@ impl Server {
             .next()
             .with_context(|| match self.aws() {
                 Some(_) => format!(
-                    "job {job:?} has no recorded end on server {name} and no instance runs to read \
-                 its volume: %crimpl server start {name}, then ask again",
+                    "job {job:?} has no recorded end on server {name} (its volume keeps the latest {}) \
+                 and no instance runs to read the volume: %crimpl server start {name}, then ask again",
+                    aws::MAX_JOB_STATUSES,
                     name = self.name
                 ),
                 None => format!("{:#}", self.no_such_job(job)),

@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from harness.aws_timing import AwsTiming
+from harness.more_addresses import MoreAddresses
 from harness.moto import INSTANCE_ADDRESSES, Moto
 from harness.sshd import TEST_USER, Sshd
 from kernel_helpers import Kernel, kernel_env
@@ -29,11 +30,17 @@ def cloud(tmp_path_factory):
     except BaseException:
         moto.stop()
         raise
+    # moto never reuses an address: the module's instances (over 60 of them) need
+    # more addresses than sshd listens on.
+    more = None
     try:
+        more = MoreAddresses([f"127.0.0.{i}" for i in range(19, 200)], sshd.port)
         moto.import_key("crimpl-test", (sshd.home / ".ssh" / "id_ed25519.pub").read_text())
         yield moto, sshd
         leftovers = (moto.live_instances(), moto.volumes())
     finally:
+        if more is not None:
+            more.stop()
         moto.stop()
         sshd.stop()
         sshd.cleanup_user("crimpl-aws")
@@ -372,3 +379,61 @@ def test_every_state_change_waits_with_real_aws_timing(cloud, timing, workdir, c
         assert moto.live_instances() == [] and server_volume(moto, name) == []
     finally:
         kernel.shutdown()
+
+
+def test_sixty_jobs_keep_the_volumes_tags_bounded(aws_kernel, cloud):
+    """EC2 allows 50 tags on a volume: job ends are kept for the latest 40 jobs only,
+    also after an earlier kernel recorded 45 (one tag per job, without a time)."""
+    moto, _ = cloud
+    name = aws_kernel.server_name
+    (volume,) = server_volume(moto, name)
+    moto.ec2.create_tags(Resources=[volume["VolumeId"]], Tags=[
+        {"Key": f"crimpl.job_status.old{i:02d}", "Value": "complete"} for i in range(45)])
+    for i in range(60):
+        code = 3 if i in (31, 58) else 0
+        result = aws_kernel.execute(f"%%crimpl submit --job j{i:02d} --nprocs 2 --wait\nexit {code}\n", timeout=180)
+        assert result.ok == (code == 0), result.error
+    (volume,) = server_volume(moto, name)
+    tags = {t["Key"]: t["Value"] for t in volume["Tags"]}
+    ends = {k.removeprefix("crimpl.job_status."): v.split()[0] for k, v in tags.items() if k.startswith("crimpl.job_status.")}
+    assert len(tags) <= 50 and set(ends) == {f"j{i:02d}" for i in range(20, 60)}, sorted(ends)
+    assert moto.live_instances() == []
+    # No instance runs: the latest ends answer...
+    jobs = aws_kernel.execute("%crimpl jobs").text
+    assert "j59" in jobs and "j20" in jobs and "j19" not in jobs
+    assert "failed" in aws_kernel.execute("%crimpl status j58").text
+    assert "complete" in aws_kernel.execute("%crimpl status j57").text
+    older = aws_kernel.execute("%crimpl status j05")
+    assert not older.ok and "keeps the latest 40" in older.error and "server start" in older.error
+    # ...and with an instance the volume itself knows every job.
+    assert aws_kernel.execute("%crimpl server start", timeout=120).ok
+    jobs = aws_kernel.execute("%crimpl jobs").text
+    assert all(f"j{i:02d}" in jobs for i in range(60))
+    assert "failed" in aws_kernel.execute("%crimpl status j31").text
+
+
+def test_a_job_uses_the_environment_a_setup_run_made_on_the_volume(aws_kernel, cloud, workdir):
+    """The documented setup: a virtual environment on the volume, made and filled by a
+    `run` on the server instance, used by a job on its own instance."""
+    (workdir / "greet.py").write_text("def hello():\n    return 'hello from the volume'\n")
+    (workdir / "setup.py").write_text("from setuptools import setup\nsetup(name='greet', version='1.0', py_modules=['greet'])\n")
+    setup = aws_kernel.execute(
+        "%%crimpl run --files greet.py setup.py\n"
+        "set -e\n"
+        "python3 -m venv venv\n"
+        "mkdir -p src && mv greet.py setup.py src/\n"
+        "venv/bin/pip install -q --no-index --no-build-isolation ./src\n"
+        "rm -r src\n",
+        timeout=300,
+    )
+    assert setup.ok, setup.error + setup.text
+    job = aws_kernel.execute(
+        "%%crimpl submit --job greet --nprocs 2 --wait\n"
+        "../venv/bin/python -c 'import greet; print(greet.hello())' > greeting.txt\n",
+        timeout=300,
+    )
+    assert job.ok, job.error
+    assert "Launching a c6i.large job instance" in job.text and "complete" in job.text
+    fetched = aws_kernel.execute("%crimpl fetch greet", timeout=300)
+    assert fetched.ok, fetched.error
+    assert (workdir / "greeting.txt").read_text() == "hello from the volume\n"

@@ -423,6 +423,20 @@ impl Ec2 {
         Ok(())
     }
 
+    /// Remove tags (by key) from a resource.
+    pub fn untag(&self, resource: &str, keys: &[String]) -> anyhow::Result<()> {
+        let resource = resource.to_string();
+        let tags: Vec<Tag> = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
+        self.call("DeleteTags", |c| async move {
+            c.delete_tags()
+                .resources(resource)
+                .set_tags(Some(tags))
+                .send()
+                .await
+        })?;
+        Ok(())
+    }
+
     /// The newest Ubuntu LTS image from Canonical, for instances without `--image-id`.
     pub fn default_image(&self) -> anyhow::Result<String> {
         let out = self.call("DescribeImages", |c| async move {

@@ -21,6 +21,7 @@ pub use ec2::{
     Volume, error_code,
 };
 pub use instance_types::{JOB_TYPES, SERVER_TYPE, VOLUME_PER_GIB_MONTH, for_nprocs, hourly_price};
+pub use tags::MAX_JOB_STATUSES;
 
 use super::scripts;
 use super::transport::{HostKeyPolicy, SshTarget, SshTransport, Transport, is_refused_host_key};
@@ -642,27 +643,51 @@ impl AwsServer {
         if holder.keep {
             return Ok(false);
         }
-        self.ec2.tag(
-            &self.config.volume_id,
-            &[(
-                format!("{}{job}", tags::JOB_STATUS_PREFIX),
-                status.to_string(),
-            )],
-        )?;
+        self.record_end(job, status)?;
         self.terminate_instance(&holder.id)?;
         Ok(true)
     }
 
-    /// How jobs ended, as recorded on the volume's tags (for when no instance holds it).
+    /// Record on the volume's tags that `job` ended with `status`, keeping
+    /// only the latest [`tags::MAX_JOB_STATUSES`] ends (the oldest are removed).
+    fn record_end(&self, job: &str, status: &str) -> anyhow::Result<()> {
+        let key = format!("{}{job}", tags::JOB_STATUS_PREFIX);
+        let mut recorded: Vec<(String, String)> = self
+            .volume()?
+            .tags
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(tags::JOB_STATUS_PREFIX) && *k != key)
+            .collect();
+        if recorded.len() >= tags::MAX_JOB_STATUSES {
+            // Oldest first: by the time after the status (ends recorded
+            // without one, by earlier versions, are the oldest).
+            recorded.sort_by(|a, b| ended_at(&a.1).cmp(ended_at(&b.1)));
+            let excess = recorded.len() + 1 - tags::MAX_JOB_STATUSES;
+            let old: Vec<String> = recorded.into_iter().take(excess).map(|(k, _)| k).collect();
+            self.ec2.untag(&self.config.volume_id, &old)?;
+        }
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+        self.ec2
+            .tag(&self.config.volume_id, &[(key, format!("{status} {now}"))])
+    }
+
+    /// How jobs ended, as recorded on the volume's tags (for when no instance
+    /// holds it): the latest [`tags::MAX_JOB_STATUSES`] ends a kernel saw.
     pub fn recorded_statuses(&self) -> anyhow::Result<Vec<(String, String)>> {
         Ok(self
             .volume()?
             .tags
             .into_iter()
             .filter_map(|(k, v)| {
+                let status = v.split_whitespace().next().unwrap_or_default().to_string();
                 k.strip_prefix(tags::JOB_STATUS_PREFIX)
-                    .map(|job| (job.to_string(), v))
+                    .map(|job| (job.to_string(), status))
             })
             .collect())
     }
+}
+
+/// The time in a recorded end (`STATUS TIME`), empty if it has none.
+fn ended_at(value: &str) -> &str {
+    value.split_once(' ').map_or("", |(_, time)| time)
 }

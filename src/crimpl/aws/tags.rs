@@ -14,8 +14,12 @@ pub const VERSION: &str = "crimpl.version";
 pub const KEEP_INSTANCE: &str = "crimpl.keep_instance";
 /// Set on a volume once an instance has mounted it: it is never formatted again.
 pub const FORMATTED: &str = "crimpl.formatted";
-/// Prefix of the volume tags recording how a job ended, when a kernel saw it end.
+/// Prefix of the volume tags recording how a job ended, when a kernel saw it
+/// end: `crimpl.job_status.JOB` = `STATUS TIME` (RFC 3339, UTC).
 pub const JOB_STATUS_PREFIX: &str = "crimpl.job_status.";
+/// At most this many job ends are kept on the volume, the latest ones: EC2
+/// allows 50 tags on a resource, and crimpl's own take a few.
+pub const MAX_JOB_STATUSES: usize = 40;
 
 /// crimpl's tags for a resource of `level` belonging to `server`.
 pub fn crimpl_tags(level: &str, server: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {

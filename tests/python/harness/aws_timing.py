@@ -83,6 +83,12 @@ class AwsTiming:
     def env(self) -> dict[str, str]:
         return self.moto.env() | {"AWS_ENDPOINT_URL": self.endpoint}
 
+    def take_actions(self) -> collections.Counter:
+        """The actions asked since the last call (or the start), counted."""
+        with self.lock:
+            taken, self.actions = self.actions, collections.Counter()
+        return taken
+
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()

@@ -7,18 +7,13 @@ moto_server is a private instance: a child of the run on a high port of
 dummy credentials; it needs no root and touches nothing of the system."""
 from __future__ import annotations
 
-import base64
-import collections
-import json
 import os
 import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 
 import boto3
-import requests
 
 from .ledger import LEDGER
 from .sshd import free_port
@@ -35,7 +30,7 @@ class Moto:
         self.port = free_port()
         server = os.path.join(os.path.dirname(sys.executable), "moto_server")
         self.log_path = log_path
-        env = dict(os.environ, MOTO_RECORDER_FILEPATH=f"{log_path}.requests")
+        env = dict(os.environ)
         with open(log_path, "w") as log:
             self.process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(self.port)],
                                             stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -94,27 +89,6 @@ class Moto:
 
     def volumes(self) -> list[dict]:
         return self.ec2.describe_volumes()["Volumes"]
-
-    def start_recording(self) -> None:
-        """Record the API requests from now on (moto's recorder), forgetting earlier ones."""
-        requests.post(f"{self.endpoint}/moto-api/recorder/reset-recording", timeout=10).raise_for_status()
-        requests.post(f"{self.endpoint}/moto-api/recorder/start-recording", timeout=10).raise_for_status()
-
-    def recorded_actions(self) -> collections.Counter:
-        """The EC2 actions requested since start_recording, counted; recording stops."""
-        requests.post(f"{self.endpoint}/moto-api/recorder/stop-recording", timeout=10).raise_for_status()
-        download = requests.get(f"{self.endpoint}/moto-api/recorder/download-recording", timeout=10)
-        download.raise_for_status()
-        actions = collections.Counter()
-        for line in download.text.splitlines():
-            entry = json.loads(line)
-            body = entry.get("body") or ""
-            if entry.get("body_encoded"):
-                body = base64.b64decode(body).decode()
-            query = urllib.parse.urlparse(entry["url"]).query
-            form = urllib.parse.parse_qs(body) | urllib.parse.parse_qs(query)
-            actions[form.get("Action", ["?"])[0]] += 1
-        return actions
 
     def stop(self) -> None:
         """Stop moto_server (a child of this process: its pid cannot have been reused)."""
