@@ -81,10 +81,11 @@ def test_a_silent_job_is_waited_for(ssh_kernel):
     assert "complete" in ssh_kernel.execute("%crimpl status quiet").text
 
 
-def test_a_host_that_stops_answering_fails_the_cell_and_the_kernel_goes_on(tmp_path, workdir, config_dir):
+def test_a_host_that_stops_answering_fails_the_cell_and_the_kernel_goes_on(sshd, tmp_path, workdir, config_dir):
     """The connection's sshd processes are stopped (SIGSTOP): TCP stays up,
     nothing answers. With ServerAliveInterval 2 and ServerAliveCountMax 2
-    the cell fails, says why, and the next command reconnects."""
+    the cell fails, says why, and the next command reconnects. A second sshd
+    of its own, so that only this kernel's connection is stopped."""
     frozen = Sshd(tmp_path / "frozen")
     stopped: list[processes.Process] = []
     kernel = None
@@ -111,7 +112,8 @@ def test_a_host_that_stops_answering_fails_the_cell_and_the_kernel_goes_on(tmp_p
         if kernel is not None:
             kernel.shutdown()
         frozen.stop()
-        frozen.cleanup_user(DIRECTORY)
+        # The test user's authorized key is the module's sshd client's again.
+        sshd.authorize(sshd.client_pub)
 
 
 def test_interrupted_run_ends_its_process_group_and_frees_the_session(ssh_kernel, sshd):

@@ -43,6 +43,18 @@ const STOPPING: Duration = Duration::from_secs(15);
 pub(super) const BOOTSTRAP: &str = "exec sh -c 'IFS= read -r n || exit 127; c=; nl=$(printf \"\\nx\"); nl=${nl%x}; \
      while [ \"$n\" -gt 0 ]; do IFS= read -r l || exit 127; c=\"$c$l$nl\"; n=$((n-1)); done; eval \"$c\"'";
 
+/// [`BOOTSTRAP`] for a command that reads no input: `sh` reads the whole
+/// command in large reads (up to the end of its input) instead of a byte at
+/// a time, which status polls and other small commands would pay for. The
+/// command arrives inside `{ ... }` ([`braced`]): one cut short lacks the
+/// closing brace, fails to parse and never runs.
+pub(super) const BOOTSTRAP_NO_INPUT: &str = "exec sh -c 'eval \"$(cat)\"'";
+
+/// `command` as [`BOOTSTRAP_NO_INPUT`] reads it: one compound command.
+pub(super) fn braced(command: &str) -> Vec<u8> {
+    format!("{{\n{command}\n}}\n").into_bytes()
+}
+
 /// `command` as [`BOOTSTRAP`] reads it: its line count, then its lines.
 pub(super) fn framed(command: &str) -> Vec<u8> {
     let mut text = command.to_string();
@@ -93,7 +105,7 @@ fn run_command(
     stop: Option<&Stop>,
 ) -> Result<Finished, Failure> {
     let before = |wait: &Wait<'_>, e: io::Error| Failure::BeforeSending(wait.explain(e));
-    let mut channel = start(wait, command).map_err(|e| before(wait, e))?;
+    let mut channel = start(wait, command, stdin.is_some()).map_err(|e| before(wait, e))?;
     wait.stop = stop.map(|s| s.token.clone());
     let mut stderr = Vec::new();
     let mut eof_sent = false;
@@ -128,18 +140,24 @@ fn run_command(
     finish(wait, &mut channel, stderr).map_err(|e| Failure::AfterSending(wait.explain(e)))
 }
 
-/// Open a channel, start [`BOOTSTRAP`] and send it `command`.
-fn start(wait: &mut Wait<'_>, command: &str) -> io::Result<Channel> {
+/// Open a channel, start [`BOOTSTRAP`] (or [`BOOTSTRAP_NO_INPUT`] for a
+/// command without `input`) and send it `command`.
+fn start(wait: &mut Wait<'_>, command: &str, input: bool) -> io::Result<Channel> {
     let session = wait.session;
     let mut channel = retry(wait, |_| {
         session.channel_open("session", WINDOW, PACKET, None)
     })?;
-    retry(wait, |_| channel.exec(BOOTSTRAP))?;
+    let (bootstrap, text) = if input {
+        (BOOTSTRAP, framed(command))
+    } else {
+        (BOOTSTRAP_NO_INPUT, braced(command))
+    };
+    retry(wait, |_| channel.exec(bootstrap))?;
     Writer {
         channel: &mut channel,
         wait,
     }
-    .write_all(&framed(command))?;
+    .write_all(&text)?;
     Ok(channel)
 }
 
@@ -181,7 +199,7 @@ fn stop_command(wait: &mut Wait<'_>, mut channel: Channel, eof_sent: bool, stop:
         let _ = retry(wait, |_| channel.send_eof());
     }
     let report = (|| {
-        let mut stopper = start(wait, &stop.command)?;
+        let mut stopper = start(wait, &stop.command, false)?;
         retry(wait, |_| stopper.send_eof())?;
         let mut said = Vec::new();
         let mut ignored = Vec::new();
@@ -461,20 +479,25 @@ mod tests {
     use super::*;
     use std::process::{Command, Stdio};
 
-    /// Run `command` the way the host's login shell `shell` would get it.
+    /// Run `command` the way the host's login shell `shell` would get it
+    /// (with `input` after it, or alone when there is none).
     fn through(shell: &str, command: &str, input: &[u8]) -> Option<String> {
         if !std::path::Path::new(shell).exists() {
             return None;
         }
+        let (bootstrap, text) = match input {
+            [] => (BOOTSTRAP_NO_INPUT, braced(command)),
+            _ => (BOOTSTRAP, framed(command)),
+        };
         let mut child = Command::new(shell)
             .arg("-c")
-            .arg(BOOTSTRAP)
+            .arg(bootstrap)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(&framed(command)).unwrap();
+        stdin.write_all(&text).unwrap();
         stdin.write_all(input).unwrap();
         drop(stdin);
         let output = child.wait_with_output().unwrap();
@@ -496,26 +519,35 @@ mod tests {
                 assert_eq!(out, "a  b|it's|\\n|2|input\ndone\n", "through {shell}");
                 ran += 1;
             }
+            if let Some(out) = through(shell, command, b"") {
+                assert_eq!(out, "a  b|it's|\\n|2|done\n", "through {shell}, no input");
+            }
         }
         assert!(ran >= 2, "at least sh and bash run here");
     }
 
     #[test]
     fn a_command_cut_short_never_runs() {
-        let mut framed = framed("echo first\necho second");
-        framed.truncate(framed.len() - 4);
-        let output = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(BOOTSTRAP)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                child.stdin.take().unwrap().write_all(&framed)?;
-                child.wait_with_output()
-            })
-            .unwrap();
-        assert_eq!(output.stdout, b"");
-        assert_eq!(output.status.code(), Some(127));
+        let command = "echo first\necho second";
+        for (bootstrap, mut text) in [
+            (BOOTSTRAP, framed(command)),
+            (BOOTSTRAP_NO_INPUT, braced(command)),
+        ] {
+            text.truncate(text.len() - 6);
+            let output = Command::new("/bin/sh")
+                .arg("-c")
+                .arg(bootstrap)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .and_then(|mut child| {
+                    child.stdin.take().unwrap().write_all(&text)?;
+                    child.wait_with_output()
+                })
+                .unwrap();
+            assert_eq!(output.stdout, b"", "{bootstrap}");
+            assert!(!output.status.success(), "{bootstrap}");
+        }
     }
 }
