@@ -25,16 +25,22 @@ def sshd(tmp_path_factory):
         server.cleanup_user(DIRECTORY, "crimpl-notebook-demo")
 
 
-@pytest.fixture
-def ssh_kernel(sshd, workdir, config_dir):
+def ssh_kernel_for(sshd: Sshd, workdir, config_dir, host: str | None = None) -> Kernel:
+    """A kernel with server `remote` on `host` (the test alias by default), in use."""
     sshd.trust_host_key()
     kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home))
     kernel.directory = f"~/{DIRECTORY}/{uuid.uuid4().hex[:8]}"
     result = kernel.execute(
-        f"%crimpl server new ssh remote --host {sshd.host_alias} --directory {kernel.directory}\n"
+        f"%crimpl server new ssh remote --host {host or sshd.host_alias} --directory {kernel.directory}\n"
         "%crimpl server use remote"
     )
     assert result.ok, result.error
+    return kernel
+
+
+@pytest.fixture
+def ssh_kernel(sshd, workdir, config_dir):
+    kernel = ssh_kernel_for(sshd, workdir, config_dir)
     yield kernel
     kernel.shutdown()
 

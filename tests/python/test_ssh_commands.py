@@ -6,13 +6,13 @@ from __future__ import annotations
 import queue
 import signal
 import time
-import uuid
 
 import pytest
 
 from harness import processes, users
 from harness.sshd import TEST_USER, Sshd
-from kernel_helpers import Kernel, kernel_env
+from kernel_helpers import Kernel
+from test_ssh import ssh_kernel_for
 
 DIRECTORY = "crimpl-tests"
 pytestmark = pytest.mark.system  # test users, sshd as root
@@ -26,19 +26,6 @@ def sshd(tmp_path_factory):
     finally:
         server.stop()
         server.cleanup_user(DIRECTORY)
-
-
-def ssh_kernel_for(sshd: Sshd, workdir, config_dir, host: str | None = None) -> Kernel:
-    """A kernel with server `remote` on `host` (the test alias by default), in use."""
-    sshd.trust_host_key()
-    kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home))
-    kernel.directory = f"~/{DIRECTORY}/{uuid.uuid4().hex[:8]}"
-    result = kernel.execute(
-        f"%crimpl server new ssh remote --host {host or sshd.host_alias} --directory {kernel.directory}\n"
-        "%crimpl server use remote"
-    )
-    assert result.ok, result.error
-    return kernel
 
 
 @pytest.fixture
