@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/python-env.sh
-echo "==> building crimpl-kernel (a cold build takes about 16 minutes on 2 cores)"
+echo "==> building crimpl-kernel (a cold build takes 16 to 25 minutes on 2 cores)"
 cargo build --bin crimpl-kernel
 ./target/debug/crimpl-kernel install --prefix .venv
 .venv/bin/python scripts/run_notebook.py notebooks/quickstart.ipynb notebooks/executed

@@ -20,7 +20,7 @@ scripts/system-deps.sh
 scripts/python-env.sh
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
-echo "==> building (a cold build takes about 16 minutes on 2 cores)"
+echo "==> building (a cold build takes 16 to 25 minutes on 2 cores)"
 started=$SECONDS
 cargo build --all-targets
 echo "==> built in $((SECONDS - started)) s"
