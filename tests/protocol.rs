@@ -101,6 +101,11 @@ async fn kernel_info_execute_and_iopub_over_zeromq() {
     let mut iopub = SubSocket::new();
     iopub.connect(&url(kernel.ports[1])).await.unwrap();
     iopub.subscribe("").await.unwrap();
+    // JEP 65: a subscriber knows it is heard once its `iopub_welcome` arrives;
+    // output published before that is not meant for it.
+    let welcome = receive(&mut iopub).await.expect("an iopub_welcome");
+    assert_eq!(welcome.msg_type(), "iopub_welcome");
+    assert_eq!(welcome.content["subscription"], "");
 
     let info = request(&mut shell, "kernel_info_request", json!({})).await;
     assert_eq!(info.msg_type(), "kernel_info_reply");
