@@ -1,7 +1,7 @@
 //! The control channel, served on its own task so that interrupt and
 //! shutdown work while a cell runs.
 
-use serde_json::json;
+use jupyter_protocol::{InterruptReply, JupyterMessageContent};
 use tokio::sync::oneshot;
 
 use super::interrupt::Interrupter;
@@ -9,7 +9,7 @@ use super::iopub::Publisher;
 use super::kernel_info;
 use super::lifecycle::shutdown_reply;
 use super::panics;
-use super::shell::error_reply;
+use super::replies;
 use super::sockets::{RouterChannel, log};
 use super::usage;
 use super::wire::Incoming;
@@ -43,9 +43,12 @@ pub async fn serve(
                 log(&format!(
                     "panic while handling {msg_type} on control: {panic}"
                 ));
-                let content = error_reply(panics::ENAME, &panics::user_message(msg_type, &panic));
-                let reply_type = msg_type.replace("_request", "_reply");
-                channel.replier.reply(&request, &reply_type, content).await;
+                let reply = replies::failed(
+                    msg_type,
+                    panics::ENAME,
+                    &panics::user_message(msg_type, &panic),
+                );
+                channel.replier.reply(&request, &reply).await;
             }
         }
     }
@@ -62,41 +65,35 @@ async fn handle(
     match request.msg_type() {
         "shutdown_request" => {
             let (restart, reply) = shutdown_reply(&request.content);
-            channel
-                .replier
-                .reply(request, "shutdown_reply", reply.clone())
-                .await;
-            publisher.publish("shutdown_reply", reply, Some(&request.header));
+            channel.replier.reply(request, &reply).await;
+            publisher.publish(
+                "shutdown_reply",
+                replies::content_of(&reply),
+                Some(&request.header),
+            );
             return Some(ShutdownRequested { restart });
         }
         "interrupt_request" => {
             interrupter.interrupt();
-            channel
-                .replier
-                .reply(request, "interrupt_reply", json!({ "status": "ok" }))
-                .await;
+            let reply = JupyterMessageContent::InterruptReply(InterruptReply::new());
+            channel.replier.reply(request, &reply).await;
         }
         "kernel_info_request" => {
-            channel
-                .replier
-                .reply(request, "kernel_info_reply", kernel_info::reply())
-                .await;
+            channel.replier.reply(request, &kernel_info::reply()).await;
         }
         "usage_request" => {
-            channel
-                .replier
-                .reply(request, "usage_reply", usage::reply())
-                .await;
+            let reply = replies::untyped("usage_reply", usage::reply());
+            channel.replier.reply(request, &reply).await;
         }
         other => {
             log(&format!("unsupported message type {other:?} on control"));
             if other.ends_with("_request") {
-                let reply_type = other.replace("_request", "_reply");
-                let content = error_reply(
+                let reply = replies::failed(
+                    other,
                     "UnknownMessageType",
                     &format!("this kernel does not handle {other}"),
                 );
-                channel.replier.reply(request, &reply_type, content).await;
+                channel.replier.reply(request, &reply).await;
             }
         }
     }

@@ -3,7 +3,11 @@
 
 use std::sync::Arc;
 
-use jupyter_protocol::ExecuteRequest;
+use std::collections::HashMap;
+
+use jupyter_protocol::{
+    ExecuteReply, ExecuteRequest, ExecutionCount, Media, MediaType, Payload, ReplyStatus,
+};
 use serde_json::{Value, json};
 
 use super::displays::Displays;
@@ -31,8 +35,8 @@ pub struct Executor {
 
 /// The reply to send and whether the cell failed (which aborts queued cells).
 pub struct Executed {
-    /// The `execute_reply` content.
-    pub reply: Value,
+    /// The `execute_reply`.
+    pub reply: ExecuteReply,
     /// Whether the cell ended in an error.
     pub failed: bool,
 }
@@ -78,8 +82,19 @@ impl Executor {
     }
 
     /// The reply to a request aborted because an earlier cell failed.
-    pub fn aborted_reply(&self) -> Value {
-        json!({ "status": "aborted", "execution_count": self.execution_count() })
+    pub fn aborted_reply(&self) -> ExecuteReply {
+        self.reply(ReplyStatus::Aborted, Vec::new())
+    }
+
+    /// An `execute_reply` of `status` at the current count, with `payload`.
+    fn reply(&self, status: ReplyStatus, payload: Vec<Payload>) -> ExecuteReply {
+        ExecuteReply {
+            status,
+            execution_count: ExecutionCount::new(self.execution_count),
+            payload,
+            user_expressions: Some(HashMap::new()),
+            error: None,
+        }
     }
 
     /// Run the cell of `request`.
@@ -117,16 +132,17 @@ impl Executor {
             .user_expressions
             .as_ref()
             .is_some_and(|e| !e.is_empty());
-        if has_expressions && executed.reply["status"] == "ok" {
+        if has_expressions && executed.reply.status == ReplyStatus::Ok {
             let input = InputSource::new(
                 self.stdin.clone(),
                 request,
                 content.allow_stdin,
                 self.interrupter.begin_cell(),
             );
-            executed.reply["user_expressions"] =
+            executed.reply.user_expressions = Some(
                 user_expressions::evaluate(&self.rust, &content.user_expressions, &sink, input)
-                    .await;
+                    .await,
+            );
             self.interrupter.end_cell();
         }
         sink.flush();
@@ -143,13 +159,12 @@ impl Executor {
     ) -> Executed {
         if let Some(help) = self.pager_help(&content.code) {
             // `%crimpl submit?` pages the command's help, as `?` does in IPython.
+            let page = Payload::Page {
+                data: Media::new(vec![MediaType::Plain(help)]),
+                start: 0,
+            };
             return Executed {
-                reply: json!({
-                    "status": "ok",
-                    "execution_count": self.execution_count,
-                    "payload": [{ "source": "page", "data": { "text/plain": help }, "start": 0 }],
-                    "user_expressions": {},
-                }),
+                reply: self.reply(ReplyStatus::Ok, vec![page]),
                 failed: false,
             };
         }
@@ -211,12 +226,7 @@ impl Executor {
         self.interrupter.end_cell();
         match outcome {
             Ok(()) => Executed {
-                reply: json!({
-                    "status": "ok",
-                    "execution_count": self.execution_count,
-                    "payload": [],
-                    "user_expressions": {},
-                }),
+                reply: self.reply(ReplyStatus::Ok, Vec::new()),
                 failed: false,
             },
             Err(error) => {
@@ -237,12 +247,16 @@ impl Executor {
         self.magics.inspect(line)
     }
 
+    /// The `execute_reply` of a cell that ended in `error`.
+    pub fn failed_reply(&self, error: &CellError) -> ExecuteReply {
+        let mut reply = self.reply(ReplyStatus::Error, Vec::new());
+        reply.error = Some(Box::new(error.to_reply_error()));
+        reply
+    }
+
     fn failure(&self, error: &CellError) -> Executed {
-        let mut reply = error.to_content();
-        reply["status"] = json!("error");
-        reply["execution_count"] = json!(self.execution_count);
         Executed {
-            reply,
+            reply: self.failed_reply(error),
             failed: true,
         }
     }

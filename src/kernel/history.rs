@@ -12,8 +12,9 @@ use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use jupyter_protocol::HistoryEntry;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::sockets::log;
 
@@ -164,7 +165,7 @@ impl History {
     }
 
     /// The `history` list answering `query`.
-    pub fn query(&self, query: &HistoryQuery) -> Result<Vec<Value>, String> {
+    pub fn query(&self, query: &HistoryQuery) -> Result<Vec<HistoryEntry>, String> {
         let selected: Vec<&Entry> = match query.hist_access_type.as_str() {
             "tail" => {
                 let n = query.n.unwrap_or(10);
@@ -214,14 +215,13 @@ impl History {
         Ok(selected
             .into_iter()
             .map(|e| {
+                // Sessions are numbered from 1: the cast never meets a negative.
+                let session = usize::try_from(e.session).unwrap_or_default();
                 if query.output {
-                    json!([
-                        e.session,
-                        e.line,
-                        [e.input, e.output.clone().unwrap_or_default()]
-                    ])
+                    let output = e.output.clone().unwrap_or_default();
+                    HistoryEntry::InputOutput(session, e.line, (e.input.clone(), output))
                 } else {
-                    json!([e.session, e.line, e.input])
+                    HistoryEntry::Input(session, e.line, e.input.clone())
                 }
             })
             .collect())
@@ -245,6 +245,7 @@ fn append(file: &Path, entry: &Entry) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn history() -> History {
         let mut history = History::default();
@@ -255,9 +256,18 @@ mod tests {
     }
 
     fn query(value: Value) -> Vec<Value> {
-        history()
-            .query(&serde_json::from_value(value).unwrap())
-            .unwrap()
+        values(
+            history()
+                .query(&serde_json::from_value(value).unwrap())
+                .unwrap(),
+        )
+    }
+
+    fn values(entries: Vec<HistoryEntry>) -> Vec<Value> {
+        entries
+            .into_iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect()
     }
 
     #[test]
@@ -296,13 +306,13 @@ mod tests {
         second.record(1, "a + 1");
         let tail = serde_json::from_value(json!({"hist_access_type": "tail", "n": 5})).unwrap();
         assert_eq!(
-            second.query(&tail).unwrap(),
+            values(second.query(&tail).unwrap()),
             vec![json!([1, 1, "let a = 1;"]), json!([2, 1, "a + 1"])]
         );
         let previous =
             serde_json::from_value(json!({"hist_access_type": "range", "session": -1})).unwrap();
         assert_eq!(
-            second.query(&previous).unwrap(),
+            values(second.query(&previous).unwrap()),
             vec![json!([1, 1, "let a = 1;"])]
         );
     }
@@ -314,7 +324,7 @@ mod tests {
         let q = serde_json::from_value(json!({"hist_access_type": "tail", "n": 1, "output": true}))
             .unwrap();
         assert_eq!(
-            history.query(&q).unwrap(),
+            values(history.query(&q).unwrap()),
             vec![json!([1, 3, ["1 + 2", "3"]])]
         );
     }

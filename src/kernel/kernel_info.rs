@@ -3,7 +3,12 @@
 use std::process::Command;
 use std::sync::OnceLock;
 
-use serde_json::{Value, json};
+use jupyter_protocol::{
+    CodeMirrorMode, HelpLink, JupyterMessageContent, KernelInfoReply, LanguageInfo, ReplyStatus,
+};
+use serde_json::json;
+
+use super::replies;
 
 use super::session::PROTOCOL_VERSION;
 
@@ -34,33 +39,47 @@ fn parse_rustc_version(output: &str) -> Option<String> {
     output.split_whitespace().nth(1).map(str::to_string)
 }
 
-/// The content of `kernel_info_reply`.
-pub fn reply() -> Value {
-    json!({
-        "status": "ok",
-        "protocol_version": PROTOCOL_VERSION,
-        "implementation": "crimpl-kernel",
-        "implementation_version": env!("CARGO_PKG_VERSION"),
-        "language_info": {
-            "name": "rust",
-            "version": rustc_version(),
-            "mimetype": "text/rust",
-            "file_extension": ".rs",
-            "pygments_lexer": "rust",
-            "codemirror_mode": "rust",
+/// The `kernel_info_reply`: `jupyter-protocol`'s typed reply, plus the JEP 92
+/// `supported_features` list the crate has no field for.
+pub fn reply() -> JupyterMessageContent {
+    let typed = KernelInfoReply {
+        status: ReplyStatus::Ok,
+        protocol_version: PROTOCOL_VERSION.to_string(),
+        implementation: "crimpl-kernel".to_string(),
+        implementation_version: env!("CARGO_PKG_VERSION").to_string(),
+        language_info: LanguageInfo {
+            name: "rust".to_string(),
+            version: rustc_version().to_string(),
+            mimetype: Some("text/rust".to_string()),
+            file_extension: Some(".rs".to_string()),
+            pygments_lexer: Some("rust".to_string()),
+            codemirror_mode: Some(CodeMirrorMode::Simple("rust".to_string())),
+            nbconvert_exporter: None,
         },
-        "banner": concat!(
-            "crimpl-kernel ", env!("CARGO_PKG_VERSION"),
+        banner: concat!(
+            "crimpl-kernel ",
+            env!("CARGO_PKG_VERSION"),
             ": Rust cells (evcxr) and %crimpl magics for remote compute jobs. Try %crimpl help."
-        ),
-        "help_links": [
-            { "text": "crimpl magics", "url": "https://github.com/kecnry/crimpl" },
-            { "text": "evcxr", "url": "https://github.com/evcxr/evcxr" },
+        )
+        .to_string(),
+        help_links: vec![
+            link("crimpl magics", "https://github.com/kecnry/crimpl"),
+            link("evcxr", "https://github.com/evcxr/evcxr"),
         ],
-        "debugger": false,
-        // JEP 92: optional protocol features this kernel implements (none of them yet).
-        "supported_features": [],
-    })
+        debugger: false,
+        error: None,
+    };
+    let mut content = serde_json::to_value(typed).unwrap_or_default();
+    // Optional protocol features this kernel implements: none of them yet.
+    content["supported_features"] = json!([]);
+    replies::untyped("kernel_info_reply", content)
+}
+
+fn link(text: &str, url: &str) -> HelpLink {
+    HelpLink {
+        text: text.to_string(),
+        url: url.to_string(),
+    }
 }
 
 #[cfg(test)]

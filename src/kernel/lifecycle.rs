@@ -3,7 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use jupyter_protocol::{JupyterMessageContent, ReplyStatus, ShutdownReply};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::control::ShutdownRequested;
@@ -45,10 +46,15 @@ impl Lifecycle {
 
 /// The content of a `shutdown_reply` to a request with `content` (sent on
 /// the request's channel and, as the spec asks, on iopub).
-pub fn shutdown_reply(content: &Value) -> (bool, Value) {
+pub fn shutdown_reply(content: &Value) -> (bool, JupyterMessageContent) {
     let restart = content
         .get("restart")
         .and_then(|r| r.as_bool())
         .unwrap_or(false);
-    (restart, json!({ "status": "ok", "restart": restart }))
+    let reply = ShutdownReply {
+        restart,
+        status: ReplyStatus::Ok,
+        error: None,
+    };
+    (restart, JupyterMessageContent::ShutdownReply(reply))
 }

@@ -17,6 +17,7 @@ pub mod kernelspec;
 pub mod lifecycle;
 pub mod output;
 pub mod panics;
+pub mod replies;
 pub mod rust_cells;
 pub mod rust_errors;
 pub mod session;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use jupyter_protocol::Header;
+use jupyter_protocol::{Header, ReplyError};
 use serde_json::{Map, Value, json};
 
 use super::displays::Displays;
@@ -115,5 +115,14 @@ impl CellError {
     /// The `error` content (also the error fields of an `execute_reply`).
     pub fn to_content(&self) -> Value {
         json!({ "ename": self.ename, "evalue": self.evalue, "traceback": self.traceback })
+    }
+
+    /// The error fields of a typed reply.
+    pub fn to_reply_error(&self) -> ReplyError {
+        ReplyError {
+            ename: self.ename.clone(),
+            evalue: self.evalue.clone(),
+            traceback: self.traceback.clone(),
+        }
     }
 }

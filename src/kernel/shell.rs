@@ -4,7 +4,10 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use jupyter_protocol::{CompleteRequest, InspectRequest, IsCompleteRequest};
+use jupyter_protocol::{
+    CommInfoReply, CompleteReply, CompleteRequest, HistoryReply, InspectReply, InspectRequest,
+    InterruptReply, IsCompleteReply, IsCompleteRequest, JupyterMessageContent, Media, MediaType,
+};
 use serde_json::{Value, json};
 
 use super::execute::Executor;
@@ -15,6 +18,7 @@ use super::kernel_info;
 use super::lifecycle::{Lifecycle, shutdown_reply};
 use super::output::CellError;
 use super::panics;
+use super::replies;
 use super::rust_cells::RustCells;
 use super::sockets::{RouterChannel, log};
 use super::text::{byte_offset, char_offset, line_at};
@@ -83,20 +87,17 @@ impl Shell {
         let msg_type = request.msg_type();
         log(&format!("panic while handling {msg_type}: {panic}"));
         let message = panics::user_message(msg_type, panic);
-        let mut reply = error_reply(panics::ENAME, &message);
         let is_cell = msg_type == "execute_request";
-        if is_cell {
+        let reply = if is_cell {
             self.executor.abandon_cell();
             let error = CellError::new(panics::ENAME, &message);
             self.publisher
                 .publish("error", error.to_content(), Some(&request.header));
-            reply["execution_count"] = json!(self.executor.execution_count());
-        }
-        let reply_type = msg_type.replace("_request", "_reply");
-        self.channel
-            .replier
-            .reply(request, &reply_type, reply)
-            .await;
+            JupyterMessageContent::ExecuteReply(self.executor.failed_reply(&error))
+        } else {
+            replies::failed(msg_type, panics::ENAME, &message)
+        };
+        self.channel.replier.reply(request, &reply).await;
         is_cell
     }
 
@@ -106,11 +107,8 @@ impl Shell {
         while let Ok(request) = self.channel.incoming.try_recv() {
             if request.msg_type() == "execute_request" {
                 self.publisher.status("busy", Some(&request.header));
-                let reply = self.executor.aborted_reply();
-                self.channel
-                    .replier
-                    .reply(&request, "execute_reply", reply)
-                    .await;
+                let reply = JupyterMessageContent::ExecuteReply(self.executor.aborted_reply());
+                self.channel.replier.reply(&request, &reply).await;
                 self.publisher.status("idle", Some(&request.header));
             } else {
                 self.pending.push_back(request);
@@ -121,38 +119,35 @@ impl Shell {
     /// Handle one request; returns whether it was a failed cell.
     async fn handle(&mut self, request: &Incoming) -> bool {
         panics::forced(request.msg_type());
-        let reply_type = request.msg_type().replace("_request", "_reply");
         let reply = match request.msg_type() {
             "execute_request" => {
                 let executed = self.executor.execute(request).await;
-                self.channel
-                    .replier
-                    .reply(request, "execute_reply", executed.reply)
-                    .await;
+                let reply = JupyterMessageContent::ExecuteReply(executed.reply);
+                self.channel.replier.reply(request, &reply).await;
                 return executed.failed;
             }
             "kernel_info_request" => kernel_info::reply(),
             "interrupt_request" => {
                 self.lifecycle.interrupt();
-                json!({ "status": "ok" })
+                JupyterMessageContent::InterruptReply(InterruptReply::new())
             }
             "shutdown_request" => {
                 let (restart, reply) = shutdown_reply(&request.content);
-                self.channel
-                    .replier
-                    .reply(request, "shutdown_reply", reply.clone())
-                    .await;
-                self.publisher
-                    .publish("shutdown_reply", reply, Some(&request.header));
+                self.channel.replier.reply(request, &reply).await;
+                self.publisher.publish(
+                    "shutdown_reply",
+                    replies::content_of(&reply),
+                    Some(&request.header),
+                );
                 self.lifecycle.shutdown(restart);
                 return false;
             }
-            "usage_request" => usage::reply(),
+            "usage_request" => replies::untyped("usage_reply", usage::reply()),
             "complete_request" => self.complete(request).await,
             "inspect_request" => self.inspect(request).await,
             "is_complete_request" => is_complete(request),
             "history_request" => self.history(request),
-            "comm_info_request" => json!({ "status": "ok", "comms": {} }),
+            "comm_info_request" => JupyterMessageContent::CommInfoReply(CommInfoReply::default()),
             "comm_open" => {
                 // No comm targets exist in this kernel: close it, as ipykernel does.
                 let comm_id = request
@@ -170,7 +165,8 @@ impl Shell {
             "comm_msg" | "comm_close" => return false,
             other if other.ends_with("_request") => {
                 log(&format!("unknown message type {other:?} on shell"));
-                error_reply(
+                replies::failed(
+                    other,
                     "UnknownMessageType",
                     &format!("this kernel does not handle {other}"),
                 )
@@ -180,16 +176,13 @@ impl Shell {
                 return false;
             }
         };
-        self.channel
-            .replier
-            .reply(request, &reply_type, reply)
-            .await;
+        self.channel.replier.reply(request, &reply).await;
         false
     }
 
-    async fn complete(&self, request: &Incoming) -> Value {
+    async fn complete(&self, request: &Incoming) -> JupyterMessageContent {
         let Ok(content) = serde_json::from_value::<CompleteRequest>(request.content.clone()) else {
-            return error_reply("BadRequest", "malformed complete_request content");
+            return bad_request(request, "malformed complete_request content");
         };
         let code = &content.code;
         let cursor = byte_offset(code, content.cursor_pos);
@@ -208,67 +201,65 @@ impl Shell {
                 .map(|c| (c.matches, c.start, c.end))
         };
         let (matches, start, end) = found.unwrap_or((Vec::new(), cursor, cursor));
-        json!({
-            "status": "ok",
-            "matches": matches,
-            "cursor_start": char_offset(code, start),
-            "cursor_end": char_offset(code, end),
-            "metadata": {},
+        JupyterMessageContent::CompleteReply(CompleteReply {
+            matches,
+            cursor_start: char_offset(code, start),
+            cursor_end: char_offset(code, end),
+            ..CompleteReply::default()
         })
     }
 
-    async fn inspect(&self, request: &Incoming) -> Value {
+    async fn inspect(&self, request: &Incoming) -> JupyterMessageContent {
         let Ok(content) = serde_json::from_value::<InspectRequest>(request.content.clone()) else {
-            return error_reply("BadRequest", "malformed inspect_request content");
+            return bad_request(request, "malformed inspect_request content");
         };
         let code = &content.code;
         let cursor = byte_offset(code, content.cursor_pos);
         let (_, line) = line_at(code, cursor);
-        let text = if is_magic_line(line) {
+        let found = if is_magic_line(line) {
             self.magics
                 .inspect(line)
-                .map(|help| json!({ "text/plain": help }))
+                .map(|help| vec![MediaType::Plain(help)])
         } else {
             self.rust.inspect(code, cursor).await.map(|hover| {
-                let mut data = json!({ "text/plain": hover.text });
+                let mut data = vec![MediaType::Plain(hover.text)];
                 if !hover.html.is_empty() {
-                    data["text/html"] = json!(hover.html);
+                    data.push(MediaType::Html(hover.html));
                 }
                 data
             })
         };
-        match text {
-            Some(data) => json!({ "status": "ok", "found": true, "data": data, "metadata": {} }),
-            None => json!({ "status": "ok", "found": false, "data": {}, "metadata": {} }),
-        }
+        JupyterMessageContent::InspectReply(InspectReply {
+            found: found.is_some(),
+            data: Media::new(found.unwrap_or_default()),
+            ..InspectReply::default()
+        })
     }
 
-    fn history(&self, request: &Incoming) -> Value {
+    fn history(&self, request: &Incoming) -> JupyterMessageContent {
         let query = match serde_json::from_value::<HistoryQuery>(request.content.clone()) {
             Ok(query) => query,
-            Err(err) => {
-                return error_reply("BadRequest", &format!("malformed history_request: {err}"));
-            }
+            Err(err) => return bad_request(request, &format!("malformed history_request: {err}")),
         };
         match self.executor.history().query(&query) {
-            Ok(history) => json!({ "status": "ok", "history": history }),
-            Err(message) => error_reply("BadRequest", &message),
+            Ok(history) => JupyterMessageContent::HistoryReply(HistoryReply::new(history)),
+            Err(message) => bad_request(request, &message),
         }
     }
 }
 
-fn is_complete(request: &Incoming) -> Value {
+fn is_complete(request: &Incoming) -> JupyterMessageContent {
     let Ok(content) = serde_json::from_value::<IsCompleteRequest>(request.content.clone()) else {
-        return error_reply("BadRequest", "malformed is_complete_request content");
+        return bad_request(request, "malformed is_complete_request content");
     };
-    match is_complete::cell(&content.code) {
-        Completeness::Complete => json!({ "status": "complete" }),
-        Completeness::Invalid => json!({ "status": "invalid" }),
-        Completeness::Incomplete(indent) => json!({ "status": "incomplete", "indent": indent }),
-    }
+    JupyterMessageContent::IsCompleteReply(match is_complete::cell(&content.code) {
+        Completeness::Complete => IsCompleteReply::complete(),
+        Completeness::Invalid => IsCompleteReply::invalid(),
+        Completeness::Incomplete(indent) => IsCompleteReply::incomplete(indent),
+    })
 }
 
-/// The content of a reply with `status: error`.
-pub fn error_reply(ename: &str, evalue: &str) -> Value {
-    json!({ "status": "error", "ename": ename, "evalue": evalue, "traceback": [evalue] })
+/// The error reply to a `request` whose content cannot be served.
+fn bad_request(request: &Incoming, message: &str) -> JupyterMessageContent {
+    replies::failed(request.msg_type(), "BadRequest", message)
 }

@@ -8,12 +8,13 @@
 //! that stops reading holds up no other. The heartbeat echoes.
 
 use bytes::Bytes;
-use jupyter_protocol::{ConnectionInfo, Header};
+use jupyter_protocol::{ConnectionInfo, Header, JupyterMessageContent};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use zeromq::{RepSocket, RouterSendHalf, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
 use super::iopub::{self, Publisher};
+use super::replies;
 use super::session::Session;
 use super::wire::{self, Incoming};
 
@@ -33,13 +34,13 @@ pub struct Replier {
 }
 
 impl Replier {
-    /// Answer `request` with a `msg_type` message carrying `content`.
-    pub async fn reply(&self, request: &Incoming, msg_type: &str, content: Value) {
+    /// Answer `request` with `reply` (its message type is the reply's own).
+    pub async fn reply(&self, request: &Incoming, reply: &JupyterMessageContent) {
         self.send_to(
             &request.identities,
-            msg_type,
+            reply.message_type(),
             Some(&request.header),
-            &content,
+            &replies::content_of(reply),
         )
         .await;
     }

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value, json};
+use jupyter_protocol::{ExpressionResult, Media};
+use serde_json::{Map, Value};
 
-use super::output::CellSink;
+use super::output::{CellError, CellSink};
 use super::rust_cells::RustCells;
 use super::stdin::InputSource;
 
@@ -16,20 +17,34 @@ pub async fn evaluate(
     expressions: &Option<HashMap<String, String>>,
     sink: &CellSink,
     input: InputSource,
-) -> Value {
-    let mut results = Map::new();
+) -> HashMap<String, ExpressionResult> {
+    let mut results = HashMap::new();
     let mut pairs: Vec<(&String, &String)> = expressions.iter().flatten().collect();
     pairs.sort();
     for (name, code) in pairs {
         let result = match rust.eval(code, sink.clone(), input.clone()).await {
-            Ok(bundle) => json!({ "status": "ok", "data": bundle, "metadata": {} }),
-            Err(error) => {
-                let mut content = error.to_content();
-                content["status"] = json!("error");
-                content
-            }
+            Ok(bundle) => match serde_json::from_value::<Media>(Value::Object(bundle)) {
+                Ok(data) => ExpressionResult::Ok {
+                    data,
+                    metadata: Map::new(),
+                },
+                Err(err) => failed(&CellError::new(
+                    "BadMimeBundle",
+                    &format!("the value of {name:?} is not a valid mime bundle: {err}"),
+                )),
+            },
+            Err(error) => failed(&error),
         };
         results.insert(name.clone(), result);
     }
-    Value::Object(results)
+    results
+}
+
+fn failed(error: &CellError) -> ExpressionResult {
+    let error = error.to_reply_error();
+    ExpressionResult::Error {
+        ename: error.ename,
+        evalue: error.evalue,
+        traceback: error.traceback,
+    }
 }
