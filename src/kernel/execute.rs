@@ -64,11 +64,6 @@ impl Executor {
         }
     }
 
-    /// The execution count of the latest stored cell.
-    pub fn execution_count(&self) -> usize {
-        self.execution_count
-    }
-
     /// Forget the cell that was running (its handler panicked): later
     /// display updates and interrupts no longer go to it.
     pub fn abandon_cell(&self) {

@@ -2,33 +2,33 @@
 //! It knows nothing of crimpl; cells starting with `%crimpl` go to
 //! [`crate::magics`], other cells to Rust through evcxr.
 
-pub mod control;
-pub mod displays;
-pub mod execute;
+mod control;
+mod displays;
+mod execute;
 #[cfg(test)]
 mod fuzz;
-pub mod history;
-pub mod interrupt;
-pub mod iopub;
-pub mod iopub_backlog;
-pub mod is_complete;
-pub mod kernel_info;
+mod history;
+mod interrupt;
+mod iopub;
+mod iopub_backlog;
+mod is_complete;
+mod kernel_info;
 pub mod kernelspec;
-pub mod lifecycle;
-pub mod output;
-pub mod panics;
-pub mod replies;
-pub mod rust_cells;
-pub mod rust_errors;
+mod lifecycle;
+mod output;
+mod panics;
+mod replies;
+mod rust_cells;
+mod rust_errors;
 pub mod session;
-pub mod shell;
-pub mod sockets;
-pub mod stdin;
-pub mod stdin_reads;
-pub mod stream_batcher;
-pub mod text;
-pub mod usage;
-pub mod user_expressions;
+mod shell;
+mod sockets;
+mod stdin;
+mod stdin_reads;
+mod stream_batcher;
+mod text;
+mod usage;
+mod user_expressions;
 pub mod wire;
 
 use std::path::Path;
