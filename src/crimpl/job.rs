@@ -82,7 +82,7 @@ pub struct SurveyLine {
     /// The Slurm cluster the job was submitted to (`sbatch -M`), if named.
     pub cluster: String,
     /// What crimpl learnt of the job's end from Slurm, as saved in its
-    /// directory (`SOURCE TEXT`, see [`super::slurm::queue::from_evidence`]).
+    /// directory (`SOURCE TEXT`, see `slurm::queue::from_evidence`).
     pub evidence: String,
 }
 
