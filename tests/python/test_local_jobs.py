@@ -33,39 +33,8 @@ def job_pid(server_dir, job: str) -> int:
     raise AssertionError(f"job {job} recorded no pid in 5 s")
 
 
-def test_submit_wait_status_ls_fetch(local_kernel, workdir, server_dir):
-    (workdir / "in.txt").write_text("3\n4\n")
-    result = local_kernel.execute(
-        "%%crimpl submit --job sum --files in.txt --wait\n"
-        "echo start\n"
-        "awk '{ s += $1 } END { print s }' in.txt > out.txt\n"
-        "mkdir -p plots && echo png > plots/a.png\n"
-        "echo end\n"
-    )
-    assert result.ok, result.error
-    assert "start" in result.text and "end" in result.text
-    assert "complete" in result.text
-    status = local_kernel.execute("%crimpl status sum")
-    assert "complete" in status.text
-    listing = local_kernel.execute("%crimpl ls sum").text
-    assert "in.txt" in listing and "input" in listing
-    assert "out.txt" in listing and "output" in listing
-    assert "crimpl-job.status" in listing and "crimpl" in listing
-    fetched = local_kernel.execute("%crimpl fetch sum")
-    assert fetched.ok, fetched.error
-    assert (workdir / "out.txt").read_text() == "7\n"
-    assert (workdir / "plots" / "a.png").read_text() == "png\n"
-    assert (workdir / "in.txt").read_text() == "3\n4\n"  # inputs are not fetched back
-    log = local_kernel.execute("%crimpl log sum --tail 1")
-    assert log.text.strip() == "end"
 
 
-def test_failing_job_reports_its_exit_code(local_kernel):
-    result = local_kernel.execute("%%crimpl submit --job bad --wait\necho about to fail\nexit 3\n")
-    assert not result.ok
-    assert "failed (exit code 3)" in result.error
-    assert "failed (exit code 3)" in local_kernel.execute("%crimpl status bad").text
-    assert "about to fail" in local_kernel.execute("%crimpl log bad").text
 
 
 def test_killed_job_ends_canceled_and_its_processes_are_gone(local_kernel, server_dir):
@@ -147,14 +116,6 @@ def test_interrupted_run_ends_its_process_group(local_kernel, server_dir):
     assert local_kernel.execute("%%crimpl run\necho next\n", timeout=30).ok
 
 
-def test_restarted_kernel_reattaches_to_a_job_by_name(local_kernel):
-    assert local_kernel.execute("%%crimpl submit --job survivor\nsleep 3\necho survived > s.txt\n").ok
-    local_kernel.restart()
-    result = local_kernel.execute("%crimpl wait survivor --server loc", timeout=30)
-    assert result.ok, result.error
-    assert "complete" in result.text
-    assert local_kernel.execute("%crimpl fetch survivor --server loc").ok
-    assert (local_kernel.cwd / "s.txt").read_text() == "survived\n"
 
 
 def test_submit_display_updates_in_place_until_the_job_ends(local_kernel):
@@ -183,16 +144,6 @@ def test_run_streams_output_and_fails_on_nonzero_exit(local_kernel):
     assert not failed.ok and "exited with code 4" in failed.error
 
 
-def test_jobs_lists_every_job_and_resubmit_runs_again(local_kernel, server_dir):
-    assert local_kernel.execute("%%crimpl submit --job again --wait\necho run >> runs.txt\n").ok
-    assert local_kernel.execute("%%crimpl submit --job other --wait\ntrue\n").ok
-    listing = local_kernel.execute("%crimpl jobs").text
-    assert "again" in listing and "other" in listing
-    assert local_kernel.execute("%crimpl resubmit again").ok
-    assert local_kernel.execute("%crimpl wait again").ok
-    assert (job_dir(server_dir, "again") / "runs.txt").read_text() == "run\nrun\n"
-    exists = local_kernel.execute("%%crimpl submit --job again\ntrue\n")
-    assert not exists.ok and "exists already" in exists.error
 
 
 def test_variables_expand_in_magic_lines(workdir, config_dir, server_dir):

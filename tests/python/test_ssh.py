@@ -1,7 +1,6 @@
 """The SSH server against a real OpenSSH sshd on loopback."""
 from __future__ import annotations
 
-import shlex
 import subprocess
 import time
 import uuid
@@ -45,29 +44,6 @@ def ssh_kernel(sshd, workdir, config_dir):
     kernel.shutdown()
 
 
-def test_whole_job_cycle_over_ssh(ssh_kernel, sshd, workdir):
-    run = ssh_kernel.execute("%%crimpl run\necho \"running as $(id -un) in $PWD\"\n")
-    assert run.ok and f"running as {TEST_USER}" in run.text, run.error
-    (workdir / "data file.txt").write_text("5\n6\n")
-    submitted = ssh_kernel.execute(
-        "%%crimpl submit --job cycle --files 'data file.txt' --wait\n"
-        "awk '{ s += $1 } END { print s }' 'data file.txt' > total.txt\necho done\n"
-    )
-    assert submitted.ok, submitted.error
-    assert "done" in submitted.text
-    assert "complete" in ssh_kernel.execute("%crimpl status cycle").text
-    listing = ssh_kernel.execute("%crimpl ls cycle").text
-    assert "data file.txt" in listing and "total.txt" in listing
-    fetched = ssh_kernel.execute("%crimpl fetch cycle")
-    assert fetched.ok, fetched.error
-    assert (workdir / "total.txt").read_text() == "11\n"
-    failing = ssh_kernel.execute("%%crimpl submit --job broken --wait\nexit 7\n")
-    assert "failed (exit code 7)" in failing.error
-    assert ssh_kernel.execute("%%crimpl submit --job sleeper\nsleep 300\n").ok
-    time.sleep(0.5)
-    assert "canceled" in ssh_kernel.execute("%crimpl kill sleeper").text
-    assert ssh_kernel.execute("%crimpl resubmit cycle").ok
-    assert ssh_kernel.execute("%crimpl wait cycle").ok
 
 
 def test_one_session_serves_every_command(ssh_kernel, sshd):
@@ -92,24 +68,6 @@ def test_hundred_jobs_are_listed_in_one_command(ssh_kernel, sshd):
     assert sshd.sessions_started() - before == 1
 
 
-def test_hostile_file_names_travel_safely(ssh_kernel, sshd, workdir):
-    names = ["sp ace.txt", "quo'te\".txt", "$(touch pwned).txt", "semi;colon.txt", "-dash.txt"]
-    for name in names:
-        (workdir / name).write_text(name)
-    files = " ".join(shlex.quote(f"./{n}") for n in names)
-    result = ssh_kernel.execute(f"%%crimpl submit --job hostile --files {files} --wait\nls > listing.out\n")
-    assert result.ok, result.error
-    listing = ssh_kernel.execute("%crimpl ls hostile").text
-    for name in names:
-        assert name in listing
-    paths = " ".join(shlex.quote(n) for n in names)
-    fetch_dir = workdir / "back"
-    assert ssh_kernel.execute(f"%crimpl fetch hostile --to back -- {paths}").ok
-    for name in names:
-        assert (fetch_dir / name).read_text() == name
-    remote_files = sshd.run_as_user(f"ls {ssh_kernel.directory}/crimpl-job-hostile").splitlines()
-    assert "pwned" not in remote_files and "$(touch pwned).txt" in remote_files
-    assert not (workdir / "pwned").exists()
 
 
 def test_unknown_host_key_is_refused_with_its_fingerprint_until_trusted(sshd, workdir, config_dir):

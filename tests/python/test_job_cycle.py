@@ -1,0 +1,149 @@
+"""The job cycle, written once and run against every server kind: local, ssh
+(a real sshd), slurm (a real single-node Slurm behind sshd) and aws (moto,
+with sshd standing in for the instances). Kind-specific behaviour is tested
+in each kind's own file."""
+from __future__ import annotations
+
+import shlex
+import time
+
+import pytest
+
+from harness import backends
+from kernel_helpers import Kernel, kernel_env
+
+#: Slurm schedules and AWS launches an instance per job: cells may take a while.
+CELL_TIMEOUT = 240
+SERVER = "target"
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        "local",
+        pytest.param("ssh", marks=pytest.mark.system),
+        pytest.param("slurm", marks=pytest.mark.system),
+        pytest.param("aws", marks=pytest.mark.system),
+    ],
+)
+def backend(request, tmp_path_factory):
+    with backends.STARTERS[request.param](tmp_path_factory.mktemp(request.param)) as started:
+        yield started
+
+
+@pytest.fixture
+def cycle_kernel(backend, workdir, config_dir, server_dir):
+    """A kernel with server `target` of the backend's kind, in use."""
+    env = kernel_env(config_dir)
+    env.update(backend.env)
+    kernel = Kernel(workdir, env)
+    result = kernel.execute(f"{backend.new_server(SERVER, server_dir)}\n%crimpl server use {SERVER}")
+    assert result.ok, result.error
+    yield kernel
+    cleanup = backend.cleanup(SERVER)
+    outcome = kernel.execute(cleanup, timeout=CELL_TIMEOUT) if cleanup else None
+    kernel.shutdown()
+    assert outcome is None or outcome.ok, outcome.error
+
+
+def run(kernel: Kernel, cell: str):
+    result = kernel.execute(cell, timeout=CELL_TIMEOUT)
+    assert result.ok, f"{cell!r}: {result.error}"
+    return result
+
+
+def wait_for(kernel: Kernel, job: str, word: str, seconds: float = CELL_TIMEOUT) -> str:
+    deadline = time.monotonic() + seconds
+    text = ""
+    while time.monotonic() < deadline:
+        text = kernel.execute(f"%crimpl status {job}").text
+        if word in text:
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"job {job} never became {word}: {text}")
+
+
+HOSTILE = ["data file.txt", "quo'te\".txt", "$(touch pwned).txt", "semi;colon.txt", "-dash.txt"]
+
+
+def test_submit_status_jobs_log_ls_fetch_with_hostile_names(cycle_kernel, backend, workdir):
+    setup = run(cycle_kernel, "%%crimpl run\necho \"setting up in $PWD\"\n")
+    assert "setting up in /" in setup.text
+    for name in HOSTILE:
+        (workdir / name).write_text("5\n6\n" if name == "data file.txt" else name)
+    files = " ".join(shlex.quote(f"./{name}") for name in HOSTILE)
+    submitted = run(
+        cycle_kernel,
+        f"%%crimpl submit --job cycle --files {files} --wait\n"
+        "echo start\n"
+        "awk '{ s += $1 } END { print s }' 'data file.txt' > total.txt\n"
+        "mkdir -p plots && cp 'quo'\\''te\".txt' 'plots/out quo'\\''te\".txt'\n"
+        "echo done\n",
+    )
+    assert "start" in submitted.text and "done" in submitted.text and "complete" in submitted.text
+
+    assert "complete" in cycle_kernel.execute("%crimpl status cycle").text
+    assert "cycle" in cycle_kernel.execute("%crimpl jobs").text
+    if backend.reach_files(SERVER):
+        run(cycle_kernel, backend.reach_files(SERVER))
+    listing = cycle_kernel.execute("%crimpl ls cycle").text
+    for name in HOSTILE + ["total.txt", "crimpl-job.status"]:
+        assert name in listing, name
+    assert "input" in listing and "output" in listing
+    assert cycle_kernel.execute("%crimpl log cycle --tail 1").text.strip() == "done"
+
+    for name in HOSTILE:
+        (workdir / name).unlink()
+    run(cycle_kernel, "%crimpl fetch cycle")
+    assert (workdir / "total.txt").read_text() == "11\n"
+    assert (workdir / "plots" / "out quo'te\".txt").read_text() == "quo'te\".txt"
+    assert not (workdir / "data file.txt").exists()  # inputs are not fetched back
+    back = " ".join(shlex.quote(name) for name in HOSTILE)
+    run(cycle_kernel, f"%crimpl fetch cycle --to back -- {back}")
+    for name in HOSTILE[1:]:
+        assert (workdir / "back" / name).read_text() == name
+    assert not list(workdir.rglob("pwned"))
+    remote = run(cycle_kernel, "%%crimpl run\nls -a crimpl-job-cycle\n").text.splitlines()
+    assert "$(touch pwned).txt" in remote and "pwned" not in remote
+
+
+def test_a_failing_job_reports_its_exit_code(cycle_kernel, backend):
+    failed = cycle_kernel.execute("%%crimpl submit --job broken --wait\necho about to fail\nexit 7\n", timeout=CELL_TIMEOUT)
+    assert not failed.ok and "failed (exit code 7)" in failed.error, failed.error
+    assert "failed" in cycle_kernel.execute("%crimpl status broken").text
+    if backend.reach_files(SERVER):
+        # On AWS the job's instance is gone; its exit code is on the volume.
+        run(cycle_kernel, backend.reach_files(SERVER))
+    assert "failed (exit code 7)" in cycle_kernel.execute("%crimpl status broken").text
+    assert "about to fail" in cycle_kernel.execute("%crimpl log broken").text
+    refused = cycle_kernel.execute("%%crimpl submit --job 'x;rm -rf ~'\necho hi\n")
+    assert not refused.ok and "job name" in refused.error
+
+
+def test_kill_ends_a_running_job_and_resubmit_runs_one_again(cycle_kernel, backend):
+    run(cycle_kernel, "%%crimpl submit --job sleeper\necho running\nsleep 300\n")
+    wait_for(cycle_kernel, "sleeper", "running")
+    killed = run(cycle_kernel, "%crimpl kill sleeper")
+    assert "canceled" in killed.text
+    wait_for(cycle_kernel, "sleeper", "canceled")
+
+    run(cycle_kernel, "%%crimpl submit --job again --wait\necho run >> runs.txt\n")
+    resubmitted = cycle_kernel.execute("%crimpl resubmit again", timeout=CELL_TIMEOUT)
+    if backend.resubmits:
+        assert resubmitted.ok, resubmitted.error
+        run(cycle_kernel, "%crimpl wait again")
+        runs = run(cycle_kernel, "%%crimpl run\ncat crimpl-job-again/runs.txt\n").text
+        assert runs.count("run") == 2, runs
+    else:
+        assert not resubmitted.ok and "submit the cell again" in resubmitted.error
+    exists = cycle_kernel.execute("%%crimpl submit --job again\ntrue\n", timeout=CELL_TIMEOUT)
+    assert not exists.ok and "exists already" in exists.error
+
+
+def test_a_new_kernel_reattaches_to_a_job_by_name(cycle_kernel, workdir):
+    run(cycle_kernel, "%%crimpl submit --job survivor\nsleep 3\necho survived > s.txt\n")
+    cycle_kernel.restart()  # a new kernel process: nothing of the job in memory
+    waited = run(cycle_kernel, f"%crimpl wait survivor --server {SERVER}")
+    assert "complete" in waited.text
+    run(cycle_kernel, f"%crimpl fetch survivor --server {SERVER}")
+    assert (workdir / "s.txt").read_text() == "survived\n"
