@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod check;
 pub mod config;
+pub mod error;
 pub mod job;
 pub mod layout;
 pub mod login_shell;
@@ -23,6 +24,7 @@ pub mod transport;
 pub mod unpack;
 
 pub use config::ServerConfig;
+pub use error::EngineError;
 pub use job::{FileRole, JobFile, JobRecord, KillOutcome, Listing};
 pub use registry::Registry;
 pub use server::{Plan, Server, SubmitOptions};

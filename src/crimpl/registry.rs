@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use super::config::ServerConfig;
+use super::error::EngineError;
 
 /// Environment variable that moves the config directory (tests, several setups).
 pub const CONFIG_DIR_ENV: &str = "CRIMPL_CONFIG_DIR";
@@ -64,7 +65,10 @@ impl Registry {
         validate_server_name(name)?;
         self.update(|file| {
             if file.servers.contains_key(name) && !replace {
-                bail!("a server named {name:?} exists already: add --replace, remove it first (%crimpl server remove {name}), or pick another name");
+                bail!(EngineError::Exists(format!(
+                    "a server named {name:?} exists already: add --replace, remove it first \
+                     (%crimpl server remove {name}), or pick another name"
+                )));
             }
             file.servers.insert(name.to_string(), config);
             Ok(())
@@ -77,7 +81,7 @@ impl Registry {
         self.update(|file| {
             removed = file.servers.remove(name);
             if removed.is_none() {
-                bail!("no server named {name:?}");
+                bail!(EngineError::NotFound(format!("no server named {name:?}")));
             }
             Ok(())
         })?;

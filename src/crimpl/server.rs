@@ -16,6 +16,7 @@ use anyhow::{Context, bail};
 
 use super::aws::{self, AwsServer, Progress};
 use super::config::ServerConfig;
+use super::error::EngineError;
 use super::job::{FileRole, JobFile, JobRecord, KillOutcome, Listing, SurveyLine, read_listing};
 use super::layout::{self, INPUT_LIST, SUBMIT_SCRIPT, WRAPPER};
 use super::login_shell::LoginShell;
@@ -385,7 +386,7 @@ impl Server {
                     return Ok(job);
                 }
                 Some(EXISTS_CODE) if !explicit => continue,
-                Some(EXISTS_CODE) => bail!(
+                Some(EXISTS_CODE) => bail!(EngineError::Exists(format!(
                     "job {job:?} exists already on {}: choose another --job name{}",
                     self.name,
                     if self.aws().is_some() {
@@ -393,7 +394,7 @@ impl Server {
                     } else {
                         format!(", or run it again with %crimpl resubmit {job}")
                     }
-                ),
+                ))),
                 code => bail!(
                     "submitting job {job:?} on {} failed (exit {}): {}",
                     self.name,
@@ -514,14 +515,14 @@ impl Server {
         self.survey(&pattern)?
             .into_iter()
             .next()
-            .with_context(|| match self.aws() {
-                Some(_) => format!(
+            .ok_or_else(|| match self.aws() {
+                Some(_) => anyhow::anyhow!(
                     "job {job:?} has no recorded end on server {name} (its volume keeps the latest {}) \
                  and no instance runs to read the volume: %crimpl server start {name}, then ask again",
                     aws::MAX_JOB_STATUSES,
                     name = self.name
                 ),
-                None => format!("{:#}", self.no_such_job(job)),
+                None => self.no_such_job(job),
             })
     }
 
@@ -532,11 +533,12 @@ impl Server {
             .jobs()
             .map(|records| records.into_iter().map(|r| r.name).collect())
             .unwrap_or_default();
-        anyhow::anyhow!(
+        EngineError::NotFound(format!(
             "no job {job:?} on server {}{}: %crimpl jobs lists them",
             self.name,
             suggest::did_you_mean(job, names.iter().map(String::as_str))
-        )
+        ))
+        .into()
     }
 
     /// `err` of an operation on `job`, or "no such job" if that is why it failed.

@@ -15,8 +15,8 @@ use super::{
     Cancel, CellInput, MagicError, MagicResult, Output, StreamName, aws, env, jobs, servers, watch,
 };
 use crate::crimpl::config::DEFAULT_DIRECTORY;
-use crate::crimpl::{Registry, Server, ServerConfig, suggest};
-use anyhow::{Context, anyhow};
+use crate::crimpl::{EngineError, Registry, Server, ServerConfig, suggest};
+use anyhow::Context;
 
 /// Name of the built-in server: this machine, jobs in `~/crimpl`. It is
 /// always there (a server made with this name takes its place).
@@ -211,10 +211,13 @@ impl Magics {
     /// "No server named ...", with the closest existing names.
     pub fn unknown_server(&self, name: &str) -> MagicError {
         let names = self.server_names();
-        MagicError::Crimpl(anyhow!(
-            "no server named {name:?}{}: %crimpl server list shows them, %crimpl server new makes one",
-            suggest::did_you_mean(name, names.iter().map(String::as_str))
-        ))
+        MagicError::Crimpl(
+            EngineError::NotFound(format!(
+                "no server named {name:?}{}: %crimpl server list shows them, %crimpl server new makes one",
+                suggest::did_you_mean(name, names.iter().map(String::as_str))
+            ))
+            .into(),
+        )
     }
 
     /// Open (or reuse) the server called `name`.

@@ -26,6 +26,8 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::crimpl::EngineError;
+
 pub use cell::{CellPart, is_magic_line, split_cell};
 pub use complete::Completion;
 pub use context::Magics;
@@ -102,7 +104,9 @@ impl MagicError {
     pub fn kind(&self) -> &'static str {
         match self {
             MagicError::Usage(_) => "UsageError",
-            MagicError::Crimpl(_) => "CrimplError",
+            MagicError::Crimpl(err) => {
+                EngineError::of(err).map_or("CrimplError", EngineError::name)
+            }
             MagicError::Interrupted(_) => "Interrupted",
         }
     }

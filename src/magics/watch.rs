@@ -12,7 +12,7 @@ use super::job_displays::JobDisplays;
 use super::utf8::Utf8Stream;
 use super::{Cancel, MagicError, MagicResult, Output, StreamName};
 use crate::crimpl::scripts::LogKind;
-use crate::crimpl::{JobRecord, JobStatus, Server};
+use crate::crimpl::{EngineError, JobRecord, JobStatus, Server};
 
 /// Run blocking engine work off the async runtime.
 pub async fn blocking<T: Send + 'static>(
@@ -87,12 +87,11 @@ pub async fn watch(
         let record = blocking(move || server.watch_record(&job)).await;
         let record = match (record, &last) {
             (Ok(Some(record)), _) => record,
-            (Ok(None), _) => {
-                return Err(MagicError::Crimpl(anyhow::anyhow!(
-                    "job {} no longer exists on server {} (was it deleted?)",
-                    watch.job,
-                    watch.server.name()
-                )));
+            (Ok(None), _) => return Err(gone(&watch)),
+            (Err(MagicError::Crimpl(err)), _)
+                if matches!(EngineError::of(&err), Some(EngineError::NotFound(_))) =>
+            {
+                return Err(gone(&watch));
             }
             // The host may be down for a while: say so and keep watching.
             (Err(MagicError::Crimpl(err)), Some(previous)) => JobRecord {
@@ -125,6 +124,18 @@ pub async fn watch(
             _ = tokio::time::sleep(pause) => {}
         }
     }
+}
+
+/// The error ending a watch whose job is no longer on its server.
+fn gone(watch: &Watch) -> MagicError {
+    MagicError::Crimpl(
+        EngineError::NotFound(format!(
+            "job {} no longer exists on server {} (was it deleted?)",
+            watch.job,
+            watch.server.name()
+        ))
+        .into(),
+    )
 }
 
 /// Watch `job` in the background until it ends, is deleted, or is unwatched

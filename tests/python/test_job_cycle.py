@@ -138,6 +138,7 @@ def test_kill_ends_a_running_job_and_resubmit_runs_one_again(cycle_kernel, backe
         assert not resubmitted.ok and "submit the cell again" in resubmitted.error
     exists = cycle_kernel.execute("%%crimpl submit --job again\ntrue\n", timeout=CELL_TIMEOUT)
     assert not exists.ok and "exists already" in exists.error
+    assert exists.reply["ename"] == "AlreadyExists"
 
 
 def test_a_new_kernel_reattaches_to_a_job_by_name(cycle_kernel, workdir):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import pathlib
 import shlex
+import shutil
 import time
 
 from kernel_helpers import Kernel, kernel_env
@@ -98,6 +99,21 @@ def test_interrupt_stops_the_wait_not_the_job(local_kernel):
     assert result.reply["ename"] == "Interrupted"
     assert "running" in local_kernel.execute("%crimpl status patient").text
     assert local_kernel.execute("%crimpl kill patient").ok
+
+
+def test_a_wait_on_a_job_deleted_meanwhile_stops_and_says_so(local_kernel, server_dir):
+    assert local_kernel.execute("%%crimpl submit --job doomed\nsleep 300\n").ok
+    pid = job_pid(server_dir, "doomed")
+    msg_id = local_kernel.kc.execute("%crimpl wait doomed")
+    time.sleep(1.5)
+    # Deleted behind the kernel's back (another notebook, a shell), then its process ended.
+    shutil.rmtree(job_dir(server_dir, "doomed"))
+    os.killpg(pid, 9)
+    result = local_kernel.collect(msg_id, timeout=30)
+    assert result.reply["ename"] == "NotFound", result.reply
+    assert "no longer exists" in result.error
+    unknown = local_kernel.execute("%crimpl status doomed")
+    assert unknown.reply["ename"] == "NotFound" and 'no job "doomed"' in unknown.error
 
 
 def test_interrupted_run_ends_its_process_group(local_kernel, server_dir):
