@@ -15,6 +15,9 @@ pub enum EngineError {
     /// A job or server of that name exists already.
     #[error("{0}")]
     Exists(String),
+    /// A request this server cannot honour as asked (an option of another kind).
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl EngineError {
@@ -28,6 +31,7 @@ impl EngineError {
         match self {
             EngineError::NotFound(_) => "NotFound",
             EngineError::Exists(_) => "AlreadyExists",
+            EngineError::Usage(_) => "UsageError",
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod job;
 pub mod layout;
 pub mod login_shell;
 pub mod lost;
+pub mod option_kinds;
 pub mod poller;
 pub mod registry;
 pub mod scripts;

@@ -21,6 +21,7 @@ use super::job::{FileRole, JobFile, JobRecord, KillOutcome, Listing, SurveyLine,
 use super::layout::{self, INPUT_LIST, SUBMIT_SCRIPT, WRAPPER};
 use super::login_shell::LoginShell;
 use super::lost::LostGrace;
+use super::option_kinds;
 use super::poller::{Poller, SLURM_FLOOR_SECONDS, Turn};
 use super::scripts;
 use super::slurm::{self, SlurmOptions};
@@ -295,6 +296,7 @@ impl Server {
 
     /// What `submit` would send and run.
     pub fn plan_submit(&self, script: &str, options: &SubmitOptions) -> anyhow::Result<Plan> {
+        option_kinds::check(self.config.kind(), &self.name, options)?;
         let job = options.job.clone().unwrap_or_else(layout::job_name_now);
         let entries = self.job_entries(&job, script, options)?;
         Ok(Plan {
@@ -323,6 +325,7 @@ impl Server {
         options: &SubmitOptions,
         progress: Progress<'_>,
     ) -> anyhow::Result<String> {
+        option_kinds::check(self.config.kind(), &self.name, options)?;
         let base = options.job.clone().unwrap_or_else(layout::job_name_now);
         layout::validate_job_name(&base)?;
         if let Some(batch) = self.batch_script(&base, script, options)? {

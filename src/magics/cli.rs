@@ -299,21 +299,6 @@ impl SlurmDefaultArgs {
             constraint: self.constraint.clone(),
         }
     }
-
-    /// The options given, by flag name.
-    pub fn given(&self) -> Vec<&'static str> {
-        [
-            ("--account", &self.account),
-            ("--qos", &self.qos),
-            ("--partition", &self.partition),
-            ("--mem", &self.mem),
-            ("--gpus", &self.gpus),
-            ("--constraint", &self.constraint),
-        ]
-        .into_iter()
-        .filter_map(|(flag, value)| value.as_ref().map(|_| flag))
-        .collect()
-    }
 }
 
 /// `%crimpl server new aws NAME ...`

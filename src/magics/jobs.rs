@@ -115,7 +115,6 @@ pub async fn submit(
     if let Some(job) = &args.job {
         crate::crimpl::layout::validate_job_name(job)?;
     }
-    check_kind(&server, &args)?;
     let options = SubmitOptions {
         job: args.job.clone(),
         files: local_paths(magics, &args.files),
@@ -178,44 +177,6 @@ pub async fn submit(
 /// The record of a job just submitted, before its status is read.
 fn starting(job: &str) -> JobRecord {
     JobRecord::new(job, JobStatus::Starting)
-}
-
-/// Refuse options the server's kind does not use, naming the kinds that do.
-fn check_kind(server: &Server, args: &SubmitArgs) -> MagicResult {
-    let kind = server.config().kind();
-    let mut slurm_only = args.slurm.given();
-    for (flag, given) in [
-        ("--walltime", args.walltime.is_some()),
-        ("--ntasks", args.ntasks.is_some()),
-        ("--nodes", args.nodes.is_some()),
-        ("--mail-type", args.mail_type.is_some()),
-        ("--sbatch", !args.sbatch.is_empty()),
-    ] {
-        if given {
-            slurm_only.push(flag);
-        }
-    }
-    let aws_only: Vec<&str> = [
-        ("--instance-type", args.instance_type.is_some()),
-        ("--keep-instance", args.keep_instance),
-    ]
-    .into_iter()
-    .filter_map(|(flag, given)| given.then_some(flag))
-    .collect();
-    let refused = match kind {
-        "slurm" => (aws_only, "aws"),
-        "aws" => (slurm_only, "slurm"),
-        _ if !slurm_only.is_empty() => (slurm_only, "slurm"),
-        _ => (aws_only, "aws"),
-    };
-    match refused {
-        (flags, kinds) if !flags.is_empty() => Err(MagicError::Usage(format!(
-            "{} only apply to {kinds} servers; server {} is a {kind} server",
-            flags.join(", "),
-            server.name()
-        ))),
-        _ => Ok(()),
-    }
 }
 
 /// `%crimpl jobs`.

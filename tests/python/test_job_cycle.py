@@ -120,6 +120,23 @@ def test_a_failing_job_reports_its_exit_code(cycle_kernel, backend):
     assert not refused.ok and "job name" in refused.error
 
 
+#: A submit option only another kind accepts, for each kind.
+FOREIGN_OPTION = {
+    "local": ("--walltime 1:00:00", "slurm and aws"),
+    "ssh": ("--sbatch=--hold", "slurm"),
+    "slurm": ("--instance-type c6i.large", "aws"),
+    "aws": ("--partition debug", "slurm"),
+}
+
+
+def test_an_option_of_another_kind_is_a_usage_error(cycle_kernel, backend):
+    option, kinds = FOREIGN_OPTION[backend.kind]
+    result = cycle_kernel.execute(f"%%crimpl submit --job foreign {option}\necho never\n", timeout=CELL_TIMEOUT)
+    assert not result.ok and result.reply["ename"] == "UsageError", result.error
+    assert f"applies to {kinds} servers" in result.error and f"is a {backend.kind} server" in result.error
+    assert "foreign" not in cycle_kernel.execute("%crimpl jobs").text  # nothing was sent
+
+
 def test_kill_ends_a_running_job_and_resubmit_runs_one_again(cycle_kernel, backend):
     run(cycle_kernel, "%%crimpl submit --job sleeper\necho running\nsleep 300\n")
     wait_for(cycle_kernel, "sleeper", "running")

@@ -203,7 +203,7 @@ def test_a_pasted_batch_script_keeps_its_sbatch_lines(slurm_kernel):
     refused = slurm_kernel.execute("%%crimpl submit --job chdir --sbatch=--chdir=/tmp\necho\n")
     assert not refused.ok and "cannot be used with crimpl" in refused.error
     wrong_kind = slurm_kernel.execute("%%crimpl submit --server local --account proj\necho\n")
-    assert not wrong_kind.ok and "only apply to slurm servers" in wrong_kind.error
+    assert not wrong_kind.ok and "--account applies to slurm servers" in wrong_kind.error
 
 
 def test_a_requeued_job_runs_again_and_wait_follows_it(slurm_kernel, cluster):
