@@ -12,11 +12,13 @@ Big output: the kernel's peak resident memory while a `%%crimpl run` prints
 1 GiB, with every client reading, and with one more client that subscribes
 to iopub and never reads.
 
-usage: .venv/bin/python scripts/bench.py [--quick]
+usage: .venv/bin/python scripts/bench.py [--quick] [--only SECTION ...]
+(sections: kernel, output, jobs, aws; all by default)
 """
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import shutil
 import statistics
@@ -132,9 +134,13 @@ def bench_big_output(scratch: pathlib.Path) -> list[tuple[str, float, float]]:
     return rows
 
 
-def timed(action, repeat: int) -> float:
+def timed(action, repeat: int, settle: bool = False) -> float:
+    """Median wall time of `action`; with `settle`, dirty pages are written out before each run
+    (so that a big fetch does not pay for the previous one's write-back)."""
     samples = []
     for i in range(repeat):
+        if settle:
+            os.sync()
         begin = time.perf_counter()
         action(i)
         samples.append(time.perf_counter() - begin)
@@ -171,7 +177,7 @@ def bench_jobs(kernel: Kernel, server: str, workdir: pathlib.Path, repeat: int) 
         return action
 
     figures["fetch 1000 small files"] = timed(fetch("small", "small-files"), repeat)
-    figures["fetch 1 GiB"] = timed(fetch("big", "big-file"), repeat)
+    figures["fetch 1 GiB"] = timed(fetch("big", "big-file"), repeat, settle=True)
     shutil.rmtree(workdir / "big-file", ignore_errors=True)
     return figures
 
@@ -190,7 +196,7 @@ def bench_openssh(sshd: Sshd, directory: str, workdir: pathlib.Path, repeat: int
         repeat)
     figures["fetch 1 GiB"] = timed(
         lambda i: run(scp + [f"{sshd.host_alias}:{directory}/crimpl-job-big/big.bin", str(workdir / "scp-big.bin")]),
-        repeat)
+        repeat, settle=True)
     (workdir / "scp-big.bin").unlink(missing_ok=True)
     return figures
 
@@ -239,49 +245,61 @@ def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, in
     return rows
 
 
+SECTIONS = ["kernel", "output", "jobs", "aws"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS, metavar="SECTION",
+                        help=f"run only these sections ({', '.join(SECTIONS)})")
     args = parser.parse_args()
     runs, repeat = (50, 1) if args.quick else (200, 3)
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="crimpl-bench-"))
     scratch.chmod(0o755)
     env = kernel_env(scratch / "config")
 
-    print("== kernel (start: median of 5; round trip: %d no-ops)" % runs, flush=True)
-    rows = [("crimpl-kernel", bench_kernel("crimpl", "%crimpl help", runs, env)),
-            ("ipykernel", bench_kernel("python3", "pass", runs, env))]
-    print(f"{'kernel':<15}{'start s':>10}{'rtt median ms':>16}{'rtt p95 ms':>12}{'RSS MiB':>10}")
-    for name, f in rows:
-        print(f"{name:<15}{f['start']:>10.3f}{f['median'] * 1000:>16.2f}{f['p95'] * 1000:>12.2f}{f['rss']:>10.1f}")
+    if "kernel" in args.only:
+        print("== kernel (start: median of 5; round trip: %d no-ops)" % runs, flush=True)
+        rows = [("crimpl-kernel", bench_kernel("crimpl", "%crimpl help", runs, env)),
+                ("ipykernel", bench_kernel("python3", "pass", runs, env))]
+        print(f"{'kernel':<15}{'start s':>10}{'rtt median ms':>16}{'rtt p95 ms':>12}{'RSS MiB':>10}")
+        for name, f in rows:
+            print(f"{name:<15}{f['start']:>10.3f}{f['median'] * 1000:>16.2f}{f['p95'] * 1000:>12.2f}{f['rss']:>10.1f}")
 
-    print("\n== big output: kernel peak RSS while `%%crimpl run` prints 1 GiB", flush=True)
-    print(f"{'iopub clients':<24}{'peak RSS MiB':>14}{'cell s':>10}")
-    for label, peak, seconds in bench_big_output(scratch):
-        print(f"{label:<24}{peak:>14.1f}{seconds:>10.1f}")
+    if "output" in args.only:
+        print("\n== big output: kernel peak RSS while `%%crimpl run` prints 1 GiB", flush=True)
+        print(f"{'iopub clients':<24}{'peak RSS MiB':>14}{'cell s':>10}")
+        for label, peak, seconds in bench_big_output(scratch):
+            print(f"{label:<24}{peak:>14.1f}{seconds:>10.1f}")
+    if "jobs" not in args.only and "aws" not in args.only:
+        shutil.rmtree(scratch, ignore_errors=True)
+        return 0
 
     sshd = Sshd(scratch / "sshd", listen=INSTANCE_ADDRESSES)
     workdir = scratch / "notebook"
     workdir.mkdir()
     kernel = Kernel(workdir, kernel_env(scratch / "config", home=sshd.home))
     try:
-        must(kernel.execute(f"%crimpl server new local loc --directory {scratch / 'local-server'}"))
-        must(kernel.execute("%crimpl server new ssh remote --host crimpl-test --directory ~/crimpl-bench"))
-        print(f"\n== jobs (median of {repeat}, status of {repeat * 3}), through the kernel", flush=True)
-        local = bench_jobs(kernel, "loc", workdir, repeat)
-        remote = bench_jobs(kernel, "remote", workdir, repeat)
-        openssh = bench_openssh(sshd, "crimpl-bench", workdir, repeat)
-        print(f"{'operation':<26}{'local s':>10}{'ssh s':>10}{'OpenSSH ssh/scp s':>20}")
-        for key in local:
-            other = f"{openssh[key]:.3f}" if key in openssh else ""
-            print(f"{key:<26}{local[key]:>10.3f}{remote[key]:>10.3f}{other:>20}")
-        ratio = openssh["fetch 1 GiB"] / remote["fetch 1 GiB"]
-        print(f"\n1 GiB fetch throughput over SSH: {1024 / remote['fetch 1 GiB']:.0f} MiB/s, "
-              f"{ratio:.0%} of scp's {1024 / openssh['fetch 1 GiB']:.0f} MiB/s")
-        print("\n== AWS EC2: API calls per operation, waits included (real AWS's timing over moto)", flush=True)
-        for label, actions in bench_aws(sshd, scratch):
-            detail = ", ".join(f"{name} {n}" for name, n in sorted(actions.items()))
-            print(f"{label:<36}{sum(actions.values()):>4}  {detail}")
+        if "jobs" in args.only:
+            must(kernel.execute(f"%crimpl server new local loc --directory {scratch / 'local-server'}"))
+            must(kernel.execute("%crimpl server new ssh remote --host crimpl-test --directory ~/crimpl-bench"))
+            print(f"\n== jobs (median of {repeat}, status of {repeat * 3}), through the kernel", flush=True)
+            local = bench_jobs(kernel, "loc", workdir, repeat)
+            remote = bench_jobs(kernel, "remote", workdir, repeat)
+            openssh = bench_openssh(sshd, "crimpl-bench", workdir, repeat)
+            print(f"{'operation':<26}{'local s':>10}{'ssh s':>10}{'OpenSSH ssh/scp s':>20}")
+            for key in local:
+                other = f"{openssh[key]:.3f}" if key in openssh else ""
+                print(f"{key:<26}{local[key]:>10.3f}{remote[key]:>10.3f}{other:>20}")
+            ratio = openssh["fetch 1 GiB"] / remote["fetch 1 GiB"]
+            print(f"\n1 GiB fetch throughput over SSH: {1024 / remote['fetch 1 GiB']:.0f} MiB/s, "
+                  f"{ratio:.0%} of scp's {1024 / openssh['fetch 1 GiB']:.0f} MiB/s")
+        if "aws" in args.only:
+            print("\n== AWS EC2: API calls per operation, waits included (real AWS's timing over moto)", flush=True)
+            for label, actions in bench_aws(sshd, scratch):
+                detail = ", ".join(f"{name} {n}" for name, n in sorted(actions.items()))
+                print(f"{label:<36}{sum(actions.values()):>4}  {detail}")
     finally:
         kernel.shutdown()
         sshd.stop()
