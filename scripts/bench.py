@@ -5,6 +5,8 @@ Kernel: start to first kernel_info_reply, execute round trip of a no-op
 Jobs: submit, status of one job, status of 100 jobs, fetch of 1000 small
 files and of one 1 GiB file, on the local server and on an SSH server (a
 private sshd on loopback, as in the tests), beside OpenSSH's own ssh/scp.
+Connect: an SSH server made directly and through a jump host (a second
+private sshd, ProxyJump), beside OpenSSH's `ssh HOST true`.
 AWS EC2: the EC2 API calls each operation makes (waits included), counted by
 the forwarder that gives moto_server real AWS's timing (tests/python/harness/
 aws_timing.py; moto on loopback, the same sshd standing in for instances).
@@ -13,7 +15,7 @@ Big output: the kernel's peak resident memory while a `%%crimpl run` prints
 to iopub and never reads.
 
 usage: .venv/bin/python scripts/bench.py [--quick] [--only SECTION ...]
-(sections: kernel, output, jobs, aws; all by default)
+(sections: kernel, output, jobs, connect, aws; all by default)
 """
 from __future__ import annotations
 
@@ -201,6 +203,37 @@ def bench_openssh(sshd: Sshd, directory: str, workdir: pathlib.Path, repeat: int
     return figures
 
 
+def bench_connect(kernel: Kernel, sshd: Sshd, scratch: pathlib.Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """Connect time (`server new`: connect, log in, make the directory) to the sshd directly and
+    through a second sshd as jump host (ProxyJump), beside OpenSSH's `ssh HOST true` and `ssh -J`."""
+    jump = Sshd(scratch / "jump-sshd")
+    try:
+        sshd.authorize(sshd.client_pub)  # the jump sshd's set-up authorised its own key: one user, one key
+        ssh_dir = sshd.home / ".ssh"
+        with open(ssh_dir / "known_hosts", "a") as known:
+            known.write(jump.known_hosts_line())
+        config = (ssh_dir / "config").read_text()
+        (ssh_dir / "config").write_text(
+            # Absolute paths: OpenSSH's `ssh -J` runs the hop's ssh with -F but not -i or -o.
+            config + f"Host crimpl-jump\n  HostName 127.0.0.1\n  Port {jump.port}\n  User {TEST_USER}\n"
+            f"  IdentityFile {ssh_dir / 'id_ed25519'}\n  UserKnownHostsFile {sshd.known_hosts}\n"
+            f"Host crimpl-via-jump\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User {TEST_USER}\n"
+            "  IdentityFile ~/.ssh/id_ed25519\n  ProxyJump crimpl-jump\n"
+        )
+        ssh = ["ssh", "-F", str(ssh_dir / "config"), "-o", f"UserKnownHostsFile={sshd.known_hosts}",
+               "-i", str(ssh_dir / "id_ed25519")]
+        figures = {}
+        for label, host in (("direct", sshd.host_alias), ("through a jump host", "crimpl-via-jump")):
+            name = label.split()[0]
+            ours = timed(lambda i: must(kernel.execute(
+                f"%crimpl server new ssh {name}{i} --host {host} --directory ~/crimpl-bench --replace")), repeat * 3)
+            theirs = timed(lambda i: subprocess.run(ssh + [host, "true"], check=True, capture_output=True), repeat * 3)
+            figures[label] = (ours, theirs)
+        return figures
+    finally:
+        jump.stop()
+
+
 def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, int]]]:
     """EC2 API calls per operation, waits included, with real AWS's timing."""
     moto = Moto(scratch / "moto.log")
@@ -245,7 +278,7 @@ def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, in
     return rows
 
 
-SECTIONS = ["kernel", "output", "jobs", "aws"]
+SECTIONS = ["kernel", "output", "jobs", "connect", "aws"]
 
 
 def main() -> int:
@@ -272,7 +305,7 @@ def main() -> int:
         print(f"{'iopub clients':<24}{'peak RSS MiB':>14}{'cell s':>10}")
         for label, peak, seconds in bench_big_output(scratch):
             print(f"{label:<24}{peak:>14.1f}{seconds:>10.1f}")
-    if "jobs" not in args.only and "aws" not in args.only:
+    if not {"jobs", "connect", "aws"} & set(args.only):
         shutil.rmtree(scratch, ignore_errors=True)
         return 0
 
@@ -295,6 +328,12 @@ def main() -> int:
             ratio = openssh["fetch 1 GiB"] / remote["fetch 1 GiB"]
             print(f"\n1 GiB fetch throughput over SSH: {1024 / remote['fetch 1 GiB']:.0f} MiB/s, "
                   f"{ratio:.0%} of scp's {1024 / openssh['fetch 1 GiB']:.0f} MiB/s")
+        if "connect" in args.only:
+            print(f"\n== SSH connect (median of {repeat * 3}): kernel `server new` beside OpenSSH `ssh HOST true`",
+                  flush=True)
+            print(f"{'route':<26}{'kernel s':>10}{'OpenSSH s':>12}")
+            for label, (ours, theirs) in bench_connect(kernel, sshd, scratch, repeat).items():
+                print(f"{label:<26}{ours:>10.3f}{theirs:>12.3f}")
         if "aws" in args.only:
             print("\n== AWS EC2: API calls per operation, waits included (real AWS's timing over moto)", flush=True)
             for label, actions in bench_aws(sshd, scratch):
