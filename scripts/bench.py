@@ -5,6 +5,8 @@ Kernel: start to first kernel_info_reply, execute round trip of a no-op
 Jobs: submit, status of one job, status of 100 jobs, fetch of 1000 small
 files and of one 1 GiB file, on the local server and on an SSH server (a
 private sshd on loopback, as in the tests), beside OpenSSH's own ssh/scp.
+Connect: an SSH server made directly and through a jump host (a second
+private sshd, ProxyJump), beside OpenSSH's `ssh HOST true`.
 AWS EC2: the EC2 API calls each operation makes (waits included), counted by
 the forwarder that gives moto_server real AWS's timing (tests/python/harness/
 aws_timing.py; moto on loopback, the same sshd standing in for instances).
@@ -12,11 +14,13 @@ Big output: the kernel's peak resident memory while a `%%crimpl run` prints
 1 GiB, with every client reading, and with one more client that subscribes
 to iopub and never reads.
 
-usage: .venv/bin/python scripts/bench.py [--quick]
+usage: .venv/bin/python scripts/bench.py [--quick] [--only SECTION ...]
+(sections: kernel, output, jobs, connect, aws; all by default)
 """
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import shutil
 import statistics
@@ -132,9 +136,13 @@ def bench_big_output(scratch: pathlib.Path) -> list[tuple[str, float, float]]:
     return rows
 
 
-def timed(action, repeat: int) -> float:
+def timed(action, repeat: int, settle: bool = False) -> float:
+    """Median wall time of `action`; with `settle`, dirty pages are written out before each run
+    (so that a big fetch does not pay for the previous one's write-back)."""
     samples = []
     for i in range(repeat):
+        if settle:
+            os.sync()
         begin = time.perf_counter()
         action(i)
         samples.append(time.perf_counter() - begin)
@@ -171,7 +179,7 @@ def bench_jobs(kernel: Kernel, server: str, workdir: pathlib.Path, repeat: int) 
         return action
 
     figures["fetch 1000 small files"] = timed(fetch("small", "small-files"), repeat)
-    figures["fetch 1 GiB"] = timed(fetch("big", "big-file"), repeat)
+    figures["fetch 1 GiB"] = timed(fetch("big", "big-file"), repeat, settle=True)
     shutil.rmtree(workdir / "big-file", ignore_errors=True)
     return figures
 
@@ -190,9 +198,40 @@ def bench_openssh(sshd: Sshd, directory: str, workdir: pathlib.Path, repeat: int
         repeat)
     figures["fetch 1 GiB"] = timed(
         lambda i: run(scp + [f"{sshd.host_alias}:{directory}/crimpl-job-big/big.bin", str(workdir / "scp-big.bin")]),
-        repeat)
+        repeat, settle=True)
     (workdir / "scp-big.bin").unlink(missing_ok=True)
     return figures
+
+
+def bench_connect(kernel: Kernel, sshd: Sshd, scratch: pathlib.Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """Connect time (`server new`: connect, log in, make the directory) to the sshd directly and
+    through a second sshd as jump host (ProxyJump), beside OpenSSH's `ssh HOST true` and `ssh -J`."""
+    jump = Sshd(scratch / "jump-sshd")
+    try:
+        sshd.authorize(sshd.client_pub)  # the jump sshd's set-up authorised its own key: one user, one key
+        ssh_dir = sshd.home / ".ssh"
+        with open(ssh_dir / "known_hosts", "a") as known:
+            known.write(jump.known_hosts_line())
+        config = (ssh_dir / "config").read_text()
+        (ssh_dir / "config").write_text(
+            # Absolute paths: OpenSSH's `ssh -J` runs the hop's ssh with -F but not -i or -o.
+            config + f"Host crimpl-jump\n  HostName 127.0.0.1\n  Port {jump.port}\n  User {TEST_USER}\n"
+            f"  IdentityFile {ssh_dir / 'id_ed25519'}\n  UserKnownHostsFile {sshd.known_hosts}\n"
+            f"Host crimpl-via-jump\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User {TEST_USER}\n"
+            "  IdentityFile ~/.ssh/id_ed25519\n  ProxyJump crimpl-jump\n"
+        )
+        ssh = ["ssh", "-F", str(ssh_dir / "config"), "-o", f"UserKnownHostsFile={sshd.known_hosts}",
+               "-i", str(ssh_dir / "id_ed25519")]
+        figures = {}
+        for label, host in (("direct", sshd.host_alias), ("through a jump host", "crimpl-via-jump")):
+            name = label.split()[0]
+            ours = timed(lambda i: must(kernel.execute(
+                f"%crimpl server new ssh {name}{i} --host {host} --directory ~/crimpl-bench --replace")), repeat * 3)
+            theirs = timed(lambda i: subprocess.run(ssh + [host, "true"], check=True, capture_output=True), repeat * 3)
+            figures[label] = (ours, theirs)
+        return figures
+    finally:
+        jump.stop()
 
 
 def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, int]]]:
@@ -239,49 +278,67 @@ def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, in
     return rows
 
 
+SECTIONS = ["kernel", "output", "jobs", "connect", "aws"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS, metavar="SECTION",
+                        help=f"run only these sections ({', '.join(SECTIONS)})")
     args = parser.parse_args()
     runs, repeat = (50, 1) if args.quick else (200, 3)
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="crimpl-bench-"))
     scratch.chmod(0o755)
     env = kernel_env(scratch / "config")
 
-    print("== kernel (start: median of 5; round trip: %d no-ops)" % runs, flush=True)
-    rows = [("crimpl-kernel", bench_kernel("crimpl", "%crimpl help", runs, env)),
-            ("ipykernel", bench_kernel("python3", "pass", runs, env))]
-    print(f"{'kernel':<15}{'start s':>10}{'rtt median ms':>16}{'rtt p95 ms':>12}{'RSS MiB':>10}")
-    for name, f in rows:
-        print(f"{name:<15}{f['start']:>10.3f}{f['median'] * 1000:>16.2f}{f['p95'] * 1000:>12.2f}{f['rss']:>10.1f}")
+    if "kernel" in args.only:
+        print("== kernel (start: median of 5; round trip: %d no-ops)" % runs, flush=True)
+        rows = [("crimpl-kernel", bench_kernel("crimpl", "%crimpl help", runs, env)),
+                ("ipykernel", bench_kernel("python3", "pass", runs, env))]
+        print(f"{'kernel':<15}{'start s':>10}{'rtt median ms':>16}{'rtt p95 ms':>12}{'RSS MiB':>10}")
+        for name, f in rows:
+            print(f"{name:<15}{f['start']:>10.3f}{f['median'] * 1000:>16.2f}{f['p95'] * 1000:>12.2f}{f['rss']:>10.1f}")
 
-    print("\n== big output: kernel peak RSS while `%%crimpl run` prints 1 GiB", flush=True)
-    print(f"{'iopub clients':<24}{'peak RSS MiB':>14}{'cell s':>10}")
-    for label, peak, seconds in bench_big_output(scratch):
-        print(f"{label:<24}{peak:>14.1f}{seconds:>10.1f}")
+    if "output" in args.only:
+        print("\n== big output: kernel peak RSS while `%%crimpl run` prints 1 GiB", flush=True)
+        print(f"{'iopub clients':<24}{'peak RSS MiB':>14}{'cell s':>10}")
+        for label, peak, seconds in bench_big_output(scratch):
+            print(f"{label:<24}{peak:>14.1f}{seconds:>10.1f}")
+    if not {"jobs", "connect", "aws"} & set(args.only):
+        shutil.rmtree(scratch, ignore_errors=True)
+        return 0
 
     sshd = Sshd(scratch / "sshd", listen=INSTANCE_ADDRESSES)
     workdir = scratch / "notebook"
     workdir.mkdir()
     kernel = Kernel(workdir, kernel_env(scratch / "config", home=sshd.home))
     try:
-        must(kernel.execute(f"%crimpl server new local loc --directory {scratch / 'local-server'}"))
-        must(kernel.execute("%crimpl server new ssh remote --host crimpl-test --directory ~/crimpl-bench"))
-        print(f"\n== jobs (median of {repeat}, status of {repeat * 3}), through the kernel", flush=True)
-        local = bench_jobs(kernel, "loc", workdir, repeat)
-        remote = bench_jobs(kernel, "remote", workdir, repeat)
-        openssh = bench_openssh(sshd, "crimpl-bench", workdir, repeat)
-        print(f"{'operation':<26}{'local s':>10}{'ssh s':>10}{'OpenSSH ssh/scp s':>20}")
-        for key in local:
-            other = f"{openssh[key]:.3f}" if key in openssh else ""
-            print(f"{key:<26}{local[key]:>10.3f}{remote[key]:>10.3f}{other:>20}")
-        ratio = openssh["fetch 1 GiB"] / remote["fetch 1 GiB"]
-        print(f"\n1 GiB fetch throughput over SSH: {1024 / remote['fetch 1 GiB']:.0f} MiB/s, "
-              f"{ratio:.0%} of scp's {1024 / openssh['fetch 1 GiB']:.0f} MiB/s")
-        print("\n== AWS EC2: API calls per operation, waits included (real AWS's timing over moto)", flush=True)
-        for label, actions in bench_aws(sshd, scratch):
-            detail = ", ".join(f"{name} {n}" for name, n in sorted(actions.items()))
-            print(f"{label:<36}{sum(actions.values()):>4}  {detail}")
+        if "jobs" in args.only:
+            must(kernel.execute(f"%crimpl server new local loc --directory {scratch / 'local-server'}"))
+            must(kernel.execute("%crimpl server new ssh remote --host crimpl-test --directory ~/crimpl-bench"))
+            print(f"\n== jobs (median of {repeat}, status of {repeat * 3}), through the kernel", flush=True)
+            local = bench_jobs(kernel, "loc", workdir, repeat)
+            remote = bench_jobs(kernel, "remote", workdir, repeat)
+            openssh = bench_openssh(sshd, "crimpl-bench", workdir, repeat)
+            print(f"{'operation':<26}{'local s':>10}{'ssh s':>10}{'OpenSSH ssh/scp s':>20}")
+            for key in local:
+                other = f"{openssh[key]:.3f}" if key in openssh else ""
+                print(f"{key:<26}{local[key]:>10.3f}{remote[key]:>10.3f}{other:>20}")
+            ratio = openssh["fetch 1 GiB"] / remote["fetch 1 GiB"]
+            print(f"\n1 GiB fetch throughput over SSH: {1024 / remote['fetch 1 GiB']:.0f} MiB/s, "
+                  f"{ratio:.0%} of scp's {1024 / openssh['fetch 1 GiB']:.0f} MiB/s")
+        if "connect" in args.only:
+            print(f"\n== SSH connect (median of {repeat * 3}): kernel `server new` beside OpenSSH `ssh HOST true`",
+                  flush=True)
+            print(f"{'route':<26}{'kernel s':>10}{'OpenSSH s':>12}")
+            for label, (ours, theirs) in bench_connect(kernel, sshd, scratch, repeat).items():
+                print(f"{label:<26}{ours:>10.3f}{theirs:>12.3f}")
+        if "aws" in args.only:
+            print("\n== AWS EC2: API calls per operation, waits included (real AWS's timing over moto)", flush=True)
+            for label, actions in bench_aws(sshd, scratch):
+                detail = ", ".join(f"{name} {n}" for name, n in sorted(actions.items()))
+                print(f"{label:<36}{sum(actions.values()):>4}  {detail}")
     finally:
         kernel.shutdown()
         sshd.stop()

@@ -109,8 +109,9 @@ pub fn authenticate(session: &Session, target: &SshTarget) -> anyhow::Result<Str
     )
 }
 
-/// The agent's keys, then the key files in order (asking the passphrase of
-/// an encrypted one the agent did not hold).
+/// The agent's keys (with `IdentitiesOnly`, only those of the key files),
+/// then the key files in order (asking the passphrase of an encrypted one
+/// the agent did not hold).
 fn keys(
     session: &Session,
     target: &SshTarget,
@@ -123,7 +124,16 @@ fn keys(
             && agent.connect().is_ok()
             && agent.list_identities().is_ok()
         {
+            let configured = target
+                .identities_only
+                .then(|| configured_public_keys(target));
             for identity in agent.identities().unwrap_or_default() {
+                if configured
+                    .as_ref()
+                    .is_some_and(|keys| !keys.iter().any(|k| k.as_slice() == identity.blob()))
+                {
+                    continue;
+                }
                 if agent.userauth(user, &identity).is_ok() && session.authenticated() {
                     return Ok(Some(format!("the agent's key {}", identity.comment())));
                 }
@@ -132,7 +142,7 @@ fn keys(
     }
     for key in target.identity_files.iter().filter(|k| k.exists()) {
         tried.push(key.display().to_string());
-        let public = key.with_extension("pub");
+        let public = public_key_file(key);
         let public = public.exists().then_some(public);
         let passphrase = if is_encrypted(key) {
             let prompt = format!("Passphrase for {}: ", key.display());
@@ -157,6 +167,27 @@ fn keys(
         }
     }
     Ok(None)
+}
+
+/// `key`'s public half, as OpenSSH names it (`KEY.pub`).
+fn public_key_file(key: &Path) -> std::path::PathBuf {
+    let mut name = key.as_os_str().to_owned();
+    name.push(".pub");
+    name.into()
+}
+
+/// The public keys (wire format) of the target's key files that have a
+/// `.pub` beside them: the agent keys `IdentitiesOnly` lets through.
+fn configured_public_keys(target: &SshTarget) -> Vec<Vec<u8>> {
+    target
+        .identity_files
+        .iter()
+        .filter_map(|key| std::fs::read_to_string(public_key_file(key)).ok())
+        .filter_map(|text| {
+            let encoded = text.split_whitespace().nth(1)?.to_string();
+            STANDARD.decode(encoded).ok()
+        })
+        .collect()
 }
 
 /// One question through the lent prompter; `None` when there is none to ask

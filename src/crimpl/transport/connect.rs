@@ -18,8 +18,12 @@ use super::host_keys::{self, HostKeyPolicy};
 use super::ssh_target::SshTarget;
 use super::{jump, proxy_command};
 
-/// Cipher preference, fastest first.
-const CIPHERS: &str = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr,aes192-ctr";
+/// Cipher preference, fastest first *in libssh2*: it decrypts
+/// chacha20-poly1305 a whole packet per call, but AES (GCM or CTR) through
+/// OpenSSL one 16-byte block per call, which costs more than the cipher
+/// itself (measured on a 1 GiB fetch: 8.5 s of kernel CPU with aes128-gcm,
+/// 6.2 s with chacha20-poly1305, which is also OpenSSH's first choice).
+const CIPHERS: &str = "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes256-ctr,aes192-ctr";
 /// libssh2's code for a blocking call that passed the session's timeout.
 const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
 
@@ -182,8 +186,7 @@ pub fn handshake(carrier: Carrier, target: &SshTarget) -> anyhow::Result<Session
             .try_into()
             .unwrap_or(u32::MAX),
     );
-    // AES-GCM runs on AES-NI and needs no separate MAC: libssh2's fastest
-    // choice for large fetches. The server's other ciphers stay acceptable.
+    // See CIPHERS: the server's other ciphers stay acceptable.
     for direction in [MethodType::CryptCs, MethodType::CryptSc] {
         session.method_pref(direction, CIPHERS)?;
     }

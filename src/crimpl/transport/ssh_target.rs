@@ -1,13 +1,16 @@
 //! Resolving a host as `ssh` would: `user@host:port` on top of the user's
-//! `~/.ssh/config` (`Host` aliases, `HostName`, `User`, `Port`,
-//! `IdentityFile`, `UserKnownHostsFile`, `ConnectTimeout`, `ProxyJump`,
-//! `ProxyCommand`), parsed with `ssh2-config`.
+//! `~/.ssh/config` (`Host` aliases, `Match`, `Include`, `HostName`, `User`,
+//! `Port`, `IdentityFile`, `IdentitiesOnly`, `UserKnownHostsFile`,
+//! `HostKeyAlias`, `ConnectTimeout`, `ProxyJump`, `ProxyCommand`), parsed
+//! with `ssh2-config` (see [`super::ssh_config`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use ssh2_config::{ParseRule, SshConfig};
+use ssh2_config::HostParams;
+
+use super::ssh_config::UserConfig;
 
 /// Where and as whom to connect, with the keys and known_hosts files to use.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +25,9 @@ pub struct SshTarget {
     pub user: String,
     /// Private keys to try after the agent's.
     pub identity_files: Vec<PathBuf>,
+    /// Offer only `identity_files` (OpenSSH's `IdentitiesOnly`): the agent's
+    /// other keys are not tried.
+    pub identities_only: bool,
     /// Files of trusted host keys; the first is where new keys are recorded.
     pub known_hosts: Vec<PathBuf>,
     /// The name its key is recorded under instead of `host_name` (OpenSSH's
@@ -65,19 +71,7 @@ impl SshTarget {
     pub fn resolve_via(spec: &str, jump: Option<&str>) -> anyhow::Result<Self> {
         let home = dirs::home_dir().context("cannot find the home directory (HOME)")?;
         let config_path = home.join(".ssh").join("config");
-        let config = match std::fs::read_to_string(&config_path) {
-            Ok(text) => {
-                let text = super::ssh_config::translate_match(&text, &config_path)?;
-                SshConfig::default()
-                    .home_dir(&home)
-                    .parse(
-                        &mut text.as_bytes(),
-                        ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
-                    )
-                    .with_context(|| format!("cannot parse {}", config_path.display()))?
-            }
-            Err(_) => SshConfig::default(),
-        };
+        let config = UserConfig::load(&config_path, &home)?;
         let mut target = Self::resolve_with(spec, &config, &home)?;
         if let Some(jump) = jump {
             target.jumps = parse_jumps(jump, &config, &home)
@@ -89,11 +83,11 @@ impl SshTarget {
 
     fn resolve_with(
         spec: &str,
-        config: &SshConfig,
+        config: &UserConfig,
         home: &std::path::Path,
     ) -> anyhow::Result<Self> {
         let mut target = Self::resolve_hop(spec, config, home)?;
-        let params = config.query(target.alias());
+        let params = config.params(target.alias(), Some(&target.user))?;
         let proxy_command = params
             .unsupported_fields
             .get("proxycommand")
@@ -118,7 +112,11 @@ impl SshTarget {
 
     /// One host with its own config (user, port, keys, known_hosts,
     /// timeout), without its jump hosts or proxy command.
-    fn resolve_hop(spec: &str, config: &SshConfig, home: &std::path::Path) -> anyhow::Result<Self> {
+    fn resolve_hop(
+        spec: &str,
+        config: &UserConfig,
+        home: &std::path::Path,
+    ) -> anyhow::Result<Self> {
         let (user, rest) = match spec.rsplit_once('@') {
             Some((user, rest)) => (Some(user.to_string()), rest),
             None => (None, spec),
@@ -136,7 +134,7 @@ impl SshTarget {
         if alias.is_empty() || alias.starts_with('-') || alias.contains(char::is_whitespace) {
             bail!("{spec:?} is not a host: give an ~/.ssh/config alias or user@host");
         }
-        let params = config.query(alias);
+        let params = config.params(alias, user.as_deref())?;
         // As OpenSSH: `user@` in the host, else `User` from the config, else the local user.
         let user = match user.or(params.user.clone()) {
             Some(user) => user,
@@ -149,10 +147,7 @@ impl SshTarget {
                 .map(|name| ssh_dir.join(name))
                 .collect()
         });
-        let mut known_hosts: Vec<PathBuf> = params
-            .unsupported_fields
-            .get("userknownhostsfile")
-            .or_else(|| params.ignored_fields.get("userknownhostsfile"))
+        let mut known_hosts: Vec<PathBuf> = other_field(&params, "userknownhostsfile")
             .map(|files| files.iter().map(|f| expand_home(f, home)).collect())
             .unwrap_or_default();
         if known_hosts.is_empty() {
@@ -168,8 +163,13 @@ impl SshTarget {
             port: port.or(params.port).unwrap_or(22),
             user,
             identity_files,
+            identities_only: other_field(&params, "identitiesonly")
+                .and_then(|v| v.first())
+                .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
             known_hosts,
-            host_key_alias: None,
+            host_key_alias: other_field(&params, "hostkeyalias")
+                .and_then(|v| v.first())
+                .cloned(),
             server_alive_interval: params
                 .server_alive_interval
                 .unwrap_or(DEFAULT_SERVER_ALIVE_INTERVAL),
@@ -237,6 +237,7 @@ impl SshTarget {
             port,
             user: user.into(),
             identity_files: vec![expand_home(key_file, &home)],
+            identities_only: false,
             known_hosts: vec![home.join(".ssh").join("known_hosts")],
             host_key_alias: Some(host_key_alias.into()),
             server_alive_interval: DEFAULT_SERVER_ALIVE_INTERVAL,
@@ -273,13 +274,18 @@ impl SshTarget {
     }
 }
 
-/// `ServerAliveCountMax` (which ssh2-config keeps as an unsupported field).
-fn server_alive_count_max(params: &ssh2_config::HostParams) -> anyhow::Result<u32> {
-    let value = params
+/// The values of a field ssh2-config keeps but does not interpret (as an
+/// unsupported or an unknown field), by its lower-case name.
+fn other_field<'p>(params: &'p HostParams, name: &str) -> Option<&'p Vec<String>> {
+    params
         .unsupported_fields
-        .get("serveralivecountmax")
-        .or_else(|| params.ignored_fields.get("serveralivecountmax"))
-        .and_then(|values| values.first());
+        .get(name)
+        .or_else(|| params.ignored_fields.get(name))
+}
+
+/// `ServerAliveCountMax` (which ssh2-config keeps as an unsupported field).
+fn server_alive_count_max(params: &HostParams) -> anyhow::Result<u32> {
+    let value = other_field(params, "serveralivecountmax").and_then(|values| values.first());
     match value {
         None => Ok(DEFAULT_SERVER_ALIVE_COUNT_MAX),
         Some(text) => text.parse().with_context(|| {
@@ -291,7 +297,7 @@ fn server_alive_count_max(params: &ssh2_config::HostParams) -> anyhow::Result<u3
 /// The hops of a `ProxyJump` value (`a`, `a,b`, `user@host:port`, `ssh://user@host:port`).
 fn parse_jumps(
     value: &str,
-    config: &SshConfig,
+    config: &UserConfig,
     home: &std::path::Path,
 ) -> anyhow::Result<Vec<SshTarget>> {
     let hops: Vec<&str> = value
@@ -331,14 +337,13 @@ fn expand_home(path: &str, home: &std::path::Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    fn config(text: &str) -> SshConfig {
-        SshConfig::default()
-            .home_dir("/home/u")
-            .parse(
-                &mut text.as_bytes(),
-                ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
-            )
-            .unwrap()
+    fn config(text: &str) -> UserConfig {
+        UserConfig::from_text(
+            text,
+            std::path::Path::new("cfg"),
+            std::path::Path::new("/home/u"),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -483,17 +488,22 @@ mod tests {
 
     #[test]
     fn match_blocks_apply_to_their_own_hosts() {
-        let text = super::super::ssh_config::translate_match(
-            "Host a\n  User alice\nMatch originalhost b\n  User bob\nMatch all\n  Port 2022\n",
-            std::path::Path::new("cfg"),
-        )
-        .unwrap();
-        let config = config(&text);
+        let config = config(
+            "Host a\n  User alice\nMatch originalhost b\n  User bob\nMatch all\n  Port 2022\n\
+             Match host 10.9.* user carol\n  IdentitiesOnly yes\n  HostKeyAlias cluster\n\
+             Host c\n  HostName 10.9.0.1\n",
+        );
         let home = std::path::Path::new("/home/u");
         let a = SshTarget::resolve_with("a", &config, home).unwrap();
         let b = SshTarget::resolve_with("b", &config, home).unwrap();
         assert_eq!((a.user.as_str(), a.port), ("alice", 2022));
         assert_eq!((b.user.as_str(), b.port), ("bob", 2022));
+        let c = SshTarget::resolve_with("carol@c", &config, home).unwrap();
+        assert!(c.identities_only);
+        assert_eq!(c.known_hosts_name(), "[cluster]:2022");
+        let d = SshTarget::resolve_with("dave@c", &config, home).unwrap();
+        assert!(!d.identities_only);
+        assert_eq!(d.known_hosts_name(), "[10.9.0.1]:2022");
     }
 
     #[test]
