@@ -12,7 +12,7 @@ Big output: the kernel's peak resident memory while a `%%crimpl run` prints
 1 GiB, with every client reading, and with one more client that subscribes
 to iopub and never reads.
 
-usage: .venv/bin/python scripts/bench.py [--quick]
+usage: .venv/bin/python scripts/bench.py [--quick] [--aws-only]
 """
 from __future__ import annotations
 
@@ -220,6 +220,8 @@ def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, in
               f"--ssh-port {sshd.port} --directory {directory}")
         must(kernel.execute("%crimpl server use bench"))
         count("server start (launch)", "%crimpl server start")
+        count("aws cost (one region)", "%crimpl aws cost")
+        count("aws instances --all-regions", "%crimpl aws instances --all-regions")
         count("submit --nprocs 8 --wait", "%%crimpl submit --job fit --nprocs 8 --wait\necho 42 > out.txt\n")
         count("status, no instance running", "%crimpl status fit")
         count("jobs, no instance running", "%crimpl jobs")
@@ -242,7 +244,10 @@ def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, in
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--aws-only", action="store_true", help="only the EC2 API call counts")
     args = parser.parse_args()
+    if args.aws_only:
+        return main_aws()
     runs, repeat = (50, 1) if args.quick else (200, 3)
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="crimpl-bench-"))
     scratch.chmod(0o755)
@@ -278,12 +283,29 @@ def main() -> int:
         ratio = openssh["fetch 1 GiB"] / remote["fetch 1 GiB"]
         print(f"\n1 GiB fetch throughput over SSH: {1024 / remote['fetch 1 GiB']:.0f} MiB/s, "
               f"{ratio:.0%} of scp's {1024 / openssh['fetch 1 GiB']:.0f} MiB/s")
-        print("\n== AWS EC2: API calls per operation, waits included (real AWS's timing over moto)", flush=True)
-        for label, actions in bench_aws(sshd, scratch):
-            detail = ", ".join(f"{name} {n}" for name, n in sorted(actions.items()))
-            print(f"{label:<36}{sum(actions.values()):>4}  {detail}")
+        print_aws(bench_aws(sshd, scratch))
     finally:
         kernel.shutdown()
+        sshd.stop()
+        sshd.cleanup_user("crimpl-bench")
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+def print_aws(rows: list[tuple[str, dict[str, int]]]) -> None:
+    print("\n== AWS EC2: API calls per operation, waits included (real AWS's timing over moto)", flush=True)
+    for label, actions in rows:
+        detail = ", ".join(f"{name} {n}" for name, n in sorted(actions.items()))
+        print(f"{label:<36}{sum(actions.values()):>4}  {detail}")
+
+
+def main_aws() -> int:
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="crimpl-bench-"))
+    scratch.chmod(0o755)
+    sshd = Sshd(scratch / "sshd", listen=INSTANCE_ADDRESSES)
+    try:
+        print_aws(bench_aws(sshd, scratch))
+    finally:
         sshd.stop()
         sshd.cleanup_user("crimpl-bench")
         shutil.rmtree(scratch, ignore_errors=True)

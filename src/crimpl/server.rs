@@ -516,8 +516,9 @@ impl Server {
             .next()
             .with_context(|| match self.aws() {
                 Some(_) => format!(
-                    "job {job:?} has no recorded end on server {name} (its volume keeps the latest {}) \
-                 and no instance runs to read the volume: %crimpl server start {name}, then ask again",
+                    "job {job:?} has no recorded end on server {name} (its volume keeps the latest {}, \
+                 this machine the ends it saw) and no instance runs to read the volume: \
+                 %crimpl server start {name}, then ask again",
                     aws::MAX_JOB_STATUSES,
                     name = self.name
                 ),
@@ -611,8 +612,9 @@ impl Server {
     }
 
     /// Statuses on AWS: from the volume through the instance holding it (and
-    /// a finished job's instance is then terminated through the API), or,
-    /// when none runs, from the ends recorded in the volume's tags. One
+    /// a finished job's instance is then terminated through the API; the
+    /// ends seen are remembered on this machine), or, when none runs, from
+    /// the ends recorded in the volume's tags and then this machine's. One
     /// DescribeInstances (or DescribeVolumes) per call, however many jobs.
     fn survey_aws(&self, aws: &AwsServer, pattern: &str) -> anyhow::Result<Vec<JobRecord>> {
         let quiet = |_: &str| {};
@@ -626,18 +628,28 @@ impl Server {
                 }) {
                     aws.end_job(&holder, ended.status.word())?;
                 }
+                aws.last_known()?.remember(&records)?;
                 Ok(records)
             }
-            None => Ok(aws
-                .recorded_statuses()?
-                .into_iter()
-                .filter(|(name, _)| wanted(name))
-                .map(|(name, word)| {
-                    let status = JobStatus::from_word(&word)
-                        .unwrap_or_else(|| JobStatus::Unknown(word.clone()));
-                    JobRecord::new(&name, status)
-                })
-                .collect()),
+            None => {
+                let mut records: Vec<JobRecord> = aws
+                    .recorded_statuses()?
+                    .into_iter()
+                    .filter(|(name, _)| wanted(name))
+                    .map(|(name, word)| {
+                        let status = JobStatus::from_word(&word)
+                            .unwrap_or_else(|| JobStatus::Unknown(word.clone()));
+                        JobRecord::new(&name, status)
+                    })
+                    .collect();
+                // Ends older than the volume's tags keep, as this machine last saw them.
+                for known in aws.last_known()?.records() {
+                    if wanted(&known.name) && !records.iter().any(|r| r.name == known.name) {
+                        records.push(known);
+                    }
+                }
+                Ok(records)
+            }
         }
     }
 

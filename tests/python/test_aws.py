@@ -382,10 +382,12 @@ def test_every_state_change_waits_with_real_aws_timing(cloud, timing, workdir, c
         kernel.shutdown()
 
 
-def test_sixty_jobs_keep_the_volumes_tags_bounded(aws_kernel, cloud):
-    """EC2 allows 50 tags on a volume: job ends are kept for the latest 40 jobs only,
-    also after an earlier kernel recorded 45 (one tag per job, without a time)."""
-    moto, _ = cloud
+def test_sixty_jobs_keep_the_volumes_tags_bounded(aws_kernel, cloud, tmp_path):
+    """EC2 allows 50 tags on a volume: job ends are kept there for the latest 40 jobs only,
+    also after an earlier kernel recorded 45 (one tag per job, without a time). With no
+    instance running, this machine still knows every end it saw; another machine knows
+    the latest 40."""
+    moto, sshd = cloud
     name = aws_kernel.server_name
     (volume,) = server_volume(moto, name)
     moto.ec2.create_tags(Resources=[volume["VolumeId"]], Tags=[
@@ -399,13 +401,26 @@ def test_sixty_jobs_keep_the_volumes_tags_bounded(aws_kernel, cloud):
     ends = {k.removeprefix("crimpl.job_status."): v.split()[0] for k, v in tags.items() if k.startswith("crimpl.job_status.")}
     assert len(tags) <= 50 and set(ends) == {f"j{i:02d}" for i in range(20, 60)}, sorted(ends)
     assert moto.live_instances() == []
-    # No instance runs: the latest ends answer...
+    # No instance runs: this machine saw every job end...
     jobs = aws_kernel.execute("%crimpl jobs").text
-    assert "j59" in jobs and "j20" in jobs and "j19" not in jobs
+    assert all(f"j{i:02d}" in jobs for i in range(60)), jobs
     assert "failed" in aws_kernel.execute("%crimpl status j58").text
     assert "complete" in aws_kernel.execute("%crimpl status j57").text
-    older = aws_kernel.execute("%crimpl status j05")
-    assert not older.ok and "keeps the latest 40" in older.error and "server start" in older.error
+    assert "failed" in aws_kernel.execute("%crimpl status j31").text
+    assert "complete" in aws_kernel.execute("%crimpl status j05").text
+    # ...another machine (its own config directory) reads the latest ends from the tags...
+    env = kernel_env(tmp_path / "other-config", home=sshd.home)
+    env.update(moto.env())
+    other = Kernel(tmp_path, env)
+    try:
+        assert other.execute(aws_kernel.new_server).ok
+        jobs = other.execute(f"%crimpl jobs --server {name}").text
+        assert "j59" in jobs and "j20" in jobs and "j19" not in jobs
+        assert "failed" in other.execute(f"%crimpl status j58 --server {name}").text
+        older = other.execute(f"%crimpl status j05 --server {name}")
+        assert not older.ok and "keeps the latest 40" in older.error and "server start" in older.error
+    finally:
+        other.shutdown()
     # ...and with an instance the volume itself knows every job.
     assert aws_kernel.execute("%crimpl server start", timeout=120).ok
     jobs = aws_kernel.execute("%crimpl jobs").text

@@ -7,6 +7,7 @@ mod bootstrap;
 pub mod cost;
 mod ec2;
 mod instance_types;
+mod last_known;
 pub mod lifetime;
 pub mod prices;
 pub mod region;
@@ -322,6 +323,9 @@ impl AwsServer {
         self.ec2.terminate(&ids, progress)?;
         self.ec2
             .delete_volume_when_free(&self.config.volume_id, progress)?;
+        if let Ok(known) = self.last_known() {
+            known.forget();
+        }
         Ok(ids)
     }
 
