@@ -503,6 +503,12 @@ def test_a_server_keeps_its_region_whatever_aws_region_says_later(aws_kernel, cl
         refused = other.execute(f"%crimpl aws terminate {instance['InstanceId']}")
         assert not refused.ok and "not a running crimpl instance in eu-west-1" in refused.error
         assert other.execute(f"%crimpl server stop {name}").ok
+        # `server new` works in the chain's region, or the one --region names.
+        wrong = other.execute(aws_kernel.new_server + " --replace")
+        assert not wrong.ok and "DescribeSubnets failed" in wrong.error
+        again = other.execute(aws_kernel.new_server + " --replace --region us-east-1")
+        assert again.ok and "Found the volume" in again.text, again.error
+        assert json.loads((config_dir / "servers.json").read_text())["servers"][name]["region"] == "us-east-1"
     finally:
         other.shutdown()
         elsewhere.terminate_instances(InstanceIds=[outsider])
