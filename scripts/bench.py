@@ -259,6 +259,8 @@ def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, in
               f"--ssh-port {sshd.port} --directory {directory}")
         must(kernel.execute("%crimpl server use bench"))
         count("server start (launch)", "%crimpl server start")
+        count("aws cost (one region)", "%crimpl aws cost")
+        count("aws instances --all-regions", "%crimpl aws instances --all-regions")
         count("submit --nprocs 8 --wait", "%%crimpl submit --job fit --nprocs 8 --wait\necho 42 > out.txt\n")
         count("status, no instance running", "%crimpl status fit")
         count("jobs, no instance running", "%crimpl jobs")
@@ -335,16 +337,20 @@ def main() -> int:
             for label, (ours, theirs) in bench_connect(kernel, sshd, scratch, repeat).items():
                 print(f"{label:<26}{ours:>10.3f}{theirs:>12.3f}")
         if "aws" in args.only:
-            print("\n== AWS EC2: API calls per operation, waits included (real AWS's timing over moto)", flush=True)
-            for label, actions in bench_aws(sshd, scratch):
-                detail = ", ".join(f"{name} {n}" for name, n in sorted(actions.items()))
-                print(f"{label:<36}{sum(actions.values()):>4}  {detail}")
+            print_aws(bench_aws(sshd, scratch))
     finally:
         kernel.shutdown()
         sshd.stop()
         sshd.cleanup_user("crimpl-bench")
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def print_aws(rows: list[tuple[str, dict[str, int]]]) -> None:
+    print("\n== AWS EC2: API calls per operation, waits included (real AWS's timing over moto)", flush=True)
+    for label, actions in rows:
+        detail = ", ".join(f"{name} {n}" for name, n in sorted(actions.items()))
+        print(f"{label:<36}{sum(actions.values()):>4}  {detail}")
 
 
 if __name__ == "__main__":

@@ -146,6 +146,12 @@ impl ServerConfig {
                     ),
                 ),
                 (
+                    "region",
+                    aws.region
+                        .clone()
+                        .unwrap_or_else(|| "the kernel's (saved at first use)".into()),
+                ),
+                (
                     "key",
                     format!("{} ({})", aws.instances.key_name, aws.instances.key_file),
                 ),

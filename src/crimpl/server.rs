@@ -520,8 +520,9 @@ impl Server {
             .next()
             .ok_or_else(|| match self.aws() {
                 Some(_) => anyhow::anyhow!(
-                    "job {job:?} has no recorded end on server {name} (its volume keeps the latest {}) \
-                 and no instance runs to read the volume: %crimpl server start {name}, then ask again",
+                    "job {job:?} has no recorded end on server {name} (its volume keeps the latest {}, \
+                 this machine the ends it saw) and no instance runs to read the volume: \
+                 %crimpl server start {name}, then ask again",
                     aws::MAX_JOB_STATUSES,
                     name = self.name
                 ),
@@ -616,8 +617,9 @@ impl Server {
     }
 
     /// Statuses on AWS: from the volume through the instance holding it (and
-    /// a finished job's instance is then terminated through the API), or,
-    /// when none runs, from the ends recorded in the volume's tags. One
+    /// a finished job's instance is then terminated through the API; the
+    /// ends seen are remembered on this machine), or, when none runs, from
+    /// the ends recorded in the volume's tags and then this machine's. One
     /// DescribeInstances (or DescribeVolumes) per call, however many jobs.
     fn survey_aws(&self, aws: &AwsServer, pattern: &str) -> anyhow::Result<Vec<JobRecord>> {
         let quiet = |_: &str| {};
@@ -631,18 +633,33 @@ impl Server {
                 }) {
                     aws.end_job(&holder, ended.status.word())?;
                 }
+                // A record this machine cannot write must not fail the survey: the volume has the truth.
+                if let Err(err) = aws.last_known().and_then(|known| known.remember(&records)) {
+                    eprintln!(
+                        "[crimpl] could not remember the jobs' ends on this machine: {err:#}"
+                    );
+                }
                 Ok(records)
             }
-            None => Ok(aws
-                .recorded_statuses()?
-                .into_iter()
-                .filter(|(name, _)| wanted(name))
-                .map(|(name, word)| {
-                    let status = JobStatus::from_word(&word)
-                        .unwrap_or_else(|| JobStatus::Unknown(word.clone()));
-                    JobRecord::new(&name, status)
-                })
-                .collect()),
+            None => {
+                let mut records: Vec<JobRecord> = aws
+                    .recorded_statuses()?
+                    .into_iter()
+                    .filter(|(name, _)| wanted(name))
+                    .map(|(name, word)| {
+                        let status = JobStatus::from_word(&word)
+                            .unwrap_or_else(|| JobStatus::Unknown(word.clone()));
+                        JobRecord::new(&name, status)
+                    })
+                    .collect();
+                // Ends older than the volume's tags keep, as this machine last saw them.
+                for known in aws.last_known()?.records() {
+                    if wanted(&known.name) && !records.iter().any(|r| r.name == known.name) {
+                        records.push(known);
+                    }
+                }
+                Ok(records)
+            }
         }
     }
 

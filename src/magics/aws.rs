@@ -9,7 +9,8 @@ use super::cli::{AwsCommand, JobCommand};
 use super::context::Magics;
 use super::watch::{blocking, progress_to};
 use super::{MagicError, MagicResult, Output, render};
-use crate::crimpl::aws::{self, Ec2, Instance, VOLUME_PER_GIB_MONTH, Volume};
+use crate::crimpl::aws::cost::{self, Charge};
+use crate::crimpl::aws::{self, Ec2, Instance, Volume, prices, region};
 use crate::crimpl::{Server, layout};
 
 /// Run a `job` subcommand on an AWS server.
@@ -101,48 +102,85 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
     Ok(())
 }
 
-/// Run an `aws` housekeeping subcommand (only on resources tagged by crimpl).
+/// Run an `aws` housekeeping subcommand (only on resources tagged by crimpl),
+/// in the regions it covers, which its answer names.
 pub async fn account(command: AwsCommand, out: &Output) -> MagicResult {
     match &command {
-        AwsCommand::TerminateAll { yes } => confirm(*yes, "terminate-all")?,
-        AwsCommand::DeleteAllVolumes { yes } => confirm(*yes, "delete-all-volumes")?,
+        AwsCommand::TerminateAll { yes, .. } => confirm(*yes, "terminate-all")?,
+        AwsCommand::DeleteAllVolumes { yes, .. } => confirm(*yes, "delete-all-volumes")?,
         _ => {}
     }
     let progress = progress_to(out);
     let view = blocking(move || {
-        let ec2 = Ec2::from_environment()?;
+        let coverage = match &command {
+            AwsCommand::Instances { regions }
+            | AwsCommand::Volumes { regions }
+            | AwsCommand::Terminate { regions, .. }
+            | AwsCommand::DeleteVolume { regions, .. }
+            | AwsCommand::TerminateAll { regions, .. }
+            | AwsCommand::DeleteAllVolumes { regions, .. }
+            | AwsCommand::Cost { regions } => regions.coverage(),
+        };
+        let clients = coverage.clients()?;
+        let names: Vec<String> = clients.iter().map(Ec2::region).collect();
+        let covered = region::covered(&names);
         Ok(match command {
-            AwsCommand::Instances => instances_view(&ec2.instances(None)?),
-            AwsCommand::Volumes => volumes_view(&ec2.volumes(None)?),
-            AwsCommand::Terminate { instance_id } => {
-                if !ec2.instances(None)?.iter().any(|i| i.id == instance_id) {
-                    bail!("{instance_id} is not a running crimpl instance (%crimpl aws instances lists them)");
-                }
-                ec2.terminate(std::slice::from_ref(&instance_id), &progress)?;
-                render::message(&format!("Terminated {instance_id}"))
+            AwsCommand::Instances { .. } => {
+                instances_view(&region::each_region(&clients, |ec2| ec2.instances(None))?, &covered)
             }
-            AwsCommand::DeleteVolume { volume_id } => {
-                if !ec2.volumes(None)?.iter().any(|v| v.id == volume_id) {
-                    bail!("{volume_id} is not a crimpl volume (%crimpl aws volumes lists them)");
-                }
+            AwsCommand::Volumes { .. } => {
+                volumes_view(&region::each_region(&clients, |ec2| ec2.volumes(None))?, &covered)
+            }
+            AwsCommand::Terminate { instance_id, .. } => {
+                let found = region::each_region(&clients, |ec2| {
+                    Ok(ec2.instances(None)?.iter().any(|i| i.id == instance_id))
+                })?;
+                let Some(ec2) = clients.iter().zip(found).find(|(_, (_, has))| *has).map(|(ec2, _)| ec2) else {
+                    bail!("{instance_id} is not a running crimpl instance in {covered} (%crimpl aws instances --all-regions lists them)");
+                };
+                ec2.terminate(std::slice::from_ref(&instance_id), &progress)?;
+                render::message(&format!("Terminated {instance_id} in {}", ec2.region()))
+            }
+            AwsCommand::DeleteVolume { volume_id, .. } => {
+                let found = region::each_region(&clients, |ec2| {
+                    Ok(ec2.volumes(None)?.iter().any(|v| v.id == volume_id))
+                })?;
+                let Some(ec2) = clients.iter().zip(found).find(|(_, (_, has))| *has).map(|(ec2, _)| ec2) else {
+                    bail!("{volume_id} is not a crimpl volume in {covered} (%crimpl aws volumes --all-regions lists them)");
+                };
                 ec2.delete_volume_when_free(&volume_id, &progress)?;
-                render::message(&format!("Deleted {volume_id}"))
+                render::message(&format!("Deleted {volume_id} in {}", ec2.region()))
             }
             AwsCommand::TerminateAll { .. } => {
-                let ids: Vec<String> = ec2.instances(None)?.into_iter().map(|i| i.id).collect();
-                ec2.terminate(&ids, &progress)?;
-                render::message(&format!("Terminated {} crimpl instance(s) {}", ids.len(), ids.join(" ")))
+                let mut ended = Vec::new();
+                for ec2 in &clients {
+                    let ids: Vec<String> = ec2.instances(None)?.into_iter().map(|i| i.id).collect();
+                    ec2.terminate(&ids, &progress)?;
+                    ended.extend(ids);
+                }
+                render::message(&format!(
+                    "Terminated {} crimpl instance(s) in {covered}: {}",
+                    ended.len(),
+                    ended.join(" ")
+                ))
             }
             AwsCommand::DeleteAllVolumes { .. } => {
-                let ids: Vec<String> = ec2.instances(None)?.into_iter().map(|i| i.id).collect();
-                ec2.terminate(&ids, &progress)?;
-                let volumes: Vec<String> = ec2.volumes(None)?.into_iter().map(|v| v.id).collect();
-                for volume in &volumes {
-                    ec2.delete_volume_when_free(volume, &progress)?;
+                let mut deleted = Vec::new();
+                for ec2 in &clients {
+                    let ids: Vec<String> = ec2.instances(None)?.into_iter().map(|i| i.id).collect();
+                    ec2.terminate(&ids, &progress)?;
+                    for volume in ec2.volumes(None)? {
+                        ec2.delete_volume_when_free(&volume.id, &progress)?;
+                        deleted.push(volume.id);
+                    }
                 }
-                render::message(&format!("Deleted {} crimpl volume(s) {}", volumes.len(), volumes.join(" ")))
+                render::message(&format!(
+                    "Deleted {} crimpl volume(s) in {covered}: {}",
+                    deleted.len(),
+                    deleted.join(" ")
+                ))
             }
-            AwsCommand::Cost => cost_view(&ec2.instances(None)?, &ec2.volumes(None)?),
+            AwsCommand::Cost { .. } => cost_view(&region::each_region(&clients, cost::charges)?, &covered),
         })
     })
     .await?;
@@ -155,92 +193,125 @@ fn confirm(yes: bool, command: &str) -> Result<(), MagicError> {
         return Ok(());
     }
     Err(MagicError::Usage(format!(
-        "`aws {command}` acts on every crimpl resource of the account: add --yes to confirm"
+        "`aws {command}` acts on every crimpl resource of the account in the kernel's region \
+         (or --region R, or --all-regions): add --yes to confirm"
     )))
 }
 
-fn instances_view(instances: &[Instance]) -> super::View {
-    let rows: Vec<Vec<String>> = instances
+fn instances_view(regions: &[(String, Vec<Instance>)], covered: &str) -> super::View {
+    let rows: Vec<Vec<String>> = regions
         .iter()
-        .map(|i| {
-            vec![
-                i.id.clone(),
-                i.server_name.clone(),
-                i.level.clone(),
-                i.job_name.clone().unwrap_or_default(),
-                i.instance_type.clone(),
-                i.state.clone(),
-                i.public_ip
-                    .clone()
-                    .or(i.private_ip.clone())
-                    .unwrap_or_default(),
-            ]
+        .flat_map(|(region, instances)| {
+            instances.iter().map(move |i| {
+                vec![
+                    i.id.clone(),
+                    region.clone(),
+                    i.server_name.clone(),
+                    i.level.clone(),
+                    i.job_name.clone().unwrap_or_default(),
+                    i.instance_type.clone(),
+                    i.state.clone(),
+                    i.public_ip
+                        .clone()
+                        .or(i.private_ip.clone())
+                        .unwrap_or_default(),
+                ]
+            })
         })
         .collect();
     render::table(
-        "crimpl instances",
+        &format!("crimpl instances in {covered}"),
         &[
-            "instance", "server", "level", "job", "type", "state", "address",
+            "instance", "region", "server", "level", "job", "type", "state", "address",
         ],
         &rows,
     )
 }
 
-fn volumes_view(volumes: &[Volume]) -> super::View {
-    let rows: Vec<Vec<String>> = volumes
+fn volumes_view(regions: &[(String, Vec<Volume>)], covered: &str) -> super::View {
+    let rows: Vec<Vec<String>> = regions
         .iter()
-        .map(|v| {
-            vec![
-                v.id.clone(),
-                v.server_name.clone(),
-                format!("{} GiB", v.size),
-                v.zone.clone(),
-                v.state.clone(),
-                v.attached_to.join(" "),
-            ]
+        .flat_map(|(region, volumes)| {
+            volumes.iter().map(move |v| {
+                vec![
+                    v.id.clone(),
+                    region.clone(),
+                    v.server_name.clone(),
+                    format!("{} GiB", v.size),
+                    v.zone.clone(),
+                    v.state.clone(),
+                    v.attached_to.join(" "),
+                ]
+            })
         })
         .collect();
     render::table(
-        "crimpl volumes",
-        &["volume", "server", "size", "zone", "state", "attached to"],
+        &format!("crimpl volumes in {covered}"),
+        &[
+            "volume",
+            "region",
+            "server",
+            "size",
+            "zone",
+            "state",
+            "attached to",
+        ],
         &rows,
     )
 }
 
-fn cost_view(instances: &[Instance], volumes: &[Volume]) -> super::View {
+fn cost_view(regions: &[(String, Vec<Charge>)], covered: &str) -> super::View {
     let mut rows = Vec::new();
     let mut total = 0.0;
-    for instance in instances
-        .iter()
-        .filter(|i| i.state == "running" || i.state == "pending")
-    {
-        let price = aws::hourly_price(&instance.instance_type);
-        total += price.unwrap_or(0.0);
-        rows.push(vec![
-            instance.id.clone(),
-            format!("{} {}", instance.level, instance.instance_type),
-            price.map_or("not in the price table".into(), |p| format!("${p:.4}")),
-        ]);
-    }
-    for volume in volumes {
-        let hourly = f64::from(volume.size) * VOLUME_PER_GIB_MONTH / 730.0;
-        total += hourly;
-        rows.push(vec![
-            volume.id.clone(),
-            format!("volume {} GiB", volume.size),
-            format!("${hourly:.4}"),
-        ]);
+    let mut unpriced = 0;
+    for (region, charges) in regions {
+        let listed = if region == prices::REGION {
+            region.clone()
+        } else {
+            format!("{region} (at {} prices)", prices::REGION)
+        };
+        let mut subtotal = 0.0;
+        for charge in charges {
+            subtotal += charge.per_hour.unwrap_or(0.0);
+            unpriced += usize::from(charge.per_hour.is_none());
+            rows.push(vec![
+                listed.clone(),
+                charge.resource.clone(),
+                charge.what.clone(),
+                charge
+                    .per_hour
+                    .map_or("not in the price table".into(), |p| format!("${p:.4}")),
+            ]);
+        }
+        if !charges.is_empty() && regions.len() > 1 {
+            rows.push(vec![
+                listed,
+                String::new(),
+                "region total".into(),
+                format!("${subtotal:.4}"),
+            ]);
+        }
+        total += subtotal;
     }
     let mut view = render::table(
-        &format!(
-            "Running crimpl resources: about ${total:.4} per hour (us-east-1 on-demand prices)"
-        ),
-        &["resource", "what", "per hour"],
+        &format!("crimpl resources in {covered}: about ${total:.4} per hour"),
+        &["region", "resource", "what is counted", "per hour"],
         &rows,
     );
-    view.text.push_str(
-        "Stopped instances cost nothing but their volumes; check the AWS console for the truth.\n",
-    );
+    view.text.push_str(&format!(
+        "Prices as of {}, {} on-demand Linux; other regions may differ. Counted: running \
+         instances, every EBS volume of a crimpl instance (root volumes too, also of stopped \
+         instances) and crimpl's volumes, public IPv4 addresses (${}/h each). Not counted: \
+         snapshots, data transfer, provisioned IOPS, Elastic IPs not on a running instance.{}\n",
+        prices::AS_OF,
+        prices::REGION,
+        prices::PUBLIC_IPV4_PER_HOUR,
+        if unpriced > 0 {
+            format!(" {unpriced} resource(s) not in the price table count as $0 here.")
+        } else {
+            String::new()
+        }
+    ));
     view
 }
 

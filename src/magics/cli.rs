@@ -99,34 +99,75 @@ pub enum JobCommand {
 /// `%crimpl aws ...`
 #[derive(Subcommand, Debug)]
 pub enum AwsCommand {
-    /// Every instance tagged by crimpl, with its state.
-    Instances,
+    /// Every instance tagged by crimpl, with its state and region.
+    Instances {
+        #[command(flatten)]
+        regions: Regions,
+    },
     /// Every volume tagged by crimpl.
-    Volumes,
+    Volumes {
+        #[command(flatten)]
+        regions: Regions,
+    },
     /// Terminate one crimpl instance.
     Terminate {
         /// The instance id (i-...).
         instance_id: String,
+        #[command(flatten)]
+        regions: Regions,
     },
     /// Delete one crimpl volume (it must be detached).
     DeleteVolume {
         /// The volume id (vol-...).
         volume_id: String,
+        #[command(flatten)]
+        regions: Regions,
     },
     /// Terminate every crimpl instance.
     TerminateAll {
         /// Confirm.
         #[arg(long)]
         yes: bool,
+        #[command(flatten)]
+        regions: Regions,
     },
     /// Delete every crimpl volume (terminating their instances first).
     DeleteAllVolumes {
         /// Confirm.
         #[arg(long)]
         yes: bool,
+        #[command(flatten)]
+        regions: Regions,
     },
-    /// Estimate what the running crimpl resources cost per hour.
-    Cost,
+    /// Estimate what crimpl's instances, volumes and public addresses cost per hour.
+    Cost {
+        #[command(flatten)]
+        regions: Regions,
+    },
+}
+
+/// The regions an `aws` command covers (default: the kernel's, from
+/// `AWS_REGION` or the profile).
+#[derive(Args, Debug, Clone, Default)]
+pub struct Regions {
+    /// Cover every region enabled for the account.
+    #[arg(long)]
+    pub all_regions: bool,
+    /// Cover this region instead of the kernel's.
+    #[arg(long, conflicts_with = "all_regions")]
+    pub region: Option<String>,
+}
+
+impl Regions {
+    /// The coverage these options ask for.
+    pub fn coverage(&self) -> crate::crimpl::aws::region::Coverage {
+        use crate::crimpl::aws::region::Coverage;
+        match (&self.region, self.all_regions) {
+            (_, true) => Coverage::All,
+            (Some(region), false) => Coverage::Named(region.clone()),
+            (None, false) => Coverage::Current,
+        }
+    }
 }
 
 /// `%crimpl server ...`
@@ -312,6 +353,10 @@ pub struct NewAwsArgs {
     /// The key pair's name in EC2 (default: the key file's name).
     #[arg(long)]
     pub key_name: Option<String>,
+    /// The region, saved with the server for all its calls (default: the
+    /// kernel's, from AWS_REGION or the profile).
+    #[arg(long)]
+    pub region: Option<String>,
     /// Subnet for the instances (the volume is made in its availability zone).
     #[arg(long)]
     pub subnet_id: String,

@@ -225,7 +225,14 @@ impl Magics {
         if let Some(server) = self.lock().open.get(name) {
             return Ok(server.clone());
         }
-        let config = self.server_config(name)?;
+        let mut config = self.server_config(name)?;
+        if let ServerConfig::Aws(aws) = &mut config
+            && aws.region.is_none()
+        {
+            // Saved before regions were: the kernel's region is saved now, and used ever after.
+            aws.region = Some(crate::crimpl::aws::Ec2::from_environment()?.region());
+            self.registry().add(name, config.clone(), true)?;
+        }
         let server = Arc::new(Server::open(name, config)?);
         self.lock().open.insert(name.to_string(), server.clone());
         Ok(server)

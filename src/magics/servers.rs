@@ -185,9 +185,10 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             let progress = progress_to(out);
             let volume_name = name.clone();
             let volume_size = args.volume_size;
+            let region = args.region.clone();
             let settings = instance_settings(args)?;
             let config = blocking(move || {
-                let ec2 = Ec2::from_environment()?;
+                let ec2 = Ec2::in_region(region.as_deref())?;
                 AwsConfig::create(&ec2, &volume_name, volume_size, settings, &progress)
             })
             .await?;

@@ -4,6 +4,7 @@ machine's sshd standing in for the instances (their private addresses are
 fails here, so the kernel must end finished job instances through the API."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -381,10 +382,12 @@ def test_every_state_change_waits_with_real_aws_timing(cloud, timing, workdir, c
         kernel.shutdown()
 
 
-def test_sixty_jobs_keep_the_volumes_tags_bounded(aws_kernel, cloud):
-    """EC2 allows 50 tags on a volume: job ends are kept for the latest 40 jobs only,
-    also after an earlier kernel recorded 45 (one tag per job, without a time)."""
-    moto, _ = cloud
+def test_sixty_jobs_keep_the_volumes_tags_bounded(aws_kernel, cloud, tmp_path):
+    """EC2 allows 50 tags on a volume: job ends are kept there for the latest 40 jobs only,
+    also after an earlier kernel recorded 45 (one tag per job, without a time). With no
+    instance running, this machine still knows every end it saw; another machine knows
+    the latest 40."""
+    moto, sshd = cloud
     name = aws_kernel.server_name
     (volume,) = server_volume(moto, name)
     moto.ec2.create_tags(Resources=[volume["VolumeId"]], Tags=[
@@ -398,13 +401,26 @@ def test_sixty_jobs_keep_the_volumes_tags_bounded(aws_kernel, cloud):
     ends = {k.removeprefix("crimpl.job_status."): v.split()[0] for k, v in tags.items() if k.startswith("crimpl.job_status.")}
     assert len(tags) <= 50 and set(ends) == {f"j{i:02d}" for i in range(20, 60)}, sorted(ends)
     assert moto.live_instances() == []
-    # No instance runs: the latest ends answer...
+    # No instance runs: this machine saw every job end...
     jobs = aws_kernel.execute("%crimpl jobs").text
-    assert "j59" in jobs and "j20" in jobs and "j19" not in jobs
+    assert all(f"j{i:02d}" in jobs for i in range(60)), jobs
     assert "failed" in aws_kernel.execute("%crimpl status j58").text
     assert "complete" in aws_kernel.execute("%crimpl status j57").text
-    older = aws_kernel.execute("%crimpl status j05")
-    assert not older.ok and "keeps the latest 40" in older.error and "server start" in older.error
+    assert "failed" in aws_kernel.execute("%crimpl status j31").text
+    assert "complete" in aws_kernel.execute("%crimpl status j05").text
+    # ...another machine (its own config directory) reads the latest ends from the tags...
+    env = kernel_env(tmp_path / "other-config", home=sshd.home)
+    env.update(moto.env())
+    other = Kernel(tmp_path, env)
+    try:
+        assert other.execute(aws_kernel.new_server).ok
+        jobs = other.execute(f"%crimpl jobs --server {name}").text
+        assert "j59" in jobs and "j20" in jobs and "j19" not in jobs
+        assert "failed" in other.execute(f"%crimpl status j58 --server {name}").text
+        older = other.execute(f"%crimpl status j05 --server {name}")
+        assert not older.ok and "keeps the latest 40" in older.error and "server start" in older.error
+    finally:
+        other.shutdown()
     # ...and with an instance the volume itself knows every job.
     assert aws_kernel.execute("%crimpl server start", timeout=120).ok
     jobs = aws_kernel.execute("%crimpl jobs").text
@@ -437,3 +453,144 @@ def test_a_job_uses_the_environment_a_setup_run_made_on_the_volume(aws_kernel, c
     fetched = aws_kernel.execute("%crimpl fetch greet", timeout=300)
     assert fetched.ok, fetched.error
     assert (workdir / "greeting.txt").read_text() == "hello from the volume\n"
+
+
+def crimpl_instance_in(moto, region, server):
+    """An instance tagged as crimpl tags its server instances, made in `region` behind the kernel's back."""
+    ec2 = moto.client_in(region)
+    tags = [{"Key": "crimpl.version", "Value": "crimpl-kernel-test"}, {"Key": "crimpl.level", "Value": "server"},
+            {"Key": "crimpl.server_name", "Value": server}]
+    made = ec2.run_instances(ImageId="ami-1e749f67", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                             TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
+    return ec2, made["Instances"][0]["InstanceId"]
+
+
+def test_a_server_keeps_its_region_whatever_aws_region_says_later(aws_kernel, cloud, config_dir, tmp_path):
+    """The region is saved at `server new`; a kernel whose AWS_REGION names another region
+    still reaches the server's volume and instances there. Housekeeping says which region(s)
+    it covered; --all-regions covers every enabled one."""
+    moto, sshd = cloud
+    name = aws_kernel.server_name
+    registry = json.loads((config_dir / "servers.json").read_text())
+    assert registry["servers"][name]["region"] == "us-east-1"
+    assert "us-east-1" in aws_kernel.execute("%crimpl server show").text
+    elsewhere, outsider = crimpl_instance_in(moto, "eu-west-1", "elsewhere")
+    env = kernel_env(config_dir, home=sshd.home)
+    env.update(moto.env())
+    env["AWS_REGION"] = "eu-west-1"
+    other = Kernel(tmp_path, env)
+    try:
+        started = other.execute(f"%crimpl server start {name}", timeout=120)
+        assert started.ok, started.error
+        (instance,) = moto.live_instances()  # in us-east-1, with the server's volume
+        (volume,) = server_volume(moto, name)
+        assert [a["InstanceId"] for a in volume["Attachments"]] == [instance["InstanceId"]]
+        run = other.execute(f"%%crimpl run --server {name}\necho on the volume\n", timeout=60)
+        assert run.ok and "on the volume" in run.text, run.error
+        # The housekeeping magics cover the kernel's region, and say so...
+        here = other.execute("%crimpl aws instances").text
+        assert "crimpl instances in eu-west-1" in here
+        assert outsider in here and instance["InstanceId"] not in here
+        # ...or every enabled region, each instance with its own.
+        everywhere = other.execute("%crimpl aws instances --all-regions")
+        assert everywhere.ok, everywhere.error
+        regions = {r["RegionName"] for r in moto.ec2.describe_regions()["Regions"]}
+        assert f"crimpl instances in {len(regions)} regions (" in everywhere.text
+        rows = {line.split()[0]: line.split()[1] for line in everywhere.text.splitlines() if line.startswith("i-")}
+        assert rows == {instance["InstanceId"]: "us-east-1", outsider: "eu-west-1"}, everywhere.text
+        named = other.execute("%crimpl aws instances --region us-east-1").text
+        assert "crimpl instances in us-east-1" in named and instance["InstanceId"] in named
+        refused = other.execute(f"%crimpl aws terminate {instance['InstanceId']}")
+        assert not refused.ok and "not a running crimpl instance in eu-west-1" in refused.error
+        assert other.execute(f"%crimpl server stop {name}").ok
+        # `server new` works in the chain's region, or the one --region names.
+        wrong = other.execute(aws_kernel.new_server + " --replace")
+        assert not wrong.ok and "DescribeSubnets failed" in wrong.error
+        again = other.execute(aws_kernel.new_server + " --replace --region us-east-1")
+        assert again.ok and "Found the volume" in again.text, again.error
+        assert json.loads((config_dir / "servers.json").read_text())["servers"][name]["region"] == "us-east-1"
+    finally:
+        other.shutdown()
+        elsewhere.terminate_instances(InstanceIds=[outsider])
+    # A server saved before regions were (no region in its settings) is given the
+    # kernel's region at its first use, and keeps it.
+    registry = json.loads((config_dir / "servers.json").read_text())
+    del registry["servers"][name]["region"]
+    (config_dir / "servers.json").write_text(json.dumps(registry))
+    aws_kernel.restart()
+    state = aws_kernel.execute(f"%crimpl server state {name}")
+    assert state.ok and "stopp" in state.text, state.error
+    assert json.loads((config_dir / "servers.json").read_text())["servers"][name]["region"] == "us-east-1"
+
+
+def cost_rows(text):
+    """(resource, what, per hour) of each line of the cost table."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in re.split(r"\s{2,}", line.strip())]
+        if len(cells) == 4 and cells[0] != "region":
+            rows[cells[1]] = (cells[2], cells[3])
+    return rows
+
+
+def test_cost_counts_instances_their_volumes_and_public_addresses(aws_kernel, cloud):
+    """Running: the instance, its public IPv4 address, its root volume and the server's
+    volume. Stopped: no instance-hours, but both volumes still. Terminated: the server's
+    volume alone. The total is the sum of the lines, from the dated table."""
+    moto, _ = cloud
+    name = aws_kernel.server_name
+    assert aws_kernel.execute("%crimpl server start", timeout=120).ok
+    (instance,) = moto.live_instances()
+    (server_vol,) = server_volume(moto, name)
+    attached = moto.ec2.describe_volumes(
+        Filters=[{"Name": "attachment.instance-id", "Values": [instance["InstanceId"]]}])["Volumes"]
+    roots = [v for v in attached if v["VolumeId"] != server_vol["VolumeId"]]
+    assert roots, "moto gives every instance a root volume"
+    running = aws_kernel.execute("%crimpl aws cost")
+    assert running.ok, running.error
+    rows = cost_rows(running.text)
+    assert "server instance t2.micro running" in rows[instance["InstanceId"]][0]
+    assert rows[instance["InstanceId"]][1] == "$0.0116"
+    assert f"8 GiB gp3 server volume, attached to {instance['InstanceId']}" in rows[server_vol["VolumeId"]][0]
+    for root in roots:
+        assert f"volume of server instance {instance['InstanceId']} (running)" in rows[root["VolumeId"]][0]
+    if instance.get("PublicIpAddress"):
+        assert rows[instance["PublicIpAddress"]] == (f"public IPv4 address of {instance['InstanceId']}", "$0.0050")
+    total = float(re.search(r"about \$(\d+\.\d+) per hour", running.text).group(1))
+    assert abs(total - sum(float(v[1].lstrip("$")) for v in rows.values())) < 0.0005
+    assert "crimpl resources in us-east-1" in running.text
+    assert "Prices as of 20" in running.text and "us-east-1 on-demand" in running.text
+    assert aws_kernel.execute("%crimpl server stop").ok
+    stopped = cost_rows(aws_kernel.execute("%crimpl aws cost").text)
+    assert "no instance-hours" in stopped[instance["InstanceId"]][0] and stopped[instance["InstanceId"]][1] == "$0.0000"
+    assert server_vol["VolumeId"] in stopped and all(r["VolumeId"] in stopped for r in roots)
+    assert not any(what.startswith("public IPv4") for what, _ in stopped.values())
+    assert aws_kernel.execute("%crimpl server terminate", timeout=120).ok
+    gone = cost_rows(aws_kernel.execute("%crimpl aws cost").text)
+    assert list(gone) == [server_vol["VolumeId"]]
+    assert "not attached" in gone[server_vol["VolumeId"]][0] and gone[server_vol["VolumeId"]][1] == "$0.0009"
+
+
+def test_cost_counts_public_addresses_per_region(cloud, tmp_path):
+    """An instance with a public IPv4 address (moto's default subnets map one) in another
+    region: its address is counted, and the region's lines say which prices they use."""
+    moto, sshd = cloud
+    ec2, outsider = crimpl_instance_in(moto, "eu-west-1", "elsewhere")
+    try:
+        (described,) = [i for r in ec2.describe_instances(InstanceIds=[outsider])["Reservations"] for i in r["Instances"]]
+        address = described["PublicIpAddress"]
+        env = kernel_env(tmp_path / "config", home=sshd.home)
+        env.update(moto.env())
+        kernel = Kernel(tmp_path, env)
+        try:
+            cost = kernel.execute("%crimpl aws cost --all-regions")
+            assert cost.ok, cost.error
+        finally:
+            kernel.shutdown()
+        rows = cost_rows(cost.text)
+        assert rows[outsider] == ("server instance t3.micro running (on-demand Linux)", "$0.0104")
+        assert rows[address] == (f"public IPv4 address of {outsider}", "$0.0050")
+        assert "eu-west-1 (at us-east-1 prices)" in cost.text
+        assert re.search(r"eu-west-1 \(at us-east-1 prices\)\s+region total\s+\$0\.01", cost.text)
+    finally:
+        ec2.terminate_instances(InstanceIds=[outsider])

@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
@@ -18,8 +18,11 @@ use aws_sdk_ec2::types::{
 
 use super::tags;
 
+mod billing;
 mod describe;
+mod regions;
 mod waits;
+pub use billing::Disk;
 pub use describe::{DryRun, Image, Ingress, SecurityGroup, Subnet};
 pub use waits::Progress;
 
@@ -130,23 +133,7 @@ impl Drop for Ec2 {
 impl Ec2 {
     /// A client configured from the standard AWS chain.
     pub fn from_environment() -> anyhow::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()?;
-        let config = std::thread::scope(|scope| {
-            scope
-                .spawn(|| runtime.block_on(aws_config::load_from_env()))
-                .join()
-                .map_err(|_| anyhow!("loading the AWS configuration failed"))
-        })?;
-        if config.region().is_none() {
-            bail!("no AWS region: set AWS_REGION (e.g. us-east-1) or run `aws configure`");
-        }
-        Ok(Self {
-            client: Client::new(&config),
-            runtime: Some(runtime),
-        })
+        Self::in_region(None)
     }
 
     /// Run one SDK call to completion (from any thread, inside a runtime or not).

@@ -1,5 +1,5 @@
-//! Instance types by processor count, with on-demand prices (us-east-1,
-//! Linux, USD per hour, 2025) for `%crimpl aws cost`.
+//! Instance types by processor count (their prices, for `%crimpl aws cost`,
+//! are in [`super::prices`]).
 
 /// The 1-vCPU type of the server instance.
 pub const SERVER_TYPE: &str = "t2.micro";
@@ -17,9 +17,6 @@ pub const JOB_TYPES: [(&str, u32, f64); 9] = [
     ("c6i.32xlarge", 128, 5.44),
 ];
 
-/// EBS gp3 storage, USD per GiB-month.
-pub const VOLUME_PER_GIB_MONTH: f64 = 0.08;
-
 /// The smallest type with at least `nprocs` vCPUs.
 pub fn for_nprocs(nprocs: u32) -> anyhow::Result<&'static str> {
     JOB_TYPES
@@ -27,17 +24,6 @@ pub fn for_nprocs(nprocs: u32) -> anyhow::Result<&'static str> {
         .find(|(_, vcpus, _)| *vcpus >= nprocs)
         .map(|(name, _, _)| *name)
         .ok_or_else(|| anyhow::anyhow!("no instance type in the table has {nprocs} vCPUs (at most 128): pass --instance-type"))
-}
-
-/// The hourly price of a type, when the table knows it.
-pub fn hourly_price(instance_type: &str) -> Option<f64> {
-    if instance_type == SERVER_TYPE {
-        return Some(0.0116);
-    }
-    JOB_TYPES
-        .iter()
-        .find(|(name, _, _)| *name == instance_type)
-        .map(|(_, _, price)| *price)
 }
 
 #[cfg(test)]

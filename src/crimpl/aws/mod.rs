@@ -4,9 +4,13 @@
 //! data plane is the SSH transport; this module manages the machines.
 
 mod bootstrap;
+pub mod cost;
 mod ec2;
 mod instance_types;
+mod last_known;
 pub mod lifetime;
+pub mod prices;
+pub mod region;
 mod tags;
 
 use std::sync::{Arc, Mutex};
@@ -17,10 +21,10 @@ use serde::{Deserialize, Serialize};
 
 pub use bootstrap::{BootSystem, Bootstrap, VOLUME_MARKER};
 pub use ec2::{
-    AwsError, DryRun, Ec2, Image, Ingress, Instance, Launch, Progress, SecurityGroup, Subnet,
+    AwsError, Disk, DryRun, Ec2, Image, Ingress, Instance, Launch, Progress, SecurityGroup, Subnet,
     Volume, error_code,
 };
-pub use instance_types::{JOB_TYPES, SERVER_TYPE, VOLUME_PER_GIB_MONTH, for_nprocs, hourly_price};
+pub use instance_types::{JOB_TYPES, SERVER_TYPE, for_nprocs};
 pub use tags::MAX_JOB_STATUSES;
 
 use super::scripts;
@@ -45,6 +49,11 @@ pub struct AwsConfig {
     pub volume_size: i32,
     /// Its availability zone (the subnet's).
     pub availability_zone: String,
+    /// The region of every call for this server, whatever `AWS_REGION` says
+    /// later (saved at `server new`; servers saved without one get the
+    /// kernel's region saved at their first use).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// How its instances are launched and reached.
     #[serde(flatten)]
     pub instances: InstanceSettings,
@@ -148,6 +157,7 @@ impl AwsConfig {
             volume_id,
             volume_size,
             availability_zone,
+            region: Some(ec2.region()),
             instances,
         })
     }
@@ -179,8 +189,8 @@ impl AwsServer {
     pub fn new(name: &str, config: AwsConfig) -> anyhow::Result<Self> {
         Ok(Self {
             name: name.into(),
+            ec2: Ec2::in_region(config.region.as_deref())?,
             config,
-            ec2: Ec2::from_environment()?,
             connection: Mutex::new(None),
         })
     }
@@ -313,6 +323,9 @@ impl AwsServer {
         self.ec2.terminate(&ids, progress)?;
         self.ec2
             .delete_volume_when_free(&self.config.volume_id, progress)?;
+        if let Ok(known) = self.last_known() {
+            known.forget();
+        }
         Ok(ids)
     }
 

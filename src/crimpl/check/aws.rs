@@ -24,7 +24,7 @@ const ACCOUNT_STEPS: [&str; 8] = [
 /// Check AWS server `name` with settings `aws`.
 pub fn steps(list: &mut Checklist<'_>, name: &str, aws: &AwsConfig) {
     let ec2 = list.step(ACCOUNT_STEPS[0], || {
-        let ec2 = Ec2::from_environment().map_err(|err| {
+        let ec2 = Ec2::in_region(aws.region.as_deref()).map_err(|err| {
             problem(
                 format!("{err:#}"),
                 "set AWS_REGION, and AWS_PROFILE (after `aws configure` or `aws sso login`) or \
@@ -32,7 +32,7 @@ pub fn steps(list: &mut Checklist<'_>, name: &str, aws: &AwsConfig) {
                  (%crimpl env NAME=VALUE), then check again",
             )
         })?;
-        let (region, credentials) = ec2.region_and_credentials().map_err(|err| {
+        let (_, credentials) = ec2.region_and_credentials().map_err(|err| {
             problem(
                 format!("{err:#}"),
                 "set AWS_PROFILE (after `aws configure` or `aws sso login`) or AWS_ACCESS_KEY_ID \
@@ -42,6 +42,7 @@ pub fn steps(list: &mut Checklist<'_>, name: &str, aws: &AwsConfig) {
         let endpoint = std::env::var("AWS_ENDPOINT_URL")
             .map(|url| format!(", endpoint {url}"))
             .unwrap_or_default();
+        let region = ec2.region();
         Ok((ec2, format!("region {region}, {credentials}{endpoint}")))
     });
     let Some(ec2) = ec2 else {

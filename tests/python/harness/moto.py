@@ -70,6 +70,10 @@ class Moto:
         return {"endpoint_url": self.endpoint, "region_name": "us-east-1",
                 "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
+    def client_in(self, region: str):
+        """A boto3 EC2 client for another region of this moto (each region has its own resources)."""
+        return boto3.client("ec2", **{**self.client_settings(), "region_name": region})
+
     def env(self) -> dict[str, str]:
         """What the kernel needs to reach this EC2 API through the standard settings."""
         return {

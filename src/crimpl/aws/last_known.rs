@@ -1,0 +1,133 @@
+//! How each job of an AWS server last ended, as this machine saw it: a small
+//! file per volume beside the server registry, written whenever an instance
+//! showed the jobs, read when none runs. The volume's tags keep only the
+//! latest ends (EC2 allows 50 tags) and the volume itself needs an instance
+//! to be read; this record has no such bound, and says only what this
+//! machine saw (the volume stays the truth).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::AwsServer;
+use crate::crimpl::job::JobRecord;
+use crate::crimpl::registry::Registry;
+use crate::crimpl::status::JobStatus;
+
+/// One job's last seen end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct End {
+    status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    started: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ended: Option<String>,
+}
+
+/// The last known ends of one volume's jobs, on this machine.
+pub struct LastKnown {
+    path: PathBuf,
+}
+
+impl LastKnown {
+    /// The record of volume `volume_id`, beside the server registry.
+    pub fn of_volume(volume_id: &str) -> anyhow::Result<Self> {
+        let registry = Registry::from_environment()?.path();
+        let dir = registry
+            .parent()
+            .context("the server registry has no directory")?;
+        Ok(Self {
+            path: dir.join("aws-job-ends").join(format!("{volume_id}.json")),
+        })
+    }
+
+    fn read(&self) -> BTreeMap<String, End> {
+        std::fs::read(&self.path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Remember the ends among `records` (jobs still running are not recorded).
+    pub fn remember(&self, records: &[JobRecord]) -> anyhow::Result<()> {
+        let mut ends = self.read();
+        let before = ends.len();
+        let mut changed = false;
+        for record in records.iter().filter(|r| r.status.is_final()) {
+            let end = End {
+                status: record.status.word().to_string(),
+                started: record.started.clone(),
+                ended: record.ended.clone(),
+            };
+            changed |= ends.insert(record.name.clone(), end.clone()) != Some(end);
+        }
+        if !changed && ends.len() == before {
+            return Ok(());
+        }
+        let dir = self.path.parent().context("no directory for job ends")?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // Written whole, then renamed: a reader never sees half a file.
+        let partial = self
+            .path
+            .with_extension(format!("json.{}", std::process::id()));
+        std::fs::write(&partial, serde_json::to_vec_pretty(&ends)?)
+            .with_context(|| format!("cannot write {}", partial.display()))?;
+        std::fs::rename(&partial, &self.path)
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// The remembered ends, as job records.
+    pub fn records(&self) -> Vec<JobRecord> {
+        self.read()
+            .into_iter()
+            .map(|(name, end)| {
+                let status = JobStatus::from_word(&end.status)
+                    .unwrap_or_else(|| JobStatus::Unknown(end.status.clone()));
+                let mut record = JobRecord::new(&name, status);
+                record.started = end.started;
+                record.ended = end.ended;
+                record
+            })
+            .collect()
+    }
+
+    /// Forget every job (the volume is deleted).
+    pub fn forget(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl AwsServer {
+    /// How this server's jobs last ended, as this machine saw them.
+    pub fn last_known(&self) -> anyhow::Result<LastKnown> {
+        LastKnown::of_volume(&self.config.volume_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ends_are_kept_and_running_jobs_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let known = LastKnown {
+            path: dir.path().join("ends").join("vol-1.json"),
+        };
+        let mut done = JobRecord::new("a", JobStatus::Complete);
+        done.ended = Some("2026-11-26T01:00:00Z".into());
+        let running = JobRecord::new("b", JobStatus::Running);
+        known.remember(&[done.clone(), running]).unwrap();
+        known
+            .remember(&[JobRecord::new("c", JobStatus::Failed(Some(3)))])
+            .unwrap();
+        let records = known.records();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0], done);
+        assert_eq!(records[1].status.word(), "failed");
+        known.forget();
+        assert!(known.records().is_empty());
+    }
+}
