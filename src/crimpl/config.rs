@@ -153,10 +153,18 @@ impl ServerConfig {
                 ("security group", aws.instances.security_group_id.clone()),
                 (
                     "image",
-                    aws.instances
-                        .image_id
-                        .clone()
-                        .unwrap_or_else(|| "newest Ubuntu LTS".into()),
+                    if aws.instances.images.is_empty() {
+                        aws.instances.image_id.clone().unwrap_or_else(|| {
+                            "Ubuntu 24.04 LTS, pinned at the first launch".into()
+                        })
+                    } else {
+                        aws.instances
+                            .images
+                            .iter()
+                            .map(|(arch, id)| format!("{id} ({arch})"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
                 ),
                 (
                     "ssh",

@@ -42,6 +42,8 @@ pub struct SubmitOptions {
     pub slurm: SlurmOptions,
     /// AWS: the instance type (default: by `nprocs`).
     pub instance_type: Option<String>,
+    /// AWS: the image (default: the server's pinned image).
+    pub image_id: Option<String>,
     /// AWS: keep the job's instance when the script ends.
     pub keep_instance: bool,
 }
@@ -338,6 +340,7 @@ impl Server {
                 let (transport, launched) = aws.start_job_instance(
                     &base,
                     &self.instance_type(options)?,
+                    options.image_id.as_deref(),
                     options.keep_instance,
                     max_minutes,
                     progress,

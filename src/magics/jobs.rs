@@ -137,6 +137,7 @@ pub async fn submit(
                 _ => None,
             }),
         keep_instance: args.keep_instance,
+        image_id: args.image_id.clone(),
     };
     if args.trial_run {
         let plan = server.plan_submit(body, &options)?;
@@ -198,6 +199,7 @@ fn check_kind(server: &Server, args: &SubmitArgs) -> MagicResult {
     let aws_only: Vec<&str> = [
         ("--instance-type", args.instance_type.is_some()),
         ("--keep-instance", args.keep_instance),
+        ("--image-id", args.image_id.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, given)| given.then_some(flag))

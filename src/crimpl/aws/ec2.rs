@@ -19,8 +19,10 @@ use aws_sdk_ec2::types::{
 use super::tags;
 
 mod describe;
+mod images;
 mod waits;
 pub use describe::{DryRun, Image, Ingress, SecurityGroup, Subnet};
+pub use images::{CANONICAL, noble_pattern};
 pub use waits::Progress;
 
 /// An EC2 call that failed: what was asked, EC2's error code (when it gave
@@ -435,29 +437,6 @@ impl Ec2 {
                 .await
         })?;
         Ok(())
-    }
-
-    /// The newest Ubuntu LTS image from Canonical, for instances without `--image-id`.
-    pub fn default_image(&self) -> anyhow::Result<String> {
-        let out = self.call("DescribeImages", |c| async move {
-            c.describe_images()
-                .owners("099720109477")
-                .filters(
-                    Filter::builder()
-                        .name("name")
-                        .values("ubuntu/images/*ubuntu-*-amd64-server-*")
-                        .build(),
-                )
-                .send()
-                .await
-        })?;
-        let mut images: Vec<_> = out.images().iter().collect();
-        images.sort_by_key(|i| i.creation_date().unwrap_or_default().to_string());
-        images
-            .last()
-            .and_then(|i| i.image_id())
-            .map(str::to_string)
-            .context("no Ubuntu image found: pass --image-id")
     }
 
     /// Whether the instance's state is one that holds its volume (a stopped

@@ -229,23 +229,39 @@ fn key_pair(ec2: &Ec2, aws: &AwsConfig) -> Found<()> {
 
 fn image(ec2: &Ec2, aws: &AwsConfig) -> Found<String> {
     let next = || replace_hint("an --image-id of this region");
-    let id = match &aws.instances.image_id {
+    let update = || {
+        format!(
+            "%crimpl server update-image NAME pins the current image, or {}",
+            next()
+        )
+    };
+    let pinned = aws
+        .instances
+        .images
+        .get("x86_64")
+        .or(aws.instances.image_id.as_ref());
+    let id = match pinned {
         Some(id) => id.clone(),
-        None => ec2
-            .default_image()
-            .map_err(|err| problem(format!("{err:#}"), next()))?,
+        None => {
+            ec2.newest_noble("x86_64")
+                .map_err(|err| problem(format!("{err:#}"), next()))?
+                .ok_or_else(|| problem("no Ubuntu 24.04 LTS image in this region", next()))?
+                .id
+        }
     };
     let image = ec2
         .image(&id)
         .map_err(|err| problem(format!("{err:#}"), next()))?
-        .ok_or_else(|| problem(format!("image {id} is not in this region"), next()))?;
+        .ok_or_else(|| problem(format!("image {id} is not in this region"), update()))?;
     if image.state != "available" {
-        return Err(problem(format!("image {id} is {}", image.state), next()));
+        return Err(problem(format!("image {id} is {}", image.state), update()));
     }
     let which = if aws.instances.image_id.is_some() {
         "--image-id"
+    } else if pinned.is_some() {
+        "pinned Ubuntu 24.04 LTS"
     } else {
-        "newest Ubuntu LTS"
+        "newest Ubuntu 24.04 LTS, pinned at the first launch"
     };
     Ok((
         image.id.clone(),
