@@ -174,6 +174,18 @@ impl ServerConfig {
                     ),
                 ),
                 (
+                    "instance types",
+                    format!(
+                        "{} (server); {} (jobs)",
+                        aws.instances.server_type,
+                        if aws.instances.job_types.is_empty() {
+                            "c6i by --nprocs".to_string()
+                        } else {
+                            aws.instances.job_types.join(", ")
+                        }
+                    ),
+                ),
+                (
                     "idle stop",
                     format!("{} minutes", aws.instances.idle_stop_minutes),
                 ),

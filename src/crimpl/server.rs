@@ -476,7 +476,12 @@ impl Server {
     fn instance_type(&self, options: &SubmitOptions) -> anyhow::Result<String> {
         match &options.instance_type {
             Some(instance_type) => Ok(instance_type.clone()),
-            None => Ok(aws::for_nprocs(options.nprocs.unwrap_or(1))?.to_string()),
+            None => match &self.backend {
+                Backend::Aws(server) => server.config().job_type(options.nprocs.unwrap_or(1)),
+                Backend::Fixed { .. } => {
+                    Ok(aws::for_nprocs(options.nprocs.unwrap_or(1))?.to_string())
+                }
+            },
         }
     }
 

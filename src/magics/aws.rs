@@ -43,7 +43,11 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
     {
         let instance_type = match instance_type {
             Some(t) => t.clone(),
-            None => aws::for_nprocs(*nprocs)?.to_string(),
+            None => server
+                .aws()
+                .context("not an AWS server")?
+                .config()
+                .job_type(*nprocs)?,
         };
         magics.plan_job_instance(&server, &job, &instance_type);
     }
@@ -64,7 +68,7 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
             } => {
                 let instance_type = match instance_type {
                     Some(t) => t,
-                    None => aws::for_nprocs(nprocs)?.to_string(),
+                    None => aws.config().job_type(nprocs)?,
                 };
                 if start {
                     let margin = aws.config().instances.lifetime_margin_minutes;

@@ -266,6 +266,8 @@ fn instance_settings(args: NewAwsArgs) -> Result<InstanceSettings, MagicError> {
         security_group_id: args.security_group_id,
         image_id: args.image_id,
         images: Default::default(),
+        server_type: crate::crimpl::aws::SERVER_TYPE.into(),
+        job_types: Vec::new(),
         username: args.username,
         ssh_address: args.ssh_address,
         ssh_port: args.ssh_port,

@@ -13,13 +13,15 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ec2::types::{
-    Filter, InstanceStateName, InstanceType, ResourceType, ShutdownBehavior, Tag, TagSpecification,
+    Filter, InstanceNetworkInterfaceSpecification, InstanceStateName, InstanceType, ResourceType,
+    ShutdownBehavior, Tag, TagSpecification,
 };
 
 use super::tags;
 
 mod describe;
 mod images;
+mod offerings;
 mod waits;
 pub use describe::{DryRun, Image, Ingress, SecurityGroup, Subnet};
 pub use images::{CANONICAL, noble_pattern};
@@ -109,6 +111,8 @@ pub struct Launch {
     pub user_data: String,
     /// Terminate (job instances) or stop (the server instance) on shutdown.
     pub terminate_on_shutdown: bool,
+    /// Ask for a public IPv4 address, whether or not the subnet maps one.
+    pub public_ip: bool,
     /// crimpl's tags.
     pub tags: Vec<(String, String)>,
 }
@@ -176,19 +180,6 @@ impl Ec2 {
                     detail: DisplayErrorContext(&e).to_string(),
                 })
             })
-    }
-
-    /// The availability zone of a subnet.
-    pub fn subnet_zone(&self, subnet_id: &str) -> anyhow::Result<String> {
-        let subnet = subnet_id.to_string();
-        let out = self.call("DescribeSubnets", |c| async move {
-            c.describe_subnets().subnet_ids(subnet).send().await
-        })?;
-        out.subnets()
-            .first()
-            .and_then(|s| s.availability_zone())
-            .map(str::to_string)
-            .with_context(|| format!("subnet {subnet_id} not found"))
     }
 
     /// Create a tagged volume.
@@ -326,12 +317,31 @@ impl Ec2 {
     /// Launch one instance; returns its id.
     pub fn launch(&self, launch: Launch) -> anyhow::Result<String> {
         let spec = tag_spec(ResourceType::Instance, &launch.tags);
+        // A public address is asked for on the network interface, which then
+        // carries the subnet and group too.
+        let (subnet, group, interface) = if launch.public_ip {
+            let interface = InstanceNetworkInterfaceSpecification::builder()
+                .device_index(0)
+                .subnet_id(launch.subnet_id)
+                .groups(launch.security_group_id)
+                .associate_public_ip_address(true)
+                .delete_on_termination(true)
+                .build();
+            (None, None, Some(vec![interface]))
+        } else {
+            (
+                Some(launch.subnet_id),
+                Some(vec![launch.security_group_id]),
+                None,
+            )
+        };
         let out = self.call("RunInstances", |c| async move {
             c.run_instances()
                 .image_id(launch.image_id)
                 .instance_type(InstanceType::from(launch.instance_type.as_str()))
-                .subnet_id(launch.subnet_id)
-                .security_group_ids(launch.security_group_id)
+                .set_subnet_id(subnet)
+                .set_security_group_ids(group)
+                .set_network_interfaces(interface)
                 .key_name(launch.key_name)
                 .user_data(base64_encode(&launch.user_data))
                 .instance_initiated_shutdown_behavior(if launch.terminate_on_shutdown {

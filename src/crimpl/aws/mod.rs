@@ -8,6 +8,8 @@ mod ec2;
 pub mod image;
 mod instance_types;
 pub mod lifetime;
+mod network;
+pub mod offerings;
 mod tags;
 
 use std::collections::HashMap;
@@ -86,6 +88,17 @@ pub struct InstanceSettings {
     /// A job instance shuts down this many minutes after its walltime.
     #[serde(default = "default_margin_minutes")]
     pub lifetime_margin_minutes: u32,
+    /// The server instance's type (one the volume's zone offers).
+    #[serde(default = "default_server_type")]
+    pub server_type: String,
+    /// Job instance types by `--nprocs`, smallest first, of those the zone
+    /// offers (empty: the c6i table).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub job_types: Vec<String>,
+}
+
+fn default_server_type() -> String {
+    SERVER_TYPE.into()
 }
 
 fn default_max_hours() -> u32 {
@@ -121,7 +134,13 @@ impl AwsConfig {
         if !std::path::Path::new(&instances.key_file).exists() {
             bail!("key file {} does not exist", instances.key_file);
         }
-        let zone = ec2.subnet_zone(&instances.subnet_id)?;
+        let zone = network::check(ec2, &instances, progress)?;
+        let choice = offerings::choose(&zone, &ec2.zone_offerings(&zone)?)?;
+        for note in &choice.notes {
+            progress(note);
+        }
+        instances.server_type = choice.server_type;
+        instances.job_types = choice.job_types;
         let existing = ec2.volumes(Some(name))?;
         let adopted = existing
             .first()
@@ -191,6 +210,26 @@ impl AwsConfig {
             availability_zone,
             instances,
         })
+    }
+
+    /// The job instance type for `nprocs` processors: the smallest of the
+    /// server's job types with that many vCPUs.
+    pub fn job_type(&self, nprocs: u32) -> anyhow::Result<String> {
+        let types = &self.instances.job_types;
+        if types.is_empty() {
+            return Ok(for_nprocs(nprocs)?.to_string());
+        }
+        types
+            .iter()
+            .find(|t| offerings::vcpus(t).is_some_and(|v| v >= nprocs))
+            .cloned()
+            .with_context(|| {
+                format!(
+                    "no job type offered in {} has {nprocs} vCPUs (the largest: {}): pass --instance-type",
+                    self.availability_zone,
+                    types.last().map_or("none", String::as_str)
+                )
+            })
     }
 
     /// The absolute mount point of the volume on an instance.
@@ -315,7 +354,7 @@ impl AwsServer {
                 let (launched, formatted) = self.launch(
                     "server",
                     None,
-                    SERVER_TYPE,
+                    &self.config.instances.server_type,
                     None,
                     false,
                     self.server_minutes(),
@@ -545,6 +584,7 @@ impl AwsServer {
             key_name: self.config.instances.key_name.clone(),
             user_data: bootstrap.user_data()?,
             terminate_on_shutdown,
+            public_ip: self.config.instances.ssh_address == SshAddress::Public,
             tags: tags::crimpl_tags(level, &self.name, &extra),
         })?;
         let placed = self.ec2.wait_running(&id, progress).and_then(|instance| {

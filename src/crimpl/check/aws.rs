@@ -3,9 +3,7 @@
 //! instance runs, the SSH and job steps on it. It never starts an instance.
 
 use super::{Checklist, Found, problem, remote};
-use crate::crimpl::aws::{
-    AwsConfig, DryRun, Ec2, Instance, JOB_TYPES, SERVER_TYPE, SshAddress, VOLUME_MARKER,
-};
+use crate::crimpl::aws::{AwsConfig, DryRun, Ec2, Instance, JOB_TYPES, SshAddress, VOLUME_MARKER};
 use crate::crimpl::scripts;
 use crate::crimpl::transport::{SshTarget, Transport, diagnose};
 
@@ -128,25 +126,14 @@ fn subnet(ec2: &Ec2, aws: &AwsConfig) -> Found<String> {
             replace_hint(&format!("a --subnet-id in {}", aws.availability_zone)),
         ));
     }
-    let public = if subnet.public_ip_on_launch {
-        "instances get a public IPv4 address"
-    } else {
-        "instances get no public IPv4 address"
+    let public = match (subnet.public_ip_on_launch, aws.instances.ssh_address) {
+        (true, _) => "instances get a public IPv4 address",
+        (false, SshAddress::Public) => {
+            "it maps no public IPv4 address of its own: instances ask for one at launch \
+             (its route table needs an internet gateway)"
+        }
+        (false, SshAddress::Private) => "instances get no public IPv4 address",
     };
-    if aws.instances.ssh_address == SshAddress::Public && !subnet.public_ip_on_launch {
-        return Err(problem(
-            format!(
-                "{id} ({}, {}): {public}, so they cannot be reached from outside the VPC",
-                subnet.zone, subnet.vpc_id
-            ),
-            format!(
-                "turn on public addresses for the subnet: aws ec2 modify-subnet-attribute \
-                 --subnet-id {id} --map-public-ip-on-launch (its route table also needs an \
-                 internet gateway); or, from inside the VPC, {}",
-                replace_hint("--ssh-address private")
-            ),
-        ));
-    }
     let reached = match aws.instances.ssh_address {
         SshAddress::Public => "reached by their public address",
         SshAddress::Private => "reached by their private address",
@@ -274,8 +261,14 @@ fn image(ec2: &Ec2, aws: &AwsConfig) -> Found<String> {
 
 fn instance_types(ec2: &Ec2, aws: &AwsConfig) -> Found<()> {
     let zone = &aws.availability_zone;
-    let wanted: Vec<&str> = std::iter::once(SERVER_TYPE)
-        .chain(JOB_TYPES.iter().map(|(name, _, _)| *name))
+    let server_type = aws.instances.server_type.as_str();
+    let job_types: Vec<&str> = if aws.instances.job_types.is_empty() {
+        JOB_TYPES.iter().map(|(name, _, _)| *name).collect()
+    } else {
+        aws.instances.job_types.iter().map(String::as_str).collect()
+    };
+    let wanted: Vec<&str> = std::iter::once(server_type)
+        .chain(job_types.iter().copied())
         .collect();
     let offered = ec2.offered_types(zone, &wanted).map_err(|err| {
         problem(
@@ -300,9 +293,9 @@ fn instance_types(ec2: &Ec2, aws: &AwsConfig) -> Found<()> {
     Ok((
         (),
         format!(
-            "{zone} offers {SERVER_TYPE} (server) and {} to {} (jobs)",
-            JOB_TYPES[0].0,
-            JOB_TYPES[JOB_TYPES.len() - 1].0
+            "{zone} offers {server_type} (server) and {} to {} (jobs)",
+            job_types[0],
+            job_types[job_types.len() - 1]
         ),
     ))
 }
@@ -347,7 +340,7 @@ fn dry_run(ec2: &Ec2, aws: &AwsConfig, image: &str) -> Found<()> {
     let settings = &aws.instances;
     let answer = ec2
         .dry_run_launch(
-            SERVER_TYPE,
+            &settings.server_type,
             image,
             &settings.subnet_id,
             &settings.security_group_id,
@@ -357,7 +350,10 @@ fn dry_run(ec2: &Ec2, aws: &AwsConfig, image: &str) -> Found<()> {
     match answer {
         DryRun::WouldSucceed => Ok((
             (),
-            format!("EC2 would launch a {SERVER_TYPE} from {image} (a dry run: nothing started)"),
+            format!(
+                "EC2 would launch a {} from {image} (a dry run: nothing started)",
+                settings.server_type
+            ),
         )),
         DryRun::Refused(code, message) if code == "UnauthorizedOperation" => Err(problem(
             format!("{code}: {message}"),

@@ -69,6 +69,9 @@ class Moto:
         self.zone = subnet["AvailabilityZone"]
         self.security_group_id = self.ec2.create_security_group(
             GroupName="crimpl-test", Description="ssh", VpcId=vpc)["GroupId"]
+        # The "instances" are this machine's loopback addresses: TCP from there, any port.
+        self.ec2.authorize_security_group_ingress(GroupId=self.security_group_id, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [{"CidrIp": "127.0.0.0/8"}]}])
         # Canonical has not published it yet.
         self.ec2.disable_image(ImageId=amis.LATER)
 
