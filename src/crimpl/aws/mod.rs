@@ -149,7 +149,7 @@ impl AwsConfig {
         instances.images = match adopted {
             Some(pins) => {
                 progress(&format!(
-                    "Its instances launch from the images pinned on the volume: {}                      (%crimpl server update-image {name} takes newer ones).",
+                    "Its instances launch from the images pinned on the volume: {} (%crimpl server update-image {name} takes newer ones).",
                     pins.iter()
                         .map(|(arch, id)| format!("{id} ({arch})"))
                         .collect::<Vec<_>>()
@@ -632,13 +632,13 @@ impl AwsServer {
         }
         if let Some(chosen) = chosen {
             bail!(
-                "server {} launches from {chosen} (chosen with --image-id), which is not {arch},                  and {instance_type} is {arch}: submit with --image-id of an {arch} image, or                  an --instance-type of the image's architecture",
+                "server {} launches from {chosen} (chosen with --image-id), which is not {arch}, and {instance_type} is {arch}: submit with --image-id of an {arch} image, or an --instance-type of the image's architecture",
                 self.name
             );
         }
         let found = self.ec2.newest_noble(&arch)?.with_context(|| {
             format!(
-                "no Ubuntu 24.04 LTS image for {arch} ({instance_type}) in this region: submit                  with --image-id, or an --instance-type of another architecture"
+                "no Ubuntu 24.04 LTS image for {arch} ({instance_type}) in this region: submit with --image-id, or an --instance-type of another architecture"
             )
         })?;
         self.ec2.tag(
@@ -708,7 +708,7 @@ impl AwsServer {
                 })
                 .collect();
             bail!(
-                "server {name} would change images ({}), but {} launched from the old                  image and would keep it. Nothing changed: terminate them first (%crimpl server                  terminate {name}; let jobs end or %crimpl job terminate JOB), then update-image again",
+                "server {name} would change images ({}), but {} launched from the old image and would keep it. Nothing changed: terminate them first (%crimpl server terminate {name}; let jobs end or %crimpl job terminate JOB), then update-image again",
                 changes.join(", "),
                 listed.join(", "),
                 name = self.name
