@@ -159,16 +159,36 @@ impl ServerConfig {
                 ("security group", aws.instances.security_group_id.clone()),
                 (
                     "image",
-                    aws.instances
-                        .image_id
-                        .clone()
-                        .unwrap_or_else(|| "newest Ubuntu LTS".into()),
+                    if aws.instances.images.is_empty() {
+                        aws.instances.image_id.clone().unwrap_or_else(|| {
+                            "Ubuntu 24.04 LTS, pinned at the first launch".into()
+                        })
+                    } else {
+                        aws.instances
+                            .images
+                            .iter()
+                            .map(|(arch, id)| format!("{id} ({arch})"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
                 ),
                 (
                     "ssh",
                     format!(
                         "{}@{:?} address, port {}",
                         aws.instances.username, aws.instances.ssh_address, aws.instances.ssh_port
+                    ),
+                ),
+                (
+                    "instance types",
+                    format!(
+                        "{} (server); {} (jobs)",
+                        aws.instances.server_type,
+                        if aws.instances.job_types.is_empty() {
+                            "c6i by --nprocs".to_string()
+                        } else {
+                            aws.instances.job_types.join(", ")
+                        }
                     ),
                 ),
                 (

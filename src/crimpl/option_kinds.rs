@@ -22,6 +22,7 @@ const ACCEPTED_BY: &[(&str, &[&str])] = &[
     ("--sbatch", &["slurm"]),
     ("--instance-type", &["aws"]),
     ("--keep-instance", &["aws"]),
+    ("--image-id", &["aws"]),
 ];
 
 /// The kind-specific options `options` sets, as their `--names`.
@@ -43,6 +44,7 @@ fn used(options: &SubmitOptions) -> Vec<&'static str> {
         ("--sbatch", !slurm.extra.is_empty()),
         ("--instance-type", options.instance_type.is_some()),
         ("--keep-instance", options.keep_instance),
+        ("--image-id", options.image_id.is_some()),
     ]
     .into_iter()
     .filter_map(|(name, set)| set.then_some(name))
@@ -115,6 +117,7 @@ mod tests {
             nprocs: Some(1),
             instance_type: Some("t3.micro".into()),
             keep_instance: true,
+            image_id: Some("ami-0123".into()),
             ..SubmitOptions::default()
         };
         let slurm = &mut all.slurm;

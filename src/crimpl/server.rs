@@ -44,6 +44,8 @@ pub struct SubmitOptions {
     pub slurm: SlurmOptions,
     /// AWS: the instance type (default: by `nprocs`).
     pub instance_type: Option<String>,
+    /// AWS: the image (default: the server's pinned image).
+    pub image_id: Option<String>,
     /// AWS: keep the job's instance when the script ends.
     pub keep_instance: bool,
 }
@@ -342,6 +344,7 @@ impl Server {
                 let (transport, launched) = aws.start_job_instance(
                     &base,
                     &self.instance_type(options)?,
+                    options.image_id.as_deref(),
                     options.keep_instance,
                     max_minutes,
                     progress,
@@ -477,7 +480,12 @@ impl Server {
     fn instance_type(&self, options: &SubmitOptions) -> anyhow::Result<String> {
         match &options.instance_type {
             Some(instance_type) => Ok(instance_type.clone()),
-            None => Ok(aws::for_nprocs(options.nprocs.unwrap_or(1))?.to_string()),
+            None => match &self.backend {
+                Backend::Aws(server) => server.config().job_type(options.nprocs.unwrap_or(1)),
+                Backend::Fixed { .. } => {
+                    Ok(aws::for_nprocs(options.nprocs.unwrap_or(1))?.to_string())
+                }
+            },
         }
     }
 

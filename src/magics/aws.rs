@@ -44,7 +44,11 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
     {
         let instance_type = match instance_type {
             Some(t) => t.clone(),
-            None => aws::for_nprocs(*nprocs)?.to_string(),
+            None => server
+                .aws()
+                .context("not an AWS server")?
+                .config()
+                .job_type(*nprocs)?,
         };
         magics.plan_job_instance(&server, &job, &instance_type);
     }
@@ -65,12 +69,12 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
             } => {
                 let instance_type = match instance_type {
                     Some(t) => t,
-                    None => aws::for_nprocs(nprocs)?.to_string(),
+                    None => aws.config().job_type(nprocs)?,
                 };
                 if start {
                     let margin = aws.config().instances.lifetime_margin_minutes;
                     let max_minutes = aws::lifetime::job_minutes(None, margin)?;
-                    aws.start_job_instance(&job, &instance_type, false, max_minutes, &progress)?;
+                    aws.start_job_instance(&job, &instance_type, None, false, max_minutes, &progress)?;
                     format!("Job {job}'s {instance_type} instance runs with the volume: submit to it with %%crimpl submit --job {job}")
                 } else {
                     format!("Job {job} will run on a {instance_type} instance, launched by %%crimpl submit --job {job}")

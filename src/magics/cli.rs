@@ -212,6 +212,14 @@ pub enum ServerCommand {
         /// The server's name (default: the current one).
         name: Option<String>,
     },
+    /// AWS: pin the current Ubuntu 24.04 LTS images (or --image-id) for the server's instances.
+    UpdateImage {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+        /// Pin this image instead (for its architecture).
+        #[arg(long)]
+        image_id: Option<String>,
+    },
     /// AWS: the server instance's state.
     State {
         /// The server's name (default: the current one).
@@ -366,7 +374,8 @@ pub struct NewAwsArgs {
     /// Volume size in GiB (1 to 16384).
     #[arg(long, default_value_t = 4, value_parser = numbers::volume_gib())]
     pub volume_size: i32,
-    /// AMI (default: the newest Ubuntu LTS from Canonical).
+    /// AMI for every instance (default: the newest Ubuntu 24.04 LTS from
+    /// Canonical for each architecture, pinned until `server update-image`).
     #[arg(long)]
     pub image_id: Option<String>,
     /// The image's login user.
@@ -479,6 +488,9 @@ pub struct SubmitArgs {
     /// AWS: keep the job's instance running when the script ends.
     #[arg(long, help_heading = "AWS")]
     pub keep_instance: bool,
+    /// AWS: launch the job's instance from this image instead of the server's pinned one.
+    #[arg(long, help_heading = "AWS")]
+    pub image_id: Option<String>,
     /// Slurm: any other sbatch option, one per --sbatch (repeatable: --sbatch=--hold --sbatch="--comment=two words").
     #[arg(
         long = "sbatch",

@@ -136,6 +136,7 @@ pub async fn submit(
                 _ => None,
             }),
         keep_instance: args.keep_instance,
+        image_id: args.image_id.clone(),
     };
     if args.trial_run {
         let plan = server.plan_submit(body, &options)?;

@@ -64,6 +64,9 @@ pub async fn run(magics: &Magics, command: ServerCommand, out: &Output) -> Magic
         ServerCommand::Stop { name } => instance_command(magics, name, "stop", out).await,
         ServerCommand::Terminate { name } => instance_command(magics, name, "terminate", out).await,
         ServerCommand::State { name } => instance_command(magics, name, "state", out).await,
+        ServerCommand::UpdateImage { name, image_id } => {
+            update_image(magics, name, image_id, out).await
+        }
         ServerCommand::DeleteVolume { name, yes } => {
             if !yes {
                 return Err(MagicError::Usage(
@@ -263,6 +266,9 @@ fn instance_settings(args: NewAwsArgs) -> Result<InstanceSettings, MagicError> {
         subnet_id: args.subnet_id,
         security_group_id: args.security_group_id,
         image_id: args.image_id,
+        images: Default::default(),
+        server_type: crate::crimpl::aws::SERVER_TYPE.into(),
+        job_types: Vec::new(),
         username: args.username,
         ssh_address: args.ssh_address,
         ssh_port: args.ssh_port,
@@ -271,6 +277,50 @@ fn instance_settings(args: NewAwsArgs) -> Result<InstanceSettings, MagicError> {
         max_hours: args.max_hours,
         lifetime_margin_minutes: args.lifetime_margin_minutes,
     })
+}
+
+/// `server update-image`: pin the current images again, save them, say old -> new.
+async fn update_image(
+    magics: &Magics,
+    name: Option<String>,
+    image_id: Option<String>,
+    out: &Output,
+) -> MagicResult {
+    let server = magics.server(&ServerArg { server: name })?;
+    if server.aws().is_none() {
+        return Err(MagicError::Usage(format!(
+            "server {} is {}: `server update-image` is for AWS servers",
+            server.name(),
+            server.config().kind()
+        )));
+    }
+    let worker = server.clone();
+    let update = blocking(move || {
+        worker
+            .aws()
+            .context("not an AWS server")?
+            .update_image(image_id.as_deref())
+    })
+    .await?;
+    let name = server.name().to_string();
+    magics
+        .registry()
+        .add(&name, ServerConfig::Aws(update.config), true)?;
+    magics.close_server(&name);
+    let message = if update.changes.is_empty() {
+        format!(
+            "Server {name}'s image is current: {} (nothing changed)",
+            update.images.join(" and ")
+        )
+    } else {
+        format!(
+            "Server {name}'s instances launch from new images: {}. Pinned {}",
+            update.changes.join(", "),
+            update.images.join(" and ")
+        )
+    };
+    out.display(&render::message(&message), None);
+    Ok(())
 }
 
 /// `server start|stop|terminate|state|delete-volume` of an AWS server.

@@ -384,14 +384,14 @@ def test_every_state_change_waits_with_real_aws_timing(cloud, timing, workdir, c
 
 def test_sixty_jobs_keep_the_volumes_tags_bounded(aws_kernel, cloud, tmp_path):
     """EC2 allows 50 tags on a volume: job ends are kept there for the latest 40 jobs only,
-    also after an earlier kernel recorded 45 (one tag per job, without a time). With no
-    instance running, this machine still knows every end it saw; another machine knows
-    the latest 40."""
+    also after an earlier kernel recorded 43 (one tag per job, without a time; the volume
+    also carries crimpl's own tags and its two pinned images). With no instance running,
+    this machine still knows every end it saw; another machine knows the latest 40."""
     moto, sshd = cloud
     name = aws_kernel.server_name
     (volume,) = server_volume(moto, name)
     moto.ec2.create_tags(Resources=[volume["VolumeId"]], Tags=[
-        {"Key": f"crimpl.job_status.old{i:02d}", "Value": "complete"} for i in range(45)])
+        {"Key": f"crimpl.job_status.old{i:02d}", "Value": "complete"} for i in range(43)])
     for i in range(60):
         code = 3 if i in (31, 58) else 0
         result = aws_kernel.execute(f"%%crimpl submit --job j{i:02d} --nprocs 2 --wait\nexit {code}\n", timeout=180)

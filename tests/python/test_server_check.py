@@ -223,7 +223,8 @@ def cloud(tmp_path_factory):
 
 
 def aws_server(cloud, workdir, config_dir, group_rules: list[dict], address: str):
-    """A kernel with AWS server `chk` in a new security group with `group_rules`."""
+    """A kernel with AWS server `chk` in a new security group with `group_rules`
+    (`server new` wants one for the SSH port); the group is `kernel.group`."""
     moto, sshd = cloud
     vpc = moto.ec2.describe_subnets(SubnetIds=[moto.subnet_id])["Subnets"][0]["VpcId"]
     group = moto.ec2.create_security_group(GroupName=f"chk-{uuid.uuid4().hex[:6]}", Description="t", VpcId=vpc)["GroupId"]
@@ -240,6 +241,7 @@ def aws_server(cloud, workdir, config_dir, group_rules: list[dict], address: str
         f"--ssh-address {address} --ssh-port {sshd.port} --directory {directory} --volume-size 1"
     )
     assert made.ok, made.error
+    kernel.group = group
     return kernel
 
 
@@ -250,15 +252,18 @@ def delete_volume(kernel):
 
 
 def test_aws_names_the_subnet_and_the_security_group_and_starts_nothing(cloud, workdir, config_dir):
-    moto, _ = cloud
-    kernel = aws_server(cloud, workdir, config_dir, [], "public")
+    moto, sshd = cloud
+    rule = {"IpProtocol": "tcp", "FromPort": sshd.port, "ToPort": sshd.port, "IpRanges": [{"CidrIp": "127.0.0.0/8"}]}
+    kernel = aws_server(cloud, workdir, config_dir, [rule], "public")
     try:
+        # The group loses its SSH rule after `server new`.
+        moto.ec2.revoke_security_group_ingress(GroupId=kernel.group, IpPermissions=[rule])
         checked = kernel.execute("%crimpl server check chk", timeout=120)
-        assert not checked.ok and "2 of" in checked.error
+        assert not checked.ok and "1 of" in checked.error
         table = check_table(checked)
-        assert statuses(table)["subnet"] == "failed"
-        assert "no public IPv4 address" in table["subnet"]["found"]
-        assert "--map-public-ip-on-launch" in table["subnet"]["next"]
+        assert statuses(table)["subnet"] == "ok"
+        assert "no public IPv4 address of its own" in table["subnet"]["found"]
+        assert "ask for one at launch" in table["subnet"]["found"]
         assert statuses(table)["security group"] == "failed"
         assert "authorize-security-group-ingress" in table["security group"]["next"]
         for step in ["credentials and region", "key pair", "image", "instance types", "volume", "launch (dry run)"]:

@@ -13,17 +13,21 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ec2::types::{
-    Filter, InstanceStateName, InstanceType, ResourceType, ShutdownBehavior, Tag, TagSpecification,
+    Filter, InstanceNetworkInterfaceSpecification, InstanceStateName, InstanceType, ResourceType,
+    ShutdownBehavior, Tag, TagSpecification,
 };
 
 use super::tags;
 
 mod billing;
 mod describe;
+mod images;
+mod offerings;
 mod regions;
 mod waits;
 pub use billing::Disk;
 pub use describe::{DryRun, Image, Ingress, SecurityGroup, Subnet};
+pub use images::{CANONICAL, noble_pattern};
 pub use waits::Progress;
 
 /// An EC2 call that failed: what was asked, EC2's error code (when it gave
@@ -110,6 +114,8 @@ pub struct Launch {
     pub user_data: String,
     /// Terminate (job instances) or stop (the server instance) on shutdown.
     pub terminate_on_shutdown: bool,
+    /// Ask for a public IPv4 address, whether or not the subnet maps one.
+    pub public_ip: bool,
     /// crimpl's tags.
     pub tags: Vec<(String, String)>,
 }
@@ -161,19 +167,6 @@ impl Ec2 {
                     detail: DisplayErrorContext(&e).to_string(),
                 })
             })
-    }
-
-    /// The availability zone of a subnet.
-    pub fn subnet_zone(&self, subnet_id: &str) -> anyhow::Result<String> {
-        let subnet = subnet_id.to_string();
-        let out = self.call("DescribeSubnets", |c| async move {
-            c.describe_subnets().subnet_ids(subnet).send().await
-        })?;
-        out.subnets()
-            .first()
-            .and_then(|s| s.availability_zone())
-            .map(str::to_string)
-            .with_context(|| format!("subnet {subnet_id} not found"))
     }
 
     /// Create a tagged volume.
@@ -311,12 +304,31 @@ impl Ec2 {
     /// Launch one instance; returns its id.
     pub fn launch(&self, launch: Launch) -> anyhow::Result<String> {
         let spec = tag_spec(ResourceType::Instance, &launch.tags);
+        // A public address is asked for on the network interface, which then
+        // carries the subnet and group too.
+        let (subnet, group, interface) = if launch.public_ip {
+            let interface = InstanceNetworkInterfaceSpecification::builder()
+                .device_index(0)
+                .subnet_id(launch.subnet_id)
+                .groups(launch.security_group_id)
+                .associate_public_ip_address(true)
+                .delete_on_termination(true)
+                .build();
+            (None, None, Some(vec![interface]))
+        } else {
+            (
+                Some(launch.subnet_id),
+                Some(vec![launch.security_group_id]),
+                None,
+            )
+        };
         let out = self.call("RunInstances", |c| async move {
             c.run_instances()
                 .image_id(launch.image_id)
                 .instance_type(InstanceType::from(launch.instance_type.as_str()))
-                .subnet_id(launch.subnet_id)
-                .security_group_ids(launch.security_group_id)
+                .set_subnet_id(subnet)
+                .set_security_group_ids(group)
+                .set_network_interfaces(interface)
                 .key_name(launch.key_name)
                 .user_data(base64_encode(&launch.user_data))
                 .instance_initiated_shutdown_behavior(if launch.terminate_on_shutdown {
@@ -422,29 +434,6 @@ impl Ec2 {
                 .await
         })?;
         Ok(())
-    }
-
-    /// The newest Ubuntu LTS image from Canonical, for instances without `--image-id`.
-    pub fn default_image(&self) -> anyhow::Result<String> {
-        let out = self.call("DescribeImages", |c| async move {
-            c.describe_images()
-                .owners("099720109477")
-                .filters(
-                    Filter::builder()
-                        .name("name")
-                        .values("ubuntu/images/*ubuntu-*-amd64-server-*")
-                        .build(),
-                )
-                .send()
-                .await
-        })?;
-        let mut images: Vec<_> = out.images().iter().collect();
-        images.sort_by_key(|i| i.creation_date().unwrap_or_default().to_string());
-        images
-            .last()
-            .and_then(|i| i.image_id())
-            .map(str::to_string)
-            .context("no Ubuntu image found: pass --image-id")
     }
 
     /// Whether the instance's state is one that holds its volume (a stopped

@@ -6,13 +6,17 @@
 mod bootstrap;
 pub mod cost;
 mod ec2;
+pub mod image;
 mod instance_types;
 mod last_known;
 pub mod lifetime;
+mod network;
+pub mod offerings;
 pub mod prices;
 pub mod region;
 mod tags;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -70,9 +74,13 @@ pub struct InstanceSettings {
     pub subnet_id: String,
     /// Security group for instances.
     pub security_group_id: String,
-    /// AMI (default: the newest Ubuntu LTS).
+    /// The image chosen with `--image-id` (else Ubuntu 24.04 LTS is pinned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<String>,
+    /// The images pinned for its instances, by architecture (a copy of the
+    /// volume's `crimpl.image.*` tags, which instances launch from).
+    #[serde(default, skip_serializing_if = "image::Pins::is_empty")]
+    pub images: image::Pins,
     /// Login user of the image.
     pub username: String,
     /// Address to SSH to.
@@ -89,6 +97,17 @@ pub struct InstanceSettings {
     /// A job instance shuts down this many minutes after its walltime.
     #[serde(default = "default_margin_minutes")]
     pub lifetime_margin_minutes: u32,
+    /// The server instance's type (one the volume's zone offers).
+    #[serde(default = "default_server_type")]
+    pub server_type: String,
+    /// Job instance types by `--nprocs`, smallest first, of those the zone
+    /// offers (empty: the c6i table).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub job_types: Vec<String>,
+}
+
+fn default_server_type() -> String {
+    SERVER_TYPE.into()
 }
 
 fn default_max_hours() -> u32 {
@@ -124,8 +143,39 @@ impl AwsConfig {
         if !std::path::Path::new(&instances.key_file).exists() {
             bail!("key file {} does not exist", instances.key_file);
         }
-        let zone = ec2.subnet_zone(&instances.subnet_id)?;
+        let zone = network::check(ec2, &instances, progress)?;
+        let choice = offerings::choose(&zone, &ec2.zone_offerings(&zone)?)?;
+        for note in &choice.notes {
+            progress(note);
+        }
+        instances.server_type = choice.server_type;
+        instances.job_types = choice.job_types;
         let existing = ec2.volumes(Some(name))?;
+        let adopted = existing
+            .first()
+            .map(|v| image::pins_of(&v.tags))
+            .filter(|pins| !pins.is_empty() && instances.image_id.is_none());
+        instances.images = match adopted {
+            Some(pins) => {
+                progress(&format!(
+                    "Its instances launch from the images pinned on the volume: {} (%crimpl server update-image {name} takes newer ones).",
+                    pins.iter()
+                        .map(|(arch, id)| format!("{id} ({arch})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                pins
+            }
+            None => {
+                let images = image::resolve(ec2, instances.image_id.as_deref())?;
+                progress(&format!(
+                    "Pinned {} for every instance of server {name}, until %crimpl server update-image {name}.",
+                    image::describe(&images)
+                ));
+                image::pins(&images)
+            }
+        };
+        let pin_tags = image::tags_of(&instances.images);
         let (volume_id, volume_size, availability_zone) = match existing.first() {
             Some(volume) => {
                 progress(&format!(
@@ -140,15 +190,25 @@ impl AwsConfig {
                         volume.zone
                     );
                 }
+                if image::pins_of(&volume.tags) != instances.images {
+                    let stale: Vec<String> = volume
+                        .tags
+                        .iter()
+                        .filter(|(k, _)| k.starts_with(image::TAG_PREFIX))
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    if !stale.is_empty() {
+                        ec2.untag(&volume.id, &stale)?;
+                    }
+                    ec2.tag(&volume.id, &pin_tags)?;
+                }
                 (volume.id.clone(), volume.size, volume.zone.clone())
             }
             None => {
                 progress(&format!("Creating a {volume_size} GiB volume in {zone}…"));
-                let id = ec2.create_volume(
-                    &zone,
-                    volume_size,
-                    &tags::crimpl_tags("server-volume", name, &[]),
-                )?;
+                let mut volume_tags = tags::crimpl_tags("server-volume", name, &[]);
+                volume_tags.extend(pin_tags);
+                let id = ec2.create_volume(&zone, volume_size, &volume_tags)?;
                 ec2.wait_volume_available(&id)?;
                 (id, volume_size, zone)
             }
@@ -160,6 +220,26 @@ impl AwsConfig {
             region: Some(ec2.region()),
             instances,
         })
+    }
+
+    /// The job instance type for `nprocs` processors: the smallest of the
+    /// server's job types with that many vCPUs.
+    pub fn job_type(&self, nprocs: u32) -> anyhow::Result<String> {
+        let types = &self.instances.job_types;
+        if types.is_empty() {
+            return Ok(for_nprocs(nprocs)?.to_string());
+        }
+        types
+            .iter()
+            .find(|t| offerings::vcpus(t).is_some_and(|v| v >= nprocs))
+            .cloned()
+            .with_context(|| {
+                format!(
+                    "no job type offered in {} has {nprocs} vCPUs (the largest: {}): pass --instance-type",
+                    self.availability_zone,
+                    types.last().map_or("none", String::as_str)
+                )
+            })
     }
 
     /// The absolute mount point of the volume on an instance.
@@ -179,6 +259,18 @@ pub struct AwsServer {
     ec2: Ec2,
     /// The SSH transport of the instance now holding the volume: (instance id, transport).
     connection: Mutex<Option<(String, Arc<SshTransport>)>>,
+    /// Instance types' architectures, as EC2 described them.
+    architectures: Mutex<HashMap<String, String>>,
+}
+
+/// What `server update-image` did.
+pub struct ImageUpdate {
+    /// The server's settings with the new images (to save).
+    pub config: AwsConfig,
+    /// The images now pinned, described.
+    pub images: Vec<String>,
+    /// `ARCH: old -> new`, one per changed architecture; empty if none changed.
+    pub changes: Vec<String>,
 }
 
 /// How long an instance may take to boot and mount the volume.
@@ -192,6 +284,7 @@ impl AwsServer {
             ec2: Ec2::in_region(config.region.as_deref())?,
             config,
             connection: Mutex::new(None),
+            architectures: Mutex::new(HashMap::new()),
         })
     }
 
@@ -271,7 +364,8 @@ impl AwsServer {
                 let (launched, formatted) = self.launch(
                     "server",
                     None,
-                    SERVER_TYPE,
+                    &self.config.instances.server_type,
+                    None,
                     false,
                     self.server_minutes(),
                     progress,
@@ -331,13 +425,16 @@ impl AwsServer {
 
     /// The running instance of `job` (one `job create --start` launched), or
     /// a new `instance_type` instance for it after freeing the volume from
-    /// the server instance. `keep`: the instance outlives the job;
-    /// `max_minutes`: its hard lifetime. Returns the connection, and the id
-    /// of the instance if it was launched now.
+    /// the server instance. `image_id`: an image instead of the pinned one;
+    /// `keep`: the instance outlives the job; `max_minutes`: its hard
+    /// lifetime. Returns the connection, and the id of the instance if it
+    /// was launched now.
+    #[allow(clippy::too_many_arguments)]
     pub fn start_job_instance(
         &self,
         job: &str,
         instance_type: &str,
+        image_id: Option<&str>,
         keep: bool,
         max_minutes: u32,
         progress: Progress<'_>,
@@ -389,6 +486,7 @@ impl AwsServer {
             "job",
             Some((job, keep)),
             instance_type,
+            image_id,
             true,
             max_minutes,
             progress,
@@ -448,25 +546,27 @@ impl AwsServer {
         Ok(())
     }
 
-    /// Launch a `level` instance, wait until it runs and attach the volume
-    /// (waiting while an earlier instance frees it); an instance that cannot
-    /// get the volume is terminated. Returns it, and whether the volume was
-    /// known to be formatted.
+    /// Launch a `level` instance (from `image_id`, else the server's pinned
+    /// image), wait until it runs and attach the volume (waiting while an
+    /// earlier instance frees it); an instance that cannot get the volume is
+    /// terminated. Returns it, and whether the volume was known to be formatted.
+    #[allow(clippy::too_many_arguments)]
     fn launch(
         &self,
         level: &str,
         job: Option<(&str, bool)>,
         instance_type: &str,
+        image_id: Option<&str>,
         terminate_on_shutdown: bool,
         max_minutes: u32,
         progress: Progress<'_>,
     ) -> anyhow::Result<(Instance, bool)> {
-        let image_id = match &self.config.instances.image_id {
-            Some(image) => image.clone(),
-            None => self.ec2.default_image()?,
+        let volume = self.volume()?;
+        let image_id = match image_id {
+            Some(image) => image.to_string(),
+            None => self.pinned_image(&volume, instance_type, progress)?,
         };
-        let formatted = self
-            .volume()?
+        let formatted = volume
             .tags
             .iter()
             .any(|(k, v)| k == tags::FORMATTED && v == "true");
@@ -486,7 +586,9 @@ impl AwsServer {
                 extra.push((tags::KEEP_INSTANCE, "true"));
             }
         }
-        progress(&format!("Launching a {instance_type} {level} instance…"));
+        progress(&format!(
+            "Launching a {instance_type} {level} instance from {image_id}…"
+        ));
         let id = self.ec2.launch(Launch {
             instance_type: instance_type.into(),
             image_id,
@@ -495,6 +597,7 @@ impl AwsServer {
             key_name: self.config.instances.key_name.clone(),
             user_data: bootstrap.user_data()?,
             terminate_on_shutdown,
+            public_ip: self.config.instances.ssh_address == SshAddress::Public,
             tags: tags::crimpl_tags(level, &self.name, &extra),
         })?;
         let placed = self.ec2.wait_running(&id, progress).and_then(|instance| {
@@ -517,6 +620,127 @@ impl AwsServer {
                 Err(err)
             }
         }
+    }
+
+    /// The image pinned on `volume` for `instance_type`'s architecture. A
+    /// server without one for that architecture (made by an older version,
+    /// or in a region that had no such image then) pins the newest Ubuntu
+    /// 24.04 LTS image now, and says so; a server launching from an image
+    /// chosen with `--image-id` refuses a type of another architecture.
+    fn pinned_image(
+        &self,
+        volume: &Volume,
+        instance_type: &str,
+        progress: Progress<'_>,
+    ) -> anyhow::Result<String> {
+        let pins = image::pins_of(&volume.tags);
+        let chosen = &self.config.instances.image_id;
+        if let (true, Some(chosen)) = (pins.is_empty(), chosen) {
+            // Saved before images were pinned on the volume.
+            return Ok(chosen.clone());
+        }
+        let arch = self.architecture(instance_type)?;
+        if let Some(id) = pins.get(&arch) {
+            return Ok(id.clone());
+        }
+        if let Some(chosen) = chosen {
+            bail!(
+                "server {} launches from {chosen} (chosen with --image-id), which is not {arch}, and {instance_type} is {arch}: submit with --image-id of an {arch} image, or an --instance-type of the image's architecture",
+                self.name
+            );
+        }
+        let found = self.ec2.newest_noble(&arch)?.with_context(|| {
+            format!(
+                "no Ubuntu 24.04 LTS image for {arch} ({instance_type}) in this region: submit with --image-id, or an --instance-type of another architecture"
+            )
+        })?;
+        self.ec2.tag(
+            &volume.id,
+            &image::tags_of(&image::pins(std::slice::from_ref(&found))),
+        )?;
+        progress(&format!(
+            "Server {} had no {arch} image pinned: pinned {} for its {arch} instances from now on.",
+            self.name,
+            image::describe(std::slice::from_ref(&found))
+        ));
+        Ok(found.id)
+    }
+
+    /// The architecture of `instance_type` (asked of EC2 once per type).
+    fn architecture(&self, instance_type: &str) -> anyhow::Result<String> {
+        if let Some(arch) = self
+            .architectures
+            .lock()
+            .ok()
+            .and_then(|known| known.get(instance_type).cloned())
+        {
+            return Ok(arch);
+        }
+        let arch = self.ec2.architecture(instance_type)?;
+        if let Ok(mut known) = self.architectures.lock() {
+            known.insert(instance_type.to_string(), arch.clone());
+        }
+        Ok(arch)
+    }
+
+    /// Pin the newest Ubuntu 24.04 LTS images again (or the image `chosen`),
+    /// on the volume. Refused while an instance of the server exists, since
+    /// it would go on with the old image.
+    pub fn update_image(&self, chosen: Option<&str>) -> anyhow::Result<ImageUpdate> {
+        let volume = self.volume()?;
+        let old = image::pins_of(&volume.tags);
+        let images = image::resolve(&self.ec2, chosen)?;
+        let new = image::pins(&images);
+        let described: Vec<String> = images
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} ({}, {}, made {})",
+                    i.id, i.name, i.architecture, i.created
+                )
+            })
+            .collect();
+        let changes = image::changes(&old, &new);
+        let mut config = self.config.clone();
+        config.instances.image_id = chosen.map(str::to_string);
+        config.instances.images = new.clone();
+        if changes.is_empty() {
+            return Ok(ImageUpdate {
+                config,
+                images: described,
+                changes,
+            });
+        }
+        let instances = self.instances()?;
+        if !instances.is_empty() {
+            let listed: Vec<String> = instances
+                .iter()
+                .map(|i| match &i.job_name {
+                    Some(job) => format!("{} (job {job}, {})", i.id, i.state),
+                    None => format!("{} ({} instance, {})", i.id, i.level, i.state),
+                })
+                .collect();
+            bail!(
+                "server {name} would change images ({}), but {} launched from the old image and would keep it. Nothing changed: terminate them first (%crimpl server terminate {name}; let jobs end or %crimpl job terminate JOB), then update-image again",
+                changes.join(", "),
+                listed.join(", "),
+                name = self.name
+            );
+        }
+        let stale: Vec<String> = old
+            .keys()
+            .filter(|arch| !new.contains_key(*arch))
+            .map(|arch| format!("{}{arch}", image::TAG_PREFIX))
+            .collect();
+        if !stale.is_empty() {
+            self.ec2.untag(&volume.id, &stale)?;
+        }
+        self.ec2.tag(&volume.id, &image::tags_of(&new))?;
+        Ok(ImageUpdate {
+            config,
+            images: described,
+            changes,
+        })
     }
 
     /// Record the host key of the running instance holding the volume if its

@@ -3,9 +3,7 @@
 //! instance runs, the SSH and job steps on it. It never starts an instance.
 
 use super::{Checklist, Found, problem, remote};
-use crate::crimpl::aws::{
-    AwsConfig, DryRun, Ec2, Instance, JOB_TYPES, SERVER_TYPE, SshAddress, VOLUME_MARKER,
-};
+use crate::crimpl::aws::{AwsConfig, DryRun, Ec2, Instance, JOB_TYPES, SshAddress, VOLUME_MARKER};
 use crate::crimpl::scripts;
 use crate::crimpl::transport::{SshTarget, Transport, diagnose};
 
@@ -129,25 +127,14 @@ fn subnet(ec2: &Ec2, aws: &AwsConfig) -> Found<String> {
             replace_hint(&format!("a --subnet-id in {}", aws.availability_zone)),
         ));
     }
-    let public = if subnet.public_ip_on_launch {
-        "instances get a public IPv4 address"
-    } else {
-        "instances get no public IPv4 address"
+    let public = match (subnet.public_ip_on_launch, aws.instances.ssh_address) {
+        (true, _) => "instances get a public IPv4 address",
+        (false, SshAddress::Public) => {
+            "it maps no public IPv4 address of its own: instances ask for one at launch \
+             (its route table needs an internet gateway)"
+        }
+        (false, SshAddress::Private) => "instances get no public IPv4 address",
     };
-    if aws.instances.ssh_address == SshAddress::Public && !subnet.public_ip_on_launch {
-        return Err(problem(
-            format!(
-                "{id} ({}, {}): {public}, so they cannot be reached from outside the VPC",
-                subnet.zone, subnet.vpc_id
-            ),
-            format!(
-                "turn on public addresses for the subnet: aws ec2 modify-subnet-attribute \
-                 --subnet-id {id} --map-public-ip-on-launch (its route table also needs an \
-                 internet gateway); or, from inside the VPC, {}",
-                replace_hint("--ssh-address private")
-            ),
-        ));
-    }
     let reached = match aws.instances.ssh_address {
         SshAddress::Public => "reached by their public address",
         SshAddress::Private => "reached by their private address",
@@ -230,23 +217,39 @@ fn key_pair(ec2: &Ec2, aws: &AwsConfig) -> Found<()> {
 
 fn image(ec2: &Ec2, aws: &AwsConfig) -> Found<String> {
     let next = || replace_hint("an --image-id of this region");
-    let id = match &aws.instances.image_id {
+    let update = || {
+        format!(
+            "%crimpl server update-image NAME pins the current image, or {}",
+            next()
+        )
+    };
+    let pinned = aws
+        .instances
+        .images
+        .get("x86_64")
+        .or(aws.instances.image_id.as_ref());
+    let id = match pinned {
         Some(id) => id.clone(),
-        None => ec2
-            .default_image()
-            .map_err(|err| problem(format!("{err:#}"), next()))?,
+        None => {
+            ec2.newest_noble("x86_64")
+                .map_err(|err| problem(format!("{err:#}"), next()))?
+                .ok_or_else(|| problem("no Ubuntu 24.04 LTS image in this region", next()))?
+                .id
+        }
     };
     let image = ec2
         .image(&id)
         .map_err(|err| problem(format!("{err:#}"), next()))?
-        .ok_or_else(|| problem(format!("image {id} is not in this region"), next()))?;
+        .ok_or_else(|| problem(format!("image {id} is not in this region"), update()))?;
     if image.state != "available" {
-        return Err(problem(format!("image {id} is {}", image.state), next()));
+        return Err(problem(format!("image {id} is {}", image.state), update()));
     }
     let which = if aws.instances.image_id.is_some() {
         "--image-id"
+    } else if pinned.is_some() {
+        "pinned Ubuntu 24.04 LTS"
     } else {
-        "newest Ubuntu LTS"
+        "newest Ubuntu 24.04 LTS, pinned at the first launch"
     };
     Ok((
         image.id.clone(),
@@ -259,8 +262,14 @@ fn image(ec2: &Ec2, aws: &AwsConfig) -> Found<String> {
 
 fn instance_types(ec2: &Ec2, aws: &AwsConfig) -> Found<()> {
     let zone = &aws.availability_zone;
-    let wanted: Vec<&str> = std::iter::once(SERVER_TYPE)
-        .chain(JOB_TYPES.iter().map(|(name, _, _)| *name))
+    let server_type = aws.instances.server_type.as_str();
+    let job_types: Vec<&str> = if aws.instances.job_types.is_empty() {
+        JOB_TYPES.iter().map(|(name, _, _)| *name).collect()
+    } else {
+        aws.instances.job_types.iter().map(String::as_str).collect()
+    };
+    let wanted: Vec<&str> = std::iter::once(server_type)
+        .chain(job_types.iter().copied())
         .collect();
     let offered = ec2.offered_types(zone, &wanted).map_err(|err| {
         problem(
@@ -285,9 +294,9 @@ fn instance_types(ec2: &Ec2, aws: &AwsConfig) -> Found<()> {
     Ok((
         (),
         format!(
-            "{zone} offers {SERVER_TYPE} (server) and {} to {} (jobs)",
-            JOB_TYPES[0].0,
-            JOB_TYPES[JOB_TYPES.len() - 1].0
+            "{zone} offers {server_type} (server) and {} to {} (jobs)",
+            job_types[0],
+            job_types[job_types.len() - 1]
         ),
     ))
 }
@@ -332,7 +341,7 @@ fn dry_run(ec2: &Ec2, aws: &AwsConfig, image: &str) -> Found<()> {
     let settings = &aws.instances;
     let answer = ec2
         .dry_run_launch(
-            SERVER_TYPE,
+            &settings.server_type,
             image,
             &settings.subnet_id,
             &settings.security_group_id,
@@ -342,7 +351,10 @@ fn dry_run(ec2: &Ec2, aws: &AwsConfig, image: &str) -> Found<()> {
     match answer {
         DryRun::WouldSucceed => Ok((
             (),
-            format!("EC2 would launch a {SERVER_TYPE} from {image} (a dry run: nothing started)"),
+            format!(
+                "EC2 would launch a {} from {image} (a dry run: nothing started)",
+                settings.server_type
+            ),
         )),
         DryRun::Refused(code, message) if code == "UnauthorizedOperation" => Err(problem(
             format!("{code}: {message}"),

@@ -15,6 +15,7 @@ import time
 
 import boto3
 
+from . import amis
 from .ledger import LEDGER
 from .sshd import free_port
 
@@ -31,6 +32,8 @@ class Moto:
         server = os.path.join(os.path.dirname(sys.executable), "moto_server")
         self.log_path = log_path
         env = dict(os.environ)
+        # Its images are the harness's catalogue (Ubuntu releases, builds and traps).
+        env["MOTO_AMIS_PATH"] = amis.write_catalogue(log_path.parent / "amis.json")
         with open(log_path, "w") as log:
             self.process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(self.port)],
                                             stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -60,11 +63,17 @@ class Moto:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.ec2 = boto3.client("ec2", **self.client_settings())
         vpc = self.ec2.create_vpc(CidrBlock="127.0.0.0/16")["Vpc"]["VpcId"]
-        subnet = self.ec2.create_subnet(VpcId=vpc, CidrBlock="127.0.0.0/24")["Subnet"]
+        # moto picks a random zone otherwise; us-east-1e (as in AWS) offers few types.
+        subnet = self.ec2.create_subnet(VpcId=vpc, CidrBlock="127.0.0.0/24", AvailabilityZone="us-east-1a")["Subnet"]
         self.subnet_id = subnet["SubnetId"]
         self.zone = subnet["AvailabilityZone"]
         self.security_group_id = self.ec2.create_security_group(
             GroupName="crimpl-test", Description="ssh", VpcId=vpc)["GroupId"]
+        # The "instances" are this machine's loopback addresses: TCP from there, any port.
+        self.ec2.authorize_security_group_ingress(GroupId=self.security_group_id, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [{"CidrIp": "127.0.0.0/8"}]}])
+        # Canonical has not published it yet.
+        self.ec2.disable_image(ImageId=amis.LATER)
 
     def client_settings(self) -> dict:
         return {"endpoint_url": self.endpoint, "region_name": "us-east-1",

@@ -68,6 +68,25 @@ pub struct Image {
     pub state: String,
     /// `x86_64`, `arm64`.
     pub architecture: String,
+    /// When it was made (ISO 8601, UTC).
+    pub created: String,
+}
+
+/// The fields crimpl uses of an image EC2 described.
+pub(super) fn image_of(i: &aws_sdk_ec2::types::Image) -> Image {
+    Image {
+        id: i.image_id().unwrap_or_default().into(),
+        name: i.name().unwrap_or_default().into(),
+        state: i
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        architecture: i
+            .architecture()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default(),
+        created: i.creation_date().unwrap_or_default().into(),
+    }
 }
 
 /// What a dry-run launch answered.
@@ -197,18 +216,7 @@ impl Ec2 {
                 .send()
                 .await
         })?;
-        Ok(out.images().first().map(|i| Image {
-            id: i.image_id().unwrap_or_default().into(),
-            name: i.name().unwrap_or_default().into(),
-            state: i
-                .state()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            architecture: i
-                .architecture()
-                .map(|a| a.as_str().to_string())
-                .unwrap_or_default(),
-        }))
+        Ok(out.images().first().map(image_of))
     }
 
     /// Which of `types` are offered in availability zone `zone`.
