@@ -34,6 +34,9 @@ struct Entry {
     foreground: usize,
     /// The latest record and when it was read.
     last: Option<(JobRecord, String)>,
+    /// Why the last watcher stopped, kept for every later update while none
+    /// watches (a poll finishing just after `unwatch` must not hide it).
+    stopped_because: Option<String>,
 }
 
 impl Entry {
@@ -96,7 +99,11 @@ impl JobDisplays {
     /// A foreground watch of `job` starts; it ends when the result is dropped.
     pub fn foreground(&self, server: &str, job: &str) -> Foreground<'_> {
         let key = (server.to_string(), job.to_string());
-        self.lock().entry(key.clone()).or_default().foreground += 1;
+        let mut jobs = self.lock();
+        let entry = jobs.entry(key.clone()).or_default();
+        entry.foreground += 1;
+        entry.stopped_because = None;
+        drop(jobs);
         Foreground {
             displays: self,
             key,
@@ -113,6 +120,7 @@ impl JobDisplays {
         }
         let token = CancellationToken::new();
         entry.background = Some(token.clone());
+        entry.stopped_because = None;
         Some(token)
     }
 
@@ -123,6 +131,7 @@ impl JobDisplays {
         if let Some(entry) = jobs.get_mut(&key) {
             entry.background = None;
             if let Some(reason) = reason {
+                entry.stopped_because = Some(reason.to_string());
                 let note = unwatched_note(&key, entry, reason);
                 entry.show(server, &note);
             }
@@ -141,6 +150,7 @@ impl JobDisplays {
             if let Some(token) = entry.background.take() {
                 token.cancel();
                 stopped.push(key.1.clone());
+                entry.stopped_because = Some(reason.to_string());
                 let note = unwatched_note(key, entry, reason);
                 entry.show(&key.0, &note);
             }
@@ -163,7 +173,14 @@ fn note(key: &JobKey, entry: &Entry) -> String {
         Some((_, checked)) if entry.watched() => {
             format!("checked at {checked}; this display updates while the kernel watches the job")
         }
-        _ => unwatched_note(key, entry, "nothing watches it now"),
+        _ => unwatched_note(
+            key,
+            entry,
+            entry
+                .stopped_because
+                .as_deref()
+                .unwrap_or("nothing watches it now"),
+        ),
     }
 }
 

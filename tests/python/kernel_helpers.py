@@ -139,6 +139,18 @@ class Kernel:
             self.log_file.close()
 
 
+def wait_for(kernel: Kernel, job: str, word: str, seconds: float = 30) -> str:
+    """`%crimpl status job` once it shows `word` (polled twice a second, for at most `seconds`)."""
+    deadline = time.monotonic() + seconds
+    text = ""
+    while time.monotonic() < deadline:
+        text = kernel.execute(f"%crimpl status {job}").text
+        if word in text:
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"job {job} never became {word}: {text}")
+
+
 def cell_text(cell) -> str:
     """The text a saved notebook cell shows (streams and text/plain); no cell may hold an error."""
     parts = []

@@ -13,10 +13,9 @@ import uuid
 import nbformat
 import pytest
 
+from harness import backends
 from harness.aws_timing import AwsTiming
-from harness.more_addresses import MoreAddresses
-from harness.moto import INSTANCE_ADDRESSES, Moto
-from harness.sshd import TEST_USER, Sshd
+from harness.sshd import TEST_USER
 from kernel_helpers import Kernel, kernel_env
 
 pytestmark = pytest.mark.system  # a test user, sshd as root (moto alone would need neither)
@@ -24,28 +23,9 @@ pytestmark = pytest.mark.system  # a test user, sshd as root (moto alone would n
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
-    base = tmp_path_factory.mktemp("aws")
-    moto = Moto(base / "moto.log")
-    try:
-        sshd = Sshd(base / "sshd", listen=INSTANCE_ADDRESSES)
-    except BaseException:
-        moto.stop()
-        raise
-    # moto never reuses an address: the module's instances (over 60 of them) need
-    # more addresses than sshd listens on.
-    more = None
-    try:
-        more = MoreAddresses([f"127.0.0.{i}" for i in range(19, 200)], sshd.port)
-        moto.import_key("crimpl-test", (sshd.home / ".ssh" / "id_ed25519.pub").read_text())
-        yield moto, sshd
-        leftovers = (moto.live_instances(), moto.volumes())
-    finally:
-        if more is not None:
-            more.stop()
-        moto.stop()
-        sshd.stop()
-        sshd.cleanup_user("crimpl-aws")
-    assert leftovers == ([], []), f"instances or volumes left behind: {leftovers}"
+    # The module's instances (over 60 of them) each take a new address.
+    with backends.aws_cloud(tmp_path_factory.mktemp("aws"), "crimpl-aws", last_address=200) as pair:
+        yield pair
 
 
 @pytest.fixture
@@ -66,14 +46,7 @@ def aws_kernel(cloud, workdir, config_dir):
     env.update(moto.env())
     kernel = Kernel(workdir, env)
     name = f"aws{uuid.uuid4().hex[:6]}"
-    directory = f"~/crimpl-aws/{name}"
-    # moto runs no boot script: stand in for "the volume is mounted there".
-    sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
-    kernel.new_server = (
-        f"%crimpl server new aws {name} --key-file ~/.ssh/id_ed25519 --subnet-id {moto.subnet_id} "
-        f"--security-group-id {moto.security_group_id} --username {TEST_USER} --ssh-address private "
-        f"--ssh-port {sshd.port} --directory {directory} --volume-size 8"
-    )
+    kernel.new_server = backends.new_aws_server(moto, sshd, name, f"~/crimpl-aws/{name}")
     result = kernel.execute(kernel.new_server + f"\n%crimpl server use {name}")
     assert result.ok, result.error
     kernel.server_name = name
@@ -348,13 +321,9 @@ def test_every_state_change_waits_with_real_aws_timing(cloud, timing, workdir, c
     env.update(timing.env())
     kernel = Kernel(workdir, env)
     name = f"slow{uuid.uuid4().hex[:6]}"
-    directory = f"~/crimpl-aws/{name}"
-    sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
     try:
-        new = kernel.execute(
-            f"%crimpl server new aws {name} --key-file ~/.ssh/id_ed25519 --subnet-id {moto.subnet_id} "
-            f"--security-group-id {moto.security_group_id} --username {TEST_USER} --ssh-address private "
-            f"--ssh-port {sshd.port} --directory {directory} --volume-size 8\n%crimpl server use {name}")
+        new_server = backends.new_aws_server(moto, sshd, name, f"~/crimpl-aws/{name}")
+        new = kernel.execute(f"{new_server}\n%crimpl server use {name}")
         assert new.ok, new.error
         steps = [
             "%%crimpl run\necho setup\n",

@@ -9,9 +9,7 @@ import uuid
 
 import pytest
 
-from harness import amis
-from harness.moto import INSTANCE_ADDRESSES, Moto
-from harness.sshd import TEST_USER, Sshd
+from harness import amis, backends
 from kernel_helpers import Kernel, kernel_env
 
 pytestmark = pytest.mark.system  # a test user, sshd as root
@@ -19,22 +17,8 @@ pytestmark = pytest.mark.system  # a test user, sshd as root
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
-    base = tmp_path_factory.mktemp("aws-images")
-    moto = Moto(base / "moto.log")
-    try:
-        sshd = Sshd(base / "sshd", listen=INSTANCE_ADDRESSES)
-    except BaseException:
-        moto.stop()
-        raise
-    try:
-        moto.import_key("crimpl-test", (sshd.home / ".ssh" / "id_ed25519.pub").read_text())
-        yield moto, sshd
-        leftovers = (moto.live_instances(), moto.volumes())
-    finally:
-        moto.stop()
-        sshd.stop()
-        sshd.cleanup_user("crimpl-aws-images")
-    assert leftovers == ([], []), f"instances or volumes left behind: {leftovers}"
+    with backends.aws_cloud(tmp_path_factory.mktemp("aws-images"), "crimpl-aws-images") as pair:
+        yield pair
 
 
 def launched_images(moto, **tags) -> list[str]:
@@ -55,13 +39,7 @@ def test_each_architecture_gets_the_pinned_ubuntu_lts_until_update_image(cloud, 
     env.update(moto.env())
     kernel = Kernel(workdir, env)
     name = f"img{uuid.uuid4().hex[:6]}"
-    directory = f"~/crimpl-aws/{name}"
-    sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
-    new_server = (
-        f"%crimpl server new aws {name} --key-file ~/.ssh/id_ed25519 --subnet-id {moto.subnet_id} "
-        f"--security-group-id {moto.security_group_id} --username {TEST_USER} --ssh-address private "
-        f"--ssh-port {sshd.port} --directory {directory} --volume-size 1"
-    )
+    new_server = backends.new_aws_server(moto, sshd, name, f"~/crimpl-aws/{name}", volume_size=1)
     x86, arm = amis.NOBLE["x86_64"], amis.NOBLE["arm64"]
     try:
         made = kernel.execute(new_server + f"\n%crimpl server use {name}")

@@ -16,7 +16,7 @@ class CrimplKernelTests(jupyter_kernel_test.KernelTests):
     completion_samples = [
         {"text": "%crimpl su", "matches": {"submit"}},
         {"text": "%crimpl server ", "matches": {"new", "list", "use", "show", "remove", "trust", "start", "stop",
-                                                "terminate", "state", "delete-volume", "check", "help"}},
+                                                "terminate", "state", "delete-volume", "check", "update-image", "help"}},
     ]
     complete_code_samples = ["let x = 1;", "fn f() { }", "%crimpl jobs", "%%crimpl run\necho hi\n\n"]
     incomplete_code_samples = ["fn f() {", "let v = vec![1,", "%%crimpl run\necho hi"]

@@ -5,12 +5,11 @@ in each kind's own file."""
 from __future__ import annotations
 
 import shlex
-import time
 
 import pytest
 
 from harness import backends
-from kernel_helpers import Kernel, kernel_env
+from kernel_helpers import Kernel, kernel_env, wait_for
 
 #: Slurm schedules and AWS launches an instance per job: cells may take a while.
 CELL_TIMEOUT = 240
@@ -50,17 +49,6 @@ def run(kernel: Kernel, cell: str):
     result = kernel.execute(cell, timeout=CELL_TIMEOUT)
     assert result.ok, f"{cell!r}: {result.error}"
     return result
-
-
-def wait_for(kernel: Kernel, job: str, word: str, seconds: float = CELL_TIMEOUT) -> str:
-    deadline = time.monotonic() + seconds
-    text = ""
-    while time.monotonic() < deadline:
-        text = kernel.execute(f"%crimpl status {job}").text
-        if word in text:
-            return text
-        time.sleep(0.5)
-    raise AssertionError(f"job {job} never became {word}: {text}")
 
 
 HOSTILE = ["data file.txt", "quo'te\".txt", "$(touch pwned).txt", "semi;colon.txt", "-dash.txt"]
@@ -139,10 +127,10 @@ def test_an_option_of_another_kind_is_a_usage_error(cycle_kernel, backend):
 
 def test_kill_ends_a_running_job_and_resubmit_runs_one_again(cycle_kernel, backend):
     run(cycle_kernel, "%%crimpl submit --job sleeper\necho running\nsleep 300\n")
-    wait_for(cycle_kernel, "sleeper", "running")
+    wait_for(cycle_kernel, "sleeper", "running", CELL_TIMEOUT)
     killed = run(cycle_kernel, "%crimpl kill sleeper")
     assert "canceled" in killed.text
-    wait_for(cycle_kernel, "sleeper", "canceled")
+    wait_for(cycle_kernel, "sleeper", "canceled", CELL_TIMEOUT)
 
     run(cycle_kernel, "%%crimpl submit --job again --wait\necho run >> runs.txt\n")
     resubmitted = cycle_kernel.execute("%crimpl resubmit again", timeout=CELL_TIMEOUT)

@@ -13,7 +13,7 @@ import pytest
 from harness import processes
 from harness.slurm import Slurm
 from harness.sshd import Sshd
-from kernel_helpers import Kernel, kernel_env
+from kernel_helpers import Kernel, kernel_env, wait_for
 
 DIRECTORY = "crimpl-slurm-tests"
 pytestmark = pytest.mark.system  # a test user, sshd, munged and Slurm as root
@@ -51,17 +51,6 @@ def slurm_kernel(cluster, workdir, config_dir):
     assert result.ok, result.error
     yield kernel
     kernel.shutdown()
-
-
-def wait_for(kernel, job: str, word: str, seconds: float = 30) -> str:
-    deadline = time.monotonic() + seconds
-    text = ""
-    while time.monotonic() < deadline:
-        text = kernel.execute(f"%crimpl status {job}").text
-        if word in text:
-            return text
-        time.sleep(0.5)
-    raise AssertionError(f"job {job} never became {word}: {text}")
 
 
 def test_a_multi_task_job_completes(slurm_kernel):

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from harness.sshd import TEST_USER, Sshd, keygen
+from harness.sshd import TEST_USER, Sshd, keygen, running as sshd_running
 from kernel_helpers import Kernel, kernel_env
 
 DIRECTORY = "crimpl-tests"
@@ -16,12 +16,8 @@ pytestmark = pytest.mark.system  # a test user, sshd as root
 
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory):
-    server = Sshd(tmp_path_factory.mktemp("sshd"))
-    try:
+    with sshd_running(tmp_path_factory.mktemp("sshd"), DIRECTORY, "crimpl-notebook-demo") as server:
         yield server
-    finally:
-        server.stop()
-        server.cleanup_user(DIRECTORY, "crimpl-notebook-demo")
 
 
 def ssh_kernel_for(sshd: Sshd, workdir, config_dir, host: str | None = None) -> Kernel:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from harness import processes, users
-from harness.sshd import TEST_USER, Sshd
+from harness.sshd import TEST_USER, Sshd, running as sshd_running
 from kernel_helpers import Kernel
 from test_ssh import ssh_kernel_for
 
@@ -20,12 +20,8 @@ pytestmark = pytest.mark.system  # test users, sshd as root
 
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory):
-    server = Sshd(tmp_path_factory.mktemp("sshd"))
-    try:
+    with sshd_running(tmp_path_factory.mktemp("sshd"), DIRECTORY) as server:
         yield server
-    finally:
-        server.stop()
-        server.cleanup_user(DIRECTORY)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from harness.sshd import TEST_USER, Sshd, keygen
+from harness.sshd import TEST_USER, Sshd, keygen, running as sshd_running
 from kernel_helpers import Kernel, kernel_env
 
 DIRECTORY = "crimpl-config-tests"
@@ -22,12 +22,8 @@ system = pytest.mark.system  # a test user, sshd as root
 
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory):
-    server = Sshd(tmp_path_factory.mktemp("sshd"))
-    try:
+    with sshd_running(tmp_path_factory.mktemp("sshd"), DIRECTORY) as server:
         yield server
-    finally:
-        server.stop()
-        server.cleanup_user(DIRECTORY)
 
 
 def home_with_key(sshd: Sshd, tmp_path: pathlib.Path) -> pathlib.Path:

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 from .more_addresses import MoreAddresses
 from .moto import INSTANCE_ADDRESSES, Moto
 from .slurm import Slurm
-from .sshd import TEST_USER, Sshd
+from .sshd import TEST_USER, Sshd, running
 
 #: Under the test user's home: where the remote kinds keep their servers.
 DIRECTORY = "crimpl-cycle-tests"
@@ -48,8 +48,7 @@ def local() -> Backend:
 
 @contextlib.contextmanager
 def ssh(base: pathlib.Path) -> Iterator[Backend]:
-    sshd = Sshd(base / "sshd")
-    try:
+    with running(base / "sshd", DIRECTORY) as sshd:
         sshd.trust_host_key()
         yield Backend(
             kind="ssh",
@@ -59,9 +58,6 @@ def ssh(base: pathlib.Path) -> Iterator[Backend]:
                 f"--directory ~/{DIRECTORY}/{uuid.uuid4().hex[:8]}"
             ),
         )
-    finally:
-        sshd.stop()
-        sshd.cleanup_user(DIRECTORY)
 
 
 @contextlib.contextmanager
@@ -89,9 +85,10 @@ def slurm(base: pathlib.Path) -> Iterator[Backend]:
 
 
 @contextlib.contextmanager
-def aws(base: pathlib.Path) -> Iterator[Backend]:
-    """moto for the EC2 API; this machine's sshd stands in for the instances
-    (moto runs no boot script, so the volume's marker is made by hand)."""
+def aws_cloud(base: pathlib.Path, *directories: str, last_address: int = 120) -> Iterator[tuple[Moto, Sshd]]:
+    """moto for the EC2 API and this machine's sshd standing in for the
+    instances (at moto's 127.0.0.x private addresses); afterwards nothing may
+    be left: no instance, no volume, no test user's `directories`."""
     moto = Moto(base / "moto.log")
     try:
         sshd = Sshd(base / "sshd-aws", listen=INSTANCE_ADDRESSES)
@@ -100,35 +97,44 @@ def aws(base: pathlib.Path) -> Iterator[Backend]:
         raise
     more = None
     try:
-        # moto never reuses an address: each job instance takes a new one.
-        more = MoreAddresses([f"127.0.0.{i}" for i in range(19, 120)], sshd.port)
+        # moto never reuses an address: each instance takes a new one.
+        more = MoreAddresses([f"127.0.0.{i}" for i in range(19, last_address)], sshd.port)
         moto.import_key("crimpl-test", (sshd.home / ".ssh" / "id_ed25519.pub").read_text())
-
-        def new_server(name: str, _: pathlib.Path) -> str:
-            directory = f"~/{DIRECTORY}/{name}"
-            sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
-            return (
-                f"%crimpl server new aws {name} --key-file ~/.ssh/id_ed25519 --subnet-id {moto.subnet_id} "
-                f"--security-group-id {moto.security_group_id} --username {TEST_USER} --ssh-address private "
-                f"--ssh-port {sshd.port} --directory {directory} --volume-size 8"
-            )
-
-        yield Backend(
-            kind="aws",
-            env={"HOME": str(sshd.home), **moto.env()},
-            new_server=new_server,
-            cleanup=lambda name: f"%crimpl server delete-volume {name} --yes",
-            resubmits=False,
-            reach_files=lambda name: f"%crimpl server start {name}",
-        )
+        yield moto, sshd
         leftovers = (moto.live_instances(), moto.volumes())
     finally:
         if more is not None:
             more.stop()
         moto.stop()
         sshd.stop()
-        sshd.cleanup_user(DIRECTORY)
+        sshd.cleanup_user(*directories)
     assert leftovers == ([], []), f"instances or volumes left behind: {leftovers}"
+
+
+def new_aws_server(moto: Moto, sshd: Sshd, name: str, directory: str, volume_size: int = 8) -> str:
+    """The `server new aws` line for `name` in moto, its instances reached at
+    sshd in `directory`. moto runs no boot script: the volume's mount marker
+    is made there by hand."""
+    sshd.run_as_user(f"mkdir -p {directory} && touch {directory}/.crimpl-volume")
+    return (
+        f"%crimpl server new aws {name} --key-file ~/.ssh/id_ed25519 --subnet-id {moto.subnet_id} "
+        f"--security-group-id {moto.security_group_id} --username {TEST_USER} --ssh-address private "
+        f"--ssh-port {sshd.port} --directory {directory} --volume-size {volume_size}"
+    )
+
+
+@contextlib.contextmanager
+def aws(base: pathlib.Path) -> Iterator[Backend]:
+    with aws_cloud(base, DIRECTORY) as (moto, sshd):
+
+        yield Backend(
+            kind="aws",
+            env={"HOME": str(sshd.home), **moto.env()},
+            new_server=lambda name, _: new_aws_server(moto, sshd, name, f"~/{DIRECTORY}/{name}"),
+            cleanup=lambda name: f"%crimpl server delete-volume {name} --yes",
+            resubmits=False,
+            reach_files=lambda name: f"%crimpl server start {name}",
+        )
 
 
 #: Each kind's context manager, by name (local needs no daemon).

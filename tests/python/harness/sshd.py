@@ -7,6 +7,7 @@ ends the listener and every session it started; nothing is left running.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import pwd
@@ -14,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+from typing import Iterator
 
 from . import processes
 from .ledger import LEDGER
@@ -190,3 +192,15 @@ class Sshd:
             raise RuntimeError(f"processes of {TEST_USER} outlived SIGKILL: {[p.pid for p in survivors]}")
         for directory in directories:
             subprocess.run(["rm", "-rf", "--", os.path.join(self.user.pw_dir, directory)], check=False)
+
+
+@contextlib.contextmanager
+def running(base: pathlib.Path, *directories: str, **options) -> Iterator[Sshd]:
+    """An Sshd in `base` (`options` as for Sshd) for the `with` block; then
+    stopped, and the test user's `directories` removed."""
+    server = Sshd(base, **options)
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.cleanup_user(*directories)
