@@ -203,7 +203,13 @@ def test_a_requeued_job_runs_again_and_wait_follows_it(slurm_kernel, cluster):
     ident = slurm_id(slurm_kernel, "again")
     slurm.run("scontrol", "requeue", ident)
     seen = [slurm_kernel.execute("%crimpl status again").text for _ in range(3)]
-    # Slurm delays a requeued job's new start: let it start now.
+    # Slurm holds a requeued job back (its credential's lifetime, 121 s here) once the
+    # old run has finished completing: only then can its start be moved to now (an
+    # earlier update is overwritten by that delay).
+    deadline = time.monotonic() + 60
+    while slurm.run("squeue", "--noheader", "--jobs", ident, "--format=%T").strip() != "PENDING":
+        assert time.monotonic() < deadline, "the requeued job never went back to PENDING"
+        time.sleep(0.2)
     slurm.run("scontrol", "update", f"JobId={ident}", "StartTime=now")
     waited = slurm_kernel.execute("%crimpl wait again", timeout=120)
     assert waited.ok, waited.error
