@@ -3,6 +3,7 @@
 
 use std::io::BufRead;
 
+use super::array;
 use super::layout;
 use super::status::{EndReason, JobStatus};
 
@@ -24,6 +25,9 @@ pub struct JobRecord {
     /// Which run of the script under one submission this is (a scheduler
     /// that requeues a job runs it again from the start): 1, 2, ...
     pub attempt: Option<u32>,
+    /// An array's tasks, named by their directories (`task-0007`), in
+    /// order; empty for a single job.
+    pub tasks: Vec<JobRecord>,
 }
 
 impl JobRecord {
@@ -37,6 +41,7 @@ impl JobRecord {
             slurm_id: None,
             reason: None,
             attempt: None,
+            tasks: Vec::new(),
         }
     }
 
@@ -84,13 +89,19 @@ pub struct SurveyLine {
     /// What crimpl learnt of the job's end from Slurm, as saved in its
     /// directory (`SOURCE TEXT`, see `slurm::queue::from_evidence`).
     pub evidence: String,
+    /// Whether it is an array job (its tasks follow, named `name/task-0007`).
+    pub array: bool,
 }
 
 impl SurveyLine {
     /// Parse one tab-separated survey line; `None` for a line that is not one.
     pub fn parse(line: &str) -> Option<SurveyLine> {
         let fields: Vec<&str> = line.split('\t').collect();
-        if fields.len() != 11 || layout::validate_job_name(fields[0]).is_err() {
+        let name_ok = match fields[0].split_once('/') {
+            Some((job, task)) => layout::validate_job_name(job).is_ok() && array::is_task_dir(task),
+            None => layout::validate_job_name(fields[0]).is_ok(),
+        };
+        if fields.len() != 12 || !name_ok {
             return None;
         }
         Some(SurveyLine {
@@ -109,6 +120,7 @@ impl SurveyLine {
             attempt: fields[8].trim().into(),
             cluster: fields[9].trim().into(),
             evidence: fields[10].trim().into(),
+            array: fields[11].trim() == "1",
         })
     }
 
@@ -148,6 +160,7 @@ impl SurveyLine {
             slurm_id: some(self.slurm_id),
             reason: None,
             attempt: self.attempt.parse().ok(),
+            tasks: Vec::new(),
         }
     }
 }
@@ -289,7 +302,8 @@ pub fn read_listing(reader: impl BufRead, limit: Option<usize>) -> std::io::Resu
     Ok(listing)
 }
 
-/// One `type<TAB>size<TAB>path` record, classified by its top-level name.
+/// One `type<TAB>size<TAB>path` record, classified by its top-level name
+/// (and, inside an array's task directory, by its own).
 fn parse_entry(record: &[u8], inputs: &[String]) -> Option<JobFile> {
     let text = String::from_utf8_lossy(record);
     let mut parts = text.splitn(3, '\t');
@@ -299,13 +313,16 @@ fn parse_entry(record: &[u8], inputs: &[String]) -> Option<JobFile> {
     if path.is_empty() {
         return None;
     }
-    let top = path.split('/').next().unwrap_or_default();
-    let role = if layout::is_own_file(top) {
-        FileRole::Crimpl
-    } else if inputs.iter().any(|i| i == top) {
-        FileRole::Input
-    } else {
-        FileRole::Output
+    let mut parts = path.split('/');
+    let top = parts.next().unwrap_or_default();
+    let role = match parts.next() {
+        // In an array's task directory: crimpl's files, and links to the
+        // array's script and inputs.
+        Some(name) if array::is_task_dir(top) && layout::is_own_file(name) => FileRole::Crimpl,
+        Some(_) if array::is_task_dir(top) && kind == "l" => FileRole::Input,
+        _ if layout::is_own_file(top) => FileRole::Crimpl,
+        _ if inputs.iter().any(|i| i == top) => FileRole::Input,
+        _ => FileRole::Output,
     };
     Some(JobFile {
         is_dir: kind == "d",
@@ -321,7 +338,7 @@ mod tests {
 
     fn line(status: &str, exit: &str, alive: &str, canceled: &str) -> SurveyLine {
         SurveyLine::parse(&format!(
-            "j\t{status}\t{exit}\t{alive}\t{canceled}\t\t\t\t\t\t"
+            "j\t{status}\t{exit}\t{alive}\t{canceled}\t\t\t\t\t\t\t0"
         ))
         .unwrap()
     }
@@ -382,7 +399,10 @@ mod tests {
     #[test]
     fn malformed_survey_lines_are_skipped() {
         assert!(SurveyLine::parse("not a record").is_none());
-        assert!(SurveyLine::parse("a b\ts\t\t-\t0\t\t\t\t\t\t").is_none());
+        assert!(SurveyLine::parse("a b\ts\t\t-\t0\t\t\t\t\t\t\t0").is_none());
+        assert!(SurveyLine::parse("a/task-x\ts\t\t-\t0\t\t\t\t\t\t\t0").is_none());
+        let task = SurveyLine::parse("a/task-0007\trunning\t\t1\t0\t\t\t\t\t\t\t0").unwrap();
+        assert_eq!(task.name, "a/task-0007");
     }
 
     #[test]

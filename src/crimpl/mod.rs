@@ -1,34 +1,39 @@
 //! The crimpl engine: servers, jobs and transports, independent of Jupyter.
 //!
-//! A [`Server`] is a [`ServerConfig`] plus the [`transport`] that runs its
-//! commands (this machine, or one SSH session). Jobs live in the server
-//! directory in crimpl's [`layout`]; their status is read from the server's
-//! files (and the scheduler), never from memory, so any kernel sees the truth.
+//! A [`Server`] composes a scheduler (how a job starts, is killed, is read:
+//! a detached process, or Slurm) and a placement (where its commands run:
+//! this machine, one SSH host, or the EC2 instance holding its volume, over a
+//! [`transport`]). Jobs live in the server directory in crimpl's [`layout`];
+//! their status is read from the server's files (and the scheduler), never
+//! from memory, so any kernel sees the truth. Modules that are only the
+//! engine's own are private, so the compiler reports what nobody uses.
 
+pub mod array;
 pub mod aws;
 pub mod check;
 pub mod config;
-pub mod error;
-pub mod job;
+mod error;
+mod job;
 pub mod layout;
-pub mod login_shell;
-pub mod lost;
-pub mod option_kinds;
-pub mod poller;
+mod login_shell;
+mod lost;
+mod option_kinds;
+mod poller;
+mod progress;
 pub mod registry;
 pub mod scripts;
-pub mod server;
+mod server;
 pub mod slurm;
-pub mod status;
+mod status;
 pub mod suggest;
 pub mod transport;
-pub mod unpack;
+mod unpack;
 
 pub use config::ServerConfig;
 pub use error::EngineError;
-pub use job::{FileRole, JobFile, JobRecord, KillOutcome, Listing};
+pub use job::{FileRole, JobRecord, KillOutcome, Listing};
 pub use registry::Registry;
 pub use server::{Plan, Server, SubmitOptions};
-pub use status::{EndReason, JobStatus};
+pub use status::JobStatus;
 pub use transport::Stopped;
 pub use unpack::{FetchReport, UnpackPolicy};

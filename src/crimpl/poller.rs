@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::job::JobRecord;
-use super::slurm::Queue;
+use super::server::QueueRead;
 use super::status::JobStatus;
 
 /// The default least interval between two `squeue` of a Slurm server's watchers.
@@ -26,7 +26,7 @@ pub struct Poller {
 #[derive(Default)]
 struct PollState {
     survey: Option<(Instant, Vec<JobRecord>)>,
-    queue: Option<(Instant, Queue)>,
+    queue: Option<(Instant, QueueRead)>,
     polling: bool,
     /// Counts [`Poller::forget`]: a poll begun before is not kept.
     generation: u64,
@@ -38,7 +38,7 @@ pub enum Turn {
     Cached(JobRecord),
     /// Survey now, with this queue when it is recent enough to reuse; hand
     /// the ticket back to [`Poller::polled`].
-    Poll(Option<Queue>, u64),
+    Poll(Option<QueueRead>, u64),
 }
 
 impl Poller {
@@ -79,7 +79,7 @@ impl Poller {
     /// its error: then every job reads `unknown` with the error until the
     /// next poll, so no watcher shows an old status as current. A poll begun
     /// before a job changed ([`Poller::forget`]) is not kept.
-    pub fn polled(&self, ticket: u64, result: Result<(Vec<JobRecord>, Option<Queue>), String>) {
+    pub fn polled(&self, ticket: u64, result: Result<(Vec<JobRecord>, Option<QueueRead>), String>) {
         let mut state = self.state();
         state.polling = false;
         if ticket != state.generation {
@@ -115,7 +115,7 @@ impl Poller {
     }
 
     /// A queue read by someone else (`status`, `jobs`), for the watchers to reuse.
-    pub fn queue_read(&self, queue: &Queue) {
+    pub fn queue_read(&self, queue: &QueueRead) {
         self.state().queue = Some((Instant::now(), queue.clone()));
     }
 }
@@ -135,7 +135,7 @@ mod tests {
         assert!(matches!(poller.turn("a", floor), Turn::Poll(None, 0)));
         poller.polled(
             0,
-            Ok((records(JobStatus::Running), Some(Ok(Default::default())))),
+            Ok((records(JobStatus::Running), Some(QueueRead::new(())))),
         );
         assert!(matches!(poller.turn("a", floor), Turn::Cached(_)));
         assert!(

@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 
+use super::array::{TASK_DIR_PREFIX, TASK_ENV, TASK_LIST};
 use super::layout::*;
 
 /// Quote one word for a POSIX shell.
@@ -52,7 +53,8 @@ pub enum ForeignSignal {
 /// (a requeued Slurm job runs it again). A body starting with `#!` is run by
 /// its interpreter, others by bash (or sh where bash is missing), as crimpl
 /// did. `after` runs once the end is recorded (an EC2 job instance shuts
-/// itself down there).
+/// itself down there). A task of an array reads its environment
+/// (`CRIMPL_TASK_ID`, its parameters) from its directory first.
 pub fn wrapper_script(after: Option<&str>, foreign: ForeignSignal) -> String {
     let after = after.unwrap_or_default();
     let foreign = match foreign {
@@ -79,6 +81,7 @@ echo $((attempt + 1)) > {ATTEMPT_FILE}
 date -u +%Y-%m-%dT%H:%M:%SZ > {STARTED_FILE}
 trap 'kill -TERM "$child" 2>/dev/null; if [ -f {CANCELED_FILE} ]; then finish 143 canceled; else finish 143 {foreign}; fi; exit 143' TERM INT HUP
 put running
+[ -f {TASK_ENV} ] && . ./{TASK_ENV}
 if head -c 2 {SUBMIT_SCRIPT} | grep -q '^#!'; then
   chmod +x {SUBMIT_SCRIPT}; ./{SUBMIT_SCRIPT} >> {LOG_FILE} 2>&1 < /dev/null &
 elif command -v bash > /dev/null; then
@@ -95,6 +98,97 @@ else finish "$code" failed
 fi
 {after}
 exit "$code"
+"#
+    )
+}
+
+/// The runner of an array on a detached scheduler: it starts the tasks of
+/// the task list whose status is `pending`, in order, at most `max_parallel`
+/// at once (default: the host's CPU count), each detached in its own session
+/// like a single job; it records its own pid, times and end like the
+/// wrapper does (`failed` if a task failed or was lost). TERM from `kill`
+/// stops the running tasks and marks the pending ones `canceled`. It polls
+/// its running tasks' status files five times a second (builtins only, plus
+/// one `sleep`): a task whose process vanished without recording its end
+/// frees its slot.
+pub fn array_runner(max_parallel: Option<u32>) -> String {
+    let max = match max_parallel {
+        Some(n) => n.to_string(),
+        None => "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)".into(),
+    };
+    format!(
+        r#"#!/bin/sh
+# crimpl array runner: runs the tasks of {TASK_LIST}, at most $max at once.
+cd "$(dirname "$0")" || exit 1
+put() {{ printf '%s\n' "$1" > {STATUS_FILE}.tmp && mv -f {STATUS_FILE}.tmp {STATUS_FILE}; }}
+finish() {{
+  date -u +%Y-%m-%dT%H:%M:%SZ > {ENDED_FILE}
+  printf '%s\n' "$1" > {EXIT_CODE_FILE}
+  put "$2"
+}}
+{PROCESS_FUNCTIONS}
+{ALIVE_FUNCTION}
+process_start $$; {{ printf '%s\n' "$host" "$boot" "$started"; }} > {PROCESS_FILE}
+echo $$ > {PID_FILE}
+rm -f {EXIT_CODE_FILE} {ENDED_FILE}
+date -u +%Y-%m-%dT%H:%M:%SZ > {STARTED_FILE}
+max={max}
+case $max in ''|*[!0-9]*|0) max=1;; esac
+active=; n=0
+# Keep in $active the tasks still running; $n counts them. The functions
+# use $u: $t is the main loop's.
+prune() {{
+  left=; n=0
+  for u in $active; do
+    s=; [ -f "$u/{STATUS_FILE}" ] && read -r s < "$u/{STATUS_FILE}"
+    case $s in complete|failed|canceled) continue;; esac
+    p=; [ -f "$u/{PID_FILE}" ] && read -r p < "$u/{PID_FILE}"
+    if [ -n "$p" ]; then alive "$p" "$u/{PROCESS_FILE}"; [ $? -eq 1 ] && continue; fi
+    left="$left $u"; n=$((n + 1))
+  done
+  active=$left
+}}
+stop() {{
+  : > {CANCELED_FILE}
+  for u in $active; do
+    : > "$u/{CANCELED_FILE}"
+    p=; [ -f "$u/{PID_FILE}" ] && read -r p < "$u/{PID_FILE}"
+    [ -n "$p" ] && alive "$p" "$u/{PROCESS_FILE}" && kill -s TERM -- -"$p" 2>/dev/null
+  done
+  while read -r u id; do
+    s=; [ -f "$u/{STATUS_FILE}" ] && read -r s < "$u/{STATUS_FILE}"
+    [ "$s" = pending ] && printf 'canceled\n' > "$u/{STATUS_FILE}"
+  done < {TASK_LIST}
+  i=0; prune; while [ -n "$active" ] && [ $i -lt 10 ]; do sleep 0.1; i=$((i + 1)); prune; done
+  finish 143 canceled
+  exit 143
+}}
+trap stop TERM INT HUP
+put running
+while read -r t id; do
+  [ -f {CANCELED_FILE} ] && break
+  s=; [ -f "$t/{STATUS_FILE}" ] && read -r s < "$t/{STATUS_FILE}"
+  [ "$s" = pending ] || continue
+  prune
+  while [ "$n" -ge "$max" ]; do sleep 0.2; prune; done
+  ( cd "$t" || exit
+    rm -f {CANCELED_FILE} {PID_FILE} {PROCESS_FILE} {EXIT_CODE_FILE} {ENDED_FILE} {ATTEMPT_FILE}
+    printf 'starting\n' > {STATUS_FILE}
+    if command -v setsid > /dev/null; then setsid sh {WRAPPER} < /dev/null > /dev/null 2>&1 &
+    else nohup sh {WRAPPER} < /dev/null > /dev/null 2>&1 & fi )
+  active="$active $t"; n=$((n + 1))
+done < {TASK_LIST}
+prune
+while [ -n "$active" ]; do sleep 0.2; prune; done
+bad=0
+while read -r t id; do
+  s=; [ -f "$t/{STATUS_FILE}" ] && read -r s < "$t/{STATUS_FILE}"
+  [ "$s" = complete ] || bad=$((bad + 1))
+done < {TASK_LIST}
+if [ -f {CANCELED_FILE} ]; then finish 143 canceled
+elif [ "$bad" -eq 0 ]; then finish 0 complete
+else finish 1 failed
+fi
 "#
     )
 }
@@ -207,7 +301,8 @@ echo signalled"#
 /// as `crimpl-job-*` inside the server directory), printing one
 /// tab-separated record per job with shell builtins only (no process per job):
 /// `name status exitcode alive canceled started ended slurm_id attempt
-/// slurm_cluster slurm_end`.
+/// slurm_cluster slurm_end array`, and for an array one more per task, named
+/// `job/task-0007`.
 /// Liveness is read before the status file, so a job that ends between the
 /// two reads shows its end, never `lost`. A process recorded on another host
 /// reads as unknown (`-`), or as gone when `other_hosts_gone` (an EC2 volume
@@ -218,27 +313,36 @@ pub fn survey(directory: &str, pattern: &str, other_hosts_gone: bool) -> anyhow:
     Ok(format!(
         r#"{PROCESS_FUNCTIONS}
 {ALIVE_FUNCTION}
+record() {{
+  s=; c=; a=-; k=0; t0=; t1=; q=; p=; at=; cl=; e=; y=0
+  [ -f "$1/{PID_FILE}" ] && read -r p < "$1/{PID_FILE}"
+  [ -z "$p" ] && [ -f "$1/{CRIMPL_PID_FILE}" ] && read -r p < "$1/{CRIMPL_PID_FILE}"
+  if [ -n "$p" ]; then
+    alive "$p" "$1/{PROCESS_FILE}"
+    case $? in 0) a=1;; 1) a=0;; 2) a={elsewhere};; esac
+  fi
+  [ -f "$1/{STATUS_FILE}" ] && read -r s < "$1/{STATUS_FILE}"
+  [ -f "$1/{EXIT_CODE_FILE}" ] && read -r c < "$1/{EXIT_CODE_FILE}"
+  [ -f "$1/{CANCELED_FILE}" ] && k=1
+  [ -f "$1/{STARTED_FILE}" ] && read -r t0 < "$1/{STARTED_FILE}"
+  [ -f "$1/{ENDED_FILE}" ] && read -r t1 < "$1/{ENDED_FILE}"
+  [ -f "$1/{SLURM_ID_FILE}" ] && read -r q < "$1/{SLURM_ID_FILE}"
+  [ -f "$1/{ATTEMPT_FILE}" ] && read -r at < "$1/{ATTEMPT_FILE}"
+  [ -f "$1/{SLURM_CLUSTER_FILE}" ] && read -r cl < "$1/{SLURM_CLUSTER_FILE}"
+  [ -f "$1/{SLURM_END_FILE}" ] && read -r e < "$1/{SLURM_END_FILE}"
+  [ -f "$1/{TASK_LIST}" ] && y=1
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$s" "$c" "$a" "$k" "$t0" "$t1" "$q" "$at" "$cl" "$e" "$y"
+}}
 cd {dir} 2>/dev/null || exit 0
 for d in {pattern}/; do
   [ -d "$d" ] || continue
   d=${{d%/}}; n=${{d#{JOB_DIR_PREFIX}}}
-  s=; c=; a=-; k=0; t0=; t1=; q=; p=; at=; cl=; e=
-  [ -f "$d/{PID_FILE}" ] && read -r p < "$d/{PID_FILE}"
-  [ -z "$p" ] && [ -f "$d/{CRIMPL_PID_FILE}" ] && read -r p < "$d/{CRIMPL_PID_FILE}"
-  if [ -n "$p" ]; then
-    alive "$p" "$d/{PROCESS_FILE}"
-    case $? in 0) a=1;; 1) a=0;; 2) a={elsewhere};; esac
-  fi
-  [ -f "$d/{STATUS_FILE}" ] && read -r s < "$d/{STATUS_FILE}"
-  [ -f "$d/{EXIT_CODE_FILE}" ] && read -r c < "$d/{EXIT_CODE_FILE}"
-  [ -f "$d/{CANCELED_FILE}" ] && k=1
-  [ -f "$d/{STARTED_FILE}" ] && read -r t0 < "$d/{STARTED_FILE}"
-  [ -f "$d/{ENDED_FILE}" ] && read -r t1 < "$d/{ENDED_FILE}"
-  [ -f "$d/{SLURM_ID_FILE}" ] && read -r q < "$d/{SLURM_ID_FILE}"
-  [ -f "$d/{ATTEMPT_FILE}" ] && read -r at < "$d/{ATTEMPT_FILE}"
-  [ -f "$d/{SLURM_CLUSTER_FILE}" ] && read -r cl < "$d/{SLURM_CLUSTER_FILE}"
-  [ -f "$d/{SLURM_END_FILE}" ] && read -r e < "$d/{SLURM_END_FILE}"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$s" "$c" "$a" "$k" "$t0" "$t1" "$q" "$at" "$cl" "$e"
+  record "$d" "$n"
+  [ "$y" = 1 ] || continue
+  for t in "$d"/{TASK_DIR_PREFIX}*/; do
+    [ -d "$t" ] || continue
+    t=${{t%/}}; record "$t" "$n/${{t##*/}}"
+  done
 done"#,
         dir = directory_word(directory)?,
     ))

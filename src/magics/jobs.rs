@@ -137,6 +137,7 @@ pub async fn submit(
             }),
         keep_instance: args.keep_instance,
         image_id: args.image_id.clone(),
+        array: None,
     };
     if args.trial_run {
         let plan = server.plan_submit(body, &options)?;

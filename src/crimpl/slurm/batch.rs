@@ -5,6 +5,7 @@
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
+use crate::crimpl::array::{ArraySpec, TASK_DIR_PREFIX};
 use crate::crimpl::layout::{WRAPPER, slurm_output_name};
 
 /// The batch script submitted with `sbatch`.
@@ -94,6 +95,8 @@ pub struct BatchRequest<'a> {
     pub body: &'a str,
     /// Run the batch script in a login shell (`#!/bin/bash -l`).
     pub login_shell: bool,
+    /// An array job's tasks: one `sbatch --array`, each task in its directory.
+    pub array: Option<&'a ArraySpec>,
 }
 
 /// An option as (long name, value); flags have no value.
@@ -299,11 +302,23 @@ fn merge(layers: &[(&str, Vec<Opt>)]) -> (Vec<Opt>, Vec<String>) {
 pub fn batch_script(request: &BatchRequest<'_>) -> anyhow::Result<BatchScript> {
     let some = |name: &str, value: Option<String>| value.map(|v| (name.to_string(), Some(v)));
     let options = request.options;
-    let essential = vec![
-        ("output".to_string(), Some(slurm_output_name("%j"))),
-        ("error".to_string(), Some(slurm_output_name("%j"))),
+    // An array task writes Slurm's output in its own directory.
+    let output = match request.array {
+        None => slurm_output_name("%j"),
+        Some(array) => format!(
+            "{TASK_DIR_PREFIX}%{}a/{}",
+            array.width(),
+            slurm_output_name("%A_%a")
+        ),
+    };
+    let mut essential = vec![
+        ("output".to_string(), Some(output.clone())),
+        ("error".to_string(), Some(output)),
         ("open-mode".to_string(), Some("append".to_string())),
     ];
+    if let Some(array) = request.array {
+        essential.push(("array".to_string(), Some(array.slurm_spec())));
+    }
     let mut chosen: Vec<Opt> = options
         .chosen
         .pairs()
@@ -362,6 +377,12 @@ pub fn batch_script(request: &BatchRequest<'_>) -> anyhow::Result<BatchScript> {
     for option in &merged {
         text.push_str(&directive(option)?);
     }
+    if let Some(array) = request.array {
+        text.push_str(&format!(
+            "t=$(printf '%0{}d' \"$SLURM_ARRAY_TASK_ID\") && cd \"{TASK_DIR_PREFIX}$t\" || exit 1\n",
+            array.width()
+        ));
+    }
     text.push_str(&format!("exec sh ./{WRAPPER}\n"));
     Ok(BatchScript { text, notes })
 }
@@ -387,6 +408,7 @@ mod tests {
             mail_user: Some("me@example.org"),
             body,
             login_shell: false,
+            array: None,
         })
     }
 

@@ -5,33 +5,37 @@
 mod batch;
 mod queue;
 
-pub use batch::{
-    BATCH_SCRIPT, BatchRequest, BatchScript, SlurmDefaults, SlurmOptions, batch_script,
-};
-pub use queue::{
-    QUEUE_MARKER, Queue, Resolved, follow_up, knows, parse_queue, queue_command, status,
-};
+pub use batch::{BATCH_SCRIPT, BatchRequest, SlurmDefaults, SlurmOptions, batch_script};
+pub use queue::{QUEUE_MARKER, Queue, follow_up, knows, parse_queue, queue_command, status};
 
+use super::array::{TASK_DIR_PREFIX, TASK_LIST};
 use super::layout::{
     ATTEMPT_FILE, CANCELED_FILE, SLURM_CLUSTER_FILE, SLURM_END_FILE, SLURM_ID_FILE, STATUS_FILE,
 };
 
 /// Submit the job in `job_dir` with sbatch and record its Slurm id (and
-/// cluster, when sbatch names one: `--parsable` prints `id;cluster`).
+/// cluster, when sbatch names one: `--parsable` prints `id;cluster`); each
+/// task of an array gets its own id, `ARRAYID_TASKID`, as squeue names it.
 pub fn start(job_dir: &str) -> String {
     format!(
         "cd {job_dir} && rm -f {CANCELED_FILE} {ATTEMPT_FILE} {SLURM_END_FILE} {SLURM_CLUSTER_FILE} && \
          printf 'pending\\n' > {STATUS_FILE} && \
          id=$(sbatch --parsable {BATCH_SCRIPT}) && printf '%s\\n' \"${{id%%;*}}\" > {SLURM_ID_FILE} && \
-         case $id in *';'*) printf '%s\\n' \"${{id#*;}}\" > {SLURM_CLUSTER_FILE};; esac && echo \"$id\""
+         case $id in *';'*) printf '%s\\n' \"${{id#*;}}\" > {SLURM_CLUSTER_FILE};; esac && \
+         {{ [ ! -f {TASK_LIST} ] || while read -r t n; do \
+           printf '%s_%s\\n' \"${{id%%;*}}\" \"$n\" > \"$t/{SLURM_ID_FILE}\"; rm -f \"$t/{SLURM_CLUSTER_FILE}\"; \
+           case $id in *';'*) printf '%s\\n' \"${{id#*;}}\" > \"$t/{SLURM_CLUSTER_FILE}\";; esac; \
+         done < {TASK_LIST}; }} && echo \"$id\""
     )
 }
 
-/// Cancel the job in `job_dir` with scancel (on its cluster); it then reads `canceled`.
+/// Cancel the job in `job_dir` with scancel (on its cluster); it then reads
+/// `canceled` (an array: every task that has not ended).
 pub fn kill(job_dir: &str) -> String {
     format!(
         "cd {job_dir} || exit 3; read -r id < {SLURM_ID_FILE} || exit 4; touch {CANCELED_FILE}; \
          m=; [ -f {SLURM_CLUSTER_FILE} ] && read -r m < {SLURM_CLUSTER_FILE}; \
+         for t in {TASK_DIR_PREFIX}*/; do [ -d \"$t\" ] && : > \"$t/{CANCELED_FILE}\"; done; \
          scancel ${{m:+--clusters=\"$m\"}} \"$id\" && \
          {{ read -r s < {STATUS_FILE}; case \"$s\" in canceled|complete|failed) ;; *) printf 'canceled\\n' > {STATUS_FILE};; esac; }}"
     )

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use crate::crimpl::array::MAX_TASKS;
 use crate::crimpl::job::SurveyLine;
 use crate::crimpl::layout::{
     JOB_DIR_PREFIX, SLURM_CLUSTER_FILE, SLURM_END_FILE, slurm_output_name,
@@ -74,15 +75,43 @@ pub fn parse_queue(text: &str) -> Queue {
             None => id.to_string(),
         };
         let reason = parts.next().unwrap_or_default().to_string();
-        queue.insert(
-            key,
-            Queued {
-                state: state.to_string(),
-                reason,
-            },
-        );
+        for key in array_keys(&key) {
+            queue.insert(
+                key,
+                Queued {
+                    state: state.to_string(),
+                    reason: reason.clone(),
+                },
+            );
+        }
     }
     Ok(queue)
+}
+
+/// The keys of the tasks squeue lists on one line (`12_[3-5,9%2]`, the
+/// array's tasks that have not started), or the key itself.
+fn array_keys(key: &str) -> Vec<String> {
+    let Some((job, rest)) = key.split_once("_[") else {
+        return vec![key.to_string()];
+    };
+    let list = rest.trim_end_matches(']');
+    let list = list.split_once('%').map_or(list, |(list, _)| list);
+    let mut keys = Vec::new();
+    for part in list.split(',') {
+        let (range, step) = part.split_once(':').unwrap_or((part, "1"));
+        let step: u64 = step.parse().unwrap_or(1).max(1);
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        let (Ok(first), Ok(last)) = (first.parse::<u64>(), last.parse::<u64>()) else {
+            continue;
+        };
+        for id in (first..=last).step_by(step as usize) {
+            if keys.len() >= MAX_TASKS {
+                break;
+            }
+            keys.push(format!("{job}_{id}"));
+        }
+    }
+    keys
 }
 
 /// The queue key of a surveyed job.
@@ -230,7 +259,8 @@ pub fn follow_up(directory: &str, lines: &[SurveyLine], queue: &Queue) -> Option
     let queue = queue.as_ref().ok()?;
     let mut commands = Vec::new();
     for line in lines {
-        if !line.evidence.is_empty() || line.slurm_id.is_empty() {
+        // An array ends as its tasks do: only they are followed up.
+        if !line.evidence.is_empty() || line.slurm_id.is_empty() || line.array {
             continue;
         }
         let recorded = JobStatus::from_word(&line.status);
@@ -289,6 +319,16 @@ mod tests {
             slurm_id: id.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn an_arrays_waiting_tasks_are_each_known() {
+        let queue =
+            parse_queue("12_[3-5,9%2]|PENDING|JobArrayTaskLimit\n12_1|RUNNING|None\n").unwrap();
+        let mut keys: Vec<&String> = queue.keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["12_1", "12_3", "12_4", "12_5", "12_9"]);
+        assert_eq!(queue["12_9"].reason, "JobArrayTaskLimit");
     }
 
     #[test]

@@ -15,8 +15,8 @@ mod ssh_command;
 mod ssh_config;
 mod ssh_target;
 
-pub use auth::{Prompter, PrompterLoan, lend_prompter};
-pub use host_keys::{ChangedHostKey, HostKeyPolicy, UnknownHost, fingerprint, is_refused_host_key};
+pub use auth::{Prompter, lend_prompter};
+pub use host_keys::{HostKeyPolicy, is_refused_host_key};
 pub use local::LocalTransport;
 pub use ssh::SshTransport;
 pub use ssh_target::SshTarget;

@@ -15,8 +15,7 @@ use anyhow::bail;
 
 use super::{Ec2, Instance, error_code};
 
-/// Reports progress of long operations (one line each).
-pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+pub use crate::crimpl::progress::Progress;
 
 /// How long an instance may take to reach a state.
 const STATE_TIMEOUT: Duration = Duration::from_secs(600);

@@ -1,0 +1,612 @@
+//! A server and the operations on its jobs: crimpl's object model
+//! (`run_script`, `submit_script`, `job_status`, `existing_jobs`,
+//! `check_output`, `kill_job`, `resubmit_script`).
+//!
+//! A [`Server`] composes a [`Scheduler`] (how a job starts, is killed, is
+//! surveyed) and a [`Placement`] (where commands run, and the lifecycle
+//! around them) and only delegates: it names no particular kind.
+//!
+//! Every operation is a single remote command where it can be: a submit
+//! sends the script, the wrapper and the files as one tar stream into the
+//! command that creates the job and starts it; the status of every job is
+//! one survey of the server directory.
+
+mod entries;
+mod options;
+mod placement;
+mod scheduler;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tokio_util::sync::CancellationToken;
+
+use super::array::{TASK_LIST, TASK_WRAPPER};
+use super::config::ServerConfig;
+use super::error::EngineError;
+use super::job::{FileRole, JobFile, JobRecord, KillOutcome, Listing, read_listing};
+use super::layout::{self, INPUT_LIST, SUBMIT_SCRIPT, WRAPPER};
+use super::option_kinds;
+use super::poller::{Poller, Turn};
+use super::progress::Progress;
+use super::scripts;
+use super::status::JobStatus;
+use super::suggest;
+use super::transport::{StdinFeed, Stop, Transport};
+use super::unpack::{self, FetchReport, UnpackPolicy};
+use entries::{Entry, array_entries, tar_feed, uploads};
+use placement::Placement;
+use scheduler::{Scheduler, SurveyRequest};
+
+pub use options::{Plan, SubmitOptions};
+pub use scheduler::QueueRead;
+
+/// A named server: one [`Scheduler`] and one [`Placement`].
+pub struct Server {
+    name: String,
+    config: ServerConfig,
+    scheduler: Box<dyn Scheduler>,
+    placement: Box<dyn Placement>,
+    poller: Poller,
+}
+
+impl Server {
+    /// A server called `name` with `config`; SSH kinds connect on first use.
+    pub fn open(name: &str, config: ServerConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            name: name.into(),
+            scheduler: scheduler::for_config(&config),
+            placement: placement::open(name, &config)?,
+            config,
+            poller: Poller::default(),
+        })
+    }
+
+    /// Record the SSH host's key in known_hosts if its fingerprint is
+    /// `fingerprint` (which the user compared with the host's own).
+    pub fn trust_host_key(&self, fingerprint: &str) -> anyhow::Result<()> {
+        self.placement
+            .trust_host_key(fingerprint)
+            .with_context(|| format!("server {}", self.name))
+    }
+
+    /// The server's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The server's settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Where its commands run, for messages.
+    pub fn describe(&self) -> String {
+        self.placement.describe()
+    }
+
+    /// Reach the server now and create its directory (AWS: its volume exists).
+    pub fn probe(&self) -> anyhow::Result<()> {
+        self.placement.probe(self.directory())
+    }
+
+    /// The transport for operations on existing jobs (`start`: the
+    /// placement may start a machine to reach them).
+    fn transport(&self, start: bool, progress: Progress<'_>) -> anyhow::Result<Arc<dyn Transport>> {
+        self.placement.transport(start, progress)
+    }
+
+    fn directory(&self) -> &str {
+        self.config.directory()
+    }
+
+    fn job_dir(&self, job: &str) -> anyhow::Result<String> {
+        scripts::job_dir_word(self.directory(), job)
+    }
+
+    /// The command and uploads of `run` (what `--trial-run` shows).
+    pub fn plan_run(&self, script: &str, files: &[PathBuf]) -> anyhow::Result<Plan> {
+        let uploads = uploads(files)?;
+        let name = layout::run_script_name();
+        Ok(Plan {
+            target: self.placement.run_target(),
+            commands: vec![self.run_command(&name)?],
+            uploads: uploads.iter().map(|u| (u.name.clone(), u.size)).collect(),
+            scripts: vec![(name, script.into())],
+        })
+    }
+
+    /// Unpack the script (and files) in the server directory, run it, remove it.
+    fn run_command(&self, script_name: &str) -> anyhow::Result<String> {
+        scripts::run_in_directory(
+            &scripts::directory_word(self.directory())?,
+            script_name,
+            &layout::run_pid_name(script_name),
+        )
+    }
+
+    /// Run `script` in the server directory (after sending `files` there),
+    /// handing its output (stdout and stderr interleaved) to `output` as it
+    /// comes; returns its exit code. When `stop` fires, the script's whole
+    /// process group is ended and the error is a
+    /// [`Stopped`](super::transport::Stopped) saying so.
+    pub fn run_script(
+        &self,
+        script: &str,
+        files: &[PathBuf],
+        progress: Progress<'_>,
+        output: &mut dyn FnMut(&[u8]),
+        stop: &CancellationToken,
+    ) -> anyhow::Result<Option<i32>> {
+        let uploads = uploads(files)?;
+        let script_name = layout::run_script_name();
+        let mut entries = vec![Entry::text(&script_name, script, 0o644)];
+        entries.extend(uploads);
+        let command = self.run_command(&script_name)?;
+        let stop = Stop {
+            token: stop.clone(),
+            command: scripts::stop_run(
+                &scripts::directory_word(self.directory())?,
+                &script_name,
+                &layout::run_pid_name(&script_name),
+            )?,
+        };
+        let transport = self.placement.run_transport(progress)?;
+        let finished = transport.exec_stoppable(
+            &command,
+            Some(tar_feed(entries)),
+            &mut |reader| {
+                let mut buffer = [0u8; 8192];
+                loop {
+                    let n = reader.read(&mut buffer)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    output(&buffer[..n]);
+                }
+            },
+            Some(&stop),
+        )?;
+        if !finished.stderr.trim().is_empty() {
+            output(finished.stderr.as_bytes());
+        }
+        Ok(finished.code)
+    }
+
+    /// What `submit` would send and run.
+    pub fn plan_submit(&self, script: &str, options: &SubmitOptions) -> anyhow::Result<Plan> {
+        option_kinds::check(self.config.kind(), &self.name, options)?;
+        let job = options.job.clone().unwrap_or_else(layout::job_name_now);
+        let entries = self.job_entries(&job, script, options)?;
+        Ok(Plan {
+            target: self.placement.submit_target(options)?,
+            commands: vec![self.submit_command(&job)?],
+            uploads: entries
+                .iter()
+                .filter(|e| e.path.is_some())
+                .map(|e| (e.name.clone(), e.size))
+                .collect(),
+            // An array's task directories are not shown one by one.
+            scripts: entries
+                .iter()
+                .filter(|e| !e.name.contains('/'))
+                .filter_map(|e| e.text.clone().map(|t| (e.name.clone(), t)))
+                .collect(),
+        })
+    }
+
+    /// Create the job, send the script and files, and start it detached;
+    /// returns the job's name.
+    pub fn submit(
+        &self,
+        script: &str,
+        options: &SubmitOptions,
+        progress: Progress<'_>,
+    ) -> anyhow::Result<String> {
+        option_kinds::check(self.config.kind(), &self.name, options)?;
+        let base = options.job.clone().unwrap_or_else(layout::job_name_now);
+        layout::validate_job_name(&base)?;
+        if let Some(file) = self.scheduler.job_file(&base, script, options)? {
+            for note in &file.notes {
+                progress(note);
+            }
+        }
+        let launch = self.placement.launch(&base, options, progress)?;
+        let placed = self.place_job(launch.transport.as_ref(), &base, script, options);
+        self.poller.forget();
+        if placed.is_err() {
+            self.placement.placement_failed(&launch, progress)?;
+        }
+        placed
+    }
+
+    /// Create the job directory (as `base`, or `base-2`, ... when the name
+    /// was not given and is taken), send the files and start the job.
+    fn place_job(
+        &self,
+        transport: &dyn Transport,
+        base: &str,
+        script: &str,
+        options: &SubmitOptions,
+    ) -> anyhow::Result<String> {
+        let explicit = options.job.is_some();
+        for attempt in 0..20 {
+            let job = if attempt == 0 {
+                base.to_string()
+            } else {
+                format!("{base}-{}", attempt + 1)
+            };
+            let entries = self.job_entries(&job, script, options)?;
+            let captured =
+                transport.capture(&self.submit_command(&job)?, Some(tar_feed(entries)))?;
+            match captured.finished.code {
+                Some(0) => {
+                    self.placement.job_placed(base, &job)?;
+                    return Ok(job);
+                }
+                Some(EXISTS_CODE) if !explicit => continue,
+                Some(EXISTS_CODE) => bail!(EngineError::Exists(format!(
+                    "job {job:?} exists already on {}: choose another --job name{}",
+                    self.name,
+                    match self.placement.resubmit_refusal() {
+                        Some(_) => String::new(),
+                        None => format!(", or run it again with %crimpl resubmit {job}"),
+                    }
+                ))),
+                code => bail!(
+                    "submitting job {job:?} on {} failed (exit {}): {}",
+                    self.name,
+                    code.map_or("by signal".into(), |c| c.to_string()),
+                    captured.finished.stderr.trim()
+                ),
+            }
+        }
+        bail!("could not find a free job name starting with {base:?}")
+    }
+
+    fn job_entries(
+        &self,
+        job: &str,
+        script: &str,
+        options: &SubmitOptions,
+    ) -> anyhow::Result<Vec<Entry>> {
+        layout::validate_job_name(job)?;
+        let files = uploads(&options.files)?;
+        let input_list: String = files.iter().map(|f| format!("{}\n", f.name)).collect();
+        let wrapper = scripts::wrapper_script(
+            self.placement.after_job(options),
+            self.scheduler.foreign_signal(),
+        );
+        let mut entries = vec![
+            Entry::text(SUBMIT_SCRIPT, script, 0o644),
+            Entry::text(INPUT_LIST, &input_list, 0o644),
+        ];
+        match &options.array {
+            None => entries.push(Entry::text(WRAPPER, &wrapper, 0o755)),
+            Some(array) => {
+                entries.push(Entry::text(TASK_WRAPPER, &wrapper, 0o755));
+                if let Some(runner) = self.scheduler.array_runner(array) {
+                    entries.push(Entry::text(WRAPPER, &runner, 0o755));
+                }
+                let inputs: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+                entries.extend(array_entries(array, &inputs)?);
+            }
+        }
+        if let Some(file) = self.scheduler.job_file(job, script, options)? {
+            entries.push(Entry::text(file.name, &file.text, 0o644));
+        }
+        entries.extend(files);
+        Ok(entries)
+    }
+
+    fn submit_command(&self, job: &str) -> anyhow::Result<String> {
+        let dir = scripts::directory_word(self.directory())?;
+        let job_dir = layout::job_dir_name(job);
+        Ok(format!(
+            "mkdir -p {dir} && cd {dir} && {{ mkdir {job_dir} 2>/dev/null || exit {EXISTS_CODE}; }} && cd {job_dir} && tar xf - && {}",
+            self.scheduler.start_command(".")
+        ))
+    }
+
+    /// Every job on the server with its status: one remote command.
+    pub fn jobs(&self) -> anyhow::Result<Vec<JobRecord>> {
+        self.survey_now(&format!("{}*", layout::JOB_DIR_PREFIX))
+    }
+
+    /// One job's record; an error names the jobs that exist if it is not found.
+    pub fn job(&self, job: &str) -> anyhow::Result<JobRecord> {
+        self.find_job(job)?.ok_or_else(|| self.no_such_job(job))
+    }
+
+    /// "No such job", naming the existing jobs closest to `job` (one more
+    /// survey, on this error path only).
+    fn no_such_job(&self, job: &str) -> anyhow::Error {
+        let names: Vec<String> = self
+            .jobs()
+            .map(|records| records.into_iter().map(|r| r.name).collect())
+            .unwrap_or_default();
+        EngineError::NotFound(format!(
+            "no job {job:?} on server {}{}: %crimpl jobs lists them",
+            self.name,
+            suggest::did_you_mean(job, names.iter().map(String::as_str))
+        ))
+        .into()
+    }
+
+    /// `err` of an operation on `job`, or "no such job" if that is why it failed.
+    fn unless_missing(&self, job: &str, err: anyhow::Error) -> anyhow::Error {
+        match self.find_job(job) {
+            Ok(None) => self.no_such_job(job),
+            _ => err,
+        }
+    }
+
+    /// The record of `job`, or `None` if the server has no such job (it was
+    /// deleted, or never existed). Where a missing job proves nothing (AWS
+    /// with no instance to read the volume) that is an error, not `None`.
+    pub fn find_job(&self, job: &str) -> anyhow::Result<Option<JobRecord>> {
+        layout::validate_job_name(job)?;
+        let records = self.survey_now(&layout::job_dir_name(job))?;
+        self.found(job, records.into_iter().find(|r| r.name == job))
+    }
+
+    /// `record` of `job` from a survey, or why its absence proves nothing.
+    fn found(&self, job: &str, record: Option<JobRecord>) -> anyhow::Result<Option<JobRecord>> {
+        match (record, self.placement.unproven_missing(&self.name, job)) {
+            (Some(record), _) => Ok(Some(record)),
+            (None, Some(err)) => Err(err),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Survey the jobs matching `pattern` now, and leave a queue read on
+    /// the way for the watchers to reuse.
+    fn survey_now(&self, pattern: &str) -> anyhow::Result<Vec<JobRecord>> {
+        let (records, queue) = self.survey(pattern, None)?;
+        if let Some(queue) = queue {
+            self.poller.queue_read(&queue);
+        }
+        Ok(records)
+    }
+
+    /// The jobs matching `pattern`: the scheduler reads them wherever the
+    /// placement reaches them (with `cached`, the scheduler's queue is not
+    /// read again); and the queue, when it was read afresh.
+    fn survey(
+        &self,
+        pattern: &str,
+        cached: Option<&QueueRead>,
+    ) -> anyhow::Result<(Vec<JobRecord>, Option<QueueRead>)> {
+        let mut queue = None;
+        let records = self
+            .placement
+            .survey(pattern, &mut |transport, other_hosts_gone| {
+                let request = SurveyRequest {
+                    directory: self.directory(),
+                    pattern,
+                    other_hosts_gone,
+                    cached,
+                };
+                let (records, fresh) = self.scheduler.survey(transport, &request)?;
+                queue = fresh;
+                Ok(records)
+            })?;
+        Ok((records, queue))
+    }
+
+    /// The record of a watched job, through the server's one [`Poller`]:
+    /// however many jobs are watched, one survey of the job directories per
+    /// second and, on Slurm, one `squeue` per floor interval
+    /// (`poll_floor_seconds`, default 30 s). `None` if there is no such job.
+    pub fn watch_record(&self, job: &str) -> anyhow::Result<Option<JobRecord>> {
+        let (queue, ticket) = match self.poller.turn(job, self.scheduler.poll_floor()) {
+            Turn::Cached(record) => return Ok(Some(record)),
+            Turn::Poll(queue, ticket) => (queue, ticket),
+        };
+        let pattern = format!("{}*", layout::JOB_DIR_PREFIX);
+        match self.survey(&pattern, queue.as_ref()) {
+            Ok((records, queue)) => {
+                let found = records.iter().find(|r| r.name == job).cloned();
+                self.poller.polled(ticket, Ok((records, queue)));
+                self.found(job, found)
+            }
+            Err(err) => {
+                self.poller.polled(ticket, Err(format!("{err:#}")));
+                Err(err)
+            }
+        }
+    }
+
+    /// At most `max_bytes` of the job's log from byte `offset` on: a log of
+    /// any size is read in pieces, never whole.
+    pub fn log(
+        &self,
+        job: &str,
+        kind: scripts::LogKind,
+        offset: u64,
+        max_bytes: u64,
+    ) -> anyhow::Result<Vec<u8>> {
+        let command = scripts::read_log(&self.job_dir(job)?, kind, offset, max_bytes);
+        self.transport(false, &|_| {})?
+            .check(&command, None, "reading the job log")
+            .map_err(|err| self.unless_missing(job, err))
+    }
+
+    /// The byte offset where the last `lines` lines of the job's log start.
+    pub fn log_tail_offset(
+        &self,
+        job: &str,
+        kind: scripts::LogKind,
+        lines: usize,
+    ) -> anyhow::Result<u64> {
+        let command = scripts::log_tail_offset(&self.job_dir(job)?, kind, lines);
+        let said = self
+            .transport(false, &|_| {})?
+            .check(&command, None, "reading the job log")
+            .map_err(|err| self.unless_missing(job, err))?;
+        String::from_utf8_lossy(&said)
+            .trim()
+            .parse()
+            .context("unexpected answer reading the job log's size")
+    }
+
+    /// The job's files, marked input, output or crimpl: the first `limit`
+    /// entries (all with `None`, or only the top level with `top_level`),
+    /// and totals for all. Read as it arrives, in bounded memory.
+    pub fn ls(&self, job: &str, limit: Option<usize>, top_level: bool) -> anyhow::Result<Listing> {
+        let command = scripts::list_files(&self.job_dir(job)?, top_level.then_some(1));
+        let mut listing = None;
+        let finished = self
+            .transport(false, &|_| {})?
+            .exec(&command, None, &mut |reader| {
+                listing = Some(read_listing(std::io::BufReader::new(reader), limit)?);
+                Ok(())
+            })?;
+        match (finished.code, listing) {
+            (Some(3), _) => Err(self.no_such_job(job)),
+            (Some(0), Some(listing)) => Ok(listing),
+            _ => bail!(
+                "listing job {job:?} failed on server {}: {}",
+                self.name,
+                finished.stderr.trim()
+            ),
+        }
+    }
+
+    /// Fetch `paths` of the job (default: its output files; an array's, in
+    /// one folder per task, `task-0007/`) into `target`.
+    /// Hidden files are left out (and counted) unless named or `policy.hidden`.
+    pub fn fetch(
+        &self,
+        job: &str,
+        paths: &[String],
+        target: &Path,
+        mut policy: UnpackPolicy,
+        progress: Progress<'_>,
+    ) -> anyhow::Result<FetchReport> {
+        // On AWS with no instance running, the server instance is started to reach the volume.
+        let transport = self.transport(true, progress)?;
+        let mut hidden_at_top = Vec::new();
+        let names: Vec<String> = if paths.is_empty() {
+            let mut listing = self.ls(job, None, true)?;
+            if listing.files.iter().any(|f| f.path == TASK_LIST) {
+                // An array: each task's own outputs, in its task directory.
+                listing = self.ls(job, None, false)?;
+                listing.files.retain(|f| !f.is_dir);
+            }
+            let outputs = listing
+                .files
+                .into_iter()
+                .filter(|f| f.role == FileRole::Output);
+            let hidden = |f: &JobFile| f.path.split('/').any(|part| part.starts_with('.'));
+            let (hidden, shown): (Vec<JobFile>, Vec<JobFile>) =
+                outputs.partition(|f| !policy.hidden && hidden(f));
+            hidden_at_top = hidden.into_iter().map(|f| PathBuf::from(f.path)).collect();
+            shown.into_iter().map(|f| f.path).collect()
+        } else {
+            for path in paths {
+                if path.split('/').any(|part| part == "..") || path.starts_with('/') {
+                    bail!("{path:?} is not a path inside the job directory");
+                }
+            }
+            policy.named = paths.iter().map(PathBuf::from).collect();
+            paths.to_vec()
+        };
+        let mut report = if names.is_empty() {
+            FetchReport::default()
+        } else {
+            self.receive(&transport, job, &names, target, policy)?
+        };
+        report.hidden_left_out += hidden_at_top.len();
+        let room = 5usize.saturating_sub(report.hidden_examples.len());
+        report
+            .hidden_examples
+            .extend(hidden_at_top.into_iter().take(room));
+        Ok(report)
+    }
+
+    /// Receive `names` of the job as one tar stream and unpack it into `target`.
+    fn receive(
+        &self,
+        transport: &Arc<dyn Transport>,
+        job: &str,
+        names: &[String],
+        target: &Path,
+        policy: UnpackPolicy,
+    ) -> anyhow::Result<FetchReport> {
+        let command = scripts::tar_files(&self.job_dir(job)?, names)?;
+        // Receiving (decryption, for SSH) and unpacking (disk writes) run on
+        // two threads joined by a pipe, so a large fetch uses both cores.
+        let (pipe_out, mut pipe_in) = std::io::pipe().context("cannot create a pipe")?;
+        unpack::widen_pipe(&pipe_in);
+        let destination = target.to_path_buf();
+        let unpacker = std::thread::spawn(move || {
+            let reader = std::io::BufReader::with_capacity(1 << 20, pipe_out);
+            unpack::unpack(reader, &destination, &policy)
+        });
+        let received = transport.exec(&command, None, &mut |reader| {
+            unpack::copy(reader, &mut pipe_in).map(|_| ())
+        });
+        drop(pipe_in);
+        let report = unpacker
+            .join()
+            .map_err(|_| anyhow::anyhow!("the unpacking thread failed"))?;
+        let finished = received?;
+        if !finished.success() {
+            let err = anyhow::anyhow!(
+                "fetching from job {job:?} failed: {}",
+                finished.stderr.trim()
+            );
+            return Err(self.unless_missing(job, err));
+        }
+        report
+    }
+
+    /// Kill the job; it ends `canceled`. Only the job's own processes are
+    /// signalled: see [`KillOutcome`] for when nothing is.
+    pub fn kill(&self, job: &str) -> anyhow::Result<KillOutcome> {
+        let job_dir = self.job_dir(job)?;
+        let command = self.scheduler.kill_command(&job_dir);
+        let said = self
+            .transport(false, &|_| {})?
+            .check(&command, None, &format!("killing job {job:?}"))
+            .map_err(|err| self.unless_missing(job, err))?;
+        self.poller.forget();
+        Ok(KillOutcome::parse(&String::from_utf8_lossy(&said)))
+    }
+
+    /// Start the job's script again, in the same directory (after it ended).
+    pub fn resubmit(&self, job: &str) -> anyhow::Result<()> {
+        if let Some(refusal) = self.placement.resubmit_refusal() {
+            bail!(EngineError::Usage(refusal.into()));
+        }
+        let record = self.job(job)?;
+        if !record.status.is_final() && record.status != JobStatus::NotSubmitted {
+            bail!(
+                "job {job:?} is {}: wait for it to end, or kill it first",
+                record.status
+            );
+        }
+        let job_dir = self.job_dir(job)?;
+        // A job created by crimpl 0.2.0 has no wrapper yet: add ours.
+        let install_wrapper = format!(
+            "cd {job_dir} && cat > {WRAPPER}.tmp && mv -f {WRAPPER}.tmp {WRAPPER} && {}",
+            self.scheduler.start_command(".")
+        );
+        let wrapper = scripts::wrapper_script(None, self.scheduler.foreign_signal());
+        let feed: StdinFeed<'_> =
+            Box::new(move |w: &mut dyn Write| w.write_all(wrapper.as_bytes()));
+        self.transport(false, &|_| {})?.check(
+            &install_wrapper,
+            Some(feed),
+            &format!("resubmitting job {job:?}"),
+        )?;
+        self.poller.forget();
+        Ok(())
+    }
+}
+
+/// Exit code of the submit command when the job directory exists already.
+const EXISTS_CODE: i32 = 17;

@@ -1,0 +1,225 @@
+//! The EC2 placement: jobs live on one EBS volume, reached through whichever
+//! instance holds it (the server instance, or a job's own instance, launched
+//! for it and ended after it).
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+
+use super::{Launch, Placement, SurveyRead};
+use crate::crimpl::aws::{self, AwsConfig, AwsServer};
+use crate::crimpl::job::JobRecord;
+use crate::crimpl::layout;
+use crate::crimpl::progress::Progress;
+use crate::crimpl::server::Server;
+use crate::crimpl::server::options::SubmitOptions;
+use crate::crimpl::status::JobStatus;
+use crate::crimpl::transport::Transport;
+
+/// The instances that hold a server's volume.
+pub struct Ec2Placement {
+    name: String,
+    aws: AwsServer,
+}
+
+impl Ec2Placement {
+    /// The placement of the AWS server `name`.
+    pub fn new(name: &str, config: AwsConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            name: name.into(),
+            aws: AwsServer::new(name, config)?,
+        })
+    }
+
+    /// The EC2 instance type for a submission: `--instance-type`, or by `--nprocs`.
+    fn instance_type(&self, options: &SubmitOptions) -> anyhow::Result<String> {
+        match &options.instance_type {
+            Some(instance_type) => Ok(instance_type.clone()),
+            None => self.aws.config().job_type(options.nprocs.unwrap_or(1)),
+        }
+    }
+}
+
+impl Server {
+    /// The AWS machines, for AWS servers.
+    pub fn aws(&self) -> Option<&AwsServer> {
+        let placement: &dyn std::any::Any = self.placement.as_ref();
+        placement
+            .downcast_ref::<Ec2Placement>()
+            .map(|placement| &placement.aws)
+    }
+}
+
+impl Placement for Ec2Placement {
+    fn describe(&self) -> String {
+        format!(
+            "AWS EC2 instances with volume {}",
+            self.aws.config().volume_id
+        )
+    }
+
+    fn run_target(&self) -> String {
+        format!("the server instance of {}", self.name)
+    }
+
+    fn submit_target(&self, options: &SubmitOptions) -> anyhow::Result<String> {
+        Ok(format!(
+            "a new {} job instance",
+            self.instance_type(options)?
+        ))
+    }
+
+    /// The volume exists (the directory is created when an instance mounts it).
+    fn probe(&self, _: &str) -> anyhow::Result<()> {
+        self.aws.state().map(|_| ())
+    }
+
+    fn trust_host_key(&self, fingerprint: &str) -> anyhow::Result<()> {
+        self.aws.trust_host_key(fingerprint)
+    }
+
+    /// The instance holding the volume, or the server instance started to
+    /// hold it if `start` and none runs.
+    fn transport(&self, start: bool, progress: Progress<'_>) -> anyhow::Result<Arc<dyn Transport>> {
+        if let Some((_, transport)) = self.aws.holder(progress)? {
+            return Ok(transport);
+        }
+        if !start {
+            bail!(
+                "no instance of server {name} runs, so its volume cannot be read: %crimpl server start {name}",
+                name = self.name
+            );
+        }
+        progress(&format!(
+            "No instance holds the volume of {name}: starting the server instance to reach it \
+             (it shuts down after {idle} idle minutes, or: %crimpl server stop {name}).",
+            name = self.name,
+            idle = self.aws.config().instances.idle_stop_minutes
+        ));
+        self.aws.start(progress)?;
+        self.aws
+            .holder(progress)?
+            .map(|(_, transport)| transport)
+            .context("the server instance started but cannot be reached")
+    }
+
+    /// `run` is for setup work on the server instance: it is started.
+    fn run_transport(&self, progress: Progress<'_>) -> anyhow::Result<Arc<dyn Transport>> {
+        self.aws.start(progress)?;
+        self.transport(false, progress)
+    }
+
+    /// A new instance for the job, alive for its walltime and a margin.
+    fn launch(
+        &self,
+        job: &str,
+        options: &SubmitOptions,
+        progress: Progress<'_>,
+    ) -> anyhow::Result<Launch> {
+        let max_minutes = aws::lifetime::job_minutes(
+            options.slurm.walltime.as_deref(),
+            self.aws.config().instances.lifetime_margin_minutes,
+        )?;
+        let (transport, launched) = self.aws.start_job_instance(
+            job,
+            &self.instance_type(options)?,
+            options.image_id.as_deref(),
+            options.keep_instance,
+            max_minutes,
+            progress,
+        )?;
+        Ok(Launch {
+            transport,
+            launched,
+        })
+    }
+
+    /// The job's instance takes the job's name.
+    fn job_placed(&self, base: &str, job: &str) -> anyhow::Result<()> {
+        if job != base {
+            self.aws.rename_job_instance(base, job)?;
+        }
+        Ok(())
+    }
+
+    /// Never leave an instance running for a job that does not exist.
+    fn placement_failed(&self, launch: &Launch, progress: Progress<'_>) -> anyhow::Result<()> {
+        if let Some(id) = &launch.launched {
+            progress(&format!(
+                "The job was not submitted: terminating the instance {id} launched for it."
+            ));
+            self.aws.terminate_instance(id)?;
+        }
+        Ok(())
+    }
+
+    /// A job instance shuts down (and so terminates) unless it is kept. The
+    /// minute's grace lets a watching kernel read the end and record it on
+    /// the volume's tags before it terminates the instance itself; with no
+    /// kernel watching, the instance ends a minute later.
+    fn after_job(&self, options: &SubmitOptions) -> Option<&'static str> {
+        (!options.keep_instance).then_some("sudo -n shutdown -h +1")
+    }
+
+    /// From the volume through the instance holding it (and a finished
+    /// job's instance is then terminated through the API; the ends seen are
+    /// remembered on this machine), or, when none runs, from the ends
+    /// recorded in the volume's tags and then this machine's. One
+    /// DescribeInstances (or DescribeVolumes) per call, however many jobs.
+    fn survey(&self, pattern: &str, read: SurveyRead<'_>) -> anyhow::Result<Vec<JobRecord>> {
+        let quiet = |_: &str| {};
+        let wanted = |name: &str| pattern.ends_with('*') || pattern == layout::job_dir_name(name);
+        let Some((holder, transport)) = self.aws.holder(&quiet)? else {
+            let mut records: Vec<JobRecord> = self
+                .aws
+                .recorded_statuses()?
+                .into_iter()
+                .filter(|(name, _)| wanted(name))
+                .map(|(name, word)| {
+                    let status = JobStatus::from_word(&word)
+                        .unwrap_or_else(|| JobStatus::Unknown(word.clone()));
+                    JobRecord::new(&name, status)
+                })
+                .collect();
+            // Ends older than the volume's tags keep, as this machine last saw them.
+            for known in self.aws.last_known()?.records() {
+                if wanted(&known.name) && !records.iter().any(|r| r.name == known.name) {
+                    records.push(known);
+                }
+            }
+            return Ok(records);
+        };
+        let records = read(transport.as_ref(), true)?;
+        // Only the holder can be a job instance still running: end it if its job has.
+        if let Some(ended) = records
+            .iter()
+            .find(|r| r.status.is_final() && holder.job_name.as_deref() == Some(r.name.as_str()))
+        {
+            self.aws.end_job(&holder, ended.status.word())?;
+        }
+        // A record this machine cannot write must not fail the survey: the volume has the truth.
+        if let Err(err) = self
+            .aws
+            .last_known()
+            .and_then(|known| known.remember(&records))
+        {
+            eprintln!("[crimpl] could not remember the jobs' ends on this machine: {err:#}");
+        }
+        Ok(records)
+    }
+
+    fn unproven_missing(&self, server: &str, job: &str) -> Option<anyhow::Error> {
+        Some(anyhow::anyhow!(
+            "job {job:?} has no recorded end on server {server} (its volume keeps the latest {}, \
+             this machine the ends it saw) and no instance runs to read the volume: \
+             %crimpl server start {server}, then ask again",
+            aws::MAX_JOB_STATUSES
+        ))
+    }
+
+    fn resubmit_refusal(&self) -> Option<&'static str> {
+        Some(
+            "on AWS a job runs on its own new instance: submit the cell again (with another --job name)",
+        )
+    }
+}

@@ -1,0 +1,64 @@
+//! The detached scheduler: the job wrapper runs as a process of its own,
+//! outside the session that started it; its status is what it recorded in
+//! the job directory and whether its process lives.
+
+use std::time::Duration;
+
+use super::{QueueRead, Scheduler, SchedulerFile, SurveyRequest, sorted, survey_lines};
+use crate::crimpl::array::ArraySpec;
+use crate::crimpl::job::JobRecord;
+use crate::crimpl::scripts::{self, ForeignSignal};
+use crate::crimpl::server::options::SubmitOptions;
+use crate::crimpl::transport::Transport;
+
+/// Jobs as detached processes (local, SSH and EC2 servers).
+pub struct Detached;
+
+impl Scheduler for Detached {
+    fn start_command(&self, job_dir: &str) -> String {
+        scripts::start_detached(job_dir)
+    }
+
+    fn kill_command(&self, job_dir: &str) -> String {
+        scripts::kill_detached(job_dir)
+    }
+
+    fn foreign_signal(&self) -> ForeignSignal {
+        ForeignSignal::Cancels
+    }
+
+    fn job_file(
+        &self,
+        _: &str,
+        _: &str,
+        _: &SubmitOptions,
+    ) -> anyhow::Result<Option<SchedulerFile>> {
+        Ok(None)
+    }
+
+    fn array_runner(&self, array: &ArraySpec) -> Option<String> {
+        Some(scripts::array_runner(array.max_parallel))
+    }
+
+    fn poll_floor(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn survey(
+        &self,
+        transport: &dyn Transport,
+        request: &SurveyRequest<'_>,
+    ) -> anyhow::Result<(Vec<JobRecord>, Option<QueueRead>)> {
+        let command =
+            scripts::survey(request.directory, request.pattern, request.other_hosts_gone)?;
+        let output = transport.check(&command, None, "reading job statuses")?;
+        let records = survey_lines(&String::from_utf8_lossy(&output))
+            .into_iter()
+            .map(|line| {
+                let status = line.detached_status();
+                line.into_record(status)
+            })
+            .collect();
+        Ok((sorted(records), None))
+    }
+}

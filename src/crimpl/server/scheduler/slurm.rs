@@ -1,0 +1,171 @@
+//! The Slurm scheduler: the job wrapper runs inside a batch script given to
+//! `sbatch`; a status joins the wrapper's record with one `squeue` (and, for
+//! a job that left the queue without a recorded end, what Slurm said of it).
+
+use std::time::Duration;
+
+use super::{QueueRead, Scheduler, SchedulerFile, SurveyRequest, sorted, survey_lines};
+use crate::crimpl::array::ArraySpec;
+use crate::crimpl::job::{JobRecord, SurveyLine};
+use crate::crimpl::lost::LostGrace;
+use crate::crimpl::poller::SLURM_FLOOR_SECONDS;
+use crate::crimpl::scripts::{self, ForeignSignal};
+use crate::crimpl::server::options::SubmitOptions;
+use crate::crimpl::slurm::{self, Queue, SlurmDefaults};
+use crate::crimpl::status::JobStatus;
+use crate::crimpl::transport::Transport;
+
+/// Jobs submitted with `sbatch` on a Slurm cluster.
+pub struct Slurm {
+    mail_user: Option<String>,
+    defaults: SlurmDefaults,
+    poll_floor: Duration,
+    login_shell: bool,
+    grace: LostGrace,
+}
+
+impl Slurm {
+    /// A Slurm scheduler with the server's settings.
+    pub fn new(
+        mail_user: Option<String>,
+        defaults: SlurmDefaults,
+        poll_floor_seconds: Option<u64>,
+        login_shell: bool,
+    ) -> Self {
+        Self {
+            mail_user,
+            defaults,
+            poll_floor: Duration::from_secs(poll_floor_seconds.unwrap_or(SLURM_FLOOR_SECONDS)),
+            login_shell,
+            grace: LostGrace::default(),
+        }
+    }
+
+    /// Learn and save how jobs ended where their records do not say yet
+    /// (one more command, only when some job needs it). A failure here
+    /// leaves the statuses as the survey read them.
+    fn learn_ends(
+        &self,
+        transport: &dyn Transport,
+        directory: &str,
+        lines: &mut [SurveyLine],
+        queue: &Queue,
+    ) {
+        let Some(command) = slurm::follow_up(directory, lines, queue) else {
+            return;
+        };
+        let Ok(said) = transport.check(&command, None, "reading how jobs ended") else {
+            return;
+        };
+        for saved in String::from_utf8_lossy(&said).lines() {
+            if let Some((name, evidence)) = saved.split_once('\t')
+                && let Some(line) = lines.iter_mut().find(|l| l.name == name)
+            {
+                line.evidence = evidence.to_string();
+            }
+        }
+    }
+}
+
+impl Scheduler for Slurm {
+    fn start_command(&self, job_dir: &str) -> String {
+        slurm::start(job_dir)
+    }
+
+    fn kill_command(&self, job_dir: &str) -> String {
+        slurm::kill(job_dir)
+    }
+
+    /// Under Slurm a signal may be a requeue, so Slurm has the last word.
+    fn foreign_signal(&self) -> ForeignSignal {
+        ForeignSignal::Interrupts
+    }
+
+    fn job_file(
+        &self,
+        job: &str,
+        script: &str,
+        options: &SubmitOptions,
+    ) -> anyhow::Result<Option<SchedulerFile>> {
+        let batch = slurm::batch_script(&slurm::BatchRequest {
+            job,
+            nprocs: options.nprocs,
+            options: &options.slurm,
+            defaults: &self.defaults,
+            mail_user: self.mail_user.as_deref(),
+            body: script,
+            login_shell: self.login_shell,
+            array: options.array.as_ref(),
+        })?;
+        Ok(Some(SchedulerFile {
+            name: slurm::BATCH_SCRIPT,
+            text: batch.text,
+            notes: batch.notes,
+        }))
+    }
+
+    /// Slurm runs each task itself: `sbatch --array`.
+    fn array_runner(&self, _: &ArraySpec) -> Option<String> {
+        None
+    }
+
+    fn poll_floor(&self) -> Duration {
+        self.poll_floor
+    }
+
+    fn survey(
+        &self,
+        transport: &dyn Transport,
+        request: &SurveyRequest<'_>,
+    ) -> anyhow::Result<(Vec<JobRecord>, Option<QueueRead>)> {
+        let survey = scripts::survey(request.directory, request.pattern, request.other_hosts_gone)?;
+        let directory = scripts::directory_word(request.directory)?;
+        let cached = request.cached.and_then(QueueRead::get::<Queue>);
+        // The queue is read first: a job that leaves the queue after that
+        // has already written its end, which the survey then sees.
+        let command = match cached {
+            Some(_) => survey,
+            None => format!(
+                "{}\necho {}\n{survey}",
+                slurm::queue_command(&directory),
+                slurm::QUEUE_MARKER
+            ),
+        };
+        let output = transport.check(&command, None, "reading job statuses")?;
+        let text = String::from_utf8_lossy(&output);
+        let (fresh, survey) = match text.split_once(&format!("{}\n", slurm::QUEUE_MARKER)) {
+            Some((queue, survey)) if cached.is_none() => (Some(slurm::parse_queue(queue)), survey),
+            _ => (None, text.as_ref()),
+        };
+        let mut lines = survey_lines(survey);
+        if let Some(queue) = &fresh {
+            self.learn_ends(transport, &directory, &mut lines, queue);
+        }
+        let queue = fresh.as_ref().or(cached);
+        let records = lines
+            .into_iter()
+            .map(|line| match queue {
+                // An array reads as its tasks do (see `array::nest_tasks`).
+                _ if line.array => line.into_record(JobStatus::Pending(None)),
+                // A job the cached queue read did not know yet reads as its files say.
+                Some(queue) if cached.is_some() && queue.is_ok() && !slurm::knows(queue, &line) => {
+                    let status = JobStatus::from_word(&line.status).unwrap_or(JobStatus::Starting);
+                    line.into_record(status)
+                }
+                Some(queue) => {
+                    let (status, reason) = slurm::status(&line, queue);
+                    let status = self.grace.check(&line.name, status);
+                    let mut record = line.into_record(status);
+                    record.reason = reason;
+                    record
+                }
+                // No queue was read (its command ended the shell): the files say.
+                None => {
+                    let status = line.detached_status();
+                    line.into_record(status)
+                }
+            })
+            .collect();
+        Ok((sorted(records), fresh.map(QueueRead::new)))
+    }
+}

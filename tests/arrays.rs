@@ -1,0 +1,181 @@
+//! Array jobs (sweeps) through the engine alone, on a local server in a
+//! temporary directory: every task runs once in its own directory with its
+//! id and parameters, never more than `max_parallel` at once; a failed task
+//! fails the array; outputs come back one folder per task; kill stops the
+//! running tasks and the waiting ones never start.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crimpl_kernel::crimpl::array::ArraySpec;
+use crimpl_kernel::crimpl::{
+    JobRecord, JobStatus, Server, ServerConfig, SubmitOptions, UnpackPolicy,
+};
+
+/// How long an array of these tests may take to end (seconds in practice;
+/// the bound only keeps a broken build from hanging).
+const PATIENCE: Duration = Duration::from_secs(120);
+
+fn quiet(_: &str) {}
+
+fn local_server(dir: &Path) -> Server {
+    let config = ServerConfig::Local {
+        directory: dir.join("server").to_string_lossy().into_owned(),
+    };
+    Server::open("array-test", config).expect("a local server opens")
+}
+
+fn submit(server: &Server, job: &str, script: &str, array: ArraySpec) -> String {
+    let options = SubmitOptions {
+        job: Some(job.into()),
+        array: Some(array),
+        ..SubmitOptions::default()
+    };
+    server
+        .submit(script, &options, &quiet)
+        .expect("the array is submitted")
+}
+
+fn wait_until(server: &Server, job: &str, done: impl Fn(&JobRecord) -> bool) -> JobRecord {
+    let started = Instant::now();
+    loop {
+        let record = server.job(job).expect("the array is found");
+        if done(&record) {
+            return record;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "array {job} still {} after {PATIENCE:?}",
+            record.status
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn count(record: &JobRecord, status: &JobStatus) -> usize {
+    record.tasks.iter().filter(|t| t.status == *status).count()
+}
+
+/// The most intervals (start, end) that overlap at one moment.
+fn most_at_once(mut events: Vec<(u128, i32)>) -> i32 {
+    events.sort();
+    let (mut now, mut most) = (0, 0);
+    for (_, step) in events {
+        now += step;
+        most = most.max(now);
+    }
+    most
+}
+
+#[test]
+fn every_task_runs_once_in_its_directory_never_more_than_asked_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = local_server(dir.path());
+    let params = dir.path().join("sweep.csv");
+    let rows: String = (1..=10)
+        .map(|i| format!("{}, label {i}\n", i as f64 / 4.0))
+        .collect();
+    std::fs::write(&params, format!("alpha,label\n{rows}")).unwrap();
+    let array = ArraySpec::from_params(&params, Some(3)).unwrap();
+    // Each task notes when it starts and ends (ns) in the server directory.
+    let script = "echo \"start $(date +%s%N)\" >> ../../times.txt\n\
+                  sleep 0.3\n\
+                  printf '%s %s %s|%s\\n' \"$CRIMPL_TASK_ID\" \"$CRIMPL_TASK_COUNT\" \"$alpha\" \"$label\" > out.txt\n\
+                  cat input.txt >> out.txt\n\
+                  echo \"end $(date +%s%N)\" >> ../../times.txt\n";
+    let input = dir.path().join("input.txt");
+    std::fs::write(&input, "shared input\n").unwrap();
+    let options = SubmitOptions {
+        job: Some("sweep".into()),
+        files: vec![input],
+        array: Some(array),
+        ..SubmitOptions::default()
+    };
+    let job = server.submit(script, &options, &quiet).unwrap();
+    let record = wait_until(&server, &job, |r| r.status.is_final());
+    assert_eq!(record.status, JobStatus::Complete, "{record:?}");
+    assert_eq!(record.tasks.len(), 10);
+    assert_eq!(count(&record, &JobStatus::Complete), 10);
+    assert_eq!(record.tasks[6].name, "task-0007");
+
+    let times = std::fs::read_to_string(dir.path().join("server/times.txt")).unwrap();
+    let events: Vec<(u128, i32)> = times
+        .lines()
+        .map(|line| {
+            let (what, at) = line.split_once(' ').unwrap();
+            (at.parse().unwrap(), if what == "start" { 1 } else { -1 })
+        })
+        .collect();
+    assert_eq!(events.len(), 20, "each task ran once: {times}");
+    let most = most_at_once(events);
+    assert!(most <= 3, "{most} tasks ran at once, 3 were allowed");
+
+    let target = dir.path().join("fetched");
+    let report = server
+        .fetch(&job, &[], &target, UnpackPolicy::default(), &quiet)
+        .unwrap();
+    assert!(
+        report.refused.is_empty() && report.failed.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(report.written.len(), 10, "one output per task: {report:?}");
+    let out = std::fs::read_to_string(target.join("task-0007/out.txt")).unwrap();
+    assert_eq!(out, "7 10 1.75|label 7\nshared input\n");
+    let fetched: Vec<String> = std::fs::read_dir(target.join("task-0007"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(fetched, ["out.txt"], "no crimpl files or input links");
+}
+
+#[test]
+fn a_failed_task_fails_the_array_and_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = local_server(dir.path());
+    let array = ArraySpec::from_spec("1-5", None).unwrap();
+    let job = submit(
+        &server,
+        "partly",
+        "[ \"$CRIMPL_TASK_ID\" != 4 ] || exit 3\n",
+        array,
+    );
+    let record = wait_until(&server, &job, |r| r.status.is_final());
+    assert_eq!(record.status, JobStatus::Failed(None));
+    let failed: Vec<(&str, &JobStatus)> = record
+        .tasks
+        .iter()
+        .filter(|t| t.status != JobStatus::Complete)
+        .map(|t| (t.name.as_str(), &t.status))
+        .collect();
+    assert_eq!(failed, [("task-0004", &JobStatus::Failed(Some(3)))]);
+}
+
+#[test]
+fn kill_stops_running_tasks_and_the_waiting_ones_never_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = local_server(dir.path());
+    let array = ArraySpec::from_spec("1-6", Some(2)).unwrap();
+    let job = submit(&server, "stopped", "touch ran; sleep 300\n", array);
+    wait_until(&server, &job, |r| count(r, &JobStatus::Running) == 2);
+    server.kill(&job).unwrap();
+    let record = wait_until(&server, &job, |r| r.status.is_final());
+    assert_eq!(record.status, JobStatus::Canceled, "{record:?}");
+    assert_eq!(
+        count(&record, &JobStatus::Canceled),
+        6,
+        "{:?}",
+        record.tasks
+    );
+    let ran = (1..=6)
+        .filter(|i| {
+            dir.path()
+                .join(format!("server/crimpl-job-stopped/task-000{i}/ran"))
+                .exists()
+        })
+        .count();
+    assert_eq!(ran, 2, "only the two running tasks had started");
+    // Their processes are gone: no sleep of theirs is left.
+    for task in &record.tasks {
+        assert!(task.ended.is_some() || task.started.is_none(), "{task:?}");
+    }
+}
