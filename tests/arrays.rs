@@ -2,11 +2,13 @@
 //! temporary directory: every task runs once in its own directory with its
 //! id and parameters, never more than `max_parallel` at once; a failed task
 //! fails the array; outputs come back one folder per task; kill stops the
-//! running tasks and the waiting ones never start.
+//! running tasks and the waiting ones never start. And `--after`: a chain
+//! whose first job fails.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crimpl_kernel::crimpl::after::After;
 use crimpl_kernel::crimpl::array::ArraySpec;
 use crimpl_kernel::crimpl::{
     JobRecord, JobStatus, Server, ServerConfig, SubmitOptions, UnpackPolicy,
@@ -148,6 +150,26 @@ fn a_failed_task_fails_the_array_and_says_which() {
         .map(|t| (t.name.as_str(), &t.status))
         .collect();
     assert_eq!(failed, [("task-0004", &JobStatus::Failed(Some(3)))]);
+
+    // Only the failed task runs again: the others keep their ends.
+    let job_dir = dir.path().join("server/crimpl-job-partly");
+    std::fs::write(
+        job_dir.join("crimpl_submit_script.sh"),
+        "echo again > again.txt\n",
+    )
+    .unwrap();
+    assert_eq!(server.resubmit(&job, true).unwrap(), 1);
+    let record = wait_until(&server, &job, |r| r.status.is_final());
+    assert_eq!(record.status, JobStatus::Complete, "{:?}", record.tasks);
+    let again: Vec<bool> = (1..=5)
+        .map(|i| job_dir.join(format!("task-000{i}/again.txt")).exists())
+        .collect();
+    assert_eq!(again, [false, false, false, true, false]);
+    let refused = server.resubmit(&job, true).unwrap_err();
+    assert!(
+        refused.to_string().contains("nothing to run again"),
+        "{refused}"
+    );
 }
 
 #[test]
@@ -178,4 +200,56 @@ fn kill_stops_running_tasks_and_the_waiting_ones_never_start() {
     for task in &record.tasks {
         assert!(task.ended.is_some() || task.started.is_none(), "{task:?}");
     }
+}
+
+#[test]
+fn a_chain_whose_first_job_fails_cancels_what_needed_it_and_runs_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = local_server(dir.path());
+    let submit_after = |job: &str, script: &str, after: &str| {
+        let after = match after {
+            "" => Vec::new(),
+            after => After::parse_list(after).unwrap(),
+        };
+        let options = SubmitOptions {
+            job: Some(job.into()),
+            after,
+            ..SubmitOptions::default()
+        };
+        server.submit(script, &options, &quiet).unwrap()
+    };
+    let first = submit_after("first", "sleep 1; exit 2", "");
+    let needs = submit_after("needs", "touch ran", "first");
+    let anyway = submit_after("anyway", "touch ran", "first:any");
+    // Waiting, neither has started.
+    let waiting = server.job(&needs).unwrap();
+    assert!(
+        matches!(waiting.status, JobStatus::Pending(_) | JobStatus::Starting),
+        "{waiting:?}"
+    );
+    let needs = wait_until(&server, &needs, |r| r.status.is_final());
+    assert_eq!(needs.status, JobStatus::Canceled);
+    assert_eq!(needs.shown(), "canceled: job first it waited for failed");
+    assert!(!dir.path().join("server/crimpl-job-needs/ran").exists());
+    let anyway = wait_until(&server, &anyway, |r| r.status.is_final());
+    assert_eq!(anyway.status, JobStatus::Complete);
+    assert_eq!(
+        server.job(&first).unwrap().status,
+        JobStatus::Failed(Some(2))
+    );
+
+    // Once a needed job has failed, waiting for it is refused; an unknown job is not found.
+    let options = SubmitOptions {
+        job: Some("late".into()),
+        after: After::parse_list("first").unwrap(),
+        ..SubmitOptions::default()
+    };
+    let refused = server.submit("true", &options, &quiet).unwrap_err();
+    assert!(refused.to_string().contains("would never run"), "{refused}");
+    let options = SubmitOptions {
+        after: After::parse_list("nosuch").unwrap(),
+        ..options
+    };
+    let missing = server.submit("true", &options, &quiet).unwrap_err();
+    assert!(missing.to_string().contains("no such job"), "{missing}");
 }

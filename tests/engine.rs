@@ -149,6 +149,26 @@ fn a_failing_script_reports_its_exit_code() {
         JobStatus::Failed(Some(7))
     );
     assert!(log_of(&server, &job).contains("about to fail"));
+    assert_eq!(
+        server.job(&job).unwrap().reason,
+        None,
+        "an exit code is no signal"
+    );
+}
+
+#[test]
+fn a_script_killed_by_a_signal_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = local_server(dir.path());
+    // What the out-of-memory killer does to a script: SIGKILL.
+    let job = submit(&server, "oom", "kill -KILL $$");
+    assert_eq!(
+        wait_until(&server, &job, JobStatus::is_final),
+        JobStatus::Failed(Some(137))
+    );
+    let shown = server.job(&job).unwrap().shown();
+    assert!(shown.starts_with("killed by signal 9 (SIGKILL"), "{shown}");
+    assert!(shown.contains("out-of-memory"), "{shown}");
 }
 
 #[test]
@@ -172,7 +192,7 @@ fn kill_cancels_a_running_job_and_resubmit_runs_it_again() {
         KillOutcome::AlreadyEnded(_)
     ));
 
-    server.resubmit(&job).unwrap();
+    server.resubmit(&job, false).unwrap();
     wait_until(&server, &job, |s| *s == JobStatus::Running);
     server.kill(&job).unwrap();
     wait_until(&server, &job, JobStatus::is_final);

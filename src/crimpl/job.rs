@@ -91,6 +91,8 @@ pub struct SurveyLine {
     pub evidence: String,
     /// Whether it is an array job (its tasks follow, named `name/task-0007`).
     pub array: bool,
+    /// The job whose failure ended this one before it ran (`--after`).
+    pub failed_dependency: String,
 }
 
 impl SurveyLine {
@@ -101,7 +103,7 @@ impl SurveyLine {
             Some((job, task)) => layout::validate_job_name(job).is_ok() && array::is_task_dir(task),
             None => layout::validate_job_name(fields[0]).is_ok(),
         };
-        if fields.len() != 12 || !name_ok {
+        if fields.len() != 13 || !name_ok {
             return None;
         }
         Some(SurveyLine {
@@ -121,6 +123,7 @@ impl SurveyLine {
             cluster: fields[9].trim().into(),
             evidence: fields[10].trim().into(),
             array: fields[11].trim() == "1",
+            failed_dependency: fields[12].trim().into(),
         })
     }
 
@@ -338,7 +341,7 @@ mod tests {
 
     fn line(status: &str, exit: &str, alive: &str, canceled: &str) -> SurveyLine {
         SurveyLine::parse(&format!(
-            "j\t{status}\t{exit}\t{alive}\t{canceled}\t\t\t\t\t\t\t0"
+            "j\t{status}\t{exit}\t{alive}\t{canceled}\t\t\t\t\t\t\t0\t"
         ))
         .unwrap()
     }
@@ -399,9 +402,9 @@ mod tests {
     #[test]
     fn malformed_survey_lines_are_skipped() {
         assert!(SurveyLine::parse("not a record").is_none());
-        assert!(SurveyLine::parse("a b\ts\t\t-\t0\t\t\t\t\t\t\t0").is_none());
-        assert!(SurveyLine::parse("a/task-x\ts\t\t-\t0\t\t\t\t\t\t\t0").is_none());
-        let task = SurveyLine::parse("a/task-0007\trunning\t\t1\t0\t\t\t\t\t\t\t0").unwrap();
+        assert!(SurveyLine::parse("a b\ts\t\t-\t0\t\t\t\t\t\t\t0\t").is_none());
+        assert!(SurveyLine::parse("a/task-x\ts\t\t-\t0\t\t\t\t\t\t\t0\t").is_none());
+        let task = SurveyLine::parse("a/task-0007\trunning\t\t1\t0\t\t\t\t\t\t\t0\t").unwrap();
         assert_eq!(task.name, "a/task-0007");
     }
 

@@ -8,6 +8,8 @@
 //!     crimpl-job.status         starting | running | complete | failed | canceled
 //!     crimpl-wrapper.sh         runs the body, records pid, times, exit code, log
 //!     crimpl-job.pid | .process | .started | .ended | .exitcode | .log | .canceled | .attempt
+//!     crimpl-job.after | .reason                        (--after: what it waits for, why it never ran)
+//!     crimpl-array.tasks, crimpl-task-wrapper.sh, task-0007/  (arrays: one directory per task)
 //!     crimpl-slurm.id | .cluster | .end, crimpl-slurm-<id>.out   (Slurm jobs)
 //!     <anything else>           job files: inputs, and outputs to fetch
 //! ```
@@ -67,6 +69,10 @@ pub const SLURM_CLUSTER_FILE: &str = "crimpl-slurm.cluster";
 /// `SOURCE TEXT`: `squeue TIMEOUT`, `sacct CANCELLED by 1000|0:15`,
 /// `output <the output file's last *** line>`).
 pub const SLURM_END_FILE: &str = "crimpl-slurm.end";
+/// The jobs this one waits for, one per line: `JOB ok` or `JOB any`.
+pub const AFTER_FILE: &str = "crimpl-job.after";
+/// Why crimpl ended a job before it ran (the dependency that failed).
+pub const REASON_FILE: &str = "crimpl-job.reason";
 /// The number of the script's current run under one submission (1, 2, ...
 /// when a scheduler requeues the job).
 pub const ATTEMPT_FILE: &str = "crimpl-job.attempt";

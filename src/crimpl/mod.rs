@@ -8,6 +8,7 @@
 //! from memory, so any kernel sees the truth. Modules that are only the
 //! engine's own are private, so the compiler reports what nobody uses.
 
+pub mod after;
 pub mod array;
 pub mod aws;
 pub mod check;

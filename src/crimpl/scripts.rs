@@ -61,6 +61,7 @@ pub fn wrapper_script(after: Option<&str>, foreign: ForeignSignal) -> String {
         ForeignSignal::Cancels => "canceled",
         ForeignSignal::Interrupts => "interrupted",
     };
+    let waits = after_wait();
     format!(
         r#"#!/bin/sh
 # crimpl job wrapper: runs {SUBMIT_SCRIPT} and records its end.
@@ -78,8 +79,9 @@ rm -f {EXIT_CODE_FILE} {ENDED_FILE} {SLURM_END_FILE}
 attempt=0; [ -f {ATTEMPT_FILE} ] && read -r attempt < {ATTEMPT_FILE}
 case $attempt in ''|*[!0-9]*) attempt=0;; esac
 echo $((attempt + 1)) > {ATTEMPT_FILE}
-date -u +%Y-%m-%dT%H:%M:%SZ > {STARTED_FILE}
 trap 'kill -TERM "$child" 2>/dev/null; if [ -f {CANCELED_FILE} ]; then finish 143 canceled; else finish 143 {foreign}; fi; exit 143' TERM INT HUP
+{waits}
+date -u +%Y-%m-%dT%H:%M:%SZ > {STARTED_FILE}
 put running
 [ -f {TASK_ENV} ] && . ./{TASK_ENV}
 if head -c 2 {SUBMIT_SCRIPT} | grep -q '^#!'; then
@@ -116,6 +118,7 @@ pub fn array_runner(max_parallel: Option<u32>) -> String {
         Some(n) => n.to_string(),
         None => "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)".into(),
     };
+    let waits = after_wait();
     format!(
         r#"#!/bin/sh
 # crimpl array runner: runs the tasks of {TASK_LIST}, at most $max at once.
@@ -131,7 +134,6 @@ finish() {{
 process_start $$; {{ printf '%s\n' "$host" "$boot" "$started"; }} > {PROCESS_FILE}
 echo $$ > {PID_FILE}
 rm -f {EXIT_CODE_FILE} {ENDED_FILE}
-date -u +%Y-%m-%dT%H:%M:%SZ > {STARTED_FILE}
 max={max}
 case $max in ''|*[!0-9]*|0) max=1;; esac
 active=; n=0
@@ -164,6 +166,8 @@ stop() {{
   exit 143
 }}
 trap stop TERM INT HUP
+{waits}
+date -u +%Y-%m-%dT%H:%M:%SZ > {STARTED_FILE}
 put running
 while read -r t id; do
   [ -f {CANCELED_FILE} ] && break
@@ -190,6 +194,44 @@ elif [ "$bad" -eq 0 ]; then finish 0 complete
 else finish 1 failed
 fi
 "#
+    )
+}
+
+/// Waits, in a job directory, for the jobs its [`AFTER_FILE`] names to end
+/// (`pending` meanwhile), checking once a second, after the process
+/// functions: a job whose process vanished counts as failed. When a job
+/// that had to complete did not, it records the job's name as the reason,
+/// ends `canceled` (`finish` must be defined) and exits.
+fn after_wait() -> String {
+    format!(
+        r#"if [ -f {AFTER_FILE} ]; then
+  put pending
+  host=$(uname -n); this_boot
+  while read -r dep kind; do
+    while :; do
+      s=; p=; d=../{JOB_DIR_PREFIX}$dep
+      [ -f "$d/{STATUS_FILE}" ] && read -r s < "$d/{STATUS_FILE}"
+      case $s in complete) break;; failed|canceled|killed) [ "$kind" = ok ] || break; printf '%s\n' "$dep" > {REASON_FILE}; finish 0 canceled; exit 0;; esac
+      [ -f "$d/{PID_FILE}" ] && read -r p < "$d/{PID_FILE}"
+      if [ -n "$p" ] && [ -f "$d/{PROCESS_FILE}" ]; then
+        ih=; ib=; is=; {{ read -r ih; read -r ib; read -r is; }} < "$d/{PROCESS_FILE}"
+        gone=0
+        if [ "$ih" = "$host" ]; then
+          if [ -n "$ib" ] && [ "$ib" != "$boot" ]; then gone=1
+          elif ! kill -0 "$p" 2>/dev/null; then gone=1
+          else process_start "$p"; {{ [ "$state" = Z ] || [ "$started" != "$is" ]; }} && gone=1
+          fi
+        fi
+        if [ "$gone" = 1 ]; then
+          s=; [ -f "$d/{STATUS_FILE}" ] && read -r s < "$d/{STATUS_FILE}"
+          case $s in complete|failed|canceled|killed) continue;; esac
+          [ "$kind" = ok ] || break; printf '%s\n' "$dep" > {REASON_FILE}; finish 0 canceled; exit 0
+        fi
+      fi
+      sleep 1
+    done
+  done < {AFTER_FILE}
+fi"#
     )
 }
 
@@ -268,6 +310,17 @@ pub fn start_detached(job_dir: &str) -> String {
     )
 }
 
+/// Make the task directories `dirs` of an array (in the current directory)
+/// `pending` again, forgetting their last run's end.
+pub fn reset_tasks(dirs: &[&str]) -> anyhow::Result<String> {
+    let quoted: Vec<String> = dirs.iter().map(|d| quote(d)).collect::<Result<_, _>>()?;
+    Ok(format!(
+        "for t in {}; do (cd \"$t\" && rm -f {CANCELED_FILE} {PID_FILE} {PROCESS_FILE} {EXIT_CODE_FILE} \
+         {STARTED_FILE} {ENDED_FILE} {ATTEMPT_FILE} {SLURM_END_FILE} && printf 'pending\\n' > {STATUS_FILE}) || exit 1; done",
+        quoted.join(" ")
+    ))
+}
+
 /// Kill the job in `job_dir` started by [`start_detached`] (or crimpl 0.2.0's
 /// nohup job): mark it canceled, TERM its process group, KILL what is left.
 /// Signals only the job's own process: a job that has ended, or whose pid
@@ -301,8 +354,8 @@ echo signalled"#
 /// as `crimpl-job-*` inside the server directory), printing one
 /// tab-separated record per job with shell builtins only (no process per job):
 /// `name status exitcode alive canceled started ended slurm_id attempt
-/// slurm_cluster slurm_end array`, and for an array one more per task, named
-/// `job/task-0007`.
+/// slurm_cluster slurm_end array reason`, and for an array one more per
+/// task, named `job/task-0007`.
 /// Liveness is read before the status file, so a job that ends between the
 /// two reads shows its end, never `lost`. A process recorded on another host
 /// reads as unknown (`-`), or as gone when `other_hosts_gone` (an EC2 volume
@@ -314,7 +367,7 @@ pub fn survey(directory: &str, pattern: &str, other_hosts_gone: bool) -> anyhow:
         r#"{PROCESS_FUNCTIONS}
 {ALIVE_FUNCTION}
 record() {{
-  s=; c=; a=-; k=0; t0=; t1=; q=; p=; at=; cl=; e=; y=0
+  s=; c=; a=-; k=0; t0=; t1=; q=; p=; at=; cl=; e=; y=0; r=
   [ -f "$1/{PID_FILE}" ] && read -r p < "$1/{PID_FILE}"
   [ -z "$p" ] && [ -f "$1/{CRIMPL_PID_FILE}" ] && read -r p < "$1/{CRIMPL_PID_FILE}"
   if [ -n "$p" ]; then
@@ -331,7 +384,8 @@ record() {{
   [ -f "$1/{SLURM_CLUSTER_FILE}" ] && read -r cl < "$1/{SLURM_CLUSTER_FILE}"
   [ -f "$1/{SLURM_END_FILE}" ] && read -r e < "$1/{SLURM_END_FILE}"
   [ -f "$1/{TASK_LIST}" ] && y=1
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$s" "$c" "$a" "$k" "$t0" "$t1" "$q" "$at" "$cl" "$e" "$y"
+  r=; [ -f "$1/{REASON_FILE}" ] && read -r r < "$1/{REASON_FILE}"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$s" "$c" "$a" "$k" "$t0" "$t1" "$q" "$at" "$cl" "$e" "$y" "$r"
 }}
 cd {dir} 2>/dev/null || exit 0
 for d in {pattern}/; do

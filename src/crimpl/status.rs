@@ -128,13 +128,25 @@ pub enum EndReason {
     CanceledBy(Option<String>),
     /// Another scheduler state (`boot-fail`, `deadline`), as a word.
     Other(String),
+    /// The script was killed by this signal (its exit code is 128 + N).
+    Signal(i32),
+    /// It never ran: a job it waited for (`--after`, named when known) failed.
+    DependencyFailed(Option<String>),
 }
 
 impl EndReason {
+    /// The signal that ended a script exiting with `code` (a shell reports
+    /// a death by signal N as 128 + N).
+    pub fn from_exit_code(code: i32) -> Option<Self> {
+        (129..=128 + 64)
+            .contains(&code)
+            .then(|| EndReason::Signal(code - 128))
+    }
+
     /// The status a job that ended for this reason has.
     pub fn status(&self, exit: Option<i32>) -> JobStatus {
         match self {
-            EndReason::CanceledBy(_) => JobStatus::Canceled,
+            EndReason::CanceledBy(_) | EndReason::DependencyFailed(_) => JobStatus::Canceled,
             _ => JobStatus::Failed(exit),
         }
     }
@@ -150,8 +162,43 @@ impl fmt::Display for EndReason {
             EndReason::CanceledBy(Some(user)) => write!(f, "canceled (by {user})"),
             EndReason::CanceledBy(None) => f.write_str("canceled"),
             EndReason::Other(word) => f.write_str(word),
+            EndReason::DependencyFailed(Some(job)) => {
+                write!(f, "canceled: job {job} it waited for failed")
+            }
+            EndReason::DependencyFailed(None) => {
+                f.write_str("canceled: a job it waited for failed")
+            }
+            EndReason::Signal(9) => {
+                f.write_str("killed by signal 9 (SIGKILL: what the out-of-memory killer sends)")
+            }
+            EndReason::Signal(n) => match signal_name(*n) {
+                Some(name) => write!(f, "killed by signal {n} ({name})"),
+                None => write!(f, "killed by signal {n}"),
+            },
         }
     }
+}
+
+/// The name of a common signal.
+fn signal_name(n: i32) -> Option<&'static str> {
+    Some(match n {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        10 => "SIGUSR1",
+        11 => "SIGSEGV: an invalid memory access",
+        12 => "SIGUSR2",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        24 => "SIGXCPU: a CPU time limit",
+        25 => "SIGXFSZ: a file size limit",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -168,6 +215,18 @@ mod tests {
     #[test]
     fn crimpl_killed_reads_as_canceled() {
         assert_eq!(JobStatus::from_word("killed\n"), Some(JobStatus::Canceled));
+    }
+
+    #[test]
+    fn signal_deaths_say_which_signal() {
+        assert_eq!(EndReason::from_exit_code(1), None);
+        assert_eq!(EndReason::from_exit_code(137), Some(EndReason::Signal(9)));
+        assert!(EndReason::Signal(9).to_string().contains("out-of-memory"));
+        assert_eq!(
+            EndReason::Signal(11).to_string(),
+            "killed by signal 11 (SIGSEGV: an invalid memory access)"
+        );
+        assert_eq!(EndReason::from_exit_code(300), None);
     }
 
     #[test]

@@ -138,6 +138,7 @@ pub async fn submit(
         keep_instance: args.keep_instance,
         image_id: args.image_id.clone(),
         array: None,
+        after: Vec::new(),
     };
     if args.trial_run {
         let plan = server.plan_submit(body, &options)?;
@@ -399,7 +400,7 @@ pub async fn resubmit(magics: &Magics, args: &JobArgs, out: &Output) -> MagicRes
     let job = magics.job_name(&server, &args.job)?;
     let submitter = server.clone();
     let name = job.clone();
-    blocking(move || submitter.resubmit(&name)).await?;
+    blocking(move || submitter.resubmit(&name, false)).await?;
     magics.set_latest_job(&server, &job);
     let displays = magics.job_displays();
     let _watching = displays.foreground(server.name(), &job);

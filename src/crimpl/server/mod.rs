@@ -23,11 +23,12 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
-use super::array::{TASK_LIST, TASK_WRAPPER};
+use super::after::After;
+use super::array::{TASK_DIR_PREFIX, TASK_LIST, TASK_WRAPPER};
 use super::config::ServerConfig;
 use super::error::EngineError;
 use super::job::{FileRole, JobFile, JobRecord, KillOutcome, Listing, read_listing};
-use super::layout::{self, INPUT_LIST, SUBMIT_SCRIPT, WRAPPER};
+use super::layout::{self, AFTER_FILE, INPUT_LIST, SUBMIT_SCRIPT, WRAPPER};
 use super::option_kinds;
 use super::poller::{Poller, Turn};
 use super::progress::Progress;
@@ -208,6 +209,16 @@ impl Server {
         option_kinds::check(self.config.kind(), &self.name, options)?;
         let base = options.job.clone().unwrap_or_else(layout::job_name_now);
         layout::validate_job_name(&base)?;
+        let waited;
+        let options = if options.after.is_empty() {
+            options
+        } else {
+            waited = SubmitOptions {
+                after: self.still_to_wait_for(&options.after)?,
+                ..options.clone()
+            };
+            &waited
+        };
         if let Some(file) = self.scheduler.job_file(&base, script, options)? {
             for note in &file.notes {
                 progress(note);
@@ -220,6 +231,34 @@ impl Server {
             self.placement.placement_failed(&launch, progress)?;
         }
         placed
+    }
+
+    /// The dependencies that have not ended yet; an error for a job that
+    /// does not exist, or that had to complete and failed already.
+    fn still_to_wait_for(&self, after: &[After]) -> anyhow::Result<Vec<After>> {
+        let mut waiting = Vec::new();
+        for dependency in after {
+            let Some(record) = self.find_job(&dependency.job)? else {
+                return Err(EngineError::NotFound(format!(
+                    "--after {}: there is no such job on server {} to wait for",
+                    dependency.job, self.name
+                ))
+                .into());
+            };
+            match &record.status {
+                JobStatus::Complete => {}
+                status if status.is_final() && !dependency.ok => {}
+                status if status.is_final() => bail!(EngineError::Usage(format!(
+                    "--after {}: that job has ended {}, so this one would never run: \
+                     run it again first, or wait with {}:any",
+                    dependency.job,
+                    record.shown(),
+                    dependency.job
+                ))),
+                _ => waiting.push(dependency.clone()),
+            }
+        }
+        Ok(waiting)
     }
 
     /// Create the job directory (as `base`, or `base-2`, ... when the name
@@ -283,6 +322,10 @@ impl Server {
             Entry::text(SUBMIT_SCRIPT, script, 0o644),
             Entry::text(INPUT_LIST, &input_list, 0o644),
         ];
+        if !options.after.is_empty() {
+            let after: String = options.after.iter().map(After::line).collect();
+            entries.push(Entry::text(AFTER_FILE, &after, 0o644));
+        }
         match &options.array {
             None => entries.push(Entry::text(WRAPPER, &wrapper, 0o755)),
             Some(array) => {
@@ -306,7 +349,7 @@ impl Server {
         let job_dir = layout::job_dir_name(job);
         Ok(format!(
             "mkdir -p {dir} && cd {dir} && {{ mkdir {job_dir} 2>/dev/null || exit {EXISTS_CODE}; }} && cd {job_dir} && tar xf - && {}",
-            self.scheduler.start_command(".")
+            self.scheduler.start_command(".", None)
         ))
     }
 
@@ -577,8 +620,11 @@ impl Server {
         Ok(KillOutcome::parse(&String::from_utf8_lossy(&said)))
     }
 
-    /// Start the job's script again, in the same directory (after it ended).
-    pub fn resubmit(&self, job: &str) -> anyhow::Result<()> {
+    /// Start the job's script again, in the same directory (after it
+    /// ended); an array's tasks, all of them or, with `only_failed`, those
+    /// that did not complete. Returns how many tasks run again (0 for a
+    /// single job).
+    pub fn resubmit(&self, job: &str, only_failed: bool) -> anyhow::Result<usize> {
         if let Some(refusal) = self.placement.resubmit_refusal() {
             bail!(EngineError::Usage(refusal.into()));
         }
@@ -590,10 +636,18 @@ impl Server {
             );
         }
         let job_dir = self.job_dir(job)?;
+        if !record.tasks.is_empty() {
+            return self.resubmit_tasks(job, &job_dir, &record, only_failed);
+        }
+        if only_failed {
+            bail!(EngineError::Usage(format!(
+                "job {job:?} is not an array: --failed applies to an array's tasks"
+            )));
+        }
         // A job created by crimpl 0.2.0 has no wrapper yet: add ours.
         let install_wrapper = format!(
             "cd {job_dir} && cat > {WRAPPER}.tmp && mv -f {WRAPPER}.tmp {WRAPPER} && {}",
-            self.scheduler.start_command(".")
+            self.scheduler.start_command(".", None)
         );
         let wrapper = scripts::wrapper_script(None, self.scheduler.foreign_signal());
         let feed: StdinFeed<'_> =
@@ -604,7 +658,53 @@ impl Server {
             &format!("resubmitting job {job:?}"),
         )?;
         self.poller.forget();
-        Ok(())
+        Ok(0)
+    }
+
+    /// Run an array's tasks again (those that did not complete, with
+    /// `only_failed`): they read `pending` again and the scheduler starts them.
+    fn resubmit_tasks(
+        &self,
+        job: &str,
+        job_dir: &str,
+        record: &JobRecord,
+        only_failed: bool,
+    ) -> anyhow::Result<usize> {
+        let again: Vec<&JobRecord> = record
+            .tasks
+            .iter()
+            .filter(|t| !only_failed || t.status != JobStatus::Complete)
+            .collect();
+        if again.is_empty() {
+            bail!(EngineError::Usage(format!(
+                "every task of array {job:?} completed: nothing to run again"
+            )));
+        }
+        let dirs: Vec<&str> = again.iter().map(|t| t.name.as_str()).collect();
+        let ids: Vec<String> = dirs
+            .iter()
+            .filter_map(|d| d.strip_prefix(TASK_DIR_PREFIX))
+            .map(|n| n.trim_start_matches('0'))
+            .map(|n| {
+                if n.is_empty() {
+                    "0".into()
+                } else {
+                    n.to_string()
+                }
+            })
+            .collect();
+        let command = format!(
+            "cd {job_dir} && {} && {}",
+            scripts::reset_tasks(&dirs)?,
+            self.scheduler.start_command(".", Some(&ids.join(",")))
+        );
+        self.transport(false, &|_| {})?.check(
+            &command,
+            None,
+            &format!("resubmitting array {job:?}"),
+        )?;
+        self.poller.forget();
+        Ok(again.len())
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::crimpl::after::After;
 use crate::crimpl::array::ArraySpec;
 use crate::crimpl::slurm::SlurmOptions;
 
@@ -24,6 +25,8 @@ pub struct SubmitOptions {
     pub keep_instance: bool,
     /// An array job: its tasks (a sweep), each in a directory of its own.
     pub array: Option<ArraySpec>,
+    /// Jobs of the same server to wait for (`--after`).
+    pub after: Vec<After>,
 }
 
 /// What a `--trial-run` shows: exactly what would be sent and run.

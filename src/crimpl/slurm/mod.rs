@@ -10,19 +10,31 @@ pub use queue::{QUEUE_MARKER, Queue, follow_up, knows, parse_queue, queue_comman
 
 use super::array::{TASK_DIR_PREFIX, TASK_LIST};
 use super::layout::{
-    ATTEMPT_FILE, CANCELED_FILE, SLURM_CLUSTER_FILE, SLURM_END_FILE, SLURM_ID_FILE, STATUS_FILE,
+    AFTER_FILE, ATTEMPT_FILE, CANCELED_FILE, JOB_DIR_PREFIX, SLURM_CLUSTER_FILE, SLURM_END_FILE,
+    SLURM_ID_FILE, STATUS_FILE,
 };
 
 /// Submit the job in `job_dir` with sbatch and record its Slurm id (and
 /// cluster, when sbatch names one: `--parsable` prints `id;cluster`); each
 /// task of an array gets its own id, `ARRAYID_TASKID`, as squeue names it.
-pub fn start(job_dir: &str) -> String {
+/// `tasks` (`1,4,7`) submits only those tasks of an array again. The jobs
+/// its [`AFTER_FILE`] names become Slurm dependencies (a job whose
+/// dependency failed is canceled by Slurm).
+pub fn start(job_dir: &str, tasks: Option<&str>) -> String {
+    let (array, only) = match tasks {
+        Some(list) => (format!(" --array={list}"), list),
+        None => (String::new(), "*"),
+    };
     format!(
         "cd {job_dir} && rm -f {CANCELED_FILE} {ATTEMPT_FILE} {SLURM_END_FILE} {SLURM_CLUSTER_FILE} && \
          printf 'pending\\n' > {STATUS_FILE} && \
-         id=$(sbatch --parsable {BATCH_SCRIPT}) && printf '%s\\n' \"${{id%%;*}}\" > {SLURM_ID_FILE} && \
+         {{ dep=; [ ! -f {AFTER_FILE} ] || while read -r j k; do i=; \
+           read -r i < \"../{JOB_DIR_PREFIX}$j/{SLURM_ID_FILE}\" || {{ echo \"job $j has no Slurm job id to wait for\" >&2; exit 5; }}; \
+           dep=\"$dep${{dep:+,}}after$k:$i\"; done < {AFTER_FILE}; }} && \
+         id=$(sbatch --parsable{array} ${{dep:+--dependency=\"$dep\" --kill-on-invalid-dep=yes}} {BATCH_SCRIPT}) && printf '%s\\n' \"${{id%%;*}}\" > {SLURM_ID_FILE} && \
          case $id in *';'*) printf '%s\\n' \"${{id#*;}}\" > {SLURM_CLUSTER_FILE};; esac && \
          {{ [ ! -f {TASK_LIST} ] || while read -r t n; do \
+           case ,{only}, in *,\"$n\",*|,\\*,) ;; *) continue;; esac; \
            printf '%s_%s\\n' \"${{id%%;*}}\" \"$n\" > \"$t/{SLURM_ID_FILE}\"; rm -f \"$t/{SLURM_CLUSTER_FILE}\"; \
            case $id in *';'*) printf '%s\\n' \"${{id#*;}}\" > \"$t/{SLURM_CLUSTER_FILE}\";; esac; \
          done < {TASK_LIST}; }} && echo \"$id\""

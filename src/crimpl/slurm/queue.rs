@@ -14,6 +14,9 @@ use crate::crimpl::layout::{
 use crate::crimpl::scripts::quote;
 use crate::crimpl::status::{EndReason, JobStatus};
 
+/// Slurm's reason for a job whose dependency can never be satisfied (it
+/// failed), which `--kill-on-invalid-dep` then cancels.
+const NEVER_SATISFIED: &str = "DependencyNeverSatisfied";
 /// Printed between the queue listing and the survey in one status command.
 pub const QUEUE_MARKER: &str = "--crimpl-survey--";
 /// Printed before the listing of the clusters named by `sbatch -M`.
@@ -141,6 +144,9 @@ pub fn ended_state(state: &str, exit: Option<i32>, ours: bool) -> Option<Resolve
     let resolved = match word {
         "COMPLETED" => (JobStatus::Complete, None),
         "FAILED" => (JobStatus::Failed(exit), None),
+        "CANCELLED" if words.clone().next() == Some(NEVER_SATISFIED) => {
+            (JobStatus::Canceled, Some(EndReason::DependencyFailed(None)))
+        }
         "CANCELLED" if ours => (JobStatus::Canceled, None),
         "CANCELLED" => {
             let by = match (words.next(), words.next()) {
@@ -241,6 +247,9 @@ pub fn status(line: &SurveyLine, queue: &Queue) -> Resolved {
         "PENDING" | "SUSPENDED" if interrupted => JobStatus::Requeued(reason),
         "PENDING" | "SUSPENDED" => JobStatus::Pending(reason),
         "CONFIGURING" if !interrupted => JobStatus::Starting,
+        state if state.starts_with("CANCELLED") && queued.reason == NEVER_SATISFIED => {
+            return (JobStatus::Canceled, Some(EndReason::DependencyFailed(None)));
+        }
         state => match ended_state(state, exit, line.canceled) {
             Some(resolved) => return resolved,
             None if interrupted => JobStatus::Interrupted,
@@ -275,7 +284,11 @@ pub fn follow_up(directory: &str, lines: &[SurveyLine], queue: &Queue) -> Option
         };
         match queue.get(&key(line)) {
             Some(queued) if ended_state(&queued.state, None, false).is_some() => {
-                let Ok(evidence) = quote(&format!("squeue {}", queued.state)) else {
+                let said = match queued.reason.as_str() {
+                    NEVER_SATISFIED => format!("squeue {} {NEVER_SATISFIED}", queued.state),
+                    _ => format!("squeue {}", queued.state),
+                };
+                let Ok(evidence) = quote(&said) else {
                     continue;
                 };
                 commands.push(format!(

@@ -9,13 +9,15 @@ use crate::crimpl::array::ArraySpec;
 use crate::crimpl::job::JobRecord;
 use crate::crimpl::scripts::{self, ForeignSignal};
 use crate::crimpl::server::options::SubmitOptions;
+use crate::crimpl::status::{EndReason, JobStatus};
 use crate::crimpl::transport::Transport;
 
 /// Jobs as detached processes (local, SSH and EC2 servers).
 pub struct Detached;
 
 impl Scheduler for Detached {
-    fn start_command(&self, job_dir: &str) -> String {
+    /// An array's runner starts the tasks marked `pending`, whichever they are.
+    fn start_command(&self, job_dir: &str, _: Option<&str>) -> String {
         scripts::start_detached(job_dir)
     }
 
@@ -56,7 +58,16 @@ impl Scheduler for Detached {
             .into_iter()
             .map(|line| {
                 let status = line.detached_status();
-                line.into_record(status)
+                let dependency = line.failed_dependency.clone();
+                let mut record = line.into_record(status);
+                record.reason = match record.status {
+                    JobStatus::Failed(Some(code)) => EndReason::from_exit_code(code),
+                    JobStatus::Canceled if !dependency.is_empty() => {
+                        Some(EndReason::DependencyFailed(Some(dependency)))
+                    }
+                    _ => None,
+                };
+                record
             })
             .collect();
         Ok((sorted(records), None))

@@ -63,8 +63,10 @@ pub struct SurveyRequest<'a> {
 
 /// How jobs start, stop and are read on a server.
 pub trait Scheduler: Send + Sync {
-    /// The command that starts the job prepared in `job_dir` (a shell word).
-    fn start_command(&self, job_dir: &str) -> String;
+    /// The command that starts the job prepared in `job_dir` (a shell
+    /// word); for an array run again, `tasks` lists the ids of the tasks to
+    /// run (`1,4,7`; the others keep their ends).
+    fn start_command(&self, job_dir: &str, tasks: Option<&str>) -> String;
 
     /// The command that kills the job in `job_dir`: it prints what it did
     /// (see [`crate::crimpl::KillOutcome`]), exits 3 when there is no such

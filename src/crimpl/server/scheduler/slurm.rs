@@ -68,8 +68,8 @@ impl Slurm {
 }
 
 impl Scheduler for Slurm {
-    fn start_command(&self, job_dir: &str) -> String {
-        slurm::start(job_dir)
+    fn start_command(&self, job_dir: &str, tasks: Option<&str>) -> String {
+        slurm::start(job_dir, tasks)
     }
 
     fn kill_command(&self, job_dir: &str) -> String {
