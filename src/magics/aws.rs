@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::cli::{AwsCommand, JobCommand};
-use super::context::Magics;
+use super::state::State;
 use super::watch::{blocking, progress_to};
 use super::{MagicError, MagicResult, Output, render};
 use crate::crimpl::aws::cost::{self, Charge};
@@ -14,7 +14,7 @@ use crate::crimpl::aws::{self, Ec2, Instance, Volume, prices, region};
 use crate::crimpl::{Server, layout};
 
 /// Run a `job` subcommand on an AWS server.
-pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicResult {
+pub async fn job(state: &State, command: JobCommand, out: &Output) -> MagicResult {
     let (server_arg, job) = match &command {
         JobCommand::Create { server, job, .. } => (server.clone(), job.clone()),
         JobCommand::Start(args)
@@ -22,7 +22,7 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
         | JobCommand::Terminate(args)
         | JobCommand::State(args) => (args.server.clone(), args.job.clone()),
     };
-    let server = magics.server(&server_arg)?;
+    let server = state.server(&server_arg)?;
     if server.aws().is_none() {
         return Err(MagicError::Usage(format!(
             "server {} is {}: `job` commands manage AWS job instances",
@@ -32,10 +32,10 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
     }
     let job = match (&command, job) {
         (JobCommand::Create { .. }, None) => layout::job_name_now(),
-        (_, job) => magics.job_name(&server, &job)?,
+        (_, job) => state.job_name(&server, &job)?,
     };
     layout::validate_job_name(&job)?;
-    magics.set_latest_job(&server, &job);
+    state.set_latest_job(&server, &job);
     if let JobCommand::Create {
         nprocs,
         instance_type,
@@ -50,7 +50,7 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
                 .config()
                 .job_type(*nprocs)?,
         };
-        magics.plan_job_instance(&server, &job, &instance_type);
+        state.plan_job_instance(&server, &job, &instance_type);
     }
     let progress = progress_to(out);
     let worker = server.clone();

@@ -8,7 +8,7 @@ mod cell;
 mod check;
 mod cli;
 mod complete;
-mod context;
+mod dispatch;
 mod env;
 mod expand;
 #[cfg(test)]
@@ -19,7 +19,9 @@ mod login_prompts;
 mod numbers;
 mod render;
 mod servers;
+mod state;
 mod utf8;
+mod variables;
 mod watch;
 
 use std::sync::Arc;
@@ -30,7 +32,7 @@ use crate::crimpl::EngineError;
 
 pub use cell::{CellPart, is_magic_line, split_cell};
 pub use complete::Completion;
-pub use context::Magics;
+pub use dispatch::Magics;
 
 /// Which output stream text goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

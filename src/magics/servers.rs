@@ -4,7 +4,7 @@ use anyhow::Context;
 
 use super::check;
 use super::cli::{NewArgs, NewAwsArgs, NewServer, ServerArg, ServerCommand};
-use super::context::{DEFAULT_SERVER, Magics};
+use super::state::{DEFAULT_SERVER, State};
 use super::watch::{blocking, progress_to};
 use super::{MagicError, MagicResult, Output, render};
 use crate::crimpl::aws::{AwsConfig, Ec2, InstanceSettings};
@@ -13,19 +13,19 @@ use crate::crimpl::transport::SshTarget;
 use crate::crimpl::{ServerConfig, scripts};
 
 /// Run a `server` subcommand.
-pub async fn run(magics: &Magics, command: ServerCommand, out: &Output) -> MagicResult {
+pub async fn run(state: &State, command: ServerCommand, out: &Output) -> MagicResult {
     match command {
-        ServerCommand::New(new) => create(magics, *new, out).await,
-        ServerCommand::List => list(magics, out),
+        ServerCommand::New(new) => create(state, *new, out).await,
+        ServerCommand::List => list(state, out),
         ServerCommand::Use { name } => {
-            magics.open_server(&name)?;
-            magics.set_current_server(Some(name.clone()));
+            state.open_server(&name)?;
+            state.set_current_server(Some(name.clone()));
             out.display(&render::message(&format!("Using server {name}")), None);
             Ok(())
         }
-        ServerCommand::Check { name } => check::run(magics, name, out).await,
+        ServerCommand::Check { name } => check::run(state, name, out).await,
         ServerCommand::Show { name } => {
-            let server = magics.server(&ServerArg { server: name })?;
+            let server = state.server(&ServerArg { server: name })?;
             let rows: Vec<Vec<String>> = server
                 .config()
                 .settings()
@@ -43,29 +43,29 @@ pub async fn run(magics: &Magics, command: ServerCommand, out: &Output) -> Magic
             Ok(())
         }
         ServerCommand::Remove { name } => {
-            if magics.registry().get(&name)?.is_none() {
+            if state.registry().get(&name)?.is_none() {
                 return Err(if name == DEFAULT_SERVER {
                     MagicError::Usage(format!(
                         "{DEFAULT_SERVER} is built in (this machine, {DEFAULT_DIRECTORY}): there is nothing to forget"
                     ))
                 } else {
-                    magics.unknown_server(&name)
+                    state.unknown_server(&name)
                 });
             }
-            magics.registry().remove(&name)?;
-            magics.close_server(&name);
+            state.registry().remove(&name)?;
+            state.close_server(&name);
             out.display(
                 &render::message(&format!("Forgot server {name} (nothing on it was touched)")),
                 None,
             );
             Ok(())
         }
-        ServerCommand::Start { name } => instance_command(magics, name, "start", out).await,
-        ServerCommand::Stop { name } => instance_command(magics, name, "stop", out).await,
-        ServerCommand::Terminate { name } => instance_command(magics, name, "terminate", out).await,
-        ServerCommand::State { name } => instance_command(magics, name, "state", out).await,
+        ServerCommand::Start { name } => instance_command(state, name, "start", out).await,
+        ServerCommand::Stop { name } => instance_command(state, name, "stop", out).await,
+        ServerCommand::Terminate { name } => instance_command(state, name, "terminate", out).await,
+        ServerCommand::State { name } => instance_command(state, name, "state", out).await,
         ServerCommand::UpdateImage { name, image_id } => {
-            update_image(magics, name, image_id, out).await
+            update_image(state, name, image_id, out).await
         }
         ServerCommand::DeleteVolume { name, yes } => {
             if !yes {
@@ -74,10 +74,10 @@ pub async fn run(magics: &Magics, command: ServerCommand, out: &Output) -> Magic
                         .into(),
                 ));
             }
-            instance_command(magics, name, "delete-volume", out).await
+            instance_command(state, name, "delete-volume", out).await
         }
         ServerCommand::Trust { name, fingerprint } => {
-            let server = magics.open_server(&name)?;
+            let server = state.open_server(&name)?;
             let checked = fingerprint.clone();
             blocking(move || server.trust_host_key(&checked)).await?;
             out.display(
@@ -93,14 +93,14 @@ pub async fn run(magics: &Magics, command: ServerCommand, out: &Output) -> Magic
 
 /// `server list`: every server, the built-in `local` included, with the one
 /// a command without `--server` uses marked.
-fn list(magics: &Magics, out: &Output) -> MagicResult {
-    let mut servers = magics.registry().list()?;
+fn list(state: &State, out: &Output) -> MagicResult {
+    let mut servers = state.registry().list()?;
     servers
         .entry(DEFAULT_SERVER.to_string())
         .or_insert_with(|| ServerConfig::Local {
             directory: DEFAULT_DIRECTORY.into(),
         });
-    let default = magics.default_server()?;
+    let default = state.default_server()?;
     let rows: Vec<Vec<String>> = servers
         .iter()
         .map(|(name, config)| {
@@ -124,7 +124,7 @@ fn list(magics: &Magics, out: &Output) -> MagicResult {
         .collect();
     let caption = format!(
         "Servers (remembered in {}); * = used without --server{}",
-        magics.registry().path().display(),
+        state.registry().path().display(),
         if default.is_none() {
             ": none while several exist (choose with %crimpl server use NAME)"
         } else {
@@ -136,7 +136,7 @@ fn list(magics: &Magics, out: &Output) -> MagicResult {
     Ok(())
 }
 
-async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
+async fn create(state: &State, new: NewArgs, out: &Output) -> MagicResult {
     let (name, config) = match new.kind {
         NewServer::Local { name, directory } => (name, ServerConfig::Local { directory }),
         NewServer::Ssh {
@@ -179,7 +179,7 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
             crate::crimpl::registry::validate_server_name(&args.name)?;
             let name = args.name.clone();
             // Refuse before touching AWS, so a name clash never leaves a new volume behind.
-            if !new.replace && magics.registry().get(&name)?.is_some() {
+            if !new.replace && state.registry().get(&name)?.is_some() {
                 return Err(MagicError::Usage(format!(
                     "a server named {name:?} exists already: add --replace to find or make its volume again, \
                      or pick another name"
@@ -202,7 +202,7 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
     // before it is saved: a failed `server new` leaves the registry as it was.
     crate::crimpl::registry::validate_server_name(&name)?;
     scripts::directory_word(config.directory())?;
-    if !new.replace && magics.registry().get(&name)?.is_some() {
+    if !new.replace && state.registry().get(&name)?.is_some() {
         return Err(MagicError::Usage(format!(
             "a server named {name:?} exists already: add --replace, remove it first \
              (%crimpl server remove {name}), or pick another name"
@@ -222,9 +222,9 @@ async fn create(magics: &Magics, new: NewArgs, out: &Output) -> MagicResult {
     let opened = crate::crimpl::Server::open(&name, config.clone())?;
     let described = opened.describe();
     drop(opened);
-    magics.registry().add(&name, config.clone(), new.replace)?;
-    magics.close_server(&name);
-    let server = magics.open_server(&name)?;
+    state.registry().add(&name, config.clone(), new.replace)?;
+    state.close_server(&name);
+    let server = state.open_server(&name)?;
     // Reach the server now, so a wrong host or key shows up here, not at the
     // first job. A valid server that cannot be reached yet stays saved.
     let probe = server.clone();
@@ -281,12 +281,12 @@ fn instance_settings(args: NewAwsArgs) -> Result<InstanceSettings, MagicError> {
 
 /// `server update-image`: pin the current images again, save them, say old -> new.
 async fn update_image(
-    magics: &Magics,
+    state: &State,
     name: Option<String>,
     image_id: Option<String>,
     out: &Output,
 ) -> MagicResult {
-    let server = magics.server(&ServerArg { server: name })?;
+    let server = state.server(&ServerArg { server: name })?;
     if server.aws().is_none() {
         return Err(MagicError::Usage(format!(
             "server {} is {}: `server update-image` is for AWS servers",
@@ -303,10 +303,10 @@ async fn update_image(
     })
     .await?;
     let name = server.name().to_string();
-    magics
+    state
         .registry()
         .add(&name, ServerConfig::Aws(update.config), true)?;
-    magics.close_server(&name);
+    state.close_server(&name);
     let message = if update.changes.is_empty() {
         format!(
             "Server {name}'s image is current: {} (nothing changed)",
@@ -325,12 +325,12 @@ async fn update_image(
 
 /// `server start|stop|terminate|state|delete-volume` of an AWS server.
 async fn instance_command(
-    magics: &Magics,
+    state: &State,
     name: Option<String>,
     action: &'static str,
     out: &Output,
 ) -> MagicResult {
-    let server = magics.server(&ServerArg { server: name })?;
+    let server = state.server(&ServerArg { server: name })?;
     if server.aws().is_none() {
         return Err(MagicError::Usage(format!(
             "server {} is {}: `server {action}` is for AWS servers",
@@ -388,8 +388,8 @@ async fn instance_command(
     })
     .await?;
     if action == "delete-volume" {
-        magics.registry().remove(server.name())?;
-        magics.close_server(server.name());
+        state.registry().remove(server.name())?;
+        state.close_server(server.name());
     }
     out.display(&render::message(&message), None);
     Ok(())

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cli::UnwatchArgs;
-use super::context::Magics;
 use super::job_displays::JobDisplays;
+use super::state::State;
 use super::utf8::Utf8Stream;
 use super::{Cancel, MagicError, MagicResult, Output, StreamName};
 use crate::crimpl::scripts::LogKind;
@@ -140,8 +140,8 @@ fn gone(watch: &Watch) -> MagicError {
 
 /// Watch `job` in the background until it ends, is deleted, or is unwatched
 /// (`%crimpl unwatch`, kernel shutdown); its displays say which.
-pub fn watch_in_background(magics: &Magics, server: Arc<Server>, job: &str, out: Output) {
-    let displays = magics.job_displays();
+pub fn watch_in_background(state: &State, server: Arc<Server>, job: &str, out: Output) {
+    let displays = state.job_displays();
     let Some(cancel) = displays.start_background(server.name(), job) else {
         return; // already watched
     };
@@ -164,14 +164,14 @@ pub fn watch_in_background(magics: &Magics, server: Arc<Server>, job: &str, out:
 }
 
 /// `%crimpl unwatch [JOB] [--all]`: stop background watchers; jobs go on.
-pub fn unwatch(magics: &Magics, args: &UnwatchArgs, out: &Output) -> MagicResult {
+pub fn unwatch(state: &State, args: &UnwatchArgs, out: &Output) -> MagicResult {
     let reason = "stopped by %crimpl unwatch";
     let stopped = if args.all {
-        magics.job_displays().stop(None, reason)
+        state.job_displays().stop(None, reason)
     } else {
-        let server = magics.server(&args.server)?;
-        let job = magics.job_name(&server, &args.job)?;
-        magics
+        let server = state.server(&args.server)?;
+        let job = state.job_name(&server, &args.job)?;
+        state
             .job_displays()
             .stop(Some((server.name(), &job)), reason)
     };
