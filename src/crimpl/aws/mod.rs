@@ -3,11 +3,13 @@
 //! by processor count. Only one instance holds the volume at a time. The
 //! data plane is the SSH transport; this module manages the machines.
 
+pub mod account;
 mod bootstrap;
 pub mod cost;
 mod ec2;
 pub mod image;
 mod instance_types;
+mod job_instances;
 mod last_known;
 pub mod lifetime;
 mod network;
