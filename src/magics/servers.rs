@@ -60,10 +60,18 @@ pub async fn run(state: &State, command: ServerCommand, out: &Output) -> MagicRe
             );
             Ok(())
         }
-        ServerCommand::Start { name } => instance_command(state, name, "start", out).await,
-        ServerCommand::Stop { name } => instance_command(state, name, "stop", out).await,
-        ServerCommand::Terminate { name } => instance_command(state, name, "terminate", out).await,
-        ServerCommand::State { name } => instance_command(state, name, "state", out).await,
+        ServerCommand::Start { name } => {
+            instance_command(state, name, InstanceAction::Start, out).await
+        }
+        ServerCommand::Stop { name } => {
+            instance_command(state, name, InstanceAction::Stop, out).await
+        }
+        ServerCommand::Terminate { name } => {
+            instance_command(state, name, InstanceAction::Terminate, out).await
+        }
+        ServerCommand::State { name } => {
+            instance_command(state, name, InstanceAction::State, out).await
+        }
         ServerCommand::UpdateImage { name, image_id } => {
             update_image(state, name, image_id, out).await
         }
@@ -74,7 +82,7 @@ pub async fn run(state: &State, command: ServerCommand, out: &Output) -> MagicRe
                         .into(),
                 ));
             }
-            instance_command(state, name, "delete-volume", out).await
+            instance_command(state, name, InstanceAction::DeleteVolume, out).await
         }
         ServerCommand::Trust { name, fingerprint } => {
             let server = state.open_server(&name)?;
@@ -323,19 +331,49 @@ async fn update_image(
     Ok(())
 }
 
+/// What `server start|stop|terminate|state|delete-volume` does to an AWS
+/// server's machines.
+#[derive(Debug, Clone, Copy)]
+enum InstanceAction {
+    /// Start the server instance (creating it if needed).
+    Start,
+    /// Stop the server instance.
+    Stop,
+    /// Terminate the server instance.
+    Terminate,
+    /// Say the server instance's state.
+    State,
+    /// Terminate every instance and delete the volume.
+    DeleteVolume,
+}
+
+impl InstanceAction {
+    /// The `server` subcommand that asks for it.
+    fn command(self) -> &'static str {
+        match self {
+            InstanceAction::Start => "start",
+            InstanceAction::Stop => "stop",
+            InstanceAction::Terminate => "terminate",
+            InstanceAction::State => "state",
+            InstanceAction::DeleteVolume => "delete-volume",
+        }
+    }
+}
+
 /// `server start|stop|terminate|state|delete-volume` of an AWS server.
 async fn instance_command(
     state: &State,
     name: Option<String>,
-    action: &'static str,
+    action: InstanceAction,
     out: &Output,
 ) -> MagicResult {
     let server = state.server(&ServerArg { server: name })?;
     if server.aws().is_none() {
         return Err(MagicError::Usage(format!(
-            "server {} is {}: `server {action}` is for AWS servers",
+            "server {} is {}: `server {}` is for AWS servers",
             server.name(),
-            server.config().kind()
+            server.config().kind(),
+            action.command()
         )));
     }
     let progress = progress_to(out);
@@ -343,7 +381,7 @@ async fn instance_command(
     let message = blocking(move || {
         let aws = worker.aws().context("not an AWS server")?;
         Ok(match action {
-            "start" => {
+            InstanceAction::Start => {
                 let instance = aws.start(&progress)?;
                 format!(
                     "Server instance {} of {} is running",
@@ -351,7 +389,7 @@ async fn instance_command(
                     worker.name()
                 )
             }
-            "stop" => match aws.stop(&progress)? {
+            InstanceAction::Stop => match aws.stop(&progress)? {
                 Some(instance) if matches!(instance.state.as_str(), "stopping" | "stopped") => {
                     format!(
                         "Server instance {} is {} already (the volume stays)",
@@ -366,11 +404,11 @@ async fn instance_command(
                 }
                 None => "No server instance exists".into(),
             },
-            "terminate" => match aws.terminate(&progress)? {
+            InstanceAction::Terminate => match aws.terminate(&progress)? {
                 Some(id) => format!("Terminated server instance {id} (the volume stays)"),
                 None => "No server instance exists".into(),
             },
-            "delete-volume" => {
+            InstanceAction::DeleteVolume => {
                 let ids = aws.delete_volume(&progress)?;
                 format!(
                     "Deleted volume {} of {}{}",
@@ -383,11 +421,13 @@ async fn instance_command(
                     }
                 )
             }
-            _ => format!("Server instance of {}: {}", worker.name(), aws.state()?),
+            InstanceAction::State => {
+                format!("Server instance of {}: {}", worker.name(), aws.state()?)
+            }
         })
     })
     .await?;
-    if action == "delete-volume" {
+    if let InstanceAction::DeleteVolume = action {
         state.registry().remove(server.name())?;
         state.close_server(server.name());
     }
