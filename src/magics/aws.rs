@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::cli::{AwsCommand, JobCommand};
+use super::offload::{blocking, progress_to};
 use super::state::State;
-use super::watch::{blocking, progress_to};
 use super::{MagicError, MagicResult, Output, render};
 use crate::crimpl::aws::account::Account;
 use crate::crimpl::aws::cost::Charge;

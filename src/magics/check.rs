@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::cli::ServerArg;
+use super::offload::blocking;
 use super::state::State;
-use super::watch::blocking;
 use super::{MagicError, MagicResult, Output, View, render};
 use crate::crimpl::check::{self, Outcome, Step};
 

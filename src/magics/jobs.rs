@@ -7,11 +7,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::cli::{FetchArgs, JobArgs, LogArgs, RunArgs, ServerArg, SubmitArgs, WaitArgs};
+use super::offload::{blocking, progress_to};
 use super::state::State;
 use super::utf8::Utf8Stream;
-use super::watch::{
-    LOG_CHUNK, Watch, blocking, display_id, progress_to, watch, watch_in_background,
-};
+use super::watch::{LOG_CHUNK, Watch, display_id, watch, watch_in_background};
 use super::{Cancel, MagicError, MagicResult, Output, StreamName, render};
 use crate::crimpl::scripts::LogKind;
 use crate::crimpl::slurm::SlurmOptions;

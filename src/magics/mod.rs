@@ -17,6 +17,7 @@ mod job_displays;
 mod jobs;
 mod login_prompts;
 mod numbers;
+mod offload;
 mod render;
 mod servers;
 mod state;

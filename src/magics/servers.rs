@@ -4,8 +4,8 @@ use anyhow::Context;
 
 use super::check;
 use super::cli::{NewArgs, NewAwsArgs, NewServer, ServerArg, ServerCommand};
+use super::offload::{blocking, progress_to};
 use super::state::{DEFAULT_SERVER, State};
-use super::watch::{blocking, progress_to};
 use super::{MagicError, MagicResult, Output, render};
 use crate::crimpl::aws::{AwsConfig, Ec2, InstanceSettings};
 use crate::crimpl::config::DEFAULT_DIRECTORY;

@@ -8,30 +8,15 @@ use std::time::Duration;
 
 use super::cli::UnwatchArgs;
 use super::job_displays::JobDisplays;
+use super::offload::blocking;
 use super::state::State;
 use super::utf8::Utf8Stream;
 use super::{Cancel, MagicError, MagicResult, Output, StreamName};
 use crate::crimpl::scripts::LogKind;
 use crate::crimpl::{EngineError, JobRecord, JobStatus, Server};
 
-/// Run blocking engine work off the async runtime.
-pub async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> Result<T, MagicError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| MagicError::Crimpl(anyhow::anyhow!("engine task failed: {e}")))?
-        .map_err(MagicError::Crimpl)
-}
-
 /// The most bytes of a job's log read (and shown) in one piece.
 pub const LOG_CHUNK: u64 = 4 << 20;
-
-/// A progress callback that prints each line into the cell.
-pub fn progress_to(out: &Output) -> impl Fn(&str) + Send + Sync + 'static {
-    let out = out.clone();
-    move |line: &str| out.stream(StreamName::Stdout, &format!("{line}\n"))
-}
 
 /// Poll interval growing from `first` to at most `max` while nothing changes.
 struct Backoff {
