@@ -7,7 +7,7 @@ use super::cli::{NewArgs, NewAwsArgs, NewServer, ServerArg, ServerCommand};
 use super::offload::{blocking, progress_to};
 use super::state::{DEFAULT_SERVER, State};
 use super::{MagicError, MagicResult, Output, render};
-use crate::crimpl::aws::{AwsConfig, Ec2, InstanceSettings};
+use crate::crimpl::aws::{AwsConfig, InstanceSettings};
 use crate::crimpl::config::DEFAULT_DIRECTORY;
 use crate::crimpl::transport::SshTarget;
 use crate::crimpl::{ServerConfig, scripts};
@@ -199,8 +199,13 @@ async fn create(state: &State, new: NewArgs, out: &Output) -> MagicResult {
             let region = args.region.clone();
             let settings = instance_settings(args)?;
             let config = blocking(move || {
-                let ec2 = Ec2::in_region(region.as_deref())?;
-                AwsConfig::create(&ec2, &volume_name, volume_size, settings, &progress)
+                AwsConfig::create(
+                    region.as_deref(),
+                    &volume_name,
+                    volume_size,
+                    settings,
+                    &progress,
+                )
             })
             .await?;
             (name, ServerConfig::Aws(config))

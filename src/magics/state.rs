@@ -152,7 +152,7 @@ impl State {
             && aws.region.is_none()
         {
             // Saved before regions were: the kernel's region is saved now, and used ever after.
-            aws.region = Some(crate::crimpl::aws::Ec2::from_environment()?.region());
+            aws.region = Some(crate::crimpl::aws::region::current()?);
             self.registry().add(name, config.clone(), true)?;
         }
         let server = Arc::new(Server::open(name, config)?);
