@@ -19,6 +19,8 @@ mod login_prompts;
 mod numbers;
 mod offload;
 mod render;
+mod server_instances;
+mod server_new;
 mod servers;
 mod state;
 mod utf8;
