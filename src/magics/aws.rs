@@ -3,18 +3,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use super::cli::{AwsCommand, JobCommand};
-use super::context::Magics;
-use super::watch::{blocking, progress_to};
+use super::offload::{blocking, progress_to};
+use super::state::State;
 use super::{MagicError, MagicResult, Output, render};
-use crate::crimpl::aws::cost::{self, Charge};
-use crate::crimpl::aws::{self, Ec2, Instance, Volume, prices, region};
+use crate::crimpl::aws::account::Account;
+use crate::crimpl::aws::cost::Charge;
+use crate::crimpl::aws::{self, Instance, Volume, prices};
 use crate::crimpl::{Server, layout};
 
 /// Run a `job` subcommand on an AWS server.
-pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicResult {
+pub async fn job(state: &State, command: JobCommand, out: &Output) -> MagicResult {
     let (server_arg, job) = match &command {
         JobCommand::Create { server, job, .. } => (server.clone(), job.clone()),
         JobCommand::Start(args)
@@ -22,7 +23,7 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
         | JobCommand::Terminate(args)
         | JobCommand::State(args) => (args.server.clone(), args.job.clone()),
     };
-    let server = magics.server(&server_arg)?;
+    let server = state.server(&server_arg)?;
     if server.aws().is_none() {
         return Err(MagicError::Usage(format!(
             "server {} is {}: `job` commands manage AWS job instances",
@@ -32,10 +33,10 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
     }
     let job = match (&command, job) {
         (JobCommand::Create { .. }, None) => layout::job_name_now(),
-        (_, job) => magics.job_name(&server, &job)?,
+        (_, job) => state.job_name(&server, &job)?,
     };
     layout::validate_job_name(&job)?;
-    magics.set_latest_job(&server, &job);
+    state.set_latest_job(&server, &job);
     if let JobCommand::Create {
         nprocs,
         instance_type,
@@ -50,16 +51,12 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
                 .config()
                 .job_type(*nprocs)?,
         };
-        magics.plan_job_instance(&server, &job, &instance_type);
+        state.plan_job_instance(&server, &job, &instance_type);
     }
     let progress = progress_to(out);
     let worker = server.clone();
     let message = blocking(move || {
         let aws = worker.aws().context("not an AWS server")?;
-        let instance = || {
-            aws.job_instance(&job)?
-                .with_context(|| format!("job {job} has no instance on server {}", worker.name()))
-        };
         Ok(match command {
             JobCommand::Create {
                 nprocs,
@@ -81,18 +78,15 @@ pub async fn job(magics: &Magics, command: JobCommand, out: &Output) -> MagicRes
                 }
             }
             JobCommand::Start(_) => {
-                let found = instance()?;
-                aws.ec2().start_and_wait(&found.id, &progress)?;
+                let found = aws.resume_job_instance(&job, &progress)?;
                 format!("Job {job}'s instance {} runs", found.id)
             }
             JobCommand::Stop(_) => {
-                let found = instance()?;
-                aws.ec2().stop_when_running(&found.id, &progress)?;
+                let found = aws.stop_job_instance(&job, &progress)?;
                 format!("Stopping job {job}'s instance {}", found.id)
             }
             JobCommand::Terminate(_) => {
-                let found = instance()?;
-                aws.ec2().terminate(std::slice::from_ref(&found.id), &progress)?;
+                let found = aws.terminate_job_instance(&job, &progress)?;
                 format!("Terminated job {job}'s instance {}", found.id)
             }
             JobCommand::State(_) => match aws.job_instance(&job)? {
@@ -125,43 +119,21 @@ pub async fn account(command: AwsCommand, out: &Output) -> MagicResult {
             | AwsCommand::DeleteAllVolumes { regions, .. }
             | AwsCommand::Cost { regions } => regions.coverage(),
         };
-        let clients = coverage.clients()?;
-        let names: Vec<String> = clients.iter().map(Ec2::region).collect();
-        let covered = region::covered(&names);
+        let account = Account::covering(&coverage)?;
+        let covered = account.covered();
         Ok(match command {
-            AwsCommand::Instances { .. } => {
-                instances_view(&region::each_region(&clients, |ec2| ec2.instances(None))?, &covered)
-            }
-            AwsCommand::Volumes { .. } => {
-                volumes_view(&region::each_region(&clients, |ec2| ec2.volumes(None))?, &covered)
-            }
+            AwsCommand::Instances { .. } => instances_view(&account.instances()?, &covered),
+            AwsCommand::Volumes { .. } => volumes_view(&account.volumes()?, &covered),
             AwsCommand::Terminate { instance_id, .. } => {
-                let found = region::each_region(&clients, |ec2| {
-                    Ok(ec2.instances(None)?.iter().any(|i| i.id == instance_id))
-                })?;
-                let Some(ec2) = clients.iter().zip(found).find(|(_, (_, has))| *has).map(|(ec2, _)| ec2) else {
-                    bail!("{instance_id} is not a running crimpl instance in {covered} (%crimpl aws instances --all-regions lists them)");
-                };
-                ec2.terminate(std::slice::from_ref(&instance_id), &progress)?;
-                render::message(&format!("Terminated {instance_id} in {}", ec2.region()))
+                let region = account.terminate(&instance_id, &progress)?;
+                render::message(&format!("Terminated {instance_id} in {region}"))
             }
             AwsCommand::DeleteVolume { volume_id, .. } => {
-                let found = region::each_region(&clients, |ec2| {
-                    Ok(ec2.volumes(None)?.iter().any(|v| v.id == volume_id))
-                })?;
-                let Some(ec2) = clients.iter().zip(found).find(|(_, (_, has))| *has).map(|(ec2, _)| ec2) else {
-                    bail!("{volume_id} is not a crimpl volume in {covered} (%crimpl aws volumes --all-regions lists them)");
-                };
-                ec2.delete_volume_when_free(&volume_id, &progress)?;
-                render::message(&format!("Deleted {volume_id} in {}", ec2.region()))
+                let region = account.delete_volume(&volume_id, &progress)?;
+                render::message(&format!("Deleted {volume_id} in {region}"))
             }
             AwsCommand::TerminateAll { .. } => {
-                let mut ended = Vec::new();
-                for ec2 in &clients {
-                    let ids: Vec<String> = ec2.instances(None)?.into_iter().map(|i| i.id).collect();
-                    ec2.terminate(&ids, &progress)?;
-                    ended.extend(ids);
-                }
+                let ended = account.terminate_all(&progress)?;
                 render::message(&format!(
                     "Terminated {} crimpl instance(s) in {covered}: {}",
                     ended.len(),
@@ -169,22 +141,14 @@ pub async fn account(command: AwsCommand, out: &Output) -> MagicResult {
                 ))
             }
             AwsCommand::DeleteAllVolumes { .. } => {
-                let mut deleted = Vec::new();
-                for ec2 in &clients {
-                    let ids: Vec<String> = ec2.instances(None)?.into_iter().map(|i| i.id).collect();
-                    ec2.terminate(&ids, &progress)?;
-                    for volume in ec2.volumes(None)? {
-                        ec2.delete_volume_when_free(&volume.id, &progress)?;
-                        deleted.push(volume.id);
-                    }
-                }
+                let deleted = account.delete_all_volumes(&progress)?;
                 render::message(&format!(
                     "Deleted {} crimpl volume(s) in {covered}: {}",
                     deleted.len(),
                     deleted.join(" ")
                 ))
             }
-            AwsCommand::Cost { .. } => cost_view(&region::each_region(&clients, cost::charges)?, &covered),
+            AwsCommand::Cost { .. } => cost_view(&account.charges()?, &covered),
         })
     })
     .await?;

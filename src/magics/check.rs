@@ -4,15 +4,15 @@
 use std::time::Duration;
 
 use super::cli::ServerArg;
-use super::context::Magics;
-use super::watch::blocking;
+use super::offload::blocking;
+use super::state::State;
 use super::{MagicError, MagicResult, Output, View, render};
 use crate::crimpl::check::{self, Outcome, Step};
 
 /// Check server `name` (default: the one a command without `--server` uses).
-pub async fn run(magics: &Magics, name: Option<String>, out: &Output) -> MagicResult {
-    let name = magics.server_name(&ServerArg { server: name })?;
-    let config = magics.server_config(&name)?;
+pub async fn run(state: &State, name: Option<String>, out: &Output) -> MagicResult {
+    let name = state.server_name(&ServerArg { server: name })?;
+    let config = state.server_config(&name)?;
     let caption = format!("Check of server {name} ({})", config.kind());
     let display_id = format!("crimpl-check-{}", uuid::Uuid::new_v4());
     out.display(&view(&caption, &[], true), Some(&display_id));

@@ -2,7 +2,7 @@
 //! notebook's `%crimpl env` variables over the kernel's environment.
 
 use super::MagicError;
-use super::env::Variables;
+use super::variables::Variables;
 
 /// Replace variables in `line` (`$$` is a literal `$`); an unset variable
 /// without a default is an error.

@@ -7,8 +7,8 @@ use proptest::prelude::*;
 
 use super::cli::{MagicLine, parse};
 use super::complete::{complete, help_for};
-use super::env::Variables;
 use super::expand::expand_variables;
+use super::variables::Variables;
 
 /// Every command path of the grammar with the long options it takes.
 fn grammar() -> Vec<(Vec<String>, Vec<String>)> {

@@ -7,11 +7,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::cli::{FetchArgs, JobArgs, LogArgs, RunArgs, ServerArg, SubmitArgs, WaitArgs};
-use super::context::Magics;
+use super::offload::{blocking, progress_to};
+use super::state::State;
 use super::utf8::Utf8Stream;
-use super::watch::{
-    LOG_CHUNK, Watch, blocking, display_id, progress_to, watch, watch_in_background,
-};
+use super::watch::{LOG_CHUNK, Watch, display_id, watch, watch_in_background};
 use super::{Cancel, MagicError, MagicResult, Output, StreamName, render};
 use crate::crimpl::scripts::LogKind;
 use crate::crimpl::slurm::SlurmOptions;
@@ -22,14 +21,14 @@ const RUN_OUTPUT_CHUNKS: usize = 16;
 
 /// `%%crimpl run`: run the body in the server directory, streaming its output.
 pub async fn run_script(
-    magics: &Magics,
+    state: &State,
     args: RunArgs,
     body: &str,
     out: &Output,
     cancel: &Cancel,
 ) -> MagicResult {
-    let server = magics.server(&args.server)?;
-    let files = local_paths(magics, &args.files);
+    let server = state.server(&args.server)?;
+    let files = local_paths(state, &args.files);
     if args.trial_run {
         let plan = server.plan_run(body, &files)?;
         out.display(&render::plan("run", &plan), None);
@@ -105,19 +104,19 @@ pub async fn run_script(
 
 /// `%%crimpl submit`: create and start a job; its status updates live.
 pub async fn submit(
-    magics: &Magics,
+    state: &State,
     args: SubmitArgs,
     body: &str,
     out: &Output,
     cancel: &Cancel,
 ) -> MagicResult {
-    let server = magics.server(&args.server)?;
+    let server = state.server(&args.server)?;
     if let Some(job) = &args.job {
         crate::crimpl::layout::validate_job_name(job)?;
     }
     let options = SubmitOptions {
         job: args.job.clone(),
-        files: local_paths(magics, &args.files),
+        files: local_paths(state, &args.files),
         nprocs: args.nprocs,
         slurm: SlurmOptions {
             walltime: args.walltime.clone(),
@@ -132,7 +131,7 @@ pub async fn submit(
             .instance_type
             .clone()
             .or_else(|| match (&args.job, args.nprocs) {
-                (Some(job), None) => magics.planned_job_instance(&server, job),
+                (Some(job), None) => state.planned_job_instance(&server, job),
                 _ => None,
             }),
         keep_instance: args.keep_instance,
@@ -149,8 +148,8 @@ pub async fn submit(
     let submitter = server.clone();
     let progress = progress_to(out);
     let job = blocking(move || submitter.submit(&script, &options, &progress)).await?;
-    magics.set_latest_job(&server, &job);
-    let displays = magics.job_displays();
+    state.set_latest_job(&server, &job);
+    let displays = state.job_displays();
     // Watched from the start, so that the first display says so.
     let _watching = displays.foreground(server.name(), &job);
     displays.add(
@@ -173,7 +172,7 @@ pub async fn submit(
         );
     }
     // Keep the job's displays current while the user goes on.
-    watch_in_background(magics, server, &job, out.clone());
+    watch_in_background(state, server, &job, out.clone());
     Ok(())
 }
 
@@ -183,12 +182,12 @@ fn starting(job: &str) -> JobRecord {
 }
 
 /// `%crimpl jobs`.
-pub async fn list(magics: &Magics, args: &ServerArg, out: &Output) -> MagicResult {
-    let server = magics.server(args)?;
+pub async fn list(state: &State, args: &ServerArg, out: &Output) -> MagicResult {
+    let server = state.server(args)?;
     let reader = server.clone();
     let records = blocking(move || reader.jobs()).await?;
-    magics.remember_jobs(&server, records.iter().map(|r| r.name.clone()));
-    let displays = magics.job_displays();
+    state.remember_jobs(&server, records.iter().map(|r| r.name.clone()));
+    let displays = state.job_displays();
     for record in &records {
         displays.seen(server.name(), record);
     }
@@ -197,28 +196,28 @@ pub async fn list(magics: &Magics, args: &ServerArg, out: &Output) -> MagicResul
 }
 
 /// `%crimpl status [JOB]`.
-pub async fn status(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult {
-    let server = magics.server(&args.server)?;
-    let job = magics.job_name(&server, &args.job)?;
+pub async fn status(state: &State, args: &JobArgs, out: &Output) -> MagicResult {
+    let server = state.server(&args.server)?;
+    let job = state.job_name(&server, &args.job)?;
     let reader = server.clone();
     let name = job.clone();
     let record = blocking(move || reader.job(&name)).await?;
-    magics.set_latest_job(&server, &job);
-    let displays = magics.job_displays();
+    state.set_latest_job(&server, &job);
+    let displays = state.job_displays();
     displays.seen(server.name(), &record);
     displays.add(server.name(), &record, &display_id(&server, &job), out);
     Ok(())
 }
 
 /// `%crimpl wait [JOB]`.
-pub async fn wait(magics: &Magics, args: WaitArgs, out: &Output, cancel: &Cancel) -> MagicResult {
-    let server = magics.server(&args.job.server)?;
-    let job = magics.job_name(&server, &args.job.job)?;
+pub async fn wait(state: &State, args: WaitArgs, out: &Output, cancel: &Cancel) -> MagicResult {
+    let server = state.server(&args.job.server)?;
+    let job = state.job_name(&server, &args.job.job)?;
     let reader = server.clone();
     let name = job.clone();
     let record = blocking(move || reader.job(&name)).await?;
-    magics.set_latest_job(&server, &job);
-    let displays = magics.job_displays();
+    state.set_latest_job(&server, &job);
+    let displays = state.job_displays();
     let _watching = displays.foreground(server.name(), &job);
     displays.seen(server.name(), &record);
     displays.add(server.name(), &record, &display_id(&server, &job), out);
@@ -251,9 +250,9 @@ fn finish_wait(ended: Option<JobRecord>, job: &str) -> MagicResult {
 }
 
 /// `%crimpl log [JOB]`.
-pub async fn log(magics: &Magics, args: LogArgs, out: &Output, cancel: &Cancel) -> MagicResult {
-    let server = magics.server(&args.job.server)?;
-    let job = magics.job_name(&server, &args.job.job)?;
+pub async fn log(state: &State, args: LogArgs, out: &Output, cancel: &Cancel) -> MagicResult {
+    let server = state.server(&args.job.server)?;
+    let job = state.job_name(&server, &args.job.job)?;
     if args.slurm && server.config().kind() != "slurm" {
         return Err(MagicError::Usage(format!(
             "--slurm only applies to slurm servers; server {} is a {} server",
@@ -272,7 +271,7 @@ pub async fn log(magics: &Magics, args: LogArgs, out: &Output, cancel: &Cancel) 
     let reader = server.clone();
     let name = job.clone();
     let record = blocking(move || reader.job(&name)).await?;
-    let displays = magics.job_displays();
+    let displays = state.job_displays();
     let _watching = displays.foreground(server.name(), &job);
     displays.seen(server.name(), &record);
     displays.add(server.name(), &record, &display_id(&server, &job), out);
@@ -330,9 +329,9 @@ async fn print_log(
 const LS_ROWS: usize = 1000;
 
 /// `%crimpl ls [JOB]`.
-pub async fn ls(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult {
-    let server = magics.server(&args.server)?;
-    let job = magics.job_name(&server, &args.job)?;
+pub async fn ls(state: &State, args: &JobArgs, out: &Output) -> MagicResult {
+    let server = state.server(&args.server)?;
+    let job = state.job_name(&server, &args.job)?;
     let reader = server.clone();
     let name = job.clone();
     let listing = blocking(move || reader.ls(&name, Some(LS_ROWS), false)).await?;
@@ -341,13 +340,13 @@ pub async fn ls(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult {
 }
 
 /// `%crimpl fetch [JOB] [PATH...]`.
-pub async fn fetch(magics: &Magics, args: FetchArgs, out: &Output) -> MagicResult {
-    let server = magics.server(&args.server)?;
-    let job = magics.job_name(&server, &args.job)?;
+pub async fn fetch(state: &State, args: FetchArgs, out: &Output) -> MagicResult {
+    let server = state.server(&args.server)?;
+    let job = state.job_name(&server, &args.job)?;
     let target = match &args.to {
         Some(to) if to.is_absolute() => to.clone(),
-        Some(to) => magics.working_dir().join(to),
-        None => magics.working_dir().clone(),
+        Some(to) => state.working_dir().join(to),
+        None => state.working_dir().clone(),
     };
     let reader = server.clone();
     let name = job.clone();
@@ -376,9 +375,9 @@ pub async fn fetch(magics: &Magics, args: FetchArgs, out: &Output) -> MagicResul
 }
 
 /// `%crimpl kill [JOB]`.
-pub async fn kill(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult {
-    let server = magics.server(&args.server)?;
-    let job = magics.job_name(&server, &args.job)?;
+pub async fn kill(state: &State, args: &JobArgs, out: &Output) -> MagicResult {
+    let server = state.server(&args.server)?;
+    let job = state.job_name(&server, &args.job)?;
     let killer = server.clone();
     let name = job.clone();
     let (outcome, record) = blocking(move || {
@@ -386,7 +385,7 @@ pub async fn kill(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult 
         Ok((outcome, killer.job(&name)?))
     })
     .await?;
-    magics.job_displays().seen(server.name(), &record);
+    state.job_displays().seen(server.name(), &record);
     if let Some(note) = outcome.nothing_signalled(&job) {
         out.stream(StreamName::Stdout, &format!("{note}\n"));
     }
@@ -395,14 +394,14 @@ pub async fn kill(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult 
 }
 
 /// `%crimpl resubmit [JOB]`.
-pub async fn resubmit(magics: &Magics, args: &JobArgs, out: &Output) -> MagicResult {
-    let server = magics.server(&args.server)?;
-    let job = magics.job_name(&server, &args.job)?;
+pub async fn resubmit(state: &State, args: &JobArgs, out: &Output) -> MagicResult {
+    let server = state.server(&args.server)?;
+    let job = state.job_name(&server, &args.job)?;
     let submitter = server.clone();
     let name = job.clone();
     blocking(move || submitter.resubmit(&name, false)).await?;
-    magics.set_latest_job(&server, &job);
-    let displays = magics.job_displays();
+    state.set_latest_job(&server, &job);
+    let displays = state.job_displays();
     let _watching = displays.foreground(server.name(), &job);
     displays.seen(server.name(), &starting(&job));
     displays.add(
@@ -411,19 +410,19 @@ pub async fn resubmit(magics: &Magics, args: &JobArgs, out: &Output) -> MagicRes
         &display_id(&server, &job),
         out,
     );
-    watch_in_background(magics, server, &job, out.clone());
+    watch_in_background(state, server, &job, out.clone());
     Ok(())
 }
 
 /// `--files` relative to the notebook's directory.
-fn local_paths(magics: &Magics, files: &[PathBuf]) -> Vec<PathBuf> {
+fn local_paths(state: &State, files: &[PathBuf]) -> Vec<PathBuf> {
     files
         .iter()
         .map(|f| {
             if f.is_absolute() {
                 f.clone()
             } else {
-                magics.working_dir().join(f)
+                state.working_dir().join(f)
             }
         })
         .collect()

@@ -8,7 +8,7 @@ mod cell;
 mod check;
 mod cli;
 mod complete;
-mod context;
+mod dispatch;
 mod env;
 mod expand;
 #[cfg(test)]
@@ -17,9 +17,14 @@ mod job_displays;
 mod jobs;
 mod login_prompts;
 mod numbers;
+mod offload;
 mod render;
+mod server_instances;
+mod server_new;
 mod servers;
+mod state;
 mod utf8;
+mod variables;
 mod watch;
 
 use std::sync::Arc;
@@ -30,7 +35,7 @@ use crate::crimpl::EngineError;
 
 pub use cell::{CellPart, is_magic_line, split_cell};
 pub use complete::Completion;
-pub use context::Magics;
+pub use dispatch::Magics;
 
 /// Which output stream text goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,31 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cli::UnwatchArgs;
-use super::context::Magics;
 use super::job_displays::JobDisplays;
+use super::offload::blocking;
+use super::state::State;
 use super::utf8::Utf8Stream;
 use super::{Cancel, MagicError, MagicResult, Output, StreamName};
 use crate::crimpl::scripts::LogKind;
 use crate::crimpl::{EngineError, JobRecord, JobStatus, Server};
 
-/// Run blocking engine work off the async runtime.
-pub async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> Result<T, MagicError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| MagicError::Crimpl(anyhow::anyhow!("engine task failed: {e}")))?
-        .map_err(MagicError::Crimpl)
-}
-
 /// The most bytes of a job's log read (and shown) in one piece.
 pub const LOG_CHUNK: u64 = 4 << 20;
-
-/// A progress callback that prints each line into the cell.
-pub fn progress_to(out: &Output) -> impl Fn(&str) + Send + Sync + 'static {
-    let out = out.clone();
-    move |line: &str| out.stream(StreamName::Stdout, &format!("{line}\n"))
-}
 
 /// Poll interval growing from `first` to at most `max` while nothing changes.
 struct Backoff {
@@ -140,8 +125,8 @@ fn gone(watch: &Watch) -> MagicError {
 
 /// Watch `job` in the background until it ends, is deleted, or is unwatched
 /// (`%crimpl unwatch`, kernel shutdown); its displays say which.
-pub fn watch_in_background(magics: &Magics, server: Arc<Server>, job: &str, out: Output) {
-    let displays = magics.job_displays();
+pub fn watch_in_background(state: &State, server: Arc<Server>, job: &str, out: Output) {
+    let displays = state.job_displays();
     let Some(cancel) = displays.start_background(server.name(), job) else {
         return; // already watched
     };
@@ -164,14 +149,14 @@ pub fn watch_in_background(magics: &Magics, server: Arc<Server>, job: &str, out:
 }
 
 /// `%crimpl unwatch [JOB] [--all]`: stop background watchers; jobs go on.
-pub fn unwatch(magics: &Magics, args: &UnwatchArgs, out: &Output) -> MagicResult {
+pub fn unwatch(state: &State, args: &UnwatchArgs, out: &Output) -> MagicResult {
     let reason = "stopped by %crimpl unwatch";
     let stopped = if args.all {
-        magics.job_displays().stop(None, reason)
+        state.job_displays().stop(None, reason)
     } else {
-        let server = magics.server(&args.server)?;
-        let job = magics.job_name(&server, &args.job)?;
-        magics
+        let server = state.server(&args.server)?;
+        let job = state.job_name(&server, &args.job)?;
+        state
             .job_displays()
             .stop(Some((server.name(), &job)), reason)
     };

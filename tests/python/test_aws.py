@@ -153,6 +153,29 @@ def test_job_create_chooses_the_instance_a_later_submit_uses(aws_kernel, cloud):
     assert moto.live_instances() == []
 
 
+def test_job_instance_actions_by_job_name(aws_kernel, cloud):
+    """`job stop|start|terminate` act on the job's own instance through the server;
+    a job without an instance is NotFound, and nothing else is touched."""
+    moto, _ = cloud
+    created = aws_kernel.execute("%crimpl job create --job held --start", timeout=120)
+    assert created.ok, created.error
+    (instance,) = moto.live_instances()
+    steps = {
+        "%crimpl job stop held": f"Stopping job held's instance {instance['InstanceId']}",
+        "%crimpl job start held": f"Job held's instance {instance['InstanceId']} runs",
+        "%crimpl job terminate held": f"Terminated job held's instance {instance['InstanceId']}",
+        "%crimpl job state held": "Job held: no instance",
+    }
+    for step, said in steps.items():
+        result = aws_kernel.execute(step, timeout=120)
+        assert result.ok, f"{step}: {result.error}"
+        assert said in result.text, f"{step}: {result.text}"
+    assert moto.live_instances() == []
+    gone = aws_kernel.execute("%crimpl job terminate held")
+    assert not gone.ok and "NotFound: " in gone.text and "job held has no instance" in gone.error
+    assert len(server_volume(moto, aws_kernel.server_name)) == 1
+
+
 def test_kernel_shutdown_names_the_instances_still_running(aws_kernel, cloud, tmp_path):
     moto, sshd = cloud
     env = kernel_env(tmp_path / "other-config", home=sshd.home)

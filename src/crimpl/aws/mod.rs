@@ -3,11 +3,13 @@
 //! by processor count. Only one instance holds the volume at a time. The
 //! data plane is the SSH transport; this module manages the machines.
 
+pub mod account;
 mod bootstrap;
 pub mod cost;
 mod ec2;
 pub mod image;
 mod instance_types;
+mod job_instances;
 mod last_known;
 pub mod lifetime;
 mod network;
@@ -120,9 +122,10 @@ fn default_margin_minutes() -> u32 {
 
 impl AwsConfig {
     /// Find the server's volume by its name tag, or create one of
-    /// `volume_size` GiB in the subnet's zone.
+    /// `volume_size` GiB in the subnet's zone, in `region` (`None`: the
+    /// standard chain's).
     pub fn create(
-        ec2: &Ec2,
+        region: Option<&str>,
         name: &str,
         volume_size: i32,
         mut instances: InstanceSettings,
@@ -143,6 +146,7 @@ impl AwsConfig {
         if !std::path::Path::new(&instances.key_file).exists() {
             bail!("key file {} does not exist", instances.key_file);
         }
+        let ec2 = &Ec2::in_region(region)?;
         let zone = network::check(ec2, &instances, progress)?;
         let choice = offerings::choose(&zone, &ec2.zone_offerings(&zone)?)?;
         for note in &choice.notes {
@@ -286,11 +290,6 @@ impl AwsServer {
             connection: Mutex::new(None),
             architectures: Mutex::new(HashMap::new()),
         })
-    }
-
-    /// The EC2 API.
-    pub fn ec2(&self) -> &Ec2 {
-        &self.ec2
     }
 
     /// The server's settings.

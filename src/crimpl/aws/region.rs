@@ -39,6 +39,11 @@ impl Coverage {
     }
 }
 
+/// The standard chain's region (`AWS_REGION`, the profile's).
+pub fn current() -> anyhow::Result<String> {
+    Ok(Ec2::from_environment()?.region())
+}
+
 /// `survey` in each region of `clients`, all at once (a region's calls take
 /// the same time whatever their number); the first failure names its region.
 pub fn each_region<T: Send>(

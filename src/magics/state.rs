@@ -1,19 +1,16 @@
-//! The magics' per-kernel state (current server, latest job, open servers)
-//! and the dispatch of a parsed magic line to its command.
+//! The magics' per-kernel state: the registry, the working directory, the
+//! current server, this kernel's latest and known jobs, its open servers,
+//! planned instances, variables and job displays. Command handlers take it;
+//! it imports no handler.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::cli::{Command, Parsed, ServerArg, parse, takes_body};
-use super::complete::{self, Completion};
-use super::env::Variables;
-use super::expand::expand_variables;
+use super::MagicError;
+use super::cli::ServerArg;
 use super::job_displays::JobDisplays;
-use super::login_prompts::CellPrompter;
-use super::{
-    Cancel, CellInput, MagicError, MagicResult, Output, StreamName, aws, env, jobs, servers, watch,
-};
+use super::variables::Variables;
 use crate::crimpl::config::DEFAULT_DIRECTORY;
 use crate::crimpl::{EngineError, Registry, Server, ServerConfig, suggest};
 use anyhow::Context;
@@ -22,17 +19,18 @@ use anyhow::Context;
 /// always there (a server made with this name takes its place).
 pub const DEFAULT_SERVER: &str = "local";
 
-/// The `%crimpl` interpreter of one kernel.
-pub struct Magics {
+/// What the `%crimpl` commands of one kernel share.
+pub struct State {
     registry: Registry,
     working_dir: PathBuf,
-    state: Mutex<State>,
+    remembered: Mutex<Remembered>,
     variables: Mutex<Variables>,
     displays: Arc<JobDisplays>,
 }
 
+/// What this kernel remembers between cells.
 #[derive(Default)]
-struct State {
+struct Remembered {
     current_server: Option<String>,
     /// The latest job this kernel submitted or named: (server, job).
     latest_job: Option<(String, String)>,
@@ -43,19 +41,19 @@ struct State {
     planned_instances: HashMap<(String, String), String>,
 }
 
-impl Magics {
-    /// Magics using `registry`, fetching into `working_dir` by default.
+impl State {
+    /// State using `registry`, fetching into `working_dir` by default.
     pub fn new(registry: Registry, working_dir: PathBuf) -> Self {
         Self {
             registry,
             working_dir,
-            state: Mutex::default(),
+            remembered: Mutex::default(),
             variables: Mutex::default(),
             displays: Arc::default(),
         }
     }
 
-    /// Magics for this process: the user's registry and the current directory.
+    /// State for this process: the user's registry and the current directory.
     pub fn from_environment() -> anyhow::Result<Self> {
         Ok(Self::new(
             Registry::from_environment()?,
@@ -71,82 +69,6 @@ impl Magics {
     /// The notebook's working directory.
     pub fn working_dir(&self) -> &PathBuf {
         &self.working_dir
-    }
-
-    /// Run one magic: `line` is what follows `%crimpl`/`%%crimpl`, `body`
-    /// the rest of a `%%crimpl` cell.
-    /// Login questions for connections it opens are asked through `input`.
-    pub async fn run(
-        &self,
-        line: &str,
-        body: Option<&str>,
-        out: Output,
-        input: Arc<dyn CellInput>,
-        cancel: Cancel,
-    ) -> MagicResult {
-        let _loan = crate::crimpl::transport::lend_prompter(Arc::new(CellPrompter(input)));
-        let line = expand_variables(line, &self.variables())?;
-        let (words, parsed) = match parse(&line)? {
-            Parsed::Help(help) => {
-                out.stream(StreamName::Stdout, &help);
-                return Ok(());
-            }
-            Parsed::Command { words, line } => (words, line),
-        };
-        match (&body, takes_body(&parsed.command)) {
-            (None, true) => {
-                return Err(MagicError::Usage(format!(
-                    "`{}` needs a script: write `%%crimpl {line}` on the first line of a cell, and the script below it",
-                    words[0]
-                )));
-            }
-            (Some(body), false) if !body.trim().is_empty() => {
-                return Err(MagicError::Usage(format!(
-                    "`{}` takes no cell body: use `%crimpl {line}` on a line of its own",
-                    words[0]
-                )));
-            }
-            _ => {}
-        }
-        let body = body.unwrap_or_default();
-        match parsed.command {
-            Command::Server(command) => servers::run(self, command, &out).await,
-            Command::Run(args) => jobs::run_script(self, args, body, &out, &cancel).await,
-            Command::Submit(args) => jobs::submit(self, *args, body, &out, &cancel).await,
-            Command::Jobs(args) => jobs::list(self, &args, &out).await,
-            Command::Status(args) => jobs::status(self, &args, &out).await,
-            Command::Wait(args) => jobs::wait(self, args, &out, &cancel).await,
-            Command::Log(args) => jobs::log(self, args, &out, &cancel).await,
-            Command::Ls(args) => jobs::ls(self, &args, &out).await,
-            Command::Fetch(args) => jobs::fetch(self, args, &out).await,
-            Command::Kill(args) => jobs::kill(self, &args, &out).await,
-            Command::Resubmit(args) => jobs::resubmit(self, &args, &out).await,
-            Command::Unwatch(args) => watch::unwatch(self, &args, &out),
-            Command::Job(command) => aws::job(self, command, &out).await,
-            Command::Aws(command) => aws::account(command, &out).await,
-            Command::Env(args) => env::run(self, args, &out),
-        }
-    }
-
-    /// Completions for a magic line at byte `cursor`.
-    pub fn complete(&self, line: &str, cursor: usize) -> Completion {
-        let (servers, jobs) = {
-            let state = self.lock();
-            let servers = self.server_names();
-            let jobs = state
-                .known_jobs
-                .values()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>();
-            (servers, jobs)
-        };
-        complete::complete(line, cursor, &servers, &jobs)
-    }
-
-    /// The help of the command on a magic line (for inspect / Shift-Tab).
-    pub fn inspect(&self, line: &str) -> Option<String> {
-        complete::help_for(line)
     }
 
     /// Every server's name: the remembered ones and the built-in `local`.
@@ -177,7 +99,7 @@ impl Magics {
         })
     }
 
-    /// The name of the server `arg` means: `--server`, or [`Magics::default_server`].
+    /// The name of the server `arg` means: `--server`, or [`State::default_server`].
     pub fn server_name(&self, arg: &ServerArg) -> Result<String, MagicError> {
         if let Some(name) = &arg.server {
             return Ok(name.clone());
@@ -230,7 +152,7 @@ impl Magics {
             && aws.region.is_none()
         {
             // Saved before regions were: the kernel's region is saved now, and used ever after.
-            aws.region = Some(crate::crimpl::aws::Ec2::from_environment()?.region());
+            aws.region = Some(crate::crimpl::aws::region::current()?);
             self.registry().add(name, config.clone(), true)?;
         }
         let server = Arc::new(Server::open(name, config)?);
@@ -278,17 +200,19 @@ impl Magics {
         self.remember_jobs(server, [job.to_string()]);
     }
 
-    /// Lines for the kernel's log at shutdown: crimpl instances still running
-    /// on the AWS servers this kernel used (none if it used no AWS server).
-    pub async fn shutdown_notes(&self) -> Vec<String> {
-        let servers: Vec<Arc<Server>> = self
-            .lock()
+    /// The open AWS servers of this kernel (for its shutdown notes).
+    pub fn open_aws_servers(&self) -> Vec<Arc<Server>> {
+        self.lock()
             .open
             .values()
             .filter(|s| s.aws().is_some())
             .cloned()
-            .collect();
-        aws::shutdown_notes(servers, std::time::Duration::from_secs(3)).await
+            .collect()
+    }
+
+    /// Every job name seen on any server, for completion.
+    pub fn known_job_names(&self) -> Vec<String> {
+        self.lock().known_jobs.values().flatten().cloned().collect()
     }
 
     /// The status displays of this kernel's jobs and their watchers.
@@ -338,8 +262,8 @@ impl Magics {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
+    fn lock(&self) -> std::sync::MutexGuard<'_, Remembered> {
+        self.remembered
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
