@@ -34,7 +34,6 @@ use tokio_util::sync::CancellationToken;
 use crate::crimpl::EngineError;
 
 pub use cell::{CellPart, is_magic_line, split_cell};
-pub use complete::Completion;
 pub use dispatch::Magics;
 
 /// Which output stream text goes to.

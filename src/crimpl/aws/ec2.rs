@@ -25,8 +25,8 @@ mod images;
 mod offerings;
 mod regions;
 mod waits;
-pub use billing::Disk;
-pub use describe::{DryRun, Image, Ingress, SecurityGroup, Subnet};
+
+pub use describe::{DryRun, Image};
 pub use images::{CANONICAL, noble_pattern};
 pub use waits::Progress;
 

@@ -26,10 +26,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 pub use bootstrap::{BootSystem, Bootstrap, VOLUME_MARKER};
-pub use ec2::{
-    AwsError, Disk, DryRun, Ec2, Image, Ingress, Instance, Launch, Progress, SecurityGroup, Subnet,
-    Volume, error_code,
-};
+pub use ec2::{DryRun, Ec2, Instance, Launch, Progress, Volume};
 pub use instance_types::{JOB_TYPES, SERVER_TYPE, for_nprocs};
 pub use tags::MAX_JOB_STATUSES;
 

@@ -72,11 +72,6 @@ impl SshTransport {
         transport
     }
 
-    /// The resolved target.
-    pub fn target(&self) -> &SshTarget {
-        &self.target
-    }
-
     /// Set how an unknown host key is treated from the next connection on.
     pub fn set_policy(&self, policy: HostKeyPolicy) {
         if let Ok(mut current) = self.policy.lock() {

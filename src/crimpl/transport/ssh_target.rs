@@ -60,12 +60,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_JUMPS: usize = 8;
 
 impl SshTarget {
-    /// Resolve `spec` (`alias`, `host`, `user@host`, `user@host:port`) with the user's ssh config.
-    pub fn resolve(spec: &str) -> anyhow::Result<Self> {
-        Self::resolve_via(spec, None)
-    }
-
-    /// Resolve `spec` as [`resolve`](Self::resolve) does, going through the
+    /// Resolve `spec` (`alias`, `host`, `user@host`, `user@host:port`) with
+    /// the user's ssh config, going through the
     /// jump hosts `jump` (`host` or a chain `a,b`, each as `spec` is written)
     /// instead of the config's `ProxyJump` when it is given.
     pub fn resolve_via(spec: &str, jump: Option<&str>) -> anyhow::Result<Self> {
