@@ -46,7 +46,7 @@ pub fn check(kind: &str, server: &str, options: &SubmitOptions) -> Result<(), En
     let refused: Vec<String> = OPTIONS
         .iter()
         .filter(|(_, kinds, is_set)| is_set(options) && !kinds.contains(&kind))
-        .map(|(name, kinds, _)| format!("{name} applies to {} servers", kinds.join(" and ")))
+        .map(|(name, kinds, _)| format!("{name} applies to {} servers", listed(kinds)))
         .collect();
     if refused.is_empty() {
         return Ok(());
@@ -56,6 +56,15 @@ pub fn check(kind: &str, server: &str, options: &SubmitOptions) -> Result<(), En
         refused.join(", "),
         if refused.len() == 1 { "it" } else { "them" }
     )))
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn listed(kinds: &[&str]) -> String {
+    match kinds {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 #[cfg(test)]

@@ -40,8 +40,8 @@ pub enum Command {
     Submit(Box<SubmitArgs>),
     /// List every job on the server with its status.
     Jobs(ServerArg),
-    /// Show a job's status.
-    Status(JobArgs),
+    /// Show a job's status (an array's: a summary; --tasks lists every task).
+    Status(StatusArgs),
     /// Wait for a job to end (or reach --until), showing its status and new log lines.
     Wait(WaitArgs),
     /// Show a job's log (its stdout and stderr).
@@ -52,8 +52,9 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Kill a running job; it ends as canceled.
     Kill(JobArgs),
-    /// Run a job's script again, in the same job directory.
-    Resubmit(JobArgs),
+    /// Run a job's script again, in the same job directory (an array's
+    /// tasks: all, or with --failed those that did not complete).
+    Resubmit(ResubmitArgs),
     /// Stop updating a job's status displays (or every job's with --all); the job goes on.
     Unwatch(UnwatchArgs),
     /// AWS job instances: create, start, stop, terminate, state.
@@ -421,6 +422,26 @@ pub struct JobArgs {
     pub server: ServerArg,
 }
 
+/// `%crimpl status`.
+#[derive(Args, Debug, Clone)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// An array: list every task with its status.
+    #[arg(long)]
+    pub tasks: bool,
+}
+
+/// `%crimpl resubmit`.
+#[derive(Args, Debug, Clone)]
+pub struct ResubmitArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// An array: run again only the tasks that did not complete.
+    #[arg(long)]
+    pub failed: bool,
+}
+
 /// `%crimpl unwatch`.
 #[derive(Args, Debug, Clone)]
 pub struct UnwatchArgs {
@@ -467,6 +488,26 @@ pub struct SubmitArgs {
     /// Show what would be sent and run, and send nothing.
     #[arg(long)]
     pub trial_run: bool,
+    /// A sweep: one task per id, e.g. 1-100, 0-99:3 or 1,5,9. Each task runs in
+    /// its own directory (task-0007/) with CRIMPL_TASK_ID and CRIMPL_TASK_COUNT set.
+    #[arg(
+        long,
+        value_name = "SPEC",
+        conflicts_with = "params",
+        help_heading = "Sweeps"
+    )]
+    pub array: Option<String>,
+    /// A sweep over a parameter file: one task per row of a CSV (with a header)
+    /// or JSON-lines file; its columns become environment variables.
+    #[arg(long, value_name = "FILE", help_heading = "Sweeps")]
+    pub params: Option<PathBuf>,
+    /// A sweep: at most N tasks at once, 1 to 100000 (default: the host's CPUs; Slurm: no limit).
+    #[arg(long, value_name = "N", value_parser = numbers::max_parallel(), help_heading = "Sweeps")]
+    pub max_parallel: Option<u32>,
+    /// Start only after these jobs of the server end: JOB[,JOB...][:ok|:any]
+    /// (ok, the default: only if they all completed; otherwise this job ends canceled).
+    #[arg(long, value_name = "JOBS")]
+    pub after: Option<String>,
     /// Slurm: the time limit (default: the partition's). AWS: the job instance
     /// shuts down at this time plus the server's --lifetime-margin-minutes.
     #[arg(long, help_heading = "Slurm")]

@@ -6,12 +6,16 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::cli::{FetchArgs, JobArgs, LogArgs, RunArgs, ServerArg, SubmitArgs, WaitArgs};
+use super::cli::{
+    FetchArgs, JobArgs, LogArgs, ResubmitArgs, RunArgs, ServerArg, StatusArgs, SubmitArgs, WaitArgs,
+};
 use super::offload::{blocking, progress_to};
 use super::state::State;
 use super::utf8::Utf8Stream;
 use super::watch::{LOG_CHUNK, Watch, display_id, watch, watch_in_background};
 use super::{Cancel, MagicError, MagicResult, Output, StreamName, render};
+use crate::crimpl::after::After;
+use crate::crimpl::array::ArraySpec;
 use crate::crimpl::scripts::LogKind;
 use crate::crimpl::slurm::SlurmOptions;
 use crate::crimpl::{JobRecord, JobStatus, Server, Stopped, SubmitOptions, UnpackPolicy};
@@ -136,8 +140,13 @@ pub async fn submit(
             }),
         keep_instance: args.keep_instance,
         image_id: args.image_id.clone(),
-        array: None,
-        after: Vec::new(),
+        array: sweep(state, &args)?,
+        after: match &args.after {
+            Some(list) => {
+                After::parse_list(list).map_err(|e| MagicError::Usage(format!("{e:#}")))?
+            }
+            None => Vec::new(),
+        },
     };
     if args.trial_run {
         let plan = server.plan_submit(body, &options)?;
@@ -176,6 +185,25 @@ pub async fn submit(
     Ok(())
 }
 
+/// The tasks of a sweep (`--array` or `--params`), if it is one.
+fn sweep(state: &State, args: &SubmitArgs) -> Result<Option<ArraySpec>, MagicError> {
+    let spec = match (&args.array, &args.params) {
+        (Some(spec), _) => ArraySpec::from_spec(spec, args.max_parallel),
+        (None, Some(file)) => {
+            let path = local_paths(state, std::slice::from_ref(file)).remove(0);
+            ArraySpec::from_params(&path, args.max_parallel)
+        }
+        (None, None) if args.max_parallel.is_some() => {
+            return Err(MagicError::Usage(
+                "--max-parallel applies to a sweep: add --array SPEC or --params FILE".into(),
+            ));
+        }
+        (None, None) => return Ok(None),
+    };
+    spec.map(Some)
+        .map_err(|e| MagicError::Usage(format!("{e:#}")))
+}
+
 /// The record of a job just submitted, before its status is read.
 fn starting(job: &str) -> JobRecord {
     JobRecord::new(job, JobStatus::Starting)
@@ -195,10 +223,10 @@ pub async fn list(state: &State, args: &ServerArg, out: &Output) -> MagicResult 
     Ok(())
 }
 
-/// `%crimpl status [JOB]`.
-pub async fn status(state: &State, args: &JobArgs, out: &Output) -> MagicResult {
-    let server = state.server(&args.server)?;
-    let job = state.job_name(&server, &args.job)?;
+/// `%crimpl status [JOB] [--tasks]`.
+pub async fn status(state: &State, args: &StatusArgs, out: &Output) -> MagicResult {
+    let server = state.server(&args.job.server)?;
+    let job = state.job_name(&server, &args.job.job)?;
     let reader = server.clone();
     let name = job.clone();
     let record = blocking(move || reader.job(&name)).await?;
@@ -206,6 +234,14 @@ pub async fn status(state: &State, args: &JobArgs, out: &Output) -> MagicResult 
     let displays = state.job_displays();
     displays.seen(server.name(), &record);
     displays.add(server.name(), &record, &display_id(&server, &job), out);
+    if args.tasks {
+        if record.tasks.is_empty() {
+            return Err(MagicError::Usage(format!(
+                "job {job} is not an array: --tasks lists an array's tasks"
+            )));
+        }
+        out.display(&render::tasks(&job, &record), None);
+    }
     Ok(())
 }
 
@@ -393,13 +429,20 @@ pub async fn kill(state: &State, args: &JobArgs, out: &Output) -> MagicResult {
     Ok(())
 }
 
-/// `%crimpl resubmit [JOB]`.
-pub async fn resubmit(state: &State, args: &JobArgs, out: &Output) -> MagicResult {
-    let server = state.server(&args.server)?;
-    let job = state.job_name(&server, &args.job)?;
+/// `%crimpl resubmit [JOB] [--failed]`.
+pub async fn resubmit(state: &State, args: &ResubmitArgs, out: &Output) -> MagicResult {
+    let server = state.server(&args.job.server)?;
+    let job = state.job_name(&server, &args.job.job)?;
     let submitter = server.clone();
     let name = job.clone();
-    blocking(move || submitter.resubmit(&name, false)).await?;
+    let failed = args.failed;
+    let tasks = blocking(move || submitter.resubmit(&name, failed)).await?;
+    if tasks > 0 {
+        out.display(
+            &render::message(&format!("Running {tasks} task(s) of array {job} again.")),
+            None,
+        );
+    }
     state.set_latest_job(&server, &job);
     let displays = state.job_displays();
     let _watching = displays.foreground(server.name(), &job);

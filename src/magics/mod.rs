@@ -3,6 +3,7 @@
 //! into a [`CellOutput`] that the kernel publishes. It knows nothing of
 //! sockets or messages.
 
+mod array_views;
 mod aws;
 mod cell;
 mod check;

@@ -21,6 +21,14 @@ pub const PORT: RangeInclusive<i64> = 1..=65_535;
 /// `--max-hours`: an hour to a year.
 pub const MAX_HOURS: RangeInclusive<i64> = 1..=8_760;
 
+/// `--max-parallel`: tasks of an array running at once.
+pub const MAX_PARALLEL: RangeInclusive<i64> = 1..=100_000;
+
+/// Parser of `--max-parallel`.
+pub fn max_parallel() -> RangedI64ValueParser<u32> {
+    RangedI64ValueParser::new().range(MAX_PARALLEL)
+}
+
 /// Parser of `--nprocs`.
 pub fn nprocs() -> RangedI64ValueParser<u32> {
     RangedI64ValueParser::new().range(NPROCS)

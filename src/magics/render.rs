@@ -3,7 +3,7 @@
 
 use html_escape::encode_text;
 
-use super::View;
+use super::{View, array_views};
 use crate::crimpl::{FetchReport, FileRole, JobRecord, Listing, Plan};
 
 /// A table with a caption, rendered both ways.
@@ -123,9 +123,17 @@ pub fn jobs(server: &str, records: &[JobRecord]) -> View {
     let rows: Vec<Vec<String>> = records
         .iter()
         .map(|r| {
+            let status = match r.tasks.len() {
+                0 => r.shown(),
+                n => format!(
+                    "{} ({}/{n} tasks ended)",
+                    r.shown(),
+                    r.tasks.iter().filter(|t| t.status.is_final()).count()
+                ),
+            };
             let mut row = vec![
                 r.name.clone(),
-                r.shown(),
+                status,
                 r.started.clone().unwrap_or_default(),
                 r.ended.clone().unwrap_or_default(),
             ];
@@ -152,6 +160,11 @@ pub fn jobs_checked(server: &str, records: &[JobRecord]) -> View {
 /// One job's status, while it may still change (shown under a display id).
 pub fn job_status(server: &str, record: &JobRecord, note: &str) -> View {
     let mut view = jobs(server, std::slice::from_ref(record));
+    if !record.tasks.is_empty() {
+        let summary = array_views::summary(record);
+        view.html.push_str(&summary.html);
+        view.text.push_str(&summary.text);
+    }
     if !note.is_empty() {
         view.html
             .push_str(&format!("<p><i>{}</i></p>", encode_text(note)));
@@ -159,6 +172,11 @@ pub fn job_status(server: &str, record: &JobRecord, note: &str) -> View {
         view.text.push('\n');
     }
     view
+}
+
+/// Every task of the array `job`.
+pub fn tasks(job: &str, record: &JobRecord) -> View {
+    array_views::tasks(job, record)
 }
 
 /// A job's files.

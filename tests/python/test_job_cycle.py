@@ -153,3 +153,63 @@ def test_a_new_kernel_reattaches_to_a_job_by_name(cycle_kernel, workdir):
     assert "complete" in waited.text
     run(cycle_kernel, f"%crimpl fetch survivor --server {SERVER}")
     assert (workdir / "s.txt").read_text() == "survived\n"
+
+
+def test_a_sweep_runs_every_task_with_its_parameters_and_reruns_the_failed(cycle_kernel, backend, workdir):
+    (workdir / "sweep.csv").write_text("alpha,label\n" + "".join(f"{i / 4},row {i}\n" for i in range(1, 7)))
+    (workdir / "base.txt").write_text("base\n")
+    cell = (
+        "%%crimpl submit --job sweep --params sweep.csv --max-parallel 2 --files ./base.txt\n"
+        "if [ \"$CRIMPL_TASK_ID\" = 4 ] && [ ! -f ../retry ]; then exit 3; fi\n"
+        "sleep 1\n"
+        "printf '%s %s %s|%s\\n' \"$CRIMPL_TASK_ID\" \"$CRIMPL_TASK_COUNT\" \"$alpha\" \"$label\" > out.txt\n"
+        "cat base.txt >> out.txt\n"
+    )
+    if backend.kind == "aws":
+        refused = cycle_kernel.execute(cell, timeout=CELL_TIMEOUT)
+        assert not refused.ok and refused.reply["ename"] == "UsageError", refused.error
+        assert "--params" not in refused.error and "--array applies to local, ssh and slurm servers" in refused.error
+        return
+    run(cycle_kernel, cell)
+    # The runner (or Slurm) goes on without the kernel: a new one follows the sweep.
+    cycle_kernel.restart()
+    run(cycle_kernel, f"%crimpl server use {SERVER}")
+    waited = cycle_kernel.execute("%crimpl wait sweep", timeout=CELL_TIMEOUT)
+    assert not waited.ok and "ended failed" in waited.error, waited.error
+    status = run(cycle_kernel, "%crimpl status sweep --tasks").text
+    assert "6/6 tasks ended: 5 complete, 1 failed" in status, status
+    assert "task-0004: failed (exit code 3)" in status, status
+    assert all(f"task-000{i}" in status for i in range(1, 7)), status
+
+    run(cycle_kernel, "%crimpl fetch sweep")
+    assert (workdir / "task-0002" / "out.txt").read_text() == "2 6 0.5|row 2\nbase\n"
+    assert sorted(p.name for p in (workdir / "task-0002").iterdir()) == ["out.txt"]
+    assert not (workdir / "task-0004").exists()
+
+    run(cycle_kernel, "%%crimpl run\ntouch crimpl-job-sweep/retry\n")
+    again = run(cycle_kernel, "%crimpl resubmit sweep --failed")
+    assert "Running 1 task(s) of array sweep again" in again.text
+    run(cycle_kernel, "%crimpl wait sweep")
+    assert "6/6 tasks ended: 6 complete" in run(cycle_kernel, "%crimpl status sweep").text
+    run(cycle_kernel, "%crimpl fetch sweep")
+    assert (workdir / "task-0004" / "out.txt").read_text() == "4 6 1.0|row 4\nbase\n"
+    nothing = cycle_kernel.execute("%crimpl resubmit sweep --failed")
+    assert not nothing.ok and "nothing to run again" in nothing.error
+
+
+def test_a_job_after_a_failed_one_never_runs_and_says_why(cycle_kernel, backend):
+    if backend.kind == "aws":
+        refused = cycle_kernel.execute("%%crimpl submit --job later --after first\ntrue\n", timeout=CELL_TIMEOUT)
+        assert not refused.ok and "--after applies to local, ssh and slurm servers" in refused.error
+        return
+    run(cycle_kernel, "%%crimpl submit --job first\nsleep 2\nexit 1\n")
+    run(cycle_kernel, "%%crimpl submit --job needs --after first\ntouch ran\n")
+    run(cycle_kernel, "%%crimpl submit --job anyway --after first:any\ntouch ran\n")
+    needs = cycle_kernel.execute("%crimpl wait needs", timeout=CELL_TIMEOUT)
+    assert not needs.ok and "canceled" in needs.error, needs.error
+    assert "failed" in cycle_kernel.execute("%crimpl status needs").text
+    run(cycle_kernel, "%crimpl wait anyway")
+    files = run(cycle_kernel, "%%crimpl run\nls crimpl-job-needs crimpl-job-anyway\n").text
+    assert files.count("ran") == 1, files
+    missing = cycle_kernel.execute("%%crimpl submit --job orphan --after nosuch\ntrue\n")
+    assert not missing.ok and missing.reply["ename"] == "NotFound", missing.error

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use crate::crimpl::array::MAX_TASKS;
 use crate::crimpl::job::SurveyLine;
 use crate::crimpl::layout::{
-    JOB_DIR_PREFIX, SLURM_CLUSTER_FILE, SLURM_END_FILE, slurm_output_name,
+    AFTER_FILE, JOB_DIR_PREFIX, SLURM_CLUSTER_FILE, SLURM_END_FILE, STARTED_FILE, STATUS_FILE,
+    slurm_output_name,
 };
 use crate::crimpl::scripts::quote;
 use crate::crimpl::status::{EndReason, JobStatus};
@@ -178,6 +179,10 @@ pub fn from_evidence(evidence: &str, exit: Option<i32>, ours: bool) -> Option<Re
     let (source, text) = evidence.split_once(' ')?;
     match source {
         "squeue" => ended_state(text, exit, ours),
+        "dependency" => Some((
+            JobStatus::Canceled,
+            Some(EndReason::DependencyFailed(Some(text.to_string()))),
+        )),
         "sacct" => {
             let (state, code) = text.split_once('|').unwrap_or((text, ""));
             // sacct's ExitCode is `code:signal`.
@@ -302,9 +307,22 @@ pub fn follow_up(directory: &str, lines: &[SurveyLine], queue: &Queue) -> Option
                     _ => String::new(),
                 };
                 let output = slurm_output_name("$id");
+                // A job Slurm canceled before it started because a job it
+                // had to wait for failed (`--kill-on-invalid-dep`) leaves no
+                // output: the failed job's record says why.
                 commands.push(format!(
-                    r#"id={id}; r=$(sacct{cluster} --noheader --parsable2 --allocations --jobs="$id" --format=State,ExitCode 2>/dev/null | head -n 1)
+                    r#"id={id}; r=
+if [ -f {dir}/{AFTER_FILE} ] && [ ! -f {dir}/{STARTED_FILE} ]; then
+  while read -r j k; do
+    [ "$k" = ok ] || continue; s=; e=; d={directory}/{JOB_DIR_PREFIX}$j
+    [ -f "$d/{STATUS_FILE}" ] && read -r s < "$d/{STATUS_FILE}"
+    [ -f "$d/{SLURM_END_FILE}" ] && read -r e < "$d/{SLURM_END_FILE}"
+    case "$s $e" in failed*|canceled*|*" dependency "*) r="dependency $j"; break;; esac
+  done < {dir}/{AFTER_FILE}
+fi
+[ -n "$r" ] || r=$(sacct{cluster} --noheader --parsable2 --allocations --jobs="$id" --format=State,ExitCode 2>/dev/null | head -n 1)
 case $r in
+  "dependency "*) ;;
   "CANCELLED by "*) u=${{r#CANCELLED by }}; u=${{u%%|*}}; n=$(id -nu "$u" 2>/dev/null) && r="CANCELLED by $n|${{r#*|}}"; r="sacct $r";;
   *'|'*) r="sacct $r";;
   *) r=$(tail -n 50 {dir}/"{output}" 2>/dev/null | grep -E 'DUE TO (TIME LIMIT|PREEMPTION|NODE FAIL)|CANCELLED AT [^ ]+ \*\*\*|oom[-_]kill|Out Of Memory' | tail -n 1); [ -n "$r" ] && r="output $r";;
@@ -408,6 +426,20 @@ mod tests {
             "output *** JOB 11 ON n1 CANCELLED AT 2026-11-25T10:00:00 DUE TO JOB REQUEUE ***"
                 .into();
         assert_eq!(status(&requeue, &queue).0, JobStatus::Lost);
+        let mut never_ran = line("pending", "12");
+        never_ran.evidence = "dependency prep".into();
+        assert_eq!(
+            status(&never_ran, &queue),
+            (
+                JobStatus::Canceled,
+                Some(EndReason::DependencyFailed(Some("prep".into())))
+            )
+        );
+        let pending = parse_queue("13|CANCELLED|DependencyNeverSatisfied\n");
+        assert_eq!(
+            status(&line("pending", "13"), &pending).1,
+            Some(EndReason::DependencyFailed(None))
+        );
     }
 
     #[test]

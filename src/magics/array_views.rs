@@ -1,0 +1,185 @@
+//! How an array (a sweep) is shown: one line of counts by status with a
+//! progress bar, the elapsed time and the tasks that failed, updated in
+//! place like any job's status; and, on request, the table of its tasks.
+
+use html_escape::encode_text;
+
+use super::View;
+use super::render::table;
+use crate::crimpl::{JobRecord, JobStatus};
+
+/// How many failed tasks a summary names.
+const FAILED_SHOWN: usize = 10;
+/// Characters of the text progress bar.
+const BAR_WIDTH: usize = 30;
+
+/// Counts of an array's tasks by status word, most advanced first, e.g.
+/// `30 complete, 5 failed, 3 running, 62 pending`.
+pub fn counts(record: &JobRecord) -> String {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for word in JobStatus::WORDS {
+        let n = record
+            .tasks
+            .iter()
+            .filter(|t| t.status.word() == word)
+            .count();
+        if n > 0 {
+            counts.push((word, n));
+        }
+    }
+    let order = |w: &str| match w {
+        "complete" => 0,
+        "failed" => 1,
+        "canceled" => 2,
+        "lost" => 3,
+        "running" => 4,
+        _ => 5,
+    };
+    counts.sort_by_key(|(word, _)| order(word));
+    counts
+        .iter()
+        .map(|(word, n)| format!("{n} {word}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The summary under an array's status row: progress, counts, elapsed
+/// time, and the first failed tasks with their exit codes.
+pub fn summary(record: &JobRecord) -> View {
+    let total = record.tasks.len();
+    let ended = record.tasks.iter().filter(|t| t.status.is_final()).count();
+    let counts = counts(record);
+    let elapsed = elapsed(record)
+        .map(|e| format!(" · {e}"))
+        .unwrap_or_default();
+    let filled = BAR_WIDTH * ended / total.max(1);
+    let mut text = format!(
+        "[{}{}] {ended}/{total} tasks ended: {counts}{elapsed}\n",
+        "#".repeat(filled),
+        ".".repeat(BAR_WIDTH - filled)
+    );
+    let mut html = format!(
+        "<p><progress value=\"{ended}\" max=\"{total}\" style=\"width:20em\"></progress> \
+         {ended}/{total} tasks ended: {}{}</p>",
+        encode_text(&counts),
+        encode_text(&elapsed)
+    );
+    let failed: Vec<&JobRecord> = record
+        .tasks
+        .iter()
+        .filter(|t| t.status.is_error())
+        .collect();
+    if !failed.is_empty() {
+        let mut lines: Vec<String> = failed
+            .iter()
+            .take(FAILED_SHOWN)
+            .map(|t| format!("{}: {}", t.name, t.shown()))
+            .collect();
+        if failed.len() > FAILED_SHOWN {
+            lines.push(format!(
+                "... and {} more (%crimpl status {} --tasks)",
+                failed.len() - FAILED_SHOWN,
+                record.name
+            ));
+        }
+        text.push_str(&format!("not complete: {}\n", lines.join("; ")));
+        html.push_str(&format!(
+            "<p>not complete: {}</p>",
+            encode_text(&lines.join("; "))
+        ));
+    }
+    View { html, text }
+}
+
+/// Every task of an array with its status and times.
+pub fn tasks(job: &str, record: &JobRecord) -> View {
+    let rows: Vec<Vec<String>> = record
+        .tasks
+        .iter()
+        .map(|t| {
+            vec![
+                t.name.clone(),
+                t.shown(),
+                t.started.clone().unwrap_or_default(),
+                t.ended.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(
+        &format!("Tasks of array {job} ({})", counts(record)),
+        &["task", "status", "started", "ended"],
+        &rows,
+    )
+}
+
+/// Time since the array started, to its end or now (`12m 05s`).
+fn elapsed(record: &JobRecord) -> Option<String> {
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    let started = parse(record.started.as_deref()?)?;
+    let until = match (
+        record.status.is_final(),
+        record.ended.as_deref().and_then(parse),
+    ) {
+        (true, Some(ended)) => ended.with_timezone(&chrono::Utc),
+        _ => chrono::Utc::now(),
+    };
+    let seconds = (until - started.with_timezone(&chrono::Utc))
+        .num_seconds()
+        .max(0);
+    Some(match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m {:02}s", seconds / 60, seconds % 60),
+        _ => format!("{}h {:02}m", seconds / 3600, seconds % 3600 / 60),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn array(statuses: &[JobStatus]) -> JobRecord {
+        let mut record = JobRecord::new("sweep", JobStatus::Running);
+        record.tasks = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, s)| JobRecord::new(&format!("task-{:04}", i + 1), s.clone()))
+            .collect();
+        record
+    }
+
+    #[test]
+    fn a_summary_counts_shows_progress_and_names_the_failed() {
+        let record = array(&[
+            JobStatus::Complete,
+            JobStatus::Failed(Some(3)),
+            JobStatus::Running,
+            JobStatus::Pending(None),
+        ]);
+        let view = summary(&record);
+        assert!(
+            view.text.starts_with("[###############...............] 2/4 tasks ended: 1 complete, 1 failed, 1 running, 1 pending"),
+            "{}",
+            view.text
+        );
+        assert!(
+            view.text.contains("task-0002: failed (exit code 3)"),
+            "{}",
+            view.text
+        );
+        assert!(
+            view.html.contains("<progress value=\"2\" max=\"4\""),
+            "{}",
+            view.html
+        );
+    }
+
+    #[test]
+    fn many_failures_are_cut_short() {
+        let record = array(&vec![JobStatus::Failed(Some(1)); 25]);
+        let text = summary(&record).text;
+        assert!(
+            text.contains("... and 15 more (%crimpl status sweep --tasks)"),
+            "{text}"
+        );
+    }
+}
