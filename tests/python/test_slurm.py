@@ -292,3 +292,22 @@ def test_a_login_shell_server_finds_what_the_profile_puts_on_path(slurm_kernel, 
             profile.unlink()
         else:
             profile.write_bytes(original)
+
+
+def test_an_array_is_one_sbatch_with_a_slurm_task_per_id(slurm_kernel, cluster):
+    slurm, _ = cluster
+    assert slurm_kernel.execute(
+        "%%crimpl submit --job native --array 1-3,7 --max-parallel 2\n"
+        "echo \"$SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_ID $CRIMPL_TASK_ID\" > ids.txt\n",
+        timeout=90,
+    ).ok
+    ident = slurm_id(slurm_kernel, "native")
+    assert ident.isdigit(), ident  # one Slurm job id for the whole array
+    shown = slurm.run("scontrol", "show", "job", ident)
+    assert "ArrayTaskId=" in shown, shown
+    waited = slurm_kernel.execute("%crimpl wait native", timeout=120)
+    assert waited.ok, waited.error
+    ids = slurm_kernel.execute(
+        "%%crimpl run\ncat crimpl-job-native/task-*/ids.txt crimpl-job-native/task-0007/crimpl-slurm.id\n").text
+    assert ids.split() == [ident, "1", "1", ident, "2", "2", ident, "3", "3", ident, "7", "7", f"{ident}_7"], ids
+    assert "4/4 tasks ended: 4 complete" in slurm_kernel.execute("%crimpl status native").text
