@@ -64,31 +64,35 @@ pub fn summary(record: &JobRecord) -> View {
         encode_text(&counts),
         encode_text(&elapsed)
     );
+    if record.tasks.iter().any(|t| t.status.is_error()) {
+        let failed = not_complete(record, FAILED_SHOWN);
+        text.push_str(&format!("not complete: {failed}\n"));
+        html.push_str(&format!("<p>not complete: {}</p>", encode_text(&failed)));
+    }
+    View { html, text }
+}
+
+/// The first `shown` tasks that ended badly, with how (`task-0004: failed
+/// (exit code 3); ...`), and how many more there are.
+pub fn not_complete(record: &JobRecord, shown: usize) -> String {
     let failed: Vec<&JobRecord> = record
         .tasks
         .iter()
         .filter(|t| t.status.is_error())
         .collect();
-    if !failed.is_empty() {
-        let mut lines: Vec<String> = failed
-            .iter()
-            .take(FAILED_SHOWN)
-            .map(|t| format!("{}: {}", t.name, t.shown()))
-            .collect();
-        if failed.len() > FAILED_SHOWN {
-            lines.push(format!(
-                "... and {} more (%crimpl status {} --tasks)",
-                failed.len() - FAILED_SHOWN,
-                record.name
-            ));
-        }
-        text.push_str(&format!("not complete: {}\n", lines.join("; ")));
-        html.push_str(&format!(
-            "<p>not complete: {}</p>",
-            encode_text(&lines.join("; "))
+    let mut lines: Vec<String> = failed
+        .iter()
+        .take(shown)
+        .map(|t| format!("{}: {}", t.name, t.shown()))
+        .collect();
+    if failed.len() > shown {
+        lines.push(format!(
+            "... and {} more (%crimpl status {} --tasks)",
+            failed.len() - shown,
+            record.name
         ));
     }
-    View { html, text }
+    lines.join("; ")
 }
 
 /// Every task of an array with its status and times.

@@ -13,7 +13,7 @@ use super::offload::{blocking, progress_to};
 use super::state::State;
 use super::utf8::Utf8Stream;
 use super::watch::{LOG_CHUNK, Watch, display_id, watch, watch_in_background};
-use super::{Cancel, MagicError, MagicResult, Output, StreamName, render};
+use super::{Cancel, MagicError, MagicResult, Output, StreamName, array_views, render};
 use crate::crimpl::after::After;
 use crate::crimpl::array::ArraySpec;
 use crate::crimpl::scripts::LogKind;
@@ -277,6 +277,14 @@ fn finish_wait(ended: Option<JobRecord>, job: &str) -> MagicResult {
         None => Err(MagicError::Interrupted(format!(
             "Stopped watching job {job}; the job itself goes on (%crimpl status {job})."
         ))),
+        Some(record) if record.status.is_error() && !record.tasks.is_empty() => {
+            Err(MagicError::Crimpl(anyhow::anyhow!(
+                "array {job} ended {}: {} ({}); %crimpl resubmit {job} --failed runs them again",
+                record.shown(),
+                array_views::counts(&record),
+                array_views::not_complete(&record, 3)
+            )))
+        }
         Some(record) if record.status.is_error() => Err(MagicError::Crimpl(anyhow::anyhow!(
             "job {job} ended {} (%crimpl log {job} shows its output)",
             record.shown()

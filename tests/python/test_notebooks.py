@@ -49,3 +49,25 @@ def test_quickstart_runs_and_fetches_its_result(tmp_path):
     assert (tmp_path / "out" / "quickstart-results" / "sum.txt").read_text() == "10\n"
     assert texts[-2].strip() == "10"  # the Rust cell read the fetched file
     assert (home / "crimpl-quickstart").is_dir()
+
+
+def test_sweep_runs_fails_one_task_reruns_it_and_gathers_every_result(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = kernel_env(tmp_path / "config", home=home)
+    notebook = run_notebook("sweep.ipynb", tmp_path / "out", env)
+    # The cell that waits for the first run ends in the error it is tagged to raise.
+    expected = [cell for cell in notebook.cells if "raises-exception" in cell.metadata.get("tags", [])]
+    assert len(expected) == 1
+    errors = [o for o in expected[0].outputs if o.output_type == "error"]
+    assert len(errors) == 1, expected[0].outputs
+    assert errors[0].evalue == (
+        "array squares ended failed: 49 complete, 1 failed (task-0013: failed (exit code 3)); "
+        "%crimpl resubmit squares --failed runs them again"), errors[0].evalue
+    expected[0].outputs = [o for o in expected[0].outputs if o.output_type != "error"]
+    joined = "\n".join(outputs_text(notebook))
+    assert "Running 1 task(s) of array squares again." in joined
+    assert "50/50 tasks ended: 50 complete" in joined
+    assert "50 tasks, sum of squares 42925" in joined
+    assert "total 42925" in joined
+    assert (tmp_path / "out" / "squares" / "task-0013" / "result.txt").read_text() == "169\n"
