@@ -231,14 +231,16 @@ fn serve(requests: Receiver<Request>, child_slot: Arc<Mutex<Option<Arc<Mutex<Chi
                 };
                 let result = context.execute_with_callbacks(&code, &mut callbacks);
                 let raw_refused = raw_reads.stop();
-                pump.flush();
+                let panicked = pump.flush();
                 pump.attach(None);
                 if let Ok(mut slot) = child_slot.lock() {
                     *slot = None;
                 }
-                let result = match refused.take().or(raw_refused) {
-                    Some(err) => Err(stdin_error(&err)),
-                    None => result.map(to_bundle).map_err(|e| to_cell_error(e, &code)),
+                let result = match (refused.take().or(raw_refused), panicked) {
+                    (Some(err), _) => Err(stdin_error(&err)),
+                    // evcxr reports a panic only on stderr: the cell failed.
+                    (None, Some(panic)) if result.is_ok() => Err(CellError::new("Panic", &panic)),
+                    (None, _) => result.map(to_bundle).map_err(|e| to_cell_error(e, &code)),
                 };
                 let _ = reply.send(result);
             }
@@ -309,7 +311,7 @@ fn to_cell_error(error: evcxr::Error, code: &str) -> CellError {
 
 enum PumpControl {
     Attach(Option<CellSink>),
-    Flush(Sender<()>),
+    Flush(Sender<Option<String>>),
 }
 
 /// Forwards evcxr's output lines to the cell that is running.
@@ -331,12 +333,14 @@ impl OutputPump {
         let _ = self.control.send(PumpControl::Attach(sink));
     }
 
-    /// Wait until every line already produced has been forwarded.
-    fn flush(&self) {
+    /// Wait until every line already produced has been forwarded; the
+    /// panic the cell's stderr reported since it was attached, if any.
+    fn flush(&self) -> Option<String> {
         let (done, wait) = crossbeam_channel::bounded(1);
         if self.control.send(PumpControl::Flush(done)).is_ok() {
-            let _ = wait.recv();
+            return wait.recv().ok().flatten();
         }
+        None
     }
 }
 
@@ -353,7 +357,10 @@ fn pump(stdout: Receiver<String>, stderr: Receiver<String>, control: Receiver<Pu
                 Err(_) => return,
             },
             recv(control) -> command => match command {
-                Ok(PumpControl::Attach(sink)) => state.sink = sink,
+                Ok(PumpControl::Attach(sink)) => {
+                    state.sink = sink;
+                    state.panic = Panic::default();
+                }
                 Ok(PumpControl::Flush(done)) => {
                     while let Ok(line) = stdout.try_recv() {
                         state.emit(StreamName::Stdout, line);
@@ -361,7 +368,7 @@ fn pump(stdout: Receiver<String>, stderr: Receiver<String>, control: Receiver<Pu
                     while let Ok(line) = stderr.try_recv() {
                         state.emit(StreamName::Stderr, line);
                     }
-                    let _ = done.send(());
+                    let _ = done.send(state.panic.message.take());
                 }
                 Err(_) => return,
             },
@@ -372,10 +379,55 @@ fn pump(stdout: Receiver<String>, stderr: Receiver<String>, control: Receiver<Pu
 #[derive(Default)]
 struct PumpState {
     sink: Option<CellSink>,
+    panic: Panic,
+}
+
+/// A panic reported on the cell's stderr by Rust's panic hook: `thread
+/// 'NAME' (ID) panicked at FILE:LINE:COL:` and the message on the next line.
+#[derive(Default)]
+struct Panic {
+    message: Option<String>,
+    awaiting_text: bool,
+}
+
+impl Panic {
+    fn read(&mut self, line: &str) {
+        if self.awaiting_text {
+            self.awaiting_text = false;
+            if let Some(message) = &mut self.message {
+                message.push_str(": ");
+                message.push_str(line.trim());
+            }
+        } else if self.message.is_none()
+            && line.starts_with("thread '")
+            && let Some((_, place)) = line.trim_end().split_once(" panicked at ")
+            && let Some(place) = place.strip_suffix(':')
+            && is_source_place(place)
+        {
+            self.message = Some(format!("the cell panicked at {place}"));
+            self.awaiting_text = true;
+        }
+    }
+}
+
+/// Whether `place` reads `FILE:LINE:COLUMN`, as the panic hook writes it.
+fn is_source_place(place: &str) -> bool {
+    let mut parts = place.rsplitn(3, ':');
+    let numbers = |part: Option<&str>| {
+        part.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    numbers(parts.next())
+        && numbers(parts.next())
+        && parts
+            .next()
+            .is_some_and(|file| !file.is_empty() && !file.contains(' '))
 }
 
 impl PumpState {
-    fn emit(&self, name: StreamName, mut line: String) {
+    fn emit(&mut self, name: StreamName, mut line: String) {
+        if name == StreamName::Stderr {
+            self.panic.read(&line);
+        }
         if let Some(sink) = &self.sink {
             line.push('\n');
             sink.stream(name, &line);

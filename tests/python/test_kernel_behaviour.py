@@ -34,6 +34,20 @@ def test_evcxr_commands_work(kernel):
     assert result.ok and "answer" in result.text and "i32" in result.text
 
 
+def test_a_panicking_rust_cell_is_an_error_and_the_next_cell_runs(kernel):
+    """evcxr itself reports a panic only on stderr: a notebook run must still stop there."""
+    assert kernel.execute("let kept = 5;", timeout=RUST_TIMEOUT).ok
+    result = kernel.execute('println!("before"); let n: u32 = "x".parse().unwrap(); println!("{n}");',
+                            timeout=RUST_TIMEOUT)
+    assert not result.ok and result.reply["ename"] == "Panic", result.reply
+    assert "the cell panicked at" in result.error and "ParseIntError" in result.error, result.error
+    assert "before" in result.text
+    eprinted = kernel.execute('eprintln!("thread \'x\' says panicked at nothing");', timeout=RUST_TIMEOUT)
+    assert eprinted.ok, "a line that only looks like a panic's is not one"
+    after = kernel.execute("kept + 1", timeout=RUST_TIMEOUT)
+    assert after.ok and "6" in after.text
+
+
 def test_interrupting_rust_code_restarts_evcxr_and_the_kernel_goes_on(kernel):
     assert kernel.execute("let warm = 1;", timeout=RUST_TIMEOUT).ok
     msg_id = kernel.kc.execute("std::thread::sleep(std::time::Duration::from_secs(120));")
