@@ -10,12 +10,14 @@ private sshd, ProxyJump), beside OpenSSH's `ssh HOST true`.
 AWS EC2: the EC2 API calls each operation makes (waits included), counted by
 the forwarder that gives moto_server real AWS's timing (tests/python/harness/
 aws_timing.py; moto on loopback, the same sshd standing in for instances).
+Sweeps: submit of a 1000-task array and the status of all its tasks (one
+survey), on the local, SSH and Slurm servers of the tests (harness/backends).
 Big output: the kernel's peak resident memory while a `%%crimpl run` prints
 1 GiB, with every client reading, and with one more client that subscribes
 to iopub and never reads.
 
 usage: .venv/bin/python scripts/bench.py [--quick] [--only SECTION ...]
-(sections: kernel, output, jobs, connect, aws; all by default)
+(sections: kernel, output, jobs, connect, aws, sweeps; all by default)
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT / "tests" / "python"))
 
 from jupyter_client.manager import KernelManager  # noqa: E402
 
+from harness import backends  # noqa: E402
 from harness.aws_timing import AwsTiming  # noqa: E402
 from harness.moto import INSTANCE_ADDRESSES, Moto  # noqa: E402
 from harness.sshd import TEST_USER, Sshd  # noqa: E402
@@ -280,7 +283,36 @@ def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, in
     return rows
 
 
-SECTIONS = ["kernel", "output", "jobs", "connect", "aws"]
+SECTIONS = ["kernel", "output", "jobs", "connect", "aws", "sweeps"]
+
+
+def bench_sweeps(scratch: pathlib.Path, repeat: int) -> dict[str, dict[str, float]]:
+    """Per server kind: submit of a 1000-task array (the tasks held on Slurm,
+    one at a time elsewhere, so that they barely load the machine) and the
+    status of the array with its 1000 tasks."""
+    figures = {}
+    for kind in ("local", "ssh", "slurm"):
+        base = scratch / f"sweeps-{kind}"
+        base.mkdir()
+        with backends.STARTERS[kind](base) as backend:
+            workdir = base / "notebook"
+            workdir.mkdir()
+            env = kernel_env(base / "config")
+            env.update(backend.env)
+            kernel = Kernel(workdir, env)
+            try:
+                must(kernel.execute(backend.new_server("sweep", str(base / "server"))))
+                hold = " --sbatch=--hold" if kind == "slurm" else " --max-parallel 1"
+                submit = timed(lambda i: must(kernel.execute(
+                    f"%%crimpl submit --server sweep --job a{i} --array 1-1000{hold}\ntrue\n", timeout=120)), repeat)
+                status = timed(lambda i: must(kernel.execute("%crimpl status a0 --server sweep", timeout=120)),
+                               repeat * 3)
+                for i in range(repeat):
+                    kernel.execute(f"%crimpl kill a{i} --server sweep", timeout=120)
+                figures[kind] = {"submit 1000 tasks": submit, "status of 1000 tasks": status}
+            finally:
+                kernel.shutdown()
+    return figures
 
 
 def main() -> int:
@@ -307,6 +339,11 @@ def main() -> int:
         print(f"{'iopub clients':<24}{'peak RSS MiB':>14}{'cell s':>10}")
         for label, peak, seconds in bench_big_output(scratch):
             print(f"{label:<24}{peak:>14.1f}{seconds:>10.1f}")
+    if "sweeps" in args.only:
+        print(f"\n== sweeps (median of {repeat}, status of {repeat * 3}), through the kernel", flush=True)
+        print(f"{'server':<10}{'submit 1000 tasks s':>22}{'status of 1000 tasks s':>25}")
+        for kind, f in bench_sweeps(scratch, repeat).items():
+            print(f"{kind:<10}{f['submit 1000 tasks']:>22.3f}{f['status of 1000 tasks']:>25.3f}")
     if not {"jobs", "connect", "aws"} & set(args.only):
         shutil.rmtree(scratch, ignore_errors=True)
         return 0

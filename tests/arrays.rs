@@ -253,3 +253,25 @@ fn a_chain_whose_first_job_fails_cancels_what_needed_it_and_runs_the_rest() {
     let missing = server.submit("true", &options, &quiet).unwrap_err();
     assert!(missing.to_string().contains("no such job"), "{missing}");
 }
+
+#[test]
+fn a_runner_whose_array_is_deleted_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = local_server(dir.path());
+    let array = ArraySpec::from_spec("1-3", Some(1)).unwrap();
+    let job = submit(&server, "deleted", "sleep 1\n", array);
+    wait_until(&server, &job, |r| count(r, &JobStatus::Running) == 1);
+    let job_dir = dir.path().join("server/crimpl-job-deleted");
+    let runner = std::fs::read_to_string(job_dir.join("crimpl-job.pid")).unwrap();
+    let runner = format!("/proc/{}", runner.trim());
+    assert!(Path::new(&runner).exists(), "the runner runs");
+    std::fs::remove_dir_all(&job_dir).unwrap();
+    let started = Instant::now();
+    while Path::new(&runner).exists() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the runner of a deleted array goes on"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -223,8 +223,9 @@ pub fn nest_tasks(records: Vec<JobRecord>) -> Vec<JobRecord> {
 }
 
 /// An array's status from its tasks' and its own (the runner's, on a
-/// detached scheduler): running while any task runs; failed, lost,
-/// canceled or complete once all have ended, in that order of precedence.
+/// detached scheduler): running while any task (or the runner) runs;
+/// failed, lost, canceled or complete once all have ended, in that order
+/// of precedence.
 fn array_status(own: &JobStatus, tasks: &[JobRecord]) -> JobStatus {
     let any = |f: &dyn Fn(&JobStatus) -> bool| tasks.iter().any(|t| f(&t.status));
     if any(&|s| {
@@ -246,6 +247,10 @@ fn array_status(own: &JobStatus, tasks: &[JobRecord]) -> JobStatus {
             _ if any(&JobStatus::is_final) => JobStatus::Running,
             _ => JobStatus::Pending(None),
         };
+    }
+    if matches!(own, JobStatus::Running | JobStatus::Starting) {
+        // Every task has ended, but the runner has not recorded the array's end yet.
+        return JobStatus::Running;
     }
     if let Some(unknown) = tasks
         .iter()

@@ -112,7 +112,7 @@ exit "$code"
 /// stops the running tasks and marks the pending ones `canceled`. It polls
 /// its running tasks' status files five times a second (builtins only, plus
 /// one `sleep`): a task whose process vanished without recording its end
-/// frees its slot.
+/// frees its slot; if the array's directory is deleted, it stops.
 pub fn array_runner(max_parallel: Option<u32>) -> String {
     let max = match max_parallel {
         Some(n) => n.to_string(),
@@ -140,6 +140,7 @@ active=; n=0
 # Keep in $active the tasks still running; $n counts them. The functions
 # use $u: $t is the main loop's.
 prune() {{
+  [ -f {TASK_LIST} ] || exit 0  # the array was deleted
   left=; n=0
   for u in $active; do
     s=; [ -f "$u/{STATUS_FILE}" ] && read -r s < "$u/{STATUS_FILE}"

@@ -112,7 +112,9 @@ pub fn array_entries(array: &ArraySpec, inputs: &[String]) -> anyhow::Result<Vec
 /// A stdin feed writing `entries` as a tar archive.
 pub fn tar_feed(entries: Vec<Entry>) -> StdinFeed<'static> {
     Box::new(move |writer: &mut dyn Write| {
-        let mut builder = tar::Builder::new(writer);
+        // Whole buffers, not one write per tar header: over SSH each write
+        // is a packet (an array sends thousands of small entries).
+        let mut builder = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 18, writer));
         builder.mode(tar::HeaderMode::Deterministic);
         for entry in entries {
             match (entry.text, entry.path) {
@@ -138,6 +140,6 @@ pub fn tar_feed(entries: Vec<Entry>) -> StdinFeed<'static> {
                 }
             }
         }
-        builder.finish()
+        builder.into_inner()?.flush()
     })
 }

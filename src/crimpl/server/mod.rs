@@ -183,7 +183,7 @@ impl Server {
         let entries = self.job_entries(&job, script, options)?;
         Ok(Plan {
             target: self.placement.submit_target(options)?,
-            commands: vec![self.submit_command(&job)?],
+            commands: vec![self.submit_command(&job, options)?],
             uploads: entries
                 .iter()
                 .filter(|e| e.path.is_some())
@@ -278,8 +278,10 @@ impl Server {
                 format!("{base}-{}", attempt + 1)
             };
             let entries = self.job_entries(&job, script, options)?;
-            let captured =
-                transport.capture(&self.submit_command(&job)?, Some(tar_feed(entries)))?;
+            let captured = transport.capture(
+                &self.submit_command(&job, options)?,
+                Some(tar_feed(entries)),
+            )?;
             match captured.finished.code {
                 Some(0) => {
                     self.placement.job_placed(base, &job)?;
@@ -344,11 +346,21 @@ impl Server {
         Ok(entries)
     }
 
-    fn submit_command(&self, job: &str) -> anyhow::Result<String> {
+    /// Create the job directory, unpack the upload into it and start the job.
+    fn submit_command(&self, job: &str, options: &SubmitOptions) -> anyhow::Result<String> {
         let dir = scripts::directory_word(self.directory())?;
         let job_dir = layout::job_dir_name(job);
+        // An array's task directories link to the one copy of the script and
+        // inputs (`../name`). GNU tar defers every such link to the end of
+        // the archive (seconds for a thousand tasks); the archive is ours,
+        // its names checked, so -P extracts them at once.
+        let tar = if options.array.is_some() {
+            "tar -xPf -"
+        } else {
+            "tar xf -"
+        };
         Ok(format!(
-            "mkdir -p {dir} && cd {dir} && {{ mkdir {job_dir} 2>/dev/null || exit {EXISTS_CODE}; }} && cd {job_dir} && tar xf - && {}",
+            "mkdir -p {dir} && cd {dir} && {{ mkdir {job_dir} 2>/dev/null || exit {EXISTS_CODE}; }} && cd {job_dir} && {tar} && {}",
             self.scheduler.start_command(".", None)
         ))
     }

@@ -35,7 +35,7 @@ pub fn start(job_dir: &str, tasks: Option<&str>) -> String {
          case $id in *';'*) printf '%s\\n' \"${{id#*;}}\" > {SLURM_CLUSTER_FILE};; esac && \
          {{ [ ! -f {TASK_LIST} ] || while read -r t n; do \
            case ,{only}, in *,\"$n\",*|,\\*,) ;; *) continue;; esac; \
-           printf '%s_%s\\n' \"${{id%%;*}}\" \"$n\" > \"$t/{SLURM_ID_FILE}\"; rm -f \"$t/{SLURM_CLUSTER_FILE}\"; \
+           printf '%s_%s\\n' \"${{id%%;*}}\" \"$n\" > \"$t/{SLURM_ID_FILE}\"; [ ! -f \"$t/{SLURM_CLUSTER_FILE}\" ] || rm -f \"$t/{SLURM_CLUSTER_FILE}\"; \
            case $id in *';'*) printf '%s\\n' \"${{id#*;}}\" > \"$t/{SLURM_CLUSTER_FILE}\";; esac; \
          done < {TASK_LIST}; }} && echo \"$id\""
     )
