@@ -2,8 +2,9 @@
 //! (a watcher stops on [`EngineError::NotFound`]; a retry makes no sense on
 //! [`EngineError::Exists`]). They travel inside `anyhow::Error` with their
 //! context; [`EngineError::of`] finds them. Other typed failures live with
-//! what raises them: `transport::UnknownHost`/`ChangedHostKey` (host keys),
-//! `transport::Stopped` (an interrupted command), `aws::AwsError` (EC2).
+//! what raises them: `UnknownHost`/`ChangedHostKey` in `transport/host_keys.rs`
+//! (told apart by `transport::is_refused_host_key`), `transport::Stopped` (an
+//! interrupted command), `AwsError` in `aws/ec2` (EC2's error codes).
 
 /// A failure of a kind callers tell apart without reading its message.
 #[derive(Debug, thiserror::Error)]
