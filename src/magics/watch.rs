@@ -67,6 +67,12 @@ pub async fn watch(
         max: watch.poll.max(Duration::from_secs(5)),
     };
     loop {
+        // The log first: reading a job's end may end the machine that holds
+        // its log (an EC2 job instance), so what it wrote is read before.
+        let reachable = !matches!(&last, Some(r) if matches!(r.status, JobStatus::Unknown(_)));
+        if watch.stream_log && reachable {
+            offset += stream_log(&watch, offset, &mut log_text, &out).await;
+        }
         let server = watch.server.clone();
         let job = watch.job.clone();
         let record = blocking(move || server.watch_record(&job)).await;
@@ -85,20 +91,14 @@ pub async fn watch(
             },
             (Err(err), _) => return Err(err),
         };
-        if watch.stream_log && !matches!(record.status, JobStatus::Unknown(_)) {
-            let server = watch.server.clone();
-            let job = watch.job.clone();
-            if let Ok(bytes) =
-                blocking(move || server.log(&job, LogKind::Job, offset, LOG_CHUNK)).await
-            {
-                offset += bytes.len() as u64;
-                out.stream(StreamName::Stdout, &log_text.decode(&bytes));
-            }
-        }
         let changed = last.as_ref() != Some(&record);
         displays.seen(watch.server.name(), &record);
         let reached = watch.until.as_deref() == Some(record.status.word());
         if record.status.is_final() || reached {
+            // What the job wrote last, where its log can still be read.
+            if watch.stream_log {
+                stream_log(&watch, offset, &mut log_text, &out).await;
+            }
             out.stream(StreamName::Stdout, &log_text.finish());
             return Ok(Some(record));
         }
@@ -108,6 +108,20 @@ pub async fn watch(
             _ = cancel.cancelled() => return Ok(None),
             _ = tokio::time::sleep(pause) => {}
         }
+    }
+}
+
+/// Stream the next piece of the job's log from `offset` into the cell;
+/// returns how many bytes it read (none when the log cannot be read now).
+async fn stream_log(watch: &Watch, offset: u64, text: &mut Utf8Stream, out: &Output) -> u64 {
+    let server = watch.server.clone();
+    let job = watch.job.clone();
+    match blocking(move || server.log(&job, LogKind::Job, offset, LOG_CHUNK)).await {
+        Ok(bytes) => {
+            out.stream(StreamName::Stdout, &text.decode(&bytes));
+            bytes.len() as u64
+        }
+        Err(_) => 0,
     }
 }
 
