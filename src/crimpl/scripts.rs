@@ -61,17 +61,12 @@ pub fn wrapper_script(after: Option<&str>, foreign: ForeignSignal) -> String {
         ForeignSignal::Cancels => "canceled",
         ForeignSignal::Interrupts => "interrupted",
     };
-    let waits = after_wait();
+    let (waits, ends) = (after_wait(), end_functions());
     format!(
         r#"#!/bin/sh
 # crimpl job wrapper: runs {SUBMIT_SCRIPT} and records its end.
 cd "$(dirname "$0")" || exit 1
-put() {{ printf '%s\n' "$1" > {STATUS_FILE}.tmp && mv -f {STATUS_FILE}.tmp {STATUS_FILE}; }}
-finish() {{
-  date -u +%Y-%m-%dT%H:%M:%SZ > {ENDED_FILE}
-  printf '%s\n' "$1" > {EXIT_CODE_FILE}
-  put "$2"
-}}
+{ends}
 {PROCESS_FUNCTIONS}
 this_boot; process_start $$; {{ uname -n; printf '%s\n' "$boot" "$started"; }} > {PROCESS_FILE}
 echo $$ > {PID_FILE}
@@ -118,17 +113,12 @@ pub fn array_runner(max_parallel: Option<u32>) -> String {
         Some(n) => n.to_string(),
         None => "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)".into(),
     };
-    let waits = after_wait();
+    let (waits, ends) = (after_wait(), end_functions());
     format!(
         r#"#!/bin/sh
 # crimpl array runner: runs the tasks of {TASK_LIST}, at most $max at once.
 cd "$(dirname "$0")" || exit 1
-put() {{ printf '%s\n' "$1" > {STATUS_FILE}.tmp && mv -f {STATUS_FILE}.tmp {STATUS_FILE}; }}
-finish() {{
-  date -u +%Y-%m-%dT%H:%M:%SZ > {ENDED_FILE}
-  printf '%s\n' "$1" > {EXIT_CODE_FILE}
-  put "$2"
-}}
+{ends}
 {PROCESS_FUNCTIONS}
 {ALIVE_FUNCTION}
 process_start $$; {{ printf '%s\n' "$host" "$boot" "$started"; }} > {PROCESS_FILE}
@@ -195,6 +185,20 @@ elif [ "$bad" -eq 0 ]; then finish 0 complete
 else finish 1 failed
 fi
 "#
+    )
+}
+
+/// The shell functions that record a job's status (`put WORD`) and its end
+/// (`finish CODE WORD`: end time, exit code, status), shared by the job
+/// wrapper and the array runner.
+fn end_functions() -> String {
+    format!(
+        r#"put() {{ printf '%s\n' "$1" > {STATUS_FILE}.tmp && mv -f {STATUS_FILE}.tmp {STATUS_FILE}; }}
+finish() {{
+  date -u +%Y-%m-%dT%H:%M:%SZ > {ENDED_FILE}
+  printf '%s\n' "$1" > {EXIT_CODE_FILE}
+  put "$2"
+}}"#
     )
 }
 
