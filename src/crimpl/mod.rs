@@ -15,6 +15,7 @@ pub mod check;
 pub mod config;
 mod error;
 mod job;
+mod kept_log;
 pub mod layout;
 mod login_shell;
 mod lost;

@@ -456,6 +456,14 @@ pub fn read_log(job_dir: &str, kind: LogKind, offset: u64, max_bytes: u64) -> St
     )
 }
 
+/// Print the size of the job's own log on a line, then its last `max_bytes`.
+pub fn log_end(job_dir: &str, max_bytes: u64) -> String {
+    format!(
+        "cd {job_dir} || exit 3; f={LOG_FILE}; [ -f \"$f\" ] || {{ echo 0; exit 0; }}; \
+         wc -c < \"$f\"; tail -c {max_bytes} \"$f\""
+    )
+}
+
 /// Print the byte offset where the last `lines` lines of the job's log start.
 pub fn log_tail_offset(job_dir: &str, kind: LogKind, lines: usize) -> String {
     format!(

@@ -114,6 +114,12 @@ def test_submit_runs_on_a_sized_job_instance_which_ends_with_the_job(aws_kernel,
     assert job_instance["State"]["Name"] == "terminated"
     # With no instance running, the recorded end answers status...
     assert "complete" in aws_kernel.execute("%crimpl status fit").text
+    # ...the log's end, kept before the instance ended, answers log...
+    log = aws_kernel.execute("%crimpl log fit")
+    assert log.ok and f"running as {TEST_USER}" in log.text, log.error
+    tail = aws_kernel.execute("%crimpl log fit --tail 1")
+    assert tail.ok and tail.text.strip() == f"nprocs requested, running as {TEST_USER}", tail.text
+    assert moto.live_instances() == []
     # ...and fetch starts the server instance to reach the volume, and says so.
     fetched = aws_kernel.execute("%crimpl fetch fit", timeout=180)
     assert fetched.ok, fetched.error

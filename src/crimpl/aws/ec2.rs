@@ -78,6 +78,15 @@ pub struct Instance {
     pub keep: bool,
 }
 
+impl Instance {
+    /// The job this instance is to end with: a job instance not kept.
+    pub fn ends_with(&self) -> Option<&str> {
+        self.job_name
+            .as_deref()
+            .filter(|_| self.level == "job" && !self.keep)
+    }
+}
+
 /// One crimpl volume as EC2 describes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Volume {

@@ -30,6 +30,7 @@ pub use ec2::{DryRun, Ec2, Instance, Launch, Progress, Volume};
 pub use instance_types::{JOB_TYPES, SERVER_TYPE, for_nprocs};
 pub use tags::MAX_JOB_STATUSES;
 
+use super::kept_log::KeptLogs;
 use super::scripts;
 use super::transport::{HostKeyPolicy, SshTarget, SshTransport, Transport, is_refused_host_key};
 
@@ -415,6 +416,9 @@ impl AwsServer {
             .delete_volume_when_free(&self.config.volume_id, progress)?;
         if let Ok(known) = self.last_known() {
             known.forget();
+        }
+        if let Ok(logs) = KeptLogs::of(&self.config.volume_id) {
+            logs.forget();
         }
         Ok(ids)
     }
@@ -870,12 +874,9 @@ impl AwsServer {
     /// (its own shutdown may not have happened or worked). Returns whether
     /// it was terminated.
     pub fn end_job(&self, holder: &Instance, status: &str) -> anyhow::Result<bool> {
-        let Some(job) = holder.job_name.as_deref().filter(|_| holder.level == "job") else {
+        let Some(job) = holder.ends_with() else {
             return Ok(false);
         };
-        if holder.keep {
-            return Ok(false);
-        }
         self.record_end(job, status)?;
         self.terminate_instance(&holder.id)?;
         Ok(true)

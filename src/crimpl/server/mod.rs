@@ -28,6 +28,7 @@ use super::array::{TASK_DIR_PREFIX, TASK_LIST, TASK_WRAPPER};
 use super::config::ServerConfig;
 use super::error::EngineError;
 use super::job::{FileRole, JobFile, JobRecord, KillOutcome, Listing, read_listing};
+use super::kept_log::KeptLog;
 use super::layout::{self, AFTER_FILE, INPUT_LIST, SUBMIT_SCRIPT, WRAPPER};
 use super::option_kinds;
 use super::poller::{Poller, Turn};
@@ -483,10 +484,21 @@ impl Server {
         offset: u64,
         max_bytes: u64,
     ) -> anyhow::Result<Vec<u8>> {
+        if let Some(kept) = self.kept_log(job, kind) {
+            return Ok(kept.read(offset, max_bytes));
+        }
         let command = scripts::read_log(&self.job_dir(job)?, kind, offset, max_bytes);
         self.transport(false, &|_| {})?
             .check(&command, None, "reading the job log")
             .map_err(|err| self.unless_missing(job, err))
+    }
+
+    /// The end of the job's own log kept on this machine, if its machine
+    /// ended after the job (then the log cannot grow any more).
+    fn kept_log(&self, job: &str, kind: scripts::LogKind) -> Option<KeptLog> {
+        (kind == scripts::LogKind::Job)
+            .then(|| self.placement.kept_log(job))
+            .flatten()
     }
 
     /// The byte offset where the last `lines` lines of the job's log start.
@@ -496,6 +508,9 @@ impl Server {
         kind: scripts::LogKind,
         lines: usize,
     ) -> anyhow::Result<u64> {
+        if let Some(kept) = self.kept_log(job, kind) {
+            return Ok(kept.tail_offset(lines));
+        }
         let command = scripts::log_tail_offset(&self.job_dir(job)?, kind, lines);
         let said = self
             .transport(false, &|_| {})?

@@ -9,8 +9,10 @@ use anyhow::{Context, bail};
 use super::{Launch, Placement, SurveyRead};
 use crate::crimpl::aws::{self, AwsConfig, AwsServer};
 use crate::crimpl::job::JobRecord;
+use crate::crimpl::kept_log::{KEPT_BYTES, KeptLog, KeptLogs};
 use crate::crimpl::layout;
 use crate::crimpl::progress::Progress;
+use crate::crimpl::scripts;
 use crate::crimpl::server::Server;
 use crate::crimpl::server::options::SubmitOptions;
 use crate::crimpl::status::JobStatus;
@@ -29,6 +31,17 @@ impl Ec2Placement {
             name: name.into(),
             aws: AwsServer::new(name, config)?,
         })
+    }
+
+    /// Keep the end of `job`'s log on this machine, before its instance ends.
+    fn keep_log(&self, transport: &dyn Transport, job: &str) -> anyhow::Result<()> {
+        let job_dir = scripts::job_dir_word(&self.aws.config().instances.directory, job)?;
+        let said = transport.check(
+            &scripts::log_end(&job_dir, KEPT_BYTES),
+            None,
+            "reading the end of the job log",
+        )?;
+        KeptLogs::of(&self.aws.config().volume_id)?.keep(job, &KeptLog::from_size_and_tail(&said)?)
     }
 
     /// The EC2 instance type for a submission: `--instance-type`, or by `--nprocs`.
@@ -190,11 +203,18 @@ impl Placement for Ec2Placement {
             return Ok(records);
         };
         let records = read(transport.as_ref(), true)?;
-        // Only the holder can be a job instance still running: end it if its job has.
+        // Only the holder can be a job instance still running: end it if
+        // its job has, keeping the end of its log first (it cannot grow).
         if let Some(ended) = records
             .iter()
-            .find(|r| r.status.is_final() && holder.job_name.as_deref() == Some(r.name.as_str()))
+            .find(|r| r.status.is_final() && holder.ends_with() == Some(r.name.as_str()))
         {
+            if let Err(err) = self.keep_log(transport.as_ref(), &ended.name) {
+                eprintln!(
+                    "[crimpl] could not keep the log of job {} on this machine (it stays on the volume): {err:#}",
+                    ended.name
+                );
+            }
             self.aws.end_job(&holder, ended.status.word())?;
         }
         // A record this machine cannot write must not fail the survey: the volume has the truth.
@@ -215,6 +235,10 @@ impl Placement for Ec2Placement {
              %crimpl server start {server}, then ask again",
             aws::MAX_JOB_STATUSES
         ))
+    }
+
+    fn kept_log(&self, job: &str) -> Option<KeptLog> {
+        KeptLogs::of(&self.aws.config().volume_id).ok()?.get(job)
     }
 
     fn resubmit_refusal(&self) -> Option<&'static str> {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use super::options::SubmitOptions;
 use crate::crimpl::config::ServerConfig;
 use crate::crimpl::job::JobRecord;
+use crate::crimpl::kept_log::KeptLog;
 use crate::crimpl::progress::Progress;
 use crate::crimpl::transport::Transport;
 
@@ -85,6 +86,12 @@ pub trait Placement: Any + Send + Sync {
 
     /// Why a job cannot be started again in its directory here, if it cannot.
     fn resubmit_refusal(&self) -> Option<&'static str>;
+
+    /// The end of job `job`'s log, kept on this machine when the machine
+    /// holding it was ended (the job has ended, so it is the log's end).
+    fn kept_log(&self, _job: &str) -> Option<KeptLog> {
+        None
+    }
 }
 
 /// The placement of the server `name` with `config`; SSH connects on first use.
