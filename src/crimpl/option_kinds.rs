@@ -35,7 +35,9 @@ const OPTIONS: &[(&str, &[&str], IsSet)] = &[
     ("--instance-type", &["aws"], |o| o.instance_type.is_some()),
     ("--keep-instance", &["aws"], |o| o.keep_instance),
     ("--image-id", &["aws"], |o| o.image_id.is_some()),
-    ("--array", &["local", "ssh", "slurm"], |o| o.array.is_some()),
+    ("--array", &["local", "ssh", "slurm", "aws"], |o| {
+        o.array.is_some()
+    }),
     ("--after", &["local", "ssh", "slurm"], |o| {
         !o.after.is_empty()
     }),

@@ -132,6 +132,27 @@ def test_submit_runs_on_a_sized_job_instance_which_ends_with_the_job(aws_kernel,
     assert moto.live_instances() == []
 
 
+def test_a_sweep_runs_on_one_sized_job_instance_which_ends_with_it(aws_kernel, cloud, workdir):
+    moto, _ = cloud
+    result = aws_kernel.execute(
+        "%%crimpl submit --job sweep --array 1-5 --nprocs 4 --wait\n"
+        "echo \"task $CRIMPL_TASK_ID of $CRIMPL_TASK_COUNT\" > out.txt\n"
+        "[ \"$CRIMPL_TASK_ID\" != 3 ]\n",
+        timeout=180,
+    )
+    assert not result.ok and "ended failed" in result.error, result.error
+    assert "c6i.xlarge" in result.text
+    assert moto.live_instances() == [], "the job instance ends with its sweep"
+    states = moto.ec2.describe_instances(Filters=[{"Name": "tag:crimpl.job_name", "Values": ["sweep"]}])
+    assert [i["InstanceType"] for r in states["Reservations"] for i in r["Instances"]] == ["c6i.xlarge"]
+    # With no instance running, this machine's record of the end has the tasks.
+    status = aws_kernel.execute("%crimpl status sweep --tasks").text
+    assert "5/5 tasks ended: 4 complete, 1 failed" in status and "task-0003: failed (exit code 1)" in status, status
+    fetched = aws_kernel.execute("%crimpl fetch sweep", timeout=180)
+    assert fetched.ok, fetched.error
+    assert (workdir / "task-0005" / "out.txt").read_text() == "task 5 of 5\n"
+
+
 def test_a_new_kernel_finds_the_server_by_its_volume(aws_kernel, cloud, tmp_path):
     moto, sshd = cloud
     env = kernel_env(tmp_path / "other-config", home=sshd.home)

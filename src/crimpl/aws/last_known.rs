@@ -16,7 +16,7 @@ use crate::crimpl::job::JobRecord;
 use crate::crimpl::registry::Registry;
 use crate::crimpl::status::JobStatus;
 
-/// One job's last seen end.
+/// One job's last seen end (an array's with its tasks' ends).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct End {
     status: String,
@@ -24,6 +24,46 @@ struct End {
     started: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ended: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tasks: Vec<(String, End)>,
+}
+
+impl End {
+    fn of(record: &JobRecord) -> Self {
+        Self {
+            status: record.status.word().to_string(),
+            started: record.started.clone(),
+            ended: record.ended.clone(),
+            exit_code: match record.status {
+                JobStatus::Failed(code) => code,
+                _ => None,
+            },
+            tasks: record
+                .tasks
+                .iter()
+                .map(|task| (task.name.clone(), End::of(task)))
+                .collect(),
+        }
+    }
+
+    fn record(&self, name: &str) -> JobRecord {
+        let status = match JobStatus::from_word(&self.status) {
+            Some(JobStatus::Failed(_)) => JobStatus::Failed(self.exit_code),
+            Some(status) => status,
+            None => JobStatus::Unknown(self.status.clone()),
+        };
+        let mut record = JobRecord::new(name, status);
+        record.started = self.started.clone();
+        record.ended = self.ended.clone();
+        record.tasks = self
+            .tasks
+            .iter()
+            .map(|(task, end)| end.record(task))
+            .collect();
+        record
+    }
 }
 
 /// The last known ends of one volume's jobs, on this machine.
@@ -56,11 +96,7 @@ impl LastKnown {
         let before = ends.len();
         let mut changed = false;
         for record in records.iter().filter(|r| r.status.is_final()) {
-            let end = End {
-                status: record.status.word().to_string(),
-                started: record.started.clone(),
-                ended: record.ended.clone(),
-            };
+            let end = End::of(record);
             changed |= ends.insert(record.name.clone(), end.clone()) != Some(end);
         }
         if !changed && ends.len() == before {
@@ -81,15 +117,8 @@ impl LastKnown {
     /// The remembered ends, as job records.
     pub fn records(&self) -> Vec<JobRecord> {
         self.read()
-            .into_iter()
-            .map(|(name, end)| {
-                let status = JobStatus::from_word(&end.status)
-                    .unwrap_or_else(|| JobStatus::Unknown(end.status.clone()));
-                let mut record = JobRecord::new(&name, status);
-                record.started = end.started;
-                record.ended = end.ended;
-                record
-            })
+            .iter()
+            .map(|(name, end)| end.record(name))
             .collect()
     }
 
@@ -126,7 +155,14 @@ mod tests {
         let records = known.records();
         assert_eq!(records.len(), 2);
         assert_eq!(records[0], done);
-        assert_eq!(records[1].status.word(), "failed");
+        assert_eq!(records[1].status, JobStatus::Failed(Some(3)));
+        let mut sweep = JobRecord::new("sweep", JobStatus::Failed(None));
+        sweep.tasks = vec![
+            JobRecord::new("task-0001", JobStatus::Complete),
+            JobRecord::new("task-0002", JobStatus::Failed(Some(7))),
+        ];
+        known.remember(std::slice::from_ref(&sweep)).unwrap();
+        assert_eq!(known.records()[2], sweep, "an array keeps its tasks' ends");
         known.forget();
         assert!(known.records().is_empty());
     }

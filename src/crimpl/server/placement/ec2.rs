@@ -183,19 +183,29 @@ impl Placement for Ec2Placement {
         let quiet = |_: &str| {};
         let wanted = |name: &str| pattern.ends_with('*') || pattern == layout::job_dir_name(name);
         let Some((holder, transport)) = self.aws.holder(&quiet)? else {
+            // The volume's tags say how each job ended; this machine's record
+            // says more (times, exit codes, an array's tasks) where it agrees,
+            // and keeps the ends older than the tags keep.
+            let mut known = self.aws.last_known()?.records();
             let mut records: Vec<JobRecord> = self
                 .aws
                 .recorded_statuses()?
                 .into_iter()
                 .filter(|(name, _)| wanted(name))
                 .map(|(name, word)| {
-                    let status = JobStatus::from_word(&word)
-                        .unwrap_or_else(|| JobStatus::Unknown(word.clone()));
-                    JobRecord::new(&name, status)
+                    match known
+                        .iter()
+                        .position(|k| k.name == name && k.status.word() == word)
+                    {
+                        Some(at) => known.swap_remove(at),
+                        None => JobRecord::new(
+                            &name,
+                            JobStatus::from_word(&word).unwrap_or(JobStatus::Unknown(word)),
+                        ),
+                    }
                 })
                 .collect();
-            // Ends older than the volume's tags keep, as this machine last saw them.
-            for known in self.aws.last_known()?.records() {
+            for known in known {
                 if wanted(&known.name) && !records.iter().any(|r| r.name == known.name) {
                     records.push(known);
                 }
