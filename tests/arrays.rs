@@ -131,6 +131,75 @@ fn every_task_runs_once_in_its_directory_never_more_than_asked_at_once() {
 }
 
 #[test]
+fn merge_gathers_the_tasks_outputs_in_one_folder_unless_two_wrote_one_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = local_server(dir.path());
+    let array = || Some(ArraySpec::from_spec("1-3", None).unwrap());
+    let options = |job: &str| SubmitOptions {
+        job: Some(job.into()),
+        array: array(),
+        ..SubmitOptions::default()
+    };
+    let merged = UnpackPolicy {
+        strip_first_part: true,
+        ..UnpackPolicy::default()
+    };
+    let apart = server
+        .submit(
+            "mkdir -p r && echo \"$CRIMPL_TASK_ID\" > r/$CRIMPL_TASK_ID.txt\n",
+            &options("apart"),
+            &quiet,
+        )
+        .unwrap();
+    let same = server
+        .submit(
+            "echo \"$CRIMPL_TASK_ID\" > same.txt\n",
+            &options("same"),
+            &quiet,
+        )
+        .unwrap();
+    for job in [&apart, &same] {
+        wait_until(&server, job, |r| r.status.is_final());
+    }
+    let target = dir.path().join("fetched");
+    let report = server
+        .fetch(&apart, &[], &target, merged.clone(), &quiet)
+        .unwrap();
+    assert_eq!(report.written.len(), 3, "{report:?}");
+    assert_eq!(
+        std::fs::read_to_string(target.join("r/2.txt")).unwrap(),
+        "2\n"
+    );
+    assert!(!target.join("task-0002").exists());
+
+    let err = server
+        .fetch(&same, &[], &target, merged.clone(), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("task-0001 and task-0002 both wrote \"same.txt\""),
+        "{err}"
+    );
+    assert!(!target.join("same.txt").exists(), "nothing was fetched");
+    let single = server
+        .submit(
+            "echo one > one.txt\n",
+            &SubmitOptions {
+                job: Some("single".into()),
+                ..SubmitOptions::default()
+            },
+            &quiet,
+        )
+        .unwrap();
+    wait_until(&server, &single, |r| r.status.is_final());
+    let err = server
+        .fetch(&single, &[], &target, merged, &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not an array"), "{err}");
+}
+
+#[test]
 fn a_failed_task_fails_the_array_and_says_which() {
     let dir = tempfile::tempdir().unwrap();
     let server = local_server(dir.path());

@@ -278,6 +278,21 @@ impl Listing {
 /// the first `limit` entries (all with `None`) and counting the rest, so a
 /// directory of a million files needs bounded memory.
 pub fn read_listing(reader: impl BufRead, limit: Option<usize>) -> std::io::Result<Listing> {
+    let mut listing = Listing::default();
+    for_each_entry(reader, |file| {
+        listing.total += 1;
+        listing.count(&file);
+        if limit.is_none_or(|limit| listing.files.len() < limit) {
+            listing.files.push(file);
+        }
+    })?;
+    listing.files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(listing)
+}
+
+/// Hand each entry of [`super::scripts::list_files`]'s output to `seen`,
+/// classified, as it arrives.
+pub fn for_each_entry(reader: impl BufRead, mut seen: impl FnMut(JobFile)) -> std::io::Result<()> {
     let mut records = reader.split(0);
     let mut inputs = Vec::new();
     for record in records.by_ref() {
@@ -289,20 +304,12 @@ pub fn read_listing(reader: impl BufRead, limit: Option<usize>) -> std::io::Resu
             _ => break, // the empty record that ends the input list
         }
     }
-    let mut listing = Listing::default();
     for record in records {
-        let record = record?;
-        let Some(file) = parse_entry(&record, &inputs) else {
-            continue;
-        };
-        listing.total += 1;
-        listing.count(&file);
-        if limit.is_none_or(|limit| listing.files.len() < limit) {
-            listing.files.push(file);
+        if let Some(file) = parse_entry(&record?, &inputs) {
+            seen(file);
         }
     }
-    listing.files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(listing)
+    Ok(())
 }
 
 /// One `type<TAB>size<TAB>path` record, classified by its top-level name

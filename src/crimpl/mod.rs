@@ -10,6 +10,7 @@
 
 pub mod after;
 pub mod array;
+pub mod array_files;
 pub mod aws;
 pub mod check;
 pub mod config;

@@ -48,6 +48,9 @@ pub struct UnpackPolicy {
     pub hidden: bool,
     /// Paths the user named: hidden parts of a named path itself are wanted.
     pub named: Vec<PathBuf>,
+    /// Drop each path's first part (as `tar --strip-components=1`): an
+    /// array's task directory, for its tasks' outputs in one folder.
+    pub strip_first_part: bool,
 }
 
 impl UnpackPolicy {
@@ -101,8 +104,13 @@ pub fn unpack(
                 continue;
             }
         };
+        let relative: PathBuf = if policy.strip_first_part {
+            relative.components().skip(1).collect()
+        } else {
+            relative
+        };
         if relative.as_os_str().is_empty() {
-            continue; // "./" itself
+            continue; // "./" itself (or the stripped part itself)
         }
         if let Some(root) = policy.hidden_root(&relative) {
             if last_hidden.as_ref() != Some(&root) {
@@ -422,6 +430,21 @@ mod tests {
         let report = unpack(&data[..], dir.path(), &all).unwrap();
         assert_eq!(report.hidden_left_out, 0);
         assert!(dir.path().join("r/.cache/x").exists());
+    }
+
+    #[test]
+    fn the_first_part_is_dropped_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = archive(&[("task-0001/a.txt", b"A"), ("task-0002/sub/b.txt", b"B")]);
+        let merged = UnpackPolicy {
+            strip_first_part: true,
+            ..UnpackPolicy::default()
+        };
+        let report = unpack(&data[..], dir.path(), &merged).unwrap();
+        assert_eq!(report.written.len(), 2);
+        assert_eq!(fs::read(dir.path().join("a.txt")).unwrap(), b"A");
+        assert_eq!(fs::read(dir.path().join("sub/b.txt")).unwrap(), b"B");
+        assert!(!dir.path().join("task-0001").exists());
     }
 
     #[test]

@@ -5,8 +5,10 @@
 use html_escape::encode_text;
 
 use super::View;
-use super::render::table;
-use crate::crimpl::{JobRecord, JobStatus};
+use super::render::{human_size, table};
+use crate::crimpl::array::{TASK_DIR_PREFIX, is_task_dir};
+use crate::crimpl::array_files::TaskOutputs;
+use crate::crimpl::{JobRecord, JobStatus, Listing};
 
 /// How many failed tasks a summary names.
 const FAILED_SHOWN: usize = 10;
@@ -114,6 +116,88 @@ pub fn tasks(job: &str, record: &JobRecord) -> View {
         &["task", "status", "started", "ended"],
         &rows,
     )
+}
+
+/// An array's files: its own (the task directories as one row), then
+/// each output path of its tasks with how many tasks wrote it, then the
+/// tasks that wrote nothing.
+pub fn files(job: &str, top: &Listing, outputs: &TaskOutputs) -> View {
+    let mut rows: Vec<Vec<String>> = top
+        .files
+        .iter()
+        .filter(|f| !(f.is_dir && is_task_dir(&f.path)))
+        .map(|f| {
+            vec![
+                if f.is_dir {
+                    format!("{}/", f.path)
+                } else {
+                    f.path.clone()
+                },
+                if f.is_dir {
+                    String::new()
+                } else {
+                    human_size(f.size)
+                },
+                f.role.word().to_string(),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        format!("{TASK_DIR_PREFIX}*/"),
+        String::new(),
+        format!("{} task directories", outputs.tasks),
+    ]);
+    let own = table(
+        &format!("Files of array {job}"),
+        &["file", "size", "role"],
+        &rows,
+    );
+    let mut rows: Vec<Vec<String>> = outputs
+        .paths
+        .iter()
+        .map(|(path, (tasks, bytes))| {
+            vec![
+                path.clone(),
+                format!("{tasks} of {}", outputs.tasks),
+                human_size(*bytes),
+            ]
+        })
+        .collect();
+    let (files, bytes) = outputs.other_files;
+    if files > 0 {
+        rows.push(vec![
+            format!("... {files} more files under other paths"),
+            String::new(),
+            human_size(bytes),
+        ]);
+    }
+    let silent = &outputs.without_outputs;
+    if !silent.is_empty() {
+        let named: Vec<&str> = silent.iter().take(10).map(String::as_str).collect();
+        let more = silent.len().saturating_sub(named.len());
+        rows.push(vec![
+            format!(
+                "(no output) {}{}",
+                named.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ),
+            format!("{} of {}", silent.len(), outputs.tasks),
+            String::new(),
+        ]);
+    }
+    let written = table(
+        "Outputs of its tasks (fetch: a folder per task; --merge: one folder)",
+        &["path in a task", "tasks", "size in all"],
+        &rows,
+    );
+    View {
+        html: format!("{}{}", own.html, written.html),
+        text: format!("{}\n{}", own.text, written.text),
+    }
 }
 
 /// Time since the array started, to its end or now (`12m 05s`).

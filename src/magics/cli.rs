@@ -587,6 +587,9 @@ pub struct FetchArgs {
     /// Take hidden files and directories too (`.git/...`; left out by default unless named).
     #[arg(long)]
     pub hidden: bool,
+    /// An array's outputs in one folder, not one per task (when no two tasks wrote the same path).
+    #[arg(long)]
+    pub merge: bool,
     #[command(flatten)]
     pub server: ServerArg,
 }

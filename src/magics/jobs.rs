@@ -15,7 +15,7 @@ use super::utf8::Utf8Stream;
 use super::watch::{LOG_CHUNK, Watch, display_id, watch, watch_in_background};
 use super::{Cancel, MagicError, MagicResult, Output, StreamName, array_views, render};
 use crate::crimpl::after::After;
-use crate::crimpl::array::ArraySpec;
+use crate::crimpl::array::{ArraySpec, TASK_LIST};
 use crate::crimpl::scripts::LogKind;
 use crate::crimpl::slurm::SlurmOptions;
 use crate::crimpl::{JobRecord, JobStatus, Server, Stopped, SubmitOptions, UnpackPolicy};
@@ -378,8 +378,17 @@ pub async fn ls(state: &State, args: &JobArgs, out: &Output) -> MagicResult {
     let job = state.job_name(&server, &args.job)?;
     let reader = server.clone();
     let name = job.clone();
-    let listing = blocking(move || reader.ls(&name, Some(LS_ROWS), false)).await?;
-    out.display(&render::files(&job, &listing), None);
+    // The top level first: an array is summarised, not listed task by task.
+    let view = blocking(move || {
+        let top = reader.ls(&name, Some(LS_ROWS), true)?;
+        Ok(if top.files.iter().any(|f| f.path == TASK_LIST) {
+            array_views::files(&name, &top, &reader.task_outputs(&name)?)
+        } else {
+            render::files(&name, &reader.ls(&name, Some(LS_ROWS), false)?)
+        })
+    })
+    .await?;
+    out.display(&view, None);
     Ok(())
 }
 
@@ -400,6 +409,7 @@ pub async fn fetch(state: &State, args: FetchArgs, out: &Output) -> MagicResult 
         overwrite: args.overwrite,
         hidden: args.hidden,
         named: Vec::new(),
+        strip_first_part: args.merge,
     };
     let report =
         blocking(move || reader.fetch(&name, &args.paths, &destination, policy, &progress)).await?;

@@ -4,6 +4,7 @@ with sshd standing in for the instances). Kind-specific behaviour is tested
 in each kind's own file."""
 from __future__ import annotations
 
+import re
 import shlex
 
 import pytest
@@ -176,6 +177,13 @@ def test_a_sweep_runs_every_task_with_its_parameters_and_reruns_the_failed(cycle
     assert "task-0004: failed (exit code 3)" in status, status
     assert all(f"task-000{i}" in status for i in range(1, 7)), status
 
+    if backend.reach_files(SERVER):
+        run(cycle_kernel, backend.reach_files(SERVER))
+    listed = run(cycle_kernel, "%crimpl ls sweep").text
+    assert "6 task directories" in listed and "crimpl-array.tasks" in listed, listed
+    assert re.search(r"out\.txt\s+5 of 6", listed) and "(no output) task-0004" in listed, listed
+    clash = cycle_kernel.execute("%crimpl fetch sweep --merge", timeout=CELL_TIMEOUT)
+    assert not clash.ok and 'task-0001 and task-0002 both wrote "out.txt"' in clash.error, clash.error
     run(cycle_kernel, "%crimpl fetch sweep")
     assert (workdir / "task-0002" / "out.txt").read_text() == "2 6 0.5|row 2\nbase\n"
     assert sorted(p.name for p in (workdir / "task-0002").iterdir()) == ["out.txt"]

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::after::After;
 use super::array::{TASK_DIR_PREFIX, TASK_LIST, TASK_WRAPPER};
+use super::array_files::{TaskOutputs, read_task_outputs};
 use super::config::ServerConfig;
 use super::error::EngineError;
 use super::job::{FileRole, JobFile, JobRecord, KillOutcome, Listing, read_listing};
@@ -526,17 +527,37 @@ impl Server {
     /// entries (all with `None`, or only the top level with `top_level`),
     /// and totals for all. Read as it arrives, in bounded memory.
     pub fn ls(&self, job: &str, limit: Option<usize>, top_level: bool) -> anyhow::Result<Listing> {
-        let command = scripts::list_files(&self.job_dir(job)?, top_level.then_some(1));
-        let mut listing = None;
+        self.read_files(job, top_level.then_some(1), |reader| {
+            read_listing(reader, limit)
+        })
+    }
+
+    /// What an array's tasks wrote, summarised (one pass over its files).
+    pub fn task_outputs(&self, job: &str) -> anyhow::Result<TaskOutputs> {
+        self.read_files(job, None, |reader| read_task_outputs(reader))
+    }
+
+    /// Read the job's files (to `depth` levels) with `read`, as they are listed.
+    fn read_files<T>(
+        &self,
+        job: &str,
+        depth: Option<u32>,
+        read: impl FnOnce(std::io::BufReader<&mut dyn std::io::Read>) -> std::io::Result<T>,
+    ) -> anyhow::Result<T> {
+        let command = scripts::list_files(&self.job_dir(job)?, depth);
+        let mut read = Some(read);
+        let mut result = None;
         let finished = self
             .transport(false, &|_| {})?
             .exec(&command, None, &mut |reader| {
-                listing = Some(read_listing(std::io::BufReader::new(reader), limit)?);
+                if let Some(read) = read.take() {
+                    result = Some(read(std::io::BufReader::new(reader))?);
+                }
                 Ok(())
             })?;
-        match (finished.code, listing) {
+        match (finished.code, result) {
             (Some(3), _) => Err(self.no_such_job(job)),
-            (Some(0), Some(listing)) => Ok(listing),
+            (Some(0), Some(result)) => Ok(result),
             _ => bail!(
                 "listing job {job:?} failed on server {}: {}",
                 self.name,
@@ -559,12 +580,24 @@ impl Server {
         // On AWS with no instance running, the server instance is started to reach the volume.
         let transport = self.transport(true, progress)?;
         let mut hidden_at_top = Vec::new();
+        if policy.strip_first_part && !paths.is_empty() {
+            return Err(EngineError::Usage(
+                "--merge fetches an array's outputs: leave out the paths, or --merge".into(),
+            )
+            .into());
+        }
         let names: Vec<String> = if paths.is_empty() {
             let mut listing = self.ls(job, None, true)?;
-            if listing.files.iter().any(|f| f.path == TASK_LIST) {
+            let array = listing.files.iter().any(|f| f.path == TASK_LIST);
+            if array {
                 // An array: each task's own outputs, in its task directory.
                 listing = self.ls(job, None, false)?;
                 listing.files.retain(|f| !f.is_dir);
+            } else if policy.strip_first_part {
+                return Err(EngineError::Usage(format!(
+                    "job {job} is not an array: --merge gathers an array's tasks' outputs into one folder"
+                ))
+                .into());
             }
             let outputs = listing
                 .files
@@ -574,7 +607,11 @@ impl Server {
             let (hidden, shown): (Vec<JobFile>, Vec<JobFile>) =
                 outputs.partition(|f| !policy.hidden && hidden(f));
             hidden_at_top = hidden.into_iter().map(|f| PathBuf::from(f.path)).collect();
-            shown.into_iter().map(|f| f.path).collect()
+            let names: Vec<String> = shown.into_iter().map(|f| f.path).collect();
+            if policy.strip_first_part {
+                merge_clash(&names)?;
+            }
+            names
         } else {
             for path in paths {
                 if path.split('/').any(|part| part == "..") || path.starts_with('/') {
@@ -737,3 +774,23 @@ impl Server {
 
 /// Exit code of the submit command when the job directory exists already.
 const EXISTS_CODE: i32 = 17;
+
+/// Refuse to merge an array's outputs when two tasks wrote the same path
+/// (`task-0001/out.txt` and `task-0002/out.txt`): one would hide the other.
+fn merge_clash(names: &[String]) -> Result<(), EngineError> {
+    let mut sorted: Vec<&String> = names.iter().collect();
+    sorted.sort();
+    let mut first_writer: std::collections::HashMap<&str, &str> = Default::default();
+    for name in sorted {
+        let Some((task, path)) = name.split_once('/') else {
+            continue;
+        };
+        if let Some(other) = first_writer.insert(path, task) {
+            return Err(EngineError::Usage(format!(
+                "{other} and {task} both wrote {path:?}, so their outputs cannot share one folder: \
+                 fetch without --merge (a folder per task)"
+            )));
+        }
+    }
+    Ok(())
+}
