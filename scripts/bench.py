@@ -310,8 +310,39 @@ def bench_sweeps(scratch: pathlib.Path, repeat: int) -> dict[str, dict[str, floa
                 for i in range(repeat):
                     kernel.execute(f"%crimpl kill a{i} --server sweep", timeout=120)
                 figures[kind] = {"submit 1000 tasks": submit, "status of 1000 tasks": status}
+                if backend.commands_run:
+                    figures[kind].update(polling_cost(kernel, backend.commands_run, hold))
             finally:
                 kernel.shutdown()
+    return figures
+
+
+POLL_WINDOW = 30.0
+#: Seconds from the last submit to the window: watchers poll fast at first.
+SETTLE = 20.0
+
+
+def polling_cost(kernel: Kernel, commands_run, hold: str) -> dict[str, float]:
+    """Commands per minute the server's sshd runs for the kernel while it
+    watches (a background watcher per submitted job, as after any submit)
+    one job, arrays of 100 and 1000 tasks, and 10 jobs at once."""
+    figures = {}
+    for label, cells in [
+        ("1 job", ["--job w1"]),
+        ("1 array of 100 tasks", ["--job w100 --array 1-100"]),
+        ("1 array of 1000 tasks", ["--job w1000 --array 1-1000"]),
+        ("10 jobs", [f"--job w10-{i}" for i in range(10)]),
+    ]:
+        for options in cells:
+            held = hold if "--array" in options or "sbatch" in hold else ""
+            must(kernel.execute(f"%%crimpl submit --server sweep {options}{held}\nsleep 600\n", timeout=120))
+        time.sleep(SETTLE)  # past the first quick polls, as a watch that lasts
+        before = commands_run()
+        time.sleep(POLL_WINDOW)
+        figures[f"polling, {label} watched (commands/min)"] = (commands_run() - before) * 60 / POLL_WINDOW
+        must(kernel.execute("%crimpl unwatch --all"))
+        for options in cells:
+            kernel.execute(f"%crimpl kill {options.split()[1]} --server sweep", timeout=120)
     return figures
 
 
@@ -342,8 +373,14 @@ def main() -> int:
     if "sweeps" in args.only:
         print(f"\n== sweeps (median of {repeat}, status of {repeat * 3}), through the kernel", flush=True)
         print(f"{'server':<10}{'submit 1000 tasks s':>22}{'status of 1000 tasks s':>25}")
-        for kind, f in bench_sweeps(scratch, repeat).items():
+        sweeps = bench_sweeps(scratch, repeat)
+        for kind, f in sweeps.items():
             print(f"{kind:<10}{f['submit 1000 tasks']:>22.3f}{f['status of 1000 tasks']:>25.3f}")
+        print(f"\npolling cost: commands per minute the server's sshd ran over {POLL_WINDOW:.0f} s")
+        for kind, f in sweeps.items():
+            for label, value in f.items():
+                if label.startswith("polling"):
+                    print(f"{kind:<10}{label.removeprefix('polling, '):<52}{value:>8.1f}")
     if not {"jobs", "connect", "aws"} & set(args.only):
         shutil.rmtree(scratch, ignore_errors=True)
         return 0

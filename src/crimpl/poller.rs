@@ -1,11 +1,13 @@
 //! One status poller per server: however many jobs are watched, their
 //! watchers share one survey of the server's job directories per second,
 //! and on Slurm one `squeue` per floor interval (the job's own status files
-//! are read in between). A watcher never waits for another's poll: while a
-//! poll runs, the others take the last result. `status` and `kill` do not
-//! go through the poller, so they never wait behind it either.
+//! are read in between). Watchers polling at one pace wake together (see
+//! [`Poller::pause`]); one of them polls and the others wait for its
+//! result, never longer than [`POLL_WAIT`]: past that, they take the last
+//! result. `status` and `kill` do not go through the poller, so they never
+//! wait behind it.
 
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::job::JobRecord;
@@ -17,10 +19,26 @@ pub const SLURM_FLOOR_SECONDS: u64 = 30;
 /// The least interval between two surveys of the job directories.
 pub const FILES_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The longest a watcher waits for another's poll before it takes the last result.
+pub const POLL_WAIT: Duration = Duration::from_secs(2);
+
 /// The last results of one server's polls.
-#[derive(Default)]
 pub struct Poller {
     state: Mutex<PollState>,
+    /// Notified when a poll ends.
+    polled: Condvar,
+    /// Where the watchers' common schedule starts.
+    epoch: Instant,
+}
+
+impl Default for Poller {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            polled: Condvar::new(),
+            epoch: Instant::now(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -50,6 +68,13 @@ impl Poller {
     /// the queue is reused while younger than `floor`.
     pub fn turn(&self, job: &str, floor: Duration) -> Turn {
         let mut state = self.state();
+        if state.polling {
+            // Another watcher woke with this one: its result is on the way.
+            state = self
+                .polled
+                .wait_timeout_while(state, POLL_WAIT, |state| state.polling)
+                .map_or_else(|p| p.into_inner().0, |(state, _)| state);
+        }
         // A job missing from the last survey (just submitted?) is polled for.
         let cached = |state: &PollState| {
             state
@@ -82,6 +107,7 @@ impl Poller {
     pub fn polled(&self, ticket: u64, result: Result<(Vec<JobRecord>, Option<QueueRead>), String>) {
         let mut state = self.state();
         state.polling = false;
+        self.polled.notify_all();
         if ticket != state.generation {
             return;
         }
@@ -112,6 +138,20 @@ impl Poller {
         let mut state = self.state();
         state.survey = None;
         state.generation += 1;
+    }
+
+    /// The pause before a watcher's next turn, for a watcher polling every
+    /// `wanted`: until the first whole multiple of `wanted` since the
+    /// poller's start that is at least half of `wanted` away. Watchers
+    /// polling at one pace so wake together, whenever they last polled, and
+    /// share one survey: polling costs the same however many jobs are watched.
+    pub fn pause(&self, wanted: Duration) -> Duration {
+        if wanted.is_zero() {
+            return wanted;
+        }
+        let since = self.epoch.elapsed();
+        let multiple = ((since + wanted / 2).as_secs_f64() / wanted.as_secs_f64()).ceil();
+        wanted.mul_f64(multiple.max(1.0)).saturating_sub(since)
     }
 
     /// A queue read by someone else (`status`, `jobs`), for the watchers to reuse.
@@ -169,5 +209,43 @@ mod tests {
             matches!(poller.turn("a", floor), Turn::Poll(Some(_), 1)),
             "resubmitted: read again"
         );
+    }
+
+    #[test]
+    fn watchers_at_one_pace_wake_together_whenever_they_last_polled() {
+        let poller = Poller::default();
+        let wanted = Duration::from_millis(2000);
+        let first = poller.pause(wanted);
+        std::thread::sleep(Duration::from_millis(300));
+        let second = poller.pause(wanted);
+        // Both end at the same instant: one pace after the start.
+        let gap = (first.as_secs_f64() - second.as_secs_f64() - 0.3).abs();
+        assert!(gap < 0.1, "{first:?} then {second:?}");
+        std::thread::sleep(Duration::from_millis(800));
+        // Too close to that instant: the next one.
+        let third = poller.pause(wanted);
+        let gap = (third.as_secs_f64() + 1.1 - 4.0).abs();
+        assert!(gap < 0.1, "{third:?}");
+    }
+
+    #[test]
+    fn a_watcher_waking_during_a_poll_waits_for_its_result() {
+        let poller = std::sync::Arc::new(Poller::default());
+        let floor = Duration::from_secs(30);
+        poller.polled(0, Ok((records(JobStatus::Running), None)));
+        std::thread::sleep(FILES_INTERVAL);
+        let Turn::Poll(_, ticket) = poller.turn("a", floor) else {
+            panic!("the last survey is old: poll");
+        };
+        let other = {
+            let poller = poller.clone();
+            std::thread::spawn(move || match poller.turn("a", floor) {
+                Turn::Cached(record) => record.status,
+                Turn::Poll(..) => panic!("a poll is under way"),
+            })
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        poller.polled(ticket, Ok((records(JobStatus::Complete), None)));
+        assert_eq!(other.join().unwrap(), JobStatus::Complete, "the new result");
     }
 }

@@ -103,7 +103,7 @@ pub async fn watch(
             return Ok(Some(record));
         }
         last = Some(record);
-        let pause = backoff.next(changed, watch.poll);
+        let pause = watch.server.poll_pause(backoff.next(changed, watch.poll));
         tokio::select! {
             _ = cancel.cancelled() => return Ok(None),
             _ = tokio::time::sleep(pause) => {}

@@ -453,6 +453,12 @@ impl Server {
         Ok((records, queue))
     }
 
+    /// How long a watcher waiting `wanted` between polls pauses now: a
+    /// little longer, so that all the server's watchers poll together.
+    pub fn poll_pause(&self, wanted: std::time::Duration) -> std::time::Duration {
+        self.poller.pause(wanted)
+    }
+
     /// The record of a watched job, through the server's one [`Poller`]:
     /// however many jobs are watched, one survey of the job directories per
     /// second and, on Slurm, one `squeue` per floor interval

@@ -37,6 +37,9 @@ class Backend:
     #: The cell that makes an ended job's files readable by `ls` and `log`
     #: (AWS: the server instance, which `fetch` would start by itself), if any.
     reach_files: Callable[[str], str | None] = lambda name: None
+    #: How many commands the server's sshd has run so far (kinds reached
+    #: over SSH), for counting what polling costs.
+    commands_run: Callable[[], int] | None = None
 
 
 def local() -> Backend:
@@ -57,6 +60,7 @@ def ssh(base: pathlib.Path) -> Iterator[Backend]:
                 f"%crimpl server new ssh {name} --host {sshd.host_alias} "
                 f"--directory ~/{DIRECTORY}/{uuid.uuid4().hex[:8]}"
             ),
+            commands_run=sshd.sessions_started,
         )
 
 
@@ -77,6 +81,7 @@ def slurm(base: pathlib.Path) -> Iterator[Backend]:
                 f"%crimpl server new slurm {name} --host {sshd.host_alias} "
                 f"--directory ~/{DIRECTORY}/{uuid.uuid4().hex[:8]}"
             ),
+            commands_run=sshd.sessions_started,
         )
     finally:
         cluster.stop()
