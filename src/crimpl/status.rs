@@ -132,6 +132,9 @@ pub enum EndReason {
     Signal(i32),
     /// It never ran: a job it waited for (`--after`, named when known) failed.
     DependencyFailed(Option<String>),
+    /// The machine it ran on ended under it (an EC2 instance terminated or
+    /// stopped: spot interruption, a stop from the console), as said here.
+    MachineEnded(String),
 }
 
 impl EndReason {
@@ -168,6 +171,7 @@ impl fmt::Display for EndReason {
             EndReason::DependencyFailed(None) => {
                 f.write_str("canceled: a job it waited for failed")
             }
+            EndReason::MachineEnded(what) => write!(f, "lost: {what}"),
             EndReason::Signal(9) => {
                 f.write_str("killed by signal 9 (SIGKILL: what the out-of-memory killer sends)")
             }

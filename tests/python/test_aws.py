@@ -5,7 +5,9 @@ fails here, so the kernel must end finished job instances through the API."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import uuid
@@ -16,7 +18,7 @@ import pytest
 from harness import backends
 from harness.aws_timing import AwsTiming
 from harness.sshd import TEST_USER
-from kernel_helpers import Kernel, kernel_env
+from kernel_helpers import Kernel, kernel_env, wait_for
 
 pytestmark = pytest.mark.system  # a test user, sshd as root (moto alone would need neither)
 
@@ -151,6 +153,27 @@ def test_a_sweep_runs_on_one_sized_job_instance_which_ends_with_it(aws_kernel, c
     fetched = aws_kernel.execute("%crimpl fetch sweep", timeout=180)
     assert fetched.ok, fetched.error
     assert (workdir / "task-0005" / "out.txt").read_text() == "task 5 of 5\n"
+
+
+def test_a_job_whose_instance_ends_under_it_reads_lost_with_ec2s_reason(aws_kernel, cloud):
+    moto, sshd = cloud
+    submitted = aws_kernel.execute("%%crimpl submit --job doomed\necho started\nsleep 300\n", timeout=180)
+    assert submitted.ok, submitted.error
+    wait_for(aws_kernel, "doomed", "running", 60)
+    states = moto.ec2.describe_instances(Filters=[{"Name": "tag:crimpl.job_name", "Values": ["doomed"]}])
+    (instance,) = [i["InstanceId"] for r in states["Reservations"] for i in r["Instances"]]
+    # The instance dies under its job, as at a spot interruption: EC2 ends
+    # it, and the job's processes end with it (no trap records an end).
+    moto.ec2.terminate_instances(InstanceIds=[instance])
+    pid = sshd.run_as_user(f"cat ~/crimpl-aws/{aws_kernel.server_name}/crimpl-job-doomed/crimpl-job.pid")
+    os.killpg(int(pid), signal.SIGKILL)
+    # No instance holds the volume: the kernel says what became of the job's.
+    asked = aws_kernel.execute("%crimpl status doomed")
+    assert not asked.ok and f"its instance {instance} was terminated" in asked.error, asked.error
+    assert "%crimpl server start" in asked.error
+    assert aws_kernel.execute("%crimpl server start", timeout=120).ok
+    status = aws_kernel.execute("%crimpl status doomed").text
+    assert f"lost: its instance {instance} was terminated: " in status, status
 
 
 def test_a_new_kernel_finds_the_server_by_its_volume(aws_kernel, cloud, tmp_path):

@@ -76,6 +76,9 @@ pub struct Instance {
     pub job_name: Option<String>,
     /// Whether the job instance is to be kept after its job.
     pub keep: bool,
+    /// Why it last changed state, as EC2 says (`Server.SpotInstanceTermination:
+    /// Spot instance termination`), if it says.
+    pub state_reason: Option<String>,
 }
 
 impl Instance {
@@ -260,6 +263,33 @@ impl Ec2 {
         self.describe_instances(Some(filters), None)
     }
 
+    /// The instances of server `server_name`'s jobs `jobs` that are ending
+    /// or ended (EC2 shows terminated instances for about an hour), in one call.
+    pub fn ended_job_instances(
+        &self,
+        server_name: &str,
+        jobs: &[String],
+    ) -> anyhow::Result<Vec<Instance>> {
+        let mut filters = crimpl_filters(Some(server_name));
+        filters.push(
+            Filter::builder()
+                .name(format!("tag:{}", tags::JOB_NAME))
+                .set_values(Some(jobs.to_vec()))
+                .build(),
+        );
+        filters.push(
+            Filter::builder()
+                .name("instance-state-name")
+                .set_values(Some(
+                    ["shutting-down", "terminated", "stopping", "stopped"]
+                        .map(String::from)
+                        .to_vec(),
+                ))
+                .build(),
+        );
+        self.describe_instances(Some(filters), None)
+    }
+
     /// One instance by id, whatever its state; `None` while EC2 does not
     /// know it yet (just after RunInstances) or no longer (long terminated).
     pub fn instance(&self, instance_id: &str) -> anyhow::Result<Option<Instance>> {
@@ -305,6 +335,10 @@ impl Ec2 {
                     server_name: tag_value(&tags, tags::SERVER_NAME),
                     job_name: Some(tag_value(&tags, tags::JOB_NAME)).filter(|j| !j.is_empty()),
                     keep: tag_value(&tags, tags::KEEP_INSTANCE) == "true",
+                    state_reason: i
+                        .state_reason()
+                        .and_then(|r| r.message().or(r.code()))
+                        .map(str::to_string),
                 }
             })
             .collect())

@@ -313,6 +313,24 @@ impl AwsServer {
             .find(|i| i.level == "job" && i.job_name.as_deref() == Some(job)))
     }
 
+    /// What became of the instances of `jobs` that ended without recording
+    /// their job's end: per job, `instance i-… terminated: REASON`.
+    pub fn job_instance_ends(&self, jobs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .ec2
+            .ended_job_instances(&self.name, jobs)?
+            .into_iter()
+            .filter_map(|i| {
+                let job = i.job_name?;
+                let why = i.state_reason.map_or(String::new(), |r| format!(": {r}"));
+                Some((job, format!("its instance {} was {}{why}", i.id, i.state)))
+            })
+            .collect())
+    }
+
     /// The server instance's state in crimpl's words (`not-started` if none).
     pub fn state(&self) -> anyhow::Result<String> {
         Ok(self

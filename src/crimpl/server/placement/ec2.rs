@@ -15,7 +15,7 @@ use crate::crimpl::progress::Progress;
 use crate::crimpl::scripts;
 use crate::crimpl::server::Server;
 use crate::crimpl::server::options::SubmitOptions;
-use crate::crimpl::status::JobStatus;
+use crate::crimpl::status::{EndReason, JobStatus};
 use crate::crimpl::transport::Transport;
 
 /// The instances that hold a server's volume.
@@ -31,6 +31,26 @@ impl Ec2Placement {
             name: name.into(),
             aws: AwsServer::new(name, config)?,
         })
+    }
+
+    /// Say why lost jobs are: their instances ended under them (EC2's
+    /// reason: a spot interruption, a stop or terminate from elsewhere).
+    fn explain_lost(&self, records: &mut [JobRecord]) {
+        let lost: Vec<String> = records
+            .iter()
+            .filter(|r| r.status == JobStatus::Lost && r.reason.is_none())
+            .map(|r| r.name.clone())
+            .collect();
+        match self.aws.job_instance_ends(&lost) {
+            Ok(ends) => {
+                for (job, what) in ends {
+                    if let Some(record) = records.iter_mut().find(|r| r.name == job) {
+                        record.reason = Some(EndReason::MachineEnded(what));
+                    }
+                }
+            }
+            Err(err) => eprintln!("[crimpl] could not ask EC2 why jobs were lost: {err:#}"),
+        }
     }
 
     /// Keep the end of `job`'s log on this machine, before its instance ends.
@@ -212,7 +232,8 @@ impl Placement for Ec2Placement {
             }
             return Ok(records);
         };
-        let records = read(transport.as_ref(), true)?;
+        let mut records = read(transport.as_ref(), true)?;
+        self.explain_lost(&mut records);
         // Only the holder can be a job instance still running: end it if
         // its job has, keeping the end of its log first (it cannot grow).
         if let Some(ended) = records
@@ -239,6 +260,15 @@ impl Placement for Ec2Placement {
     }
 
     fn unproven_missing(&self, server: &str, job: &str) -> Option<anyhow::Error> {
+        // Its instance may have ended under it (a spot interruption): say so.
+        if let Ok(ends) = self.aws.job_instance_ends(&[job.to_string()])
+            && let Some((_, what)) = ends.into_iter().next()
+        {
+            return Some(anyhow::anyhow!(
+                "job {job:?} recorded no end and {what}: the job is probably lost; \
+                 %crimpl server start {server} to read what it left on the volume"
+            ));
+        }
         Some(anyhow::anyhow!(
             "job {job:?} has no recorded end on server {server} (its volume keeps the latest {}, \
              this machine the ends it saw) and no instance runs to read the volume: \
