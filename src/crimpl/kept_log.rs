@@ -30,12 +30,10 @@ pub struct KeptLog {
 impl KeptLogs {
     /// The kept logs of `store` (a volume id), beside the server registry.
     pub fn of(store: &str) -> anyhow::Result<Self> {
-        let registry = Registry::from_environment()?.path();
-        let dir = registry
-            .parent()
-            .context("the server registry has no directory")?;
         Ok(Self {
-            dir: dir.join("kept-logs").join(store),
+            dir: Registry::from_environment()?
+                .beside("kept-logs")
+                .join(store),
         })
     }
 

@@ -34,7 +34,7 @@ mod unpack;
 
 pub use config::ServerConfig;
 pub use error::EngineError;
-pub use job::{FileRole, JobRecord, KillOutcome, Listing};
+pub use job::{FileRole, JobFile, JobRecord, KillOutcome, Listing};
 pub use registry::Registry;
 pub use server::{Plan, Server, SubmitOptions};
 pub use status::JobStatus;

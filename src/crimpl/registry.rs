@@ -45,6 +45,12 @@ impl Registry {
         Self { dir: dir.into() }
     }
 
+    /// The directory of the registry, where crimpl keeps what it remembers
+    /// beside it (`sub` of it).
+    pub fn beside(&self, sub: &str) -> PathBuf {
+        self.dir.join(sub)
+    }
+
     /// The registry file's path.
     pub fn path(&self) -> PathBuf {
         self.dir.join("servers.json")

@@ -5,7 +5,7 @@
 use html_escape::encode_text;
 
 use super::View;
-use super::render::{human_size, table};
+use super::render::{file_row, human_size, table};
 use crate::crimpl::array::{TASK_DIR_PREFIX, is_task_dir};
 use crate::crimpl::array_files::TaskOutputs;
 use crate::crimpl::{JobRecord, JobStatus, Listing};
@@ -126,21 +126,7 @@ pub fn files(job: &str, top: &Listing, outputs: &TaskOutputs) -> View {
         .files
         .iter()
         .filter(|f| !(f.is_dir && is_task_dir(&f.path)))
-        .map(|f| {
-            vec![
-                if f.is_dir {
-                    format!("{}/", f.path)
-                } else {
-                    f.path.clone()
-                },
-                if f.is_dir {
-                    String::new()
-                } else {
-                    human_size(f.size)
-                },
-                f.role.word().to_string(),
-            ]
-        })
+        .map(file_row)
         .collect();
     rows.push(vec![
         format!("{TASK_DIR_PREFIX}*/"),

@@ -4,7 +4,7 @@
 use html_escape::encode_text;
 
 use super::{View, array_views};
-use crate::crimpl::{FetchReport, FileRole, JobRecord, Listing, Plan};
+use crate::crimpl::{FetchReport, FileRole, JobFile, JobRecord, Listing, Plan};
 
 /// A table with a caption, rendered both ways.
 pub fn table(caption: &str, headers: &[&str], rows: &[Vec<String>]) -> View {
@@ -179,27 +179,26 @@ pub fn tasks(job: &str, record: &JobRecord) -> View {
     array_views::tasks(job, record)
 }
 
+/// One row of a files table: path (a directory with its `/`), size, role.
+pub fn file_row(f: &JobFile) -> Vec<String> {
+    vec![
+        if f.is_dir {
+            format!("{}/", f.path)
+        } else {
+            f.path.clone()
+        },
+        if f.is_dir {
+            String::new()
+        } else {
+            human_size(f.size)
+        },
+        f.role.word().to_string(),
+    ]
+}
+
 /// A job's files.
 pub fn files(job: &str, listing: &Listing) -> View {
-    let mut rows: Vec<Vec<String>> = listing
-        .files
-        .iter()
-        .map(|f| {
-            vec![
-                if f.is_dir {
-                    format!("{}/", f.path)
-                } else {
-                    f.path.clone()
-                },
-                if f.is_dir {
-                    String::new()
-                } else {
-                    human_size(f.size)
-                },
-                f.role.word().to_string(),
-            ]
-        })
-        .collect();
+    let mut rows: Vec<Vec<String>> = listing.files.iter().map(file_row).collect();
     let mut caption = format!("Files of job {job}");
     if listing.is_truncated() {
         let roles = [FileRole::Input, FileRole::Output, FileRole::Crimpl];

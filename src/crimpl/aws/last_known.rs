@@ -74,12 +74,10 @@ pub struct LastKnown {
 impl LastKnown {
     /// The record of volume `volume_id`, beside the server registry.
     pub fn of_volume(volume_id: &str) -> anyhow::Result<Self> {
-        let registry = Registry::from_environment()?.path();
-        let dir = registry
-            .parent()
-            .context("the server registry has no directory")?;
         Ok(Self {
-            path: dir.join("aws-job-ends").join(format!("{volume_id}.json")),
+            path: Registry::from_environment()?
+                .beside("aws-job-ends")
+                .join(format!("{volume_id}.json")),
         })
     }
 
