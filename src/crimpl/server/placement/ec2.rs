@@ -33,8 +33,9 @@ impl Ec2Placement {
         })
     }
 
-    /// Say why lost jobs are: their instances ended under them (EC2's
-    /// reason: a spot interruption, a stop or terminate from elsewhere).
+    /// Say why the lost jobs were lost when their instances ended under
+    /// them (EC2's reason: a spot interruption, a stop or terminate from
+    /// elsewhere).
     fn explain_lost(&self, records: &mut [JobRecord]) {
         let lost: Vec<String> = records
             .iter()
