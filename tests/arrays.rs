@@ -197,6 +197,15 @@ fn merge_gathers_the_tasks_outputs_in_one_folder_unless_two_wrote_one_path() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("is not an array"), "{err}");
+
+    // ls: an array is told from a single job, and summarised in one pass.
+    assert!(server.is_array(&apart).unwrap() && !server.is_array(&single).unwrap());
+    let summary = server.task_outputs(&apart).unwrap();
+    assert_eq!(summary.tasks, 3);
+    let paths: Vec<&String> = summary.paths.keys().collect();
+    assert_eq!(paths, ["r/1.txt", "r/2.txt", "r/3.txt"]);
+    assert!(summary.own.iter().any(|f| f.path == "crimpl-array.tasks"));
+    assert!(summary.without_outputs.is_empty());
 }
 
 #[test]

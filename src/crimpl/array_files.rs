@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 
 use super::array::is_task_dir;
-use super::job::{FileRole, for_each_entry};
+use super::job::{FileRole, JobFile, for_each_entry};
 
 /// The most distinct output paths summarised one by one.
 pub const MAX_PATHS: usize = 200;
@@ -14,6 +14,9 @@ pub const MAX_PATHS: usize = 200;
 /// The outputs of an array's tasks.
 #[derive(Debug, Default, PartialEq)]
 pub struct TaskOutputs {
+    /// The array's own top-level entries (its files and inputs, crimpl's),
+    /// in path order, not its task directories.
+    pub own: Vec<JobFile>,
     /// How many task directories there are.
     pub tasks: usize,
     /// Per output path inside a task directory (in path order, at most
@@ -35,6 +38,8 @@ pub fn read_task_outputs(reader: impl BufRead) -> std::io::Result<TaskOutputs> {
         let Some((task, path)) = file.path.split_once('/') else {
             if file.is_dir && is_task_dir(&file.path) {
                 tasks.insert(file.path);
+            } else {
+                summary.own.push(file);
             }
             return;
         };
@@ -57,6 +62,7 @@ pub fn read_task_outputs(reader: impl BufRead) -> std::io::Result<TaskOutputs> {
             }
         }
     })?;
+    summary.own.sort_by(|a, b| a.path.cmp(&b.path));
     summary.tasks = tasks.len();
     summary.without_outputs = tasks.difference(&with_outputs).cloned().collect();
     Ok(summary)
@@ -87,6 +93,8 @@ mod tests {
         }
         let summary = read_task_outputs(&stream[..]).unwrap();
         assert_eq!(summary.tasks, 3);
+        let own: Vec<&str> = summary.own.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(own, ["summary.txt"]);
         assert_eq!(
             summary.paths.into_iter().collect::<Vec<_>>(),
             [

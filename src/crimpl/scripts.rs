@@ -474,6 +474,11 @@ pub fn log_tail_offset(job_dir: &str, kind: LogKind, lines: usize) -> String {
     )
 }
 
+/// Exit 0 if the job is an array, 1 if not (3 if there is no such job).
+pub fn is_array(job_dir: &str) -> String {
+    format!("cd {job_dir} || exit 3; [ -f {TASK_LIST} ]")
+}
+
 /// Stream the given entries of a job directory as a tar archive on stdout.
 pub fn tar_files(job_dir: &str, names: &[String]) -> anyhow::Result<String> {
     let quoted: Vec<String> = names.iter().map(|n| quote(n)).collect::<Result<_, _>>()?;

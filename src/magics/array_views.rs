@@ -6,9 +6,9 @@ use html_escape::encode_text;
 
 use super::View;
 use super::render::{file_row, human_size, table};
-use crate::crimpl::array::{TASK_DIR_PREFIX, is_task_dir};
+use crate::crimpl::array::TASK_DIR_PREFIX;
 use crate::crimpl::array_files::TaskOutputs;
-use crate::crimpl::{JobRecord, JobStatus, Listing};
+use crate::crimpl::{JobRecord, JobStatus};
 
 /// How many failed tasks a summary names.
 const FAILED_SHOWN: usize = 10;
@@ -121,13 +121,8 @@ pub fn tasks(job: &str, record: &JobRecord) -> View {
 /// An array's files: its own (the task directories as one row), then
 /// each output path of its tasks with how many tasks wrote it, then the
 /// tasks that wrote nothing.
-pub fn files(job: &str, top: &Listing, outputs: &TaskOutputs) -> View {
-    let mut rows: Vec<Vec<String>> = top
-        .files
-        .iter()
-        .filter(|f| !(f.is_dir && is_task_dir(&f.path)))
-        .map(file_row)
-        .collect();
+pub fn files(job: &str, outputs: &TaskOutputs) -> View {
+    let mut rows: Vec<Vec<String>> = outputs.own.iter().map(file_row).collect();
     rows.push(vec![
         format!("{TASK_DIR_PREFIX}*/"),
         String::new(),

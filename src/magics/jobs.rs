@@ -15,7 +15,7 @@ use super::utf8::Utf8Stream;
 use super::watch::{LOG_CHUNK, Watch, display_id, watch, watch_in_background};
 use super::{Cancel, MagicError, MagicResult, Output, StreamName, array_views, render};
 use crate::crimpl::after::After;
-use crate::crimpl::array::{ArraySpec, TASK_LIST};
+use crate::crimpl::array::ArraySpec;
 use crate::crimpl::scripts::LogKind;
 use crate::crimpl::slurm::SlurmOptions;
 use crate::crimpl::{JobRecord, JobStatus, Server, Stopped, SubmitOptions, UnpackPolicy};
@@ -378,11 +378,10 @@ pub async fn ls(state: &State, args: &JobArgs, out: &Output) -> MagicResult {
     let job = state.job_name(&server, &args.job)?;
     let reader = server.clone();
     let name = job.clone();
-    // The top level first: an array is summarised, not listed task by task.
+    // An array is summarised, not listed task by task.
     let view = blocking(move || {
-        let top = reader.ls(&name, Some(LS_ROWS), true)?;
-        Ok(if top.files.iter().any(|f| f.path == TASK_LIST) {
-            array_views::files(&name, &top, &reader.task_outputs(&name)?)
+        Ok(if reader.is_array(&name)? {
+            array_views::files(&name, &reader.task_outputs(&name)?)
         } else {
             render::files(&name, &reader.ls(&name, Some(LS_ROWS), false)?)
         })

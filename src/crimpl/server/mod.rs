@@ -538,7 +538,25 @@ impl Server {
         })
     }
 
-    /// What an array's tasks wrote, summarised (one pass over its files).
+    /// Whether the job is an array (one short command).
+    pub fn is_array(&self, job: &str) -> anyhow::Result<bool> {
+        let command = scripts::is_array(&self.job_dir(job)?);
+        let finished = self
+            .transport(false, &|_| {})?
+            .exec(&command, None, &mut |_| Ok(()))?;
+        match finished.code {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            Some(3) => Err(self.no_such_job(job)),
+            _ => bail!(
+                "asking whether job {job:?} is an array failed on server {}: {}",
+                self.name,
+                finished.stderr.trim()
+            ),
+        }
+    }
+
+    /// An array's own files and what its tasks wrote, summarised (one pass over its files).
     pub fn task_outputs(&self, job: &str) -> anyhow::Result<TaskOutputs> {
         self.read_files(job, None, |reader| read_task_outputs(reader))
     }
@@ -588,7 +606,8 @@ impl Server {
         let mut hidden_at_top = Vec::new();
         if policy.strip_first_part && !paths.is_empty() {
             return Err(EngineError::Usage(
-                "--merge fetches an array's outputs: leave out the paths, or --merge".into(),
+                "--merge gathers all of an array's outputs: name paths, or --merge, not both"
+                    .into(),
             )
             .into());
         }
