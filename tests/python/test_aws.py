@@ -167,7 +167,7 @@ def test_a_job_whose_instance_ends_under_it_reads_lost_with_ec2s_reason(aws_kern
     moto.ec2.terminate_instances(InstanceIds=[instance])
     pid = sshd.run_as_user(f"cat ~/crimpl-aws/{aws_kernel.server_name}/crimpl-job-doomed/crimpl-job.pid")
     os.killpg(int(pid), signal.SIGKILL)
-    # No instance holds the volume: the kernel says what became of the job's.
+    # No instance holds the volume: the kernel says what EC2 says of the job's.
     asked = aws_kernel.execute("%crimpl status doomed")
     assert not asked.ok and f"its instance {instance} was terminated" in asked.error, asked.error
     assert "%crimpl server start" in asked.error

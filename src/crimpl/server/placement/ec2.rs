@@ -35,13 +35,24 @@ impl Ec2Placement {
 
     /// Say why the lost jobs were lost when their instances ended under
     /// them (EC2's reason: a spot interruption, a stop or terminate from
-    /// elsewhere).
+    /// elsewhere). Not for a job whose end the kernel recorded on the
+    /// volume's tags: the kernel ended that instance after the job's end.
     fn explain_lost(&self, records: &mut [JobRecord]) {
-        let lost: Vec<String> = records
+        let mut lost: Vec<String> = records
             .iter()
             .filter(|r| r.status == JobStatus::Lost && r.reason.is_none())
             .map(|r| r.name.clone())
             .collect();
+        if lost.is_empty() {
+            return;
+        }
+        match self.aws.recorded_statuses() {
+            Ok(recorded) => lost.retain(|job| !recorded.iter().any(|(name, _)| name == job)),
+            Err(err) => {
+                eprintln!("[crimpl] could not read the volume's recorded job ends: {err:#}");
+                return;
+            }
+        }
         match self.aws.job_instance_ends(&lost) {
             Ok(ends) => {
                 for (job, what) in ends {
@@ -261,18 +272,19 @@ impl Placement for Ec2Placement {
     }
 
     fn unproven_missing(&self, server: &str, job: &str) -> Option<anyhow::Error> {
-        // Its instance may have ended under it (a spot interruption): say so.
-        if let Ok(ends) = self.aws.job_instance_ends(&[job.to_string()])
-            && let Some((_, what)) = ends.into_iter().next()
-        {
-            return Some(anyhow::anyhow!(
-                "job {job:?} recorded no end and {what}: the job is probably lost; \
-                 %crimpl server start {server} to read what it left on the volume"
-            ));
-        }
+        // What EC2 says of the job's instance, if it ended: from the API
+        // alone a job instance ended after its job (terminated by the kernel)
+        // and one ended under it (a console terminate) look the same.
+        let instance = match self.aws.job_instance_ends(&[job.to_string()]) {
+            Ok(ends) => ends
+                .into_iter()
+                .next()
+                .map_or(String::new(), |(_, what)| format!(", {what}")),
+            Err(_) => String::new(),
+        };
         Some(anyhow::anyhow!(
             "job {job:?} has no recorded end on server {server} (its volume keeps the latest {}, \
-             this machine the ends it saw) and no instance runs to read the volume: \
+             this machine the ends it saw){instance}, and no instance runs to read the volume: \
              %crimpl server start {server}, then ask again",
             aws::MAX_JOB_STATUSES
         ))
