@@ -33,6 +33,150 @@ static int chachapoly_timingsafe_bcmp(const void *b1, const void *b2, size_t n)
     return ret != 0;
 }
 
+#ifdef LIBSSH2_CHACHAPOLY_LIBCRYPTO
+
+/* crimpl patch: the libcrypto version of the functions below, after
+   OpenSSH's cipher-chachapoly-libcrypto.c. EVP_chacha20's 16-byte IV is
+   the 64-bit block counter then the 64-bit nonce, as in the original
+   ChaCha that SSH uses (a packet never reaches 2^32 blocks). */
+
+int chachapoly_init(struct chachapoly_ctx *ctx, const unsigned char *key,
+                    size_t keylen)
+{
+    EVP_MAC *mac;
+
+    memset(ctx, 0, sizeof(*ctx));
+    if(keylen != (32 + 32)) /* 2 x 256-bit keys */
+        return LIBSSH2_ERROR_INVAL;
+    ctx->main_evp = EVP_CIPHER_CTX_new();
+    ctx->header_evp = EVP_CIPHER_CTX_new();
+    mac = EVP_MAC_fetch(NULL, "POLY1305", NULL);
+    if(mac) {
+        ctx->poly = EVP_MAC_CTX_new(mac);
+        EVP_MAC_free(mac);
+    }
+    if(!ctx->main_evp || !ctx->header_evp || !ctx->poly ||
+       !EVP_CipherInit(ctx->main_evp, EVP_chacha20(), key, NULL, 1) ||
+       !EVP_CipherInit(ctx->header_evp, EVP_chacha20(), key + 32, NULL, 1)) {
+        chachapoly_free(ctx);
+        return LIBSSH2_ERROR_ALLOC;
+    }
+    return 0;
+}
+
+void chachapoly_free(struct chachapoly_ctx *ctx)
+{
+    EVP_CIPHER_CTX_free(ctx->main_evp);
+    EVP_CIPHER_CTX_free(ctx->header_evp);
+    EVP_MAC_CTX_free(ctx->poly);
+    memset(ctx, 0, sizeof(*ctx));
+}
+
+/* XOR `len` bytes of `evp`'s keystream from block `counter` of nonce
+   `seqbuf` (bytes 8 to 15) over `src` into `dest`. */
+static int chachapoly_xor(EVP_CIPHER_CTX *evp, unsigned char seqbuf[16],
+                          unsigned char counter, unsigned char *dest,
+                          const unsigned char *src, size_t len)
+{
+    int outl;
+
+    seqbuf[0] = counter;
+    return len <= INT_MAX &&
+        EVP_CipherInit(evp, NULL, NULL, seqbuf, 1) &&
+        EVP_CipherUpdate(evp, dest, &outl, src, (int)len) &&
+        (size_t)outl == len;
+}
+
+static int chachapoly_poly1305(EVP_MAC_CTX *poly,
+                               unsigned char tag[POLY1305_TAGLEN],
+                               const unsigned char *m, size_t len,
+                               const unsigned char key[POLY1305_KEYLEN])
+{
+    size_t outl;
+
+    return EVP_MAC_init(poly, key, POLY1305_KEYLEN, NULL) &&
+        EVP_MAC_update(poly, m, len) &&
+        EVP_MAC_final(poly, tag, &outl, POLY1305_TAGLEN) &&
+        outl == POLY1305_TAGLEN;
+}
+
+int chachapoly_crypt(struct chachapoly_ctx *ctx, libssh2_uint64_t seqnr,
+                     unsigned char *dest, const unsigned char *src, size_t len,
+                     size_t aadlen, int do_encrypt)
+{
+    unsigned char seqbuf[16];
+    unsigned char expected_tag[POLY1305_TAGLEN], poly_key[POLY1305_KEYLEN];
+    int r = LIBSSH2_ERROR_DECRYPT;  /* fail */
+    unsigned char *ptr = &seqbuf[8];
+
+    memset(seqbuf, 0, 8);
+    ssh2_store_u64(&ptr, seqnr);
+
+    /* Run ChaCha20 once to generate the Poly1305 key. */
+    memset(poly_key, 0, sizeof(poly_key));
+    if(!chachapoly_xor(ctx->main_evp, seqbuf, 0, poly_key, poly_key,
+                       sizeof(poly_key)))
+        goto out;
+
+    /* If decrypting, check tag before anything else */
+    if(!do_encrypt) {
+        const unsigned char *tag = src + aadlen + len;
+
+        if(!chachapoly_poly1305(ctx->poly, expected_tag, src, aadlen + len,
+                                poly_key) ||
+           chachapoly_timingsafe_bcmp(expected_tag, tag, POLY1305_TAGLEN))
+            goto out;
+    }
+
+    /* Crypt additional data */
+    if(aadlen &&
+       !chachapoly_xor(ctx->header_evp, seqbuf, 0, dest, src, aadlen))
+        goto out;
+
+    /* The payload starts at block 1 */
+    if(!chachapoly_xor(ctx->main_evp, seqbuf, 1, dest + aadlen, src + aadlen,
+                       len))
+        goto out;
+
+    /* If encrypting, calculate and append tag */
+    if(do_encrypt &&
+       !chachapoly_poly1305(ctx->poly, dest + aadlen + len, dest,
+                            aadlen + len, poly_key))
+        goto out;
+
+    r = LIBSSH2_ERROR_NONE;
+out:
+    ssh2_explicit_zero(expected_tag, sizeof(expected_tag));
+    ssh2_explicit_zero(seqbuf, sizeof(seqbuf));
+    ssh2_explicit_zero(poly_key, sizeof(poly_key));
+    return r;
+}
+
+/* Decrypt and extract the encrypted packet length */
+int chachapoly_get_length(struct chachapoly_ctx *ctx, unsigned int *plenp,
+                          libssh2_uint64_t seqnr, const unsigned char *cp,
+                          size_t len)
+{
+    unsigned char buf[4], seqbuf[16];
+    unsigned char *ptr = &seqbuf[8];
+
+    if(len < 4)
+        return -1;  /* fail */
+    memset(seqbuf, 0, 8);
+    ssh2_store_u64(&ptr, seqnr);
+    if(!chachapoly_xor(ctx->header_evp, seqbuf, 0, buf, cp, 4))
+        return -1;  /* fail */
+    *plenp = ssh2_ntohu32(buf);
+    return 0;  /* success */
+}
+
+#else /* !LIBSSH2_CHACHAPOLY_LIBCRYPTO */
+
+void chachapoly_free(struct chachapoly_ctx *ctx)
+{
+    ssh2_explicit_zero(ctx, sizeof(*ctx));
+}
+
 int chachapoly_init(struct chachapoly_ctx *ctx, const unsigned char *key,
                     size_t keylen)
 {
@@ -122,3 +266,5 @@ int chachapoly_get_length(struct chachapoly_ctx *ctx, unsigned int *plenp,
     *plenp = ssh2_ntohu32(buf);
     return 0;  /* success */
 }
+
+#endif /* LIBSSH2_CHACHAPOLY_LIBCRYPTO */

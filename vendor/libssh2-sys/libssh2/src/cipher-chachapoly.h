@@ -25,15 +25,31 @@
 
 #define CHACHA_KEYLEN   32 /* Only 256-bit keys used here */
 
+/* crimpl patch: with OpenSSL 3, ChaCha20 and Poly1305 come from libcrypto
+   (vectorised), as in OpenSSH's cipher-chachapoly-libcrypto.c; the portable
+   C versions decrypt at a third of OpenSSH's speed. */
+#if defined(LIBSSH2_OPENSSL) && !defined(LIBRESSL_VERSION_NUMBER) && \
+    OPENSSL_VERSION_NUMBER >= 0x30000000L
+#define LIBSSH2_CHACHAPOLY_LIBCRYPTO 1
+#endif
+
+#ifdef LIBSSH2_CHACHAPOLY_LIBCRYPTO
+struct chachapoly_ctx {
+    EVP_CIPHER_CTX *main_evp, *header_evp;
+    EVP_MAC_CTX *poly;
+};
+#else
 struct chachapoly_ctx {
     struct chacha_ctx main_ctx, header_ctx;
 };
+#endif
 
 int chachapoly_init(struct chachapoly_ctx *ctx, const unsigned char *key,
                     size_t keylen);
 int chachapoly_crypt(struct chachapoly_ctx *ctx, libssh2_uint64_t seqnr,
                      unsigned char *dest, const unsigned char *src, size_t len,
                      size_t aadlen, int do_encrypt);
+void chachapoly_free(struct chachapoly_ctx *ctx);
 int chachapoly_get_length(struct chachapoly_ctx *ctx,
                           unsigned int *plenp, libssh2_uint64_t seqnr,
                           const unsigned char *cp, size_t len);
