@@ -35,41 +35,35 @@ static int chachapoly_timingsafe_bcmp(const void *b1, const void *b2, size_t n)
 
 #ifdef LIBSSH2_CHACHAPOLY_LIBCRYPTO
 
-/* crimpl patch: the libcrypto version of the functions below, after
-   OpenSSH's cipher-chachapoly-libcrypto.c. EVP_chacha20's 16-byte IV is
-   the 64-bit block counter then the 64-bit nonce, as in the original
-   ChaCha that SSH uses (a packet never reaches 2^32 blocks). */
+/* crimpl patch: the libcrypto versions of chachapoly_crypt and
+   chachapoly_get_length, after OpenSSH's cipher-chachapoly-libcrypto.c.
+   EVP_chacha20's 16-byte IV is the 64-bit block counter then the 64-bit
+   nonce, as in the original ChaCha that SSH uses (a packet never reaches
+   2^32 blocks). */
 
-int chachapoly_init(struct chachapoly_ctx *ctx, const unsigned char *key,
-                    size_t keylen)
-{
-    EVP_MAC *mac;
-
-    memset(ctx, 0, sizeof(*ctx));
-    if(keylen != (32 + 32)) /* 2 x 256-bit keys */
-        return LIBSSH2_ERROR_INVAL;
-    ctx->main_evp = EVP_CIPHER_CTX_new();
-    ctx->header_evp = EVP_CIPHER_CTX_new();
-    mac = EVP_MAC_fetch(NULL, "POLY1305", NULL);
-    if(mac) {
-        ctx->poly = EVP_MAC_CTX_new(mac);
-        EVP_MAC_free(mac);
-    }
-    if(!ctx->main_evp || !ctx->header_evp || !ctx->poly ||
-       !EVP_CipherInit(ctx->main_evp, EVP_chacha20(), key, NULL, 1) ||
-       !EVP_CipherInit(ctx->header_evp, EVP_chacha20(), key + 32, NULL, 1)) {
-        chachapoly_free(ctx);
-        return LIBSSH2_ERROR_ALLOC;
-    }
-    return 0;
-}
-
-void chachapoly_free(struct chachapoly_ctx *ctx)
+static void chachapoly_libcrypto_free(struct chachapoly_ctx *ctx)
 {
     EVP_CIPHER_CTX_free(ctx->main_evp);
     EVP_CIPHER_CTX_free(ctx->header_evp);
     EVP_MAC_CTX_free(ctx->poly);
-    memset(ctx, 0, sizeof(*ctx));
+    ctx->main_evp = ctx->header_evp = NULL;
+    ctx->poly = NULL;
+}
+
+/* Set up the libcrypto contexts, or leave them all NULL. */
+static void chachapoly_libcrypto_init(struct chachapoly_ctx *ctx,
+                                      const unsigned char *key)
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "POLY1305", NULL);
+
+    ctx->main_evp = EVP_CIPHER_CTX_new();
+    ctx->header_evp = EVP_CIPHER_CTX_new();
+    ctx->poly = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac);
+    if(!ctx->main_evp || !ctx->header_evp || !ctx->poly ||
+       !EVP_CipherInit(ctx->main_evp, EVP_chacha20(), key, NULL, 1) ||
+       !EVP_CipherInit(ctx->header_evp, EVP_chacha20(), key + 32, NULL, 1))
+        chachapoly_libcrypto_free(ctx);
 }
 
 /* XOR `len` bytes of `evp`'s keystream from block `counter` of nonce
@@ -100,9 +94,11 @@ static int chachapoly_poly1305(EVP_MAC_CTX *poly,
         outl == POLY1305_TAGLEN;
 }
 
-int chachapoly_crypt(struct chachapoly_ctx *ctx, libssh2_uint64_t seqnr,
-                     unsigned char *dest, const unsigned char *src, size_t len,
-                     size_t aadlen, int do_encrypt)
+static int chachapoly_libcrypto_crypt(struct chachapoly_ctx *ctx,
+                                      libssh2_uint64_t seqnr,
+                                      unsigned char *dest,
+                                      const unsigned char *src, size_t len,
+                                      size_t aadlen, int do_encrypt)
 {
     unsigned char seqbuf[16];
     unsigned char expected_tag[POLY1305_TAGLEN], poly_key[POLY1305_KEYLEN];
@@ -152,16 +148,14 @@ out:
     return r;
 }
 
-/* Decrypt and extract the encrypted packet length */
-int chachapoly_get_length(struct chachapoly_ctx *ctx, unsigned int *plenp,
-                          libssh2_uint64_t seqnr, const unsigned char *cp,
-                          size_t len)
+static int chachapoly_libcrypto_get_length(struct chachapoly_ctx *ctx,
+                                           unsigned int *plenp,
+                                           libssh2_uint64_t seqnr,
+                                           const unsigned char *cp)
 {
     unsigned char buf[4], seqbuf[16];
     unsigned char *ptr = &seqbuf[8];
 
-    if(len < 4)
-        return -1;  /* fail */
     memset(seqbuf, 0, 8);
     ssh2_store_u64(&ptr, seqnr);
     if(!chachapoly_xor(ctx->header_evp, seqbuf, 0, buf, cp, 4))
@@ -170,12 +164,7 @@ int chachapoly_get_length(struct chachapoly_ctx *ctx, unsigned int *plenp,
     return 0;  /* success */
 }
 
-#else /* !LIBSSH2_CHACHAPOLY_LIBCRYPTO */
-
-void chachapoly_free(struct chachapoly_ctx *ctx)
-{
-    ssh2_explicit_zero(ctx, sizeof(*ctx));
-}
+#endif /* LIBSSH2_CHACHAPOLY_LIBCRYPTO */
 
 int chachapoly_init(struct chachapoly_ctx *ctx, const unsigned char *key,
                     size_t keylen)
@@ -184,7 +173,18 @@ int chachapoly_init(struct chachapoly_ctx *ctx, const unsigned char *key,
         return LIBSSH2_ERROR_INVAL;
     chacha_keysetup(&ctx->main_ctx, key, 256);
     chacha_keysetup(&ctx->header_ctx, key + 32, 256);
+#ifdef LIBSSH2_CHACHAPOLY_LIBCRYPTO
+    chachapoly_libcrypto_init(ctx, key);
+#endif
     return 0;
+}
+
+void chachapoly_free(struct chachapoly_ctx *ctx)
+{
+#ifdef LIBSSH2_CHACHAPOLY_LIBCRYPTO
+    chachapoly_libcrypto_free(ctx);
+#endif
+    ssh2_explicit_zero(ctx, sizeof(*ctx));
 }
 
 /*
@@ -207,6 +207,12 @@ int chachapoly_crypt(struct chachapoly_ctx *ctx, libssh2_uint64_t seqnr,
     unsigned char expected_tag[POLY1305_TAGLEN], poly_key[POLY1305_KEYLEN];
     int r = LIBSSH2_ERROR_DECRYPT;  /* fail */
     unsigned char *ptr = NULL;
+
+#ifdef LIBSSH2_CHACHAPOLY_LIBCRYPTO
+    if(ctx->main_evp)
+        return chachapoly_libcrypto_crypt(ctx, seqnr, dest, src, len, aadlen,
+                                          do_encrypt);
+#endif
 
     /*
      * Run ChaCha20 once to generate the Poly1305 key. The IV is the
@@ -259,6 +265,10 @@ int chachapoly_get_length(struct chachapoly_ctx *ctx, unsigned int *plenp,
 
     if(len < 4)
         return -1;  /* fail */
+#ifdef LIBSSH2_CHACHAPOLY_LIBCRYPTO
+    if(ctx->main_evp)
+        return chachapoly_libcrypto_get_length(ctx, plenp, seqnr, cp);
+#endif
     ptr = &seqbuf[0];
     ssh2_store_u64(&ptr, seqnr);
     chacha_ivsetup(&ctx->header_ctx, seqbuf, NULL);
@@ -266,5 +276,3 @@ int chachapoly_get_length(struct chachapoly_ctx *ctx, unsigned int *plenp,
     *plenp = ssh2_ntohu32(buf);
     return 0;  /* success */
 }
-
-#endif /* LIBSSH2_CHACHAPOLY_LIBCRYPTO */

@@ -27,22 +27,21 @@
 
 /* crimpl patch: with OpenSSL 3, ChaCha20 and Poly1305 come from libcrypto
    (vectorised), as in OpenSSH's cipher-chachapoly-libcrypto.c; the portable
-   C versions decrypt at a third of OpenSSH's speed. */
+   C versions decrypt at a third of OpenSSH's speed. They remain the
+   fallback where libcrypto lacks them (a FIPS-only provider). */
 #if defined(LIBSSH2_OPENSSL) && !defined(LIBRESSL_VERSION_NUMBER) && \
     OPENSSL_VERSION_NUMBER >= 0x30000000L
 #define LIBSSH2_CHACHAPOLY_LIBCRYPTO 1
 #endif
 
-#ifdef LIBSSH2_CHACHAPOLY_LIBCRYPTO
-struct chachapoly_ctx {
-    EVP_CIPHER_CTX *main_evp, *header_evp;
-    EVP_MAC_CTX *poly;
-};
-#else
 struct chachapoly_ctx {
     struct chacha_ctx main_ctx, header_ctx;
-};
+#ifdef LIBSSH2_CHACHAPOLY_LIBCRYPTO
+    /* All NULL when libcrypto cannot provide them. */
+    EVP_CIPHER_CTX *main_evp, *header_evp;
+    EVP_MAC_CTX *poly;
 #endif
+};
 
 int chachapoly_init(struct chachapoly_ctx *ctx, const unsigned char *key,
                     size_t keylen);
