@@ -290,12 +290,12 @@ SECTIONS = ["kernel", "output", "jobs", "connect", "aws", "sweeps"]
 def bench_sweeps(scratch: pathlib.Path, repeat: int) -> dict[str, dict[str, float]]:
     """Per server kind: submit of a 1000-task array (the tasks held on Slurm,
     one at a time elsewhere, so that they barely load the machine; the disk
-    written back before each, so no submit pays for the last one's 4000
-    files) and the status of the array with its 1000 tasks; then the polling
-    cost. Every submit is measured before any server's files are deleted:
-    ext4 skips inodes freed in the last minutes when it allocates new ones,
-    so right after the bench deleted one kind's arrays, the next kind's
-    4000 new files took up to 25 times as long to create."""
+    written back before each, so no submit pays for the last one's 5000
+    entries) and the status of the array with its 1000 tasks; then the
+    polling cost. Every submit is measured before any server's files are
+    deleted: ext4 skips inodes freed in the last minutes when it allocates
+    new ones, so right after the bench deleted one kind's arrays, the next
+    kind's 5000 new entries took up to 25 times as long to create."""
     figures = {}
     with contextlib.ExitStack() as stack:
         kernels = {}
@@ -309,9 +309,9 @@ def bench_sweeps(scratch: pathlib.Path, repeat: int) -> dict[str, dict[str, floa
             env.update(backend.env)
             kernel = Kernel(workdir, env)
             stack.callback(kernel.shutdown)
-            kernels[kind] = (kernel, backend)
-            must(kernel.execute(backend.new_server("sweep", str(base / "server"))))
             hold = " --sbatch=--hold" if kind == "slurm" else " --max-parallel 1"
+            kernels[kind] = (kernel, backend, hold)
+            must(kernel.execute(backend.new_server("sweep", str(base / "server"))))
             submit = timed(lambda i: must(kernel.execute(
                 f"%%crimpl submit --server sweep --job a{i} --array 1-1000{hold}\ntrue\n", timeout=120)),
                 repeat, settle=True)
@@ -320,9 +320,8 @@ def bench_sweeps(scratch: pathlib.Path, repeat: int) -> dict[str, dict[str, floa
             for i in range(repeat):
                 kernel.execute(f"%crimpl kill a{i} --server sweep", timeout=120)
             figures[kind] = {"submit 1000 tasks": submit, "status of 1000 tasks": status}
-        for kind, (kernel, backend) in kernels.items():
+        for kind, (kernel, backend, hold) in kernels.items():
             if backend.commands_run:
-                hold = " --sbatch=--hold" if kind == "slurm" else " --max-parallel 1"
                 figures[kind].update(polling_cost(kernel, backend.commands_run, hold))
     return figures
 
