@@ -35,6 +35,7 @@ const OPTIONS: &[(&str, &[&str], IsSet)] = &[
     ("--instance-type", &["aws"], |o| o.instance_type.is_some()),
     ("--keep-instance", &["aws"], |o| o.keep_instance),
     ("--image-id", &["aws"], |o| o.image_id.is_some()),
+    ("--instances", &["aws"], |o| o.instances.is_some()),
     ("--array", &["local", "ssh", "slurm", "aws"], |o| {
         o.array.is_some()
     }),

@@ -7,6 +7,8 @@ use anyhow::Context;
 use super::array::{TASK_DIR_PREFIX, TASK_ENV, TASK_LIST};
 use super::layout::*;
 
+pub mod helpers;
+
 /// Quote one word for a POSIX shell.
 pub fn quote(word: &str) -> anyhow::Result<String> {
     Ok(shlex::try_quote(word)
@@ -103,20 +105,35 @@ exit "$code"
 /// the task list whose status is `pending`, in order, at most `max_parallel`
 /// at once (default: the host's CPU count), each detached in its own session
 /// like a single job; it records its own pid, times and end like the
-/// wrapper does (`failed` if a task failed or was lost). TERM from `kill`
-/// stops the running tasks and marks the pending ones `canceled`. It polls
-/// its running tasks' status files five times a second (builtins only, plus
-/// one `sleep`): a task whose process vanished without recording its end
-/// frees its slot; if the array's directory is deleted, it stops.
-pub fn array_runner(max_parallel: Option<u32>) -> String {
-    let max = match max_parallel {
-        Some(n) => n.to_string(),
-        None => "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)".into(),
+/// wrapper does (`failed` if a task failed or was lost), then runs `after`.
+/// TERM from `kill` stops the running tasks and marks the pending ones
+/// `canceled`. It polls its running tasks' status files five times a second
+/// (builtins only, plus one `sleep`): a task whose process vanished without
+/// recording its end frees its slot; if the array's directory is deleted,
+/// it stops. With `helpers`, tasks also go to the helper machines the job
+/// directory lists (see [`helpers`]).
+pub fn array_runner(max_parallel: Option<u32>, helpers: bool, after: Option<&str>) -> String {
+    let nproc = "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)";
+    let (max, limit) = match (max_parallel, helpers) {
+        (Some(n), false) => (n.to_string(), n.to_string()),
+        (Some(n), true) => (nproc.to_string(), n.to_string()),
+        (None, _) => (nproc.to_string(), "$total".to_string()),
     };
     let (waits, ends) = (after_wait(), end_functions());
+    let after = after.unwrap_or_default();
+    let (setup, start, tidy, stop_tenths) = if helpers {
+        (
+            helpers::runner_setup(),
+            helpers::runner_start(),
+            "tidy_helpers",
+            helpers::STOP_TENTHS,
+        )
+    } else {
+        (String::new(), local_task_start(), ":", 10)
+    };
     format!(
         r#"#!/bin/sh
-# crimpl array runner: runs the tasks of {TASK_LIST}, at most $max at once.
+# crimpl array runner: runs the tasks of {TASK_LIST}, at most $limit at once.
 cd "$(dirname "$0")" || exit 1
 {ends}
 {PROCESS_FUNCTIONS}
@@ -124,26 +141,42 @@ cd "$(dirname "$0")" || exit 1
 process_start $$; {{ printf '%s\n' "$host" "$boot" "$started"; }} > {PROCESS_FILE}
 echo $$ > {PID_FILE}
 rm -f {EXIT_CODE_FILE} {ENDED_FILE}
+# $max tasks run here; $places lists the helpers as NUMBER:SLOTS.
 max={max}
 case $max in ''|*[!0-9]*|0) max=1;; esac
+places=; total=$max
+{setup}
+limit={limit}
+case $limit in ''|*[!0-9]*|0) limit=1;; esac
+# Keep in $active the tasks still running, as DIR=PLACE (0: here); $n
+# counts them. The functions use $u and $e: $t is the main loop's.
 active=; n=0
-# Keep in $active the tasks still running; $n counts them. The functions
-# use $u: $t is the main loop's.
 prune() {{
   [ -f {TASK_LIST} ] || exit 0  # the array was deleted
   left=; n=0
-  for u in $active; do
+  for e in $active; do
+    u=${{e%=*}}
     s=; [ -f "$u/{STATUS_FILE}" ] && read -r s < "$u/{STATUS_FILE}"
     case $s in complete|failed|canceled) continue;; esac
     p=; [ -f "$u/{PID_FILE}" ] && read -r p < "$u/{PID_FILE}"
     if [ -n "$p" ]; then alive "$p" "$u/{PROCESS_FILE}"; [ $? -eq 1 ] && continue; fi
-    left="$left $u"; n=$((n + 1))
+    left="$left $e"; n=$((n + 1))
   done
   active=$left
 }}
+# Choose a free place for the next task ($place), if there is one.
+pick() {{
+  [ "$n" -lt "$limit" ] || return 1
+  for e in 0:$max $places; do
+    c=0; for u in $active; do [ "${{u#*=}}" = "${{e%:*}}" ] && c=$((c + 1)); done
+    if [ "$c" -lt "${{e#*:}}" ]; then place=${{e%:*}}; return 0; fi
+  done
+  return 1
+}}
 stop() {{
   : > {CANCELED_FILE}
-  for u in $active; do
+  for e in $active; do
+    u=${{e%=*}}
     : > "$u/{CANCELED_FILE}"
     p=; [ -f "$u/{PID_FILE}" ] && read -r p < "$u/{PID_FILE}"
     [ -n "$p" ] && alive "$p" "$u/{PROCESS_FILE}" && kill -s TERM -- -"$p" 2>/dev/null
@@ -152,7 +185,8 @@ stop() {{
     s=; [ -f "$u/{STATUS_FILE}" ] && read -r s < "$u/{STATUS_FILE}"
     [ "$s" = pending ] && printf 'canceled\n' > "$u/{STATUS_FILE}"
   done < {TASK_LIST}
-  i=0; prune; while [ -n "$active" ] && [ $i -lt 10 ]; do sleep 0.1; i=$((i + 1)); prune; done
+  i=0; prune; while [ -n "$active" ] && [ $i -lt {stop_tenths} ]; do sleep 0.1; i=$((i + 1)); prune; done
+  {tidy}
   finish 143 canceled
   exit 143
 }}
@@ -165,16 +199,17 @@ while read -r t id; do
   s=; [ -f "$t/{STATUS_FILE}" ] && read -r s < "$t/{STATUS_FILE}"
   [ "$s" = pending ] || continue
   prune
-  while [ "$n" -ge "$max" ]; do sleep 0.2; prune; done
+  until pick; do sleep 0.2; prune; done
   ( cd "$t" || exit
     rm -f {CANCELED_FILE} {PID_FILE} {PROCESS_FILE} {EXIT_CODE_FILE} {ENDED_FILE} {ATTEMPT_FILE}
     printf 'starting\n' > {STATUS_FILE}
-    if command -v setsid > /dev/null; then setsid sh {WRAPPER} < /dev/null > /dev/null 2>&1 &
-    else nohup sh {WRAPPER} < /dev/null > /dev/null 2>&1 & fi )
-  active="$active $t"; n=$((n + 1))
+{start}
+  )
+  active="$active $t=$place"; n=$((n + 1))
 done < {TASK_LIST}
 prune
 while [ -n "$active" ]; do sleep 0.2; prune; done
+{tidy}
 bad=0
 while read -r t id; do
   s=; [ -f "$t/{STATUS_FILE}" ] && read -r s < "$t/{STATUS_FILE}"
@@ -184,7 +219,16 @@ if [ -f {CANCELED_FILE} ]; then finish 143 canceled
 elif [ "$bad" -eq 0 ]; then finish 0 complete
 else finish 1 failed
 fi
+{after}
 "#
+    )
+}
+
+/// Start the task of the current directory here, detached in its own session.
+fn local_task_start() -> String {
+    format!(
+        "    if command -v setsid > /dev/null; then setsid sh {WRAPPER} < /dev/null > /dev/null 2>&1 &
+    else nohup sh {WRAPPER} < /dev/null > /dev/null 2>&1 & fi"
     )
 }
 

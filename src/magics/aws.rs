@@ -11,7 +11,7 @@ use super::state::State;
 use super::{MagicError, MagicResult, Output, render};
 use crate::crimpl::aws::account::Account;
 use crate::crimpl::aws::cost::Charge;
-use crate::crimpl::aws::{self, Instance, Volume, prices};
+use crate::crimpl::aws::{self, HELPER_LEVEL, Instance, Volume, prices};
 use crate::crimpl::{Server, layout};
 
 /// Run a `job` subcommand on an AWS server.
@@ -300,6 +300,10 @@ pub async fn shutdown_notes(servers: Vec<Arc<Server>>, timeout: Duration) -> Vec
                 }
                 let name = server.name();
                 let (what, end) = match &instance.job_name {
+                    Some(job) if instance.level == HELPER_LEVEL => (
+                        format!("helper instance of job {job}'s sweep on server {name}"),
+                        format!("%crimpl aws terminate {}", instance.id),
+                    ),
                     Some(job) => (
                         format!("instance of job {job} on server {name}"),
                         format!("%crimpl job terminate {job} --server {name}"),

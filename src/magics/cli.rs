@@ -532,6 +532,10 @@ pub struct SubmitArgs {
     /// AWS: launch the job's instance from this image instead of the server's pinned one.
     #[arg(long, help_heading = "AWS")]
     pub image_id: Option<String>,
+    /// AWS, a sweep: spread its tasks over K job instances of the same type, 1 to 64
+    /// (the first holds the volume; the others end with the sweep).
+    #[arg(long, value_name = "K", value_parser = numbers::instances(), help_heading = "AWS")]
+    pub instances: Option<u32>,
     /// Slurm: any other sbatch option, one per --sbatch (repeatable: --sbatch=--hold --sbatch="--comment=two words").
     #[arg(
         long = "sbatch",

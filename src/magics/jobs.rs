@@ -141,6 +141,7 @@ pub async fn submit(
         keep_instance: args.keep_instance,
         image_id: args.image_id.clone(),
         array: sweep(state, &args)?,
+        instances: args.instances,
         after: match &args.after {
             Some(list) => {
                 After::parse_list(list).map_err(|e| MagicError::Usage(format!("{e:#}")))?
@@ -178,6 +179,7 @@ pub async fn submit(
         return finish_wait(
             watch(watching, out.clone(), cancel.clone(), &displays).await?,
             &job,
+            server.can_resubmit(),
         );
     }
     // Keep the job's displays current while the user goes on.
@@ -193,10 +195,14 @@ fn sweep(state: &State, args: &SubmitArgs) -> Result<Option<ArraySpec>, MagicErr
             let path = local_paths(state, std::slice::from_ref(file)).remove(0);
             ArraySpec::from_params(&path, args.max_parallel)
         }
-        (None, None) if args.max_parallel.is_some() => {
-            return Err(MagicError::Usage(
-                "--max-parallel applies to a sweep: add --array SPEC or --params FILE".into(),
-            ));
+        (None, None) if args.max_parallel.is_some() || args.instances.is_some() => {
+            let option = match args.max_parallel {
+                Some(_) => "--max-parallel",
+                None => "--instances",
+            };
+            return Err(MagicError::Usage(format!(
+                "{option} applies to a sweep: add --array SPEC or --params FILE"
+            )));
         }
         (None, None) => return Ok(None),
     };
@@ -248,6 +254,7 @@ pub async fn status(state: &State, args: &StatusArgs, out: &Output) -> MagicResu
 /// `%crimpl wait [JOB]`.
 pub async fn wait(state: &State, args: WaitArgs, out: &Output, cancel: &Cancel) -> MagicResult {
     let server = state.server(&args.job.server)?;
+    let resubmits = server.can_resubmit();
     let job = state.job_name(&server, &args.job.job)?;
     let reader = server.clone();
     let name = job.clone();
@@ -267,22 +274,28 @@ pub async fn wait(state: &State, args: WaitArgs, out: &Output, cancel: &Cancel) 
     let ended = watch(watching, out.clone(), cancel.clone(), &displays).await?;
     match (&args.until, ended) {
         (Some(until), Some(record)) if record.status.word() == until => Ok(()),
-        (_, ended) => finish_wait(ended, &job),
+        (_, ended) => finish_wait(ended, &job, resubmits),
     }
 }
 
-/// The outcome of a wait: an error if the job ended badly or watching was interrupted.
-fn finish_wait(ended: Option<JobRecord>, job: &str) -> MagicResult {
+/// The outcome of a wait: an error if the job ended badly or watching was
+/// interrupted (naming `resubmit --failed` where the server `resubmits`).
+fn finish_wait(ended: Option<JobRecord>, job: &str, resubmits: bool) -> MagicResult {
     match ended {
         None => Err(MagicError::Interrupted(format!(
             "Stopped watching job {job}; the job itself goes on (%crimpl status {job})."
         ))),
         Some(record) if record.status.is_error() && !record.tasks.is_empty() => {
             Err(MagicError::Crimpl(anyhow::anyhow!(
-                "array {job} ended {}: {} ({}); %crimpl resubmit {job} --failed runs them again",
+                "array {job} ended {}: {} ({}){}",
                 record.shown(),
                 array_views::counts(&record),
-                array_views::not_complete(&record, 3)
+                array_views::not_complete(&record, 3),
+                if resubmits {
+                    format!("; %crimpl resubmit {job} --failed runs them again")
+                } else {
+                    String::new()
+                }
             )))
         }
         Some(record) if record.status.is_error() => Err(MagicError::Crimpl(anyhow::anyhow!(

@@ -24,6 +24,14 @@ pub const MAX_HOURS: RangeInclusive<i64> = 1..=8_760;
 /// `--max-parallel`: tasks of an array running at once.
 pub const MAX_PARALLEL: RangeInclusive<i64> = 1..=100_000;
 
+/// `--instances`: job instances of one sweep on AWS.
+pub const INSTANCES: RangeInclusive<i64> = 1..=64;
+
+/// Parser of `--instances`.
+pub fn instances() -> RangedI64ValueParser<u32> {
+    RangedI64ValueParser::new().range(INSTANCES)
+}
+
 /// Parser of `--max-parallel`.
 pub fn max_parallel() -> RangedI64ValueParser<u32> {
     RangedI64ValueParser::new().range(MAX_PARALLEL)

@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import uuid
 
 import nbformat
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.system  # a test user, sshd as root (moto alone would n
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
     # The module's instances (over 60 of them) each take a new address.
-    with backends.aws_cloud(tmp_path_factory.mktemp("aws"), "crimpl-aws", last_address=200) as pair:
+    with backends.aws_cloud(tmp_path_factory.mktemp("aws"), "crimpl-aws", ".crimpl-helper", last_address=200) as pair:
         yield pair
 
 
@@ -153,6 +154,88 @@ def test_a_sweep_runs_on_one_sized_job_instance_which_ends_with_it(aws_kernel, c
     fetched = aws_kernel.execute("%crimpl fetch sweep", timeout=180)
     assert fetched.ok, fetched.error
     assert (workdir / "task-0005" / "out.txt").read_text() == "task 5 of 5\n"
+
+
+def instances_of(moto, job):
+    states = moto.ec2.describe_instances(Filters=[{"Name": "tag:crimpl.job_name", "Values": [job]}])
+    return [i for r in states["Reservations"] for i in r["Instances"]]
+
+
+def level(instance):
+    return {t["Key"]: t["Value"] for t in instance["Tags"]}["crimpl.level"]
+
+
+def test_a_sweep_spread_over_instances_runs_tasks_on_helpers_and_brings_each_back(aws_kernel, cloud, workdir):
+    moto, sshd = cloud
+    keys = sshd.run_as_user("cat ~/.ssh/authorized_keys")
+    # The stand-in instances share one disk: the helpers run their tasks in
+    # their own directory, so a task not sent there, or not brought back,
+    # fails here as it would on separate machines.
+    result = aws_kernel.execute(
+        "%%crimpl submit --job spread --array 1-10 --instances 3 --nprocs 2 --wait\n"
+        "pwd > where.txt\n"
+        "echo \"task $CRIMPL_TASK_ID of $CRIMPL_TASK_COUNT\" > out.txt\n"
+        "sleep 1\n"
+        "[ \"$CRIMPL_TASK_ID\" != 7 ]\n",
+        timeout=300,
+    )
+    assert not result.ok and "ended failed" in result.error, result.error
+    assert "Launching 2 helper c6i.large instance(s)" in result.text, result.text
+    assert "resubmit" not in result.error, "AWS runs a job again only as a new submit"
+    instances = instances_of(moto, "spread")
+    assert sorted(level(i) for i in instances) == ["helper", "helper", "job"]
+    assert {i["InstanceType"] for i in instances} == {"c6i.large"}
+    assert moto.live_instances() == [], "the helpers end with the sweep"
+    status = aws_kernel.execute("%crimpl status spread --tasks").text
+    assert "10/10 tasks ended: 9 complete, 1 failed" in status, status
+    assert "task-0007: failed (exit code 1)" in status, status
+    fetched = aws_kernel.execute("%crimpl fetch spread", timeout=180)
+    assert fetched.ok, fetched.error
+    places = {}
+    for task in range(1, 11):
+        folder = workdir / f"task-{task:04d}"
+        assert (folder / "out.txt").read_text() == f"task {task} of 10\n"
+        places[task] = (folder / "where.txt").read_text()
+    on_helpers = [t for t, where in places.items() if "/.crimpl-helper/crimpl-job-spread/" in where]
+    assert on_helpers and len(on_helpers) < 10, places
+    # The helpers were emptied and the sweep's key taken out of them.
+    assert sshd.run_as_user("cat ~/.ssh/authorized_keys") == keys
+    assert sshd.run_as_user("ls -A ~/.crimpl-helper 2>/dev/null || true") == ""
+
+
+def test_a_sweeps_instance_shuts_down_after_the_sweep_not_after_its_first_task(aws_kernel):
+    plan = aws_kernel.execute("%%crimpl submit --job plan --array 1-3 --instances 3 --trial-run\necho hi\n")
+    assert plan.ok, plan.error
+    assert "3 new c6i.large job instances (one holds the volume, 2 helper(s) end with the sweep)" in plan.text
+    scripts = dict(re.findall(r"\n(crimpl-[a-z-]+\.sh):\n(.*?)(?=\ncrimpl-[a-z-]+\.sh:\n|\Z)", plan.text, re.S))
+    assert "sudo -n shutdown -h +1" in scripts["crimpl-wrapper.sh"], scripts.keys()
+    assert "shutdown" not in scripts["crimpl-task-wrapper.sh"]
+
+
+def test_killing_a_spread_sweep_cancels_the_tasks_on_its_helpers(aws_kernel, cloud):
+    moto, sshd = cloud
+    submitted = aws_kernel.execute(
+        "%%crimpl submit --job spreadkill --array 1-6 --instances 2 --nprocs 2\nsleep 300\n", timeout=300
+    )
+    assert submitted.ok, submitted.error
+    sleeping = "pgrep -u $(id -u) -f -x 'sleep 300' | wc -l"
+    deadline = time.monotonic() + 60
+    while int(sshd.run_as_user(sleeping)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert int(sshd.run_as_user(sleeping)) == 4, "2 tasks on the job instance, 2 on its helper"
+    # One task's processes vanish on the helper, as under the OOM killer's
+    # SIGKILL to the whole group or a helper's crash: the task reads lost.
+    there = "~/.crimpl-helper/crimpl-job-spreadkill"
+    first = sshd.run_as_user(f"ls {there} | grep '^task-' | head -1").strip()
+    pid = sshd.run_as_user(f"cat {there}/{first}/crimpl-job.pid").strip()
+    os.killpg(int(pid), signal.SIGKILL)
+    wait_for(aws_kernel, "spreadkill --tasks", f"{first}: lost", 30)
+    killed = aws_kernel.execute("%crimpl kill spreadkill", timeout=120)
+    assert killed.ok, killed.error
+    status = wait_for(aws_kernel, "spreadkill --tasks", "6/6 tasks ended", 90)
+    assert "5 canceled, 1 lost" in status and "running" not in status, status
+    assert int(sshd.run_as_user(sleeping)) == 0, "no task is left running on a helper"
+    assert moto.live_instances() == []
 
 
 def test_a_job_whose_instance_ends_under_it_reads_lost_with_ec2s_reason(aws_kernel, cloud):

@@ -111,16 +111,15 @@ impl Bootstrap {
 
     /// The script run at every boot.
     pub fn per_boot(&self) -> anyhow::Result<String> {
-        let devices = self
-            .devices
-            .iter()
-            .map(|d| quote(d))
-            .collect::<anyhow::Result<Vec<_>>>()?
-            .join(" ");
+        let volume = if self.devices.is_empty() {
+            String::new()
+        } else {
+            self.mount_steps()?
+        };
         Ok(format!(
             r#"#!/bin/bash
-# crimpl every-boot script: the idle watchdog, the hard lifetime, and the
-# server volume mounted for {user_comment}.
+# crimpl every-boot script: the idle watchdog, the hard lifetime, and (on
+# an instance that holds it) the server volume mounted for {user_comment}.
 set -euo pipefail
 user={user}
 mount_point={mount_point}
@@ -156,7 +155,28 @@ else
   echo "$!" > "$run_dir/watchdog.pid"
 fi
 
-# 2. The volume, under the names EC2 may give it.
+{volume}"#,
+            user_comment = self.user.replace('\n', " "),
+            user = quote(&self.user)?,
+            mount_point = quote(&self.mount_point)?,
+            run_dir = quote(&self.system.run_dir)?,
+            fstab = quote(&self.system.fstab)?,
+            shutdown = quote(&self.system.shutdown)?,
+            idle = self.idle_shutdown_minutes,
+            lifetime = self.max_lifetime_minutes,
+        ))
+    }
+
+    /// Steps 2 to 4: find, format if blank and never formatted, mount.
+    fn mount_steps(&self) -> anyhow::Result<String> {
+        let devices = self
+            .devices
+            .iter()
+            .map(|d| quote(d))
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .join(" ");
+        Ok(format!(
+            r#"# 2. The volume, under the names EC2 may give it.
 device=
 for _ in $(seq 1 {wait}); do
   for candidate in {devices}; do
@@ -208,14 +228,6 @@ touch "$mount_point/{VOLUME_MARKER}"
 chown "$user": "$mount_point/{VOLUME_MARKER}"
 say "the volume $device is mounted at $mount_point"
 "#,
-            user_comment = self.user.replace('\n', " "),
-            user = quote(&self.user)?,
-            mount_point = quote(&self.mount_point)?,
-            run_dir = quote(&self.system.run_dir)?,
-            fstab = quote(&self.system.fstab)?,
-            shutdown = quote(&self.system.shutdown)?,
-            idle = self.idle_shutdown_minutes,
-            lifetime = self.max_lifetime_minutes,
             wait = self.system.device_wait_seconds,
             devices_comment = self.devices.join(" ").replace(['"', '$', '`', '\\'], ""),
             may_format = self.may_format,
@@ -254,5 +266,14 @@ mod tests {
                 .unwrap()
                 .contains("if false; then")
         );
+        // A sweep's helper instance holds no volume: it only keeps its lifetime.
+        let helper = Bootstrap {
+            devices: Vec::new(),
+            ..bootstrap(false)
+        }
+        .per_boot()
+        .unwrap();
+        assert!(helper.contains("-h +1440") && helper.contains("watchdog"));
+        assert!(!helper.contains("mkfs") && !helper.contains("mount "));
     }
 }

@@ -7,6 +7,7 @@ pub mod account;
 mod bootstrap;
 pub mod cost;
 mod ec2;
+mod helpers;
 pub mod image;
 mod instance_types;
 mod job_instances;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bootstrap::{BootSystem, Bootstrap, VOLUME_MARKER};
 pub use ec2::{DryRun, Ec2, Instance, Launch, Progress, Volume};
+pub use helpers::{HELPER_LEVEL, HelperSet};
 pub use instance_types::{JOB_TYPES, SERVER_TYPE, for_nprocs};
 pub use tags::MAX_JOB_STATUSES;
 
@@ -323,6 +325,7 @@ impl AwsServer {
             .ec2
             .ended_job_instances(&self.name, jobs)?
             .into_iter()
+            .filter(|i| i.level == "job")
             .filter_map(|i| {
                 let job = i.job_name?;
                 let why = i.state_reason.map_or(String::new(), |r| format!(": {r}"));
@@ -477,7 +480,7 @@ impl AwsServer {
             ));
             return Ok((self.connect(&own, HostKeyPolicy::Strict, progress)?, None));
         }
-        for instance in instances {
+        for instance in instances.into_iter().filter(|i| i.level != HELPER_LEVEL) {
             if instance.state == "shutting-down" {
                 progress(&format!(
                     "Waiting for instance {} to finish shutting down and free the volume…",
@@ -551,10 +554,13 @@ impl AwsServer {
             })
     }
 
-    /// Re-tag a job instance launched for `old` whose job was finally named `new`.
+    /// Re-tag a job instance (and its sweep's helpers) launched for `old`
+    /// whose job was finally named `new`.
     pub fn rename_job_instance(&self, old: &str, new: &str) -> anyhow::Result<()> {
         for instance in self.instances()? {
-            if instance.level == "job" && instance.job_name.as_deref() == Some(old) {
+            if matches!(instance.level.as_str(), "job" | HELPER_LEVEL)
+                && instance.job_name.as_deref() == Some(old)
+            {
                 self.ec2.tag(
                     &instance.id,
                     &[(tags::JOB_NAME.to_string(), new.to_string())],
@@ -579,6 +585,54 @@ impl AwsServer {
         max_minutes: u32,
         progress: Progress<'_>,
     ) -> anyhow::Result<(Instance, bool)> {
+        let (id, formatted) = self.run_instance(
+            level,
+            job,
+            instance_type,
+            image_id,
+            terminate_on_shutdown,
+            max_minutes,
+            true,
+            progress,
+        )?;
+        let placed = self.ec2.wait_running(&id, progress).and_then(|instance| {
+            progress(&format!("Instance {id} runs; attaching the volume…"));
+            self.ec2
+                .attach_when_free(&self.config.volume_id, &id, progress)?;
+            Ok(instance)
+        });
+        match placed {
+            Ok(instance) => Ok((instance, formatted)),
+            Err(err) => {
+                progress(&format!(
+                    "Terminating the instance {id}: it did not get the volume."
+                ));
+                if let Err(also) = self.ec2.terminate_now(std::slice::from_ref(&id)) {
+                    return Err(err.context(format!(
+                        "terminating {id} failed too ({also:#}): end it with %crimpl aws terminate {id}"
+                    )));
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Ask EC2 for a `level` instance (from `image_id`, else the server's
+    /// pinned image), booting to mount the volume if `mounts` (else only to
+    /// keep its lifetime), without waiting for it. Returns its id, and
+    /// whether the volume was known to be formatted.
+    #[allow(clippy::too_many_arguments)]
+    fn run_instance(
+        &self,
+        level: &str,
+        job: Option<(&str, bool)>,
+        instance_type: &str,
+        image_id: Option<&str>,
+        terminate_on_shutdown: bool,
+        max_minutes: u32,
+        mounts: bool,
+        progress: Progress<'_>,
+    ) -> anyhow::Result<(String, bool)> {
         let volume = self.volume()?;
         let image_id = match image_id {
             Some(image) => image.to_string(),
@@ -589,7 +643,11 @@ impl AwsServer {
             .iter()
             .any(|(k, v)| k == tags::FORMATTED && v == "true");
         let bootstrap = Bootstrap {
-            devices: Bootstrap::ebs_devices(&self.config.volume_id),
+            devices: if mounts {
+                Bootstrap::ebs_devices(&self.config.volume_id)
+            } else {
+                Vec::new()
+            },
             mount_point: self.config.mount_point(),
             user: self.config.instances.username.clone(),
             idle_shutdown_minutes: self.config.instances.idle_stop_minutes,
@@ -618,26 +676,7 @@ impl AwsServer {
             public_ip: self.config.instances.ssh_address == SshAddress::Public,
             tags: tags::crimpl_tags(level, &self.name, &extra),
         })?;
-        let placed = self.ec2.wait_running(&id, progress).and_then(|instance| {
-            progress(&format!("Instance {id} runs; attaching the volume…"));
-            self.ec2
-                .attach_when_free(&self.config.volume_id, &id, progress)?;
-            Ok(instance)
-        });
-        match placed {
-            Ok(instance) => Ok((instance, formatted)),
-            Err(err) => {
-                progress(&format!(
-                    "Terminating the instance {id}: it did not get the volume."
-                ));
-                if let Err(also) = self.ec2.terminate_now(std::slice::from_ref(&id)) {
-                    return Err(err.context(format!(
-                        "terminating {id} failed too ({also:#}): end it with %crimpl aws terminate {id}"
-                    )));
-                }
-                Err(err)
-            }
-        }
+        Ok((id, formatted))
     }
 
     /// The image pinned on `volume` for `instance_type`'s architecture. A
@@ -789,6 +828,32 @@ impl AwsServer {
         policy: HostKeyPolicy,
         progress: Progress<'_>,
     ) -> anyhow::Result<Arc<SshTransport>> {
+        let marker = format!(
+            "test -f {}/{VOLUME_MARKER}",
+            scripts::quote(&self.config.mount_point())?
+        );
+        let transport = self.reach(
+            instance,
+            policy,
+            (&marker, "the volume is not mounted"),
+            progress,
+        )?;
+        if let Ok(mut connection) = self.connection.lock() {
+            *connection = Some((instance.id.clone(), transport.clone()));
+        }
+        Ok(transport)
+    }
+
+    /// SSH to `instance` once the command of `ready` succeeds there (bounded
+    /// wait, with progress; the error says `ready`'s reason if it never
+    /// does), its host key recorded as [`Self::connect`] says.
+    fn reach(
+        &self,
+        instance: &Instance,
+        policy: HostKeyPolicy,
+        (ready, not_ready): (&str, &str),
+        progress: Progress<'_>,
+    ) -> anyhow::Result<Arc<SshTransport>> {
         let address = match self.config.instances.ssh_address {
             SshAddress::Public => instance.public_ip.clone(),
             SshAddress::Private => instance.private_ip.clone(),
@@ -813,21 +878,17 @@ impl AwsServer {
             &instance.id,
         )?;
         let transport = Arc::new(SshTransport::with_target(target, policy));
-        let marker = format!(
-            "test -f {}/{VOLUME_MARKER}",
-            scripts::quote(&self.config.mount_point())?
-        );
         let started = Instant::now();
         let mut said = false;
         loop {
-            match transport.capture(&marker, None) {
+            match transport.capture(ready, None) {
                 Ok(captured) if captured.finished.success() => break,
                 Err(err) if is_refused_host_key(&err) => return Err(err),
                 outcome => {
                     if started.elapsed() > READY_TIMEOUT {
                         let why = match outcome {
                             Err(err) => format!("{err:#}"),
-                            Ok(_) => "the volume is not mounted".into(),
+                            Ok(_) => not_ready.to_string(),
                         };
                         bail!(
                             "instance {} was not ready after {} s ({why}); see its system log in the EC2 console",
@@ -836,9 +897,7 @@ impl AwsServer {
                         );
                     }
                     if !said {
-                        progress(&format!(
-                            "Waiting for {address} to boot and mount the volume…"
-                        ));
+                        progress(&format!("Waiting for {address} to boot ({not_ready} yet)…"));
                         said = true;
                     }
                     std::thread::sleep(Duration::from_secs(2));
@@ -847,9 +906,6 @@ impl AwsServer {
         }
         transport.set_policy(HostKeyPolicy::Strict);
         progress(&format!("Instance {} is ready at {address}.", instance.id));
-        if let Ok(mut connection) = self.connection.lock() {
-            *connection = Some((instance.id.clone(), transport.clone()));
-        }
         Ok(transport)
     }
 
@@ -859,7 +915,10 @@ impl AwsServer {
         &self,
         progress: Progress<'_>,
     ) -> anyhow::Result<Option<(Instance, Arc<dyn Transport>)>> {
-        let holder = self.instances()?.into_iter().find(|i| i.state == "running");
+        let holder = self
+            .instances()?
+            .into_iter()
+            .find(|i| i.state == "running" && i.level != HELPER_LEVEL);
         let Some(holder) = holder else {
             return Ok(None);
         };
@@ -886,12 +945,15 @@ impl AwsServer {
         }
     }
 
-    /// `holder`'s job was seen to end with `status`: unless the instance is
-    /// to be kept, record the end on the volume's tags (for status queries
-    /// while no instance runs) and terminate the instance through the API
-    /// (its own shutdown may not have happened or worked). Returns whether
-    /// it was terminated.
+    /// `holder`'s job was seen to end with `status`: its sweep's helpers
+    /// are terminated; unless the instance is to be kept, record the end on
+    /// the volume's tags (for status queries while no instance runs) and
+    /// terminate the instance through the API (its own shutdown may not have
+    /// happened or worked). Returns whether it was terminated.
     pub fn end_job(&self, holder: &Instance, status: &str) -> anyhow::Result<bool> {
+        if let Some(job) = holder.job_name.as_deref() {
+            self.end_helpers(job)?;
+        }
         let Some(job) = holder.ends_with() else {
             return Ok(false);
         };

@@ -3,7 +3,9 @@
 //! instance runs, the SSH and job steps on it. It never starts an instance.
 
 use super::{Checklist, Found, problem, remote};
-use crate::crimpl::aws::{AwsConfig, DryRun, Ec2, Instance, JOB_TYPES, SshAddress, VOLUME_MARKER};
+use crate::crimpl::aws::{
+    AwsConfig, DryRun, Ec2, HELPER_LEVEL, Instance, JOB_TYPES, SshAddress, VOLUME_MARKER,
+};
 use crate::crimpl::scripts;
 use crate::crimpl::transport::{SshTarget, Transport, diagnose};
 
@@ -373,7 +375,10 @@ fn running_instance(ec2: &Ec2, name: &str) -> Found<Option<Instance>> {
     let instances = ec2
         .instances(Some(name))
         .map_err(|err| problem(format!("{err:#}"), "check the credentials' EC2 permissions"))?;
-    let running = instances.iter().find(|i| i.state == "running").cloned();
+    let running = instances
+        .iter()
+        .find(|i| i.state == "running" && i.level != HELPER_LEVEL)
+        .cloned();
     let detail = match (&running, instances.first()) {
         (Some(i), _) => format!("{} instance {} runs ({})", i.level, i.id, i.instance_type),
         (None, Some(i)) => format!("{} instance {} is {}", i.level, i.id, i.state),

@@ -11,6 +11,7 @@ use crate::crimpl::layout::{self, STATUS_FILE, SUBMIT_SCRIPT, WRAPPER};
 use crate::crimpl::transport::StdinFeed;
 
 /// One entry of the tar stream sent with a script.
+#[derive(Clone)]
 pub struct Entry {
     /// Its name in the job directory.
     pub name: String,

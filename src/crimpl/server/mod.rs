@@ -40,7 +40,7 @@ use super::suggest;
 use super::transport::{StdinFeed, Stop, Transport};
 use super::unpack::{self, FetchReport, UnpackPolicy};
 use entries::{Entry, array_entries, tar_feed, uploads};
-use placement::Placement;
+use placement::{Launch, Placement};
 use scheduler::{Scheduler, SurveyRequest};
 
 pub use options::{Plan, SubmitOptions};
@@ -182,7 +182,7 @@ impl Server {
     pub fn plan_submit(&self, script: &str, options: &SubmitOptions) -> anyhow::Result<Plan> {
         option_kinds::check(self.config.kind(), &self.name, options)?;
         let job = options.job.clone().unwrap_or_else(layout::job_name_now);
-        let entries = self.job_entries(&job, script, options)?;
+        let entries = self.job_entries(&job, script, options, &[])?;
         Ok(Plan {
             target: self.placement.submit_target(options)?,
             commands: vec![self.submit_command(&job, options)?],
@@ -227,7 +227,7 @@ impl Server {
             }
         }
         let launch = self.placement.launch(&base, options, progress)?;
-        let placed = self.place_job(launch.transport.as_ref(), &base, script, options);
+        let placed = self.place_job(&launch, &base, script, options);
         self.poller.forget();
         if placed.is_err() {
             self.placement.placement_failed(&launch, progress)?;
@@ -267,7 +267,7 @@ impl Server {
     /// was not given and is taken), send the files and start the job.
     fn place_job(
         &self,
-        transport: &dyn Transport,
+        launch: &Launch,
         base: &str,
         script: &str,
         options: &SubmitOptions,
@@ -279,8 +279,8 @@ impl Server {
             } else {
                 format!("{base}-{}", attempt + 1)
             };
-            let entries = self.job_entries(&job, script, options)?;
-            let captured = transport.capture(
+            let entries = self.job_entries(&job, script, options, &launch.entries)?;
+            let captured = launch.transport.capture(
                 &self.submit_command(&job, options)?,
                 Some(tar_feed(entries)),
             )?;
@@ -309,19 +309,19 @@ impl Server {
         bail!("could not find a free job name starting with {base:?}")
     }
 
+    /// Every entry of the job directory: crimpl's scripts (with the
+    /// placement's own `extra` files), the array's tasks, the `--files`.
     fn job_entries(
         &self,
         job: &str,
         script: &str,
         options: &SubmitOptions,
+        extra: &[Entry],
     ) -> anyhow::Result<Vec<Entry>> {
         layout::validate_job_name(job)?;
         let files = uploads(&options.files)?;
         let input_list: String = files.iter().map(|f| format!("{}\n", f.name)).collect();
-        let wrapper = scripts::wrapper_script(
-            self.placement.after_job(options),
-            self.scheduler.foreign_signal(),
-        );
+        let after = self.placement.after_job(options);
         let mut entries = vec![
             Entry::text(SUBMIT_SCRIPT, script, 0o644),
             Entry::text(INPUT_LIST, &input_list, 0o644),
@@ -330,12 +330,28 @@ impl Server {
             let after: String = options.after.iter().map(After::line).collect();
             entries.push(Entry::text(AFTER_FILE, &after, 0o644));
         }
+        let foreign = self.scheduler.foreign_signal();
         match &options.array {
-            None => entries.push(Entry::text(WRAPPER, &wrapper, 0o755)),
+            None => entries.push(Entry::text(
+                WRAPPER,
+                &scripts::wrapper_script(after, foreign),
+                0o755,
+            )),
             Some(array) => {
-                entries.push(Entry::text(TASK_WRAPPER, &wrapper, 0o755));
-                if let Some(runner) = self.scheduler.array_runner(array) {
-                    entries.push(Entry::text(WRAPPER, &runner, 0o755));
+                // What runs after the job runs after the array's runner, not after each task.
+                match self
+                    .scheduler
+                    .array_runner(array, options.instances.unwrap_or(1) > 1, after)
+                {
+                    Some(runner) => {
+                        let task_wrapper = scripts::wrapper_script(None, foreign);
+                        entries.push(Entry::text(TASK_WRAPPER, &task_wrapper, 0o755));
+                        entries.push(Entry::text(WRAPPER, &runner, 0o755));
+                    }
+                    None => {
+                        let task_wrapper = scripts::wrapper_script(after, foreign);
+                        entries.push(Entry::text(TASK_WRAPPER, &task_wrapper, 0o755));
+                    }
                 }
                 let inputs: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
                 entries.extend(array_entries(array, &inputs)?);
@@ -344,6 +360,7 @@ impl Server {
         if let Some(file) = self.scheduler.job_file(job, script, options)? {
             entries.push(Entry::text(file.name, &file.text, 0o644));
         }
+        entries.extend(extra.iter().cloned());
         entries.extend(files);
         Ok(entries)
     }
@@ -707,6 +724,11 @@ impl Server {
             .map_err(|err| self.unless_missing(job, err))?;
         self.poller.forget();
         Ok(KillOutcome::parse(&String::from_utf8_lossy(&said)))
+    }
+
+    /// Whether a job can be started again in its directory here (see [`Self::resubmit`]).
+    pub fn can_resubmit(&self) -> bool {
+        self.placement.resubmit_refusal().is_none()
     }
 
     /// Start the job's script again, in the same directory (after it

@@ -25,6 +25,8 @@ pub struct SubmitOptions {
     pub keep_instance: bool,
     /// An array job: its tasks (a sweep), each in a directory of its own.
     pub array: Option<ArraySpec>,
+    /// AWS: the array's tasks spread over this many job instances.
+    pub instances: Option<u32>,
     /// Jobs of the same server to wait for (`--after`).
     pub after: Vec<After>,
 }

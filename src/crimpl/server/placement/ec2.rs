@@ -7,13 +7,14 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 
 use super::{Launch, Placement, SurveyRead};
-use crate::crimpl::aws::{self, AwsConfig, AwsServer};
+use crate::crimpl::aws::{self, AwsConfig, AwsServer, HelperSet};
 use crate::crimpl::job::JobRecord;
 use crate::crimpl::kept_log::{KEPT_BYTES, KeptLog, KeptLogs};
 use crate::crimpl::layout;
 use crate::crimpl::progress::Progress;
-use crate::crimpl::scripts;
+use crate::crimpl::scripts::{self, helpers};
 use crate::crimpl::server::Server;
+use crate::crimpl::server::entries::Entry;
 use crate::crimpl::server::options::SubmitOptions;
 use crate::crimpl::status::{EndReason, JobStatus};
 use crate::crimpl::transport::Transport;
@@ -85,6 +86,22 @@ impl Ec2Placement {
     }
 }
 
+/// The files that let a sweep's runner use its helper instances: the list,
+/// the array's key pair, and the scripts that run a task on a helper.
+fn helper_entries(set: &HelperSet) -> Vec<Entry> {
+    vec![
+        Entry::text(helpers::HELPERS_FILE, &set.list, 0o644),
+        Entry::text(helpers::KEY_FILE, &set.private_key, 0o600),
+        Entry::text(
+            helpers::PUBLIC_KEY_FILE,
+            &format!("{}\n", set.public_key),
+            0o644,
+        ),
+        Entry::text(helpers::REMOTE_TASK, &helpers::remote_task(), 0o755),
+        Entry::text(helpers::HELPER_WAIT, &helpers::helper_wait(), 0o755),
+    ]
+}
+
 impl Server {
     /// The AWS machines, for AWS servers.
     pub fn aws(&self) -> Option<&AwsServer> {
@@ -108,10 +125,14 @@ impl Placement for Ec2Placement {
     }
 
     fn submit_target(&self, options: &SubmitOptions) -> anyhow::Result<String> {
-        Ok(format!(
-            "a new {} job instance",
-            self.instance_type(options)?
-        ))
+        let instance_type = self.instance_type(options)?;
+        Ok(match (&options.array, options.instances) {
+            (Some(_), Some(k)) if k > 1 => format!(
+                "{k} new {instance_type} job instances (one holds the volume, {} helper(s) end with the sweep)",
+                k - 1
+            ),
+            _ => format!("a new {instance_type} job instance"),
+        })
     }
 
     /// The volume exists (the directory is created when an instance mounts it).
@@ -165,18 +186,43 @@ impl Placement for Ec2Placement {
             options.slurm.walltime.as_deref(),
             self.aws.config().instances.lifetime_margin_minutes,
         )?;
+        let instance_type = self.instance_type(options)?;
         let (transport, launched) = self.aws.start_job_instance(
             job,
-            &self.instance_type(options)?,
+            &instance_type,
             options.image_id.as_deref(),
             options.keep_instance,
             max_minutes,
             progress,
         )?;
-        Ok(Launch {
+        let mut launch = Launch {
             transport,
-            launched,
-        })
+            launched: launched.into_iter().collect(),
+            entries: Vec::new(),
+        };
+        let helpers = match (&options.array, options.instances) {
+            (Some(_), Some(k)) if k > 1 => k - 1,
+            _ => return Ok(launch),
+        };
+        match self.aws.launch_helpers(
+            job,
+            helpers,
+            &instance_type,
+            options.image_id.as_deref(),
+            max_minutes,
+            launch.transport.as_ref(),
+            progress,
+        ) {
+            Ok(set) => {
+                launch.launched.extend(set.ids.iter().cloned());
+                launch.entries = helper_entries(&set);
+                Ok(launch)
+            }
+            Err(err) => {
+                self.placement_failed(&launch, progress)?;
+                Err(err)
+            }
+        }
     }
 
     /// The job's instance takes the job's name.
@@ -189,7 +235,7 @@ impl Placement for Ec2Placement {
 
     /// Never leave an instance running for a job that does not exist.
     fn placement_failed(&self, launch: &Launch, progress: Progress<'_>) -> anyhow::Result<()> {
-        if let Some(id) = &launch.launched {
+        for id in &launch.launched {
             progress(&format!(
                 "The job was not submitted: terminating the instance {id} launched for it."
             ));

@@ -87,7 +87,8 @@ impl Placement for Fixed {
     fn launch(&self, _: &str, _: &SubmitOptions, _: Progress<'_>) -> anyhow::Result<Launch> {
         Ok(Launch {
             transport: self.transport.clone(),
-            launched: None,
+            launched: Vec::new(),
+            entries: Vec::new(),
         })
     }
 

@@ -9,6 +9,7 @@ mod fixed;
 use std::any::Any;
 use std::sync::Arc;
 
+use super::entries::Entry;
 use super::options::SubmitOptions;
 use crate::crimpl::config::ServerConfig;
 use crate::crimpl::job::JobRecord;
@@ -23,9 +24,12 @@ pub use fixed::Fixed;
 pub struct Launch {
     /// The transport that creates and starts it.
     pub transport: Arc<dyn Transport>,
-    /// What the placement launched for this job alone (an EC2 instance id),
+    /// What the placement launched for this job alone (EC2 instance ids),
     /// to undo if the job cannot be created.
-    pub launched: Option<String>,
+    pub launched: Vec<String>,
+    /// Files the placement adds to the job directory (an array's helper
+    /// machines, and the key that reaches them).
+    pub entries: Vec<Entry>,
 }
 
 /// Reads the job directories through a transport (the second argument:

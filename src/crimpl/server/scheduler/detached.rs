@@ -38,8 +38,13 @@ impl Scheduler for Detached {
         Ok(None)
     }
 
-    fn array_runner(&self, array: &ArraySpec) -> Option<String> {
-        Some(scripts::array_runner(array.max_parallel))
+    fn array_runner(
+        &self,
+        array: &ArraySpec,
+        helpers: bool,
+        after: Option<&str>,
+    ) -> Option<String> {
+        Some(scripts::array_runner(array.max_parallel, helpers, after))
     }
 
     fn poll_floor(&self) -> Duration {

@@ -85,9 +85,12 @@ pub trait Scheduler: Send + Sync {
     ) -> anyhow::Result<Option<SchedulerFile>>;
 
     /// The top-level wrapper of an array job with these tasks, when this
-    /// scheduler runs arrays through one (a detached runner); `None` when
-    /// the scheduler runs each task itself (Slurm).
-    fn array_runner(&self, array: &ArraySpec) -> Option<String>;
+    /// scheduler runs arrays through one (a detached runner, which sends
+    /// tasks to helper machines too with `helpers`, and runs `after` once
+    /// it recorded the array's end); `None` when the scheduler runs each
+    /// task itself (Slurm).
+    fn array_runner(&self, array: &ArraySpec, helpers: bool, after: Option<&str>)
+    -> Option<String>;
 
     /// The least interval between two queue reads of one server's watchers.
     fn poll_floor(&self) -> Duration;

@@ -105,7 +105,7 @@ impl Scheduler for Slurm {
     }
 
     /// Slurm runs each task itself: `sbatch --array`.
-    fn array_runner(&self, _: &ArraySpec) -> Option<String> {
+    fn array_runner(&self, _: &ArraySpec, _: bool, _: Option<&str>) -> Option<String> {
         None
     }
 
