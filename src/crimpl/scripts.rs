@@ -121,15 +121,16 @@ pub fn array_runner(max_parallel: Option<u32>, helpers: bool, after: Option<&str
     };
     let (waits, ends) = (after_wait(), end_functions());
     let after = after.unwrap_or_default();
-    let (setup, start, tidy, stop_tenths) = if helpers {
+    let (setup, start, release, tidy, stop_tenths) = if helpers {
         (
             helpers::runner_setup(),
             helpers::runner_start(),
+            "release_idle",
             "tidy_helpers",
             helpers::STOP_TENTHS,
         )
     } else {
-        (String::new(), local_task_start(), ":", 10)
+        (String::new(), local_task_start(), ":", ":", 10)
     };
     format!(
         r#"#!/bin/sh
@@ -207,8 +208,8 @@ while read -r t id; do
   )
   active="$active $t=$place"; n=$((n + 1))
 done < {TASK_LIST}
-prune
-while [ -n "$active" ]; do sleep 0.2; prune; done
+prune; {release}
+while [ -n "$active" ]; do sleep 0.2; prune; {release}; done
 {tidy}
 bad=0
 while read -r t id; do

@@ -198,7 +198,10 @@ def test_a_sweep_spread_over_instances_runs_tasks_on_helpers_and_brings_each_bac
         places[task] = (folder / "where.txt").read_text()
     on_helpers = [t for t, where in places.items() if "/.crimpl-helper/crimpl-job-spread/" in where]
     assert on_helpers and len(on_helpers) < 10, places
-    # The helpers were emptied and the sweep's key taken out of them.
+    # Each helper shut itself down once it had no task left, emptied, the
+    # sweep's key taken out of it.
+    log = aws_kernel.execute("%crimpl log spread").text
+    assert log.count("has no task left: it shuts down") == 2, log
     assert sshd.run_as_user("cat ~/.ssh/authorized_keys") == keys
     assert sshd.run_as_user("ls -A ~/.crimpl-helper 2>/dev/null || true") == ""
 

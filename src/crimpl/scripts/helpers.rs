@@ -43,9 +43,11 @@ say() {{ printf 'crimpl: %s\n' "$*" >> {LOG_FILE}; }}"#
 
 /// The runner's set-up, in the job directory: send each helper the array's
 /// shared files and read how many CPUs it has (`$places` gets
-/// `NUMBER:CPUS`, `$total` grows), and define `tidy_helpers`, which empties
-/// the helpers, removes the array's key from them and shuts them down. A
-/// helper that cannot be reached is left out and the log says so.
+/// `NUMBER:CPUS`, `$total` grows), and define how helpers are released
+/// (emptied, the array's key removed, shut down): `release_idle` each
+/// helper with no task left once all have started, `tidy_helpers` all of
+/// them at the end. A helper that cannot be reached is left out and the
+/// log says so.
 pub fn runner_setup() -> String {
     let ssh = ssh_function(".");
     format!(
@@ -60,10 +62,30 @@ while read -r d q; do
   places="$places $i:$c"; total=$((total + c))
   say "the helper machine $d runs up to $c tasks at once"
 done < {HELPERS_FILE}
-tidy_helpers() {{
+# Empty helper $1 (USER@ADDRESS, port $2), take the array's key out of it
+# and shut it down (it terminates), once.
+released=
+release() {{
   k=; [ -f {PUBLIC_KEY_FILE} ] && read -r k < {PUBLIC_KEY_FILE}
+  ssh_to "$1" "$2" "rm -rf $R; rmdir {HELPER_DIR}; f=.ssh/authorized_keys; if grep -vxF -e '$k' \$f > \$f.crimpl || [ \$? -eq 1 ]; then cat \$f.crimpl > \$f; fi; rm -f \$f.crimpl; sudo -n shutdown -h now" < /dev/null > /dev/null 2>&1
+}}
+# Once every task has started: release each helper left with none running.
+release_idle() {{
+  for e in $places; do
+    i=${{e%:*}}
+    case " $released " in *" $i "*) continue;; esac
+    for u in $active; do [ "${{u#*=}}" = "$i" ] && continue 2; done
+    set -- $(sed -n "${{i}}p" {HELPERS_FILE})
+    release "$1" "$2"; released="$released $i"
+    say "the helper machine $1 has no task left: it shuts down"
+  done
+}}
+tidy_helpers() {{
+  i=0
   while read -r d q; do
-    ssh_to "$d" "$q" "rm -rf $R; rmdir {HELPER_DIR}; f=.ssh/authorized_keys; if grep -vxF -e '$k' \$f > \$f.crimpl || [ \$? -eq 1 ]; then cat \$f.crimpl > \$f; fi; rm -f \$f.crimpl; sudo -n shutdown -h now" < /dev/null > /dev/null 2>&1
+    i=$((i + 1))
+    case " $released " in *" $i "*) continue;; esac
+    release "$d" "$q"; released="$released $i"
   done < {HELPERS_FILE}
 }}"#
     )
