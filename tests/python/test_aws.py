@@ -425,6 +425,8 @@ def test_aws_notebook_runs_under_nbclient_with_real_aws_timing(cloud, timing, tm
     assert "Launching a c6i.2xlarge job instance" in joined and "complete" in joined
     assert "starting the server instance" in joined
     assert "100 values, mean 50.5" in joined
+    assert "Launching 2 helper c6i.large instance(s)" in joined
+    assert "12 tasks, the sum of their parts: 5050" in joined
     assert (tmp_path / "out" / "aws-results" / "summary.txt").exists()
     assert moto.live_instances() == [] and moto.volumes() == []
     # It met every delay and waited through it.
