@@ -5,7 +5,7 @@
 //! pair made on it for this array alone, which the kernel installs on each
 //! helper (and the array's runner removes when the array ends).
 
-use super::{AwsServer, Instance, Progress};
+use super::{AwsServer, Instance, NewInstance, Progress};
 use crate::crimpl::scripts::quote;
 use crate::crimpl::transport::{HostKeyPolicy, Transport};
 
@@ -48,13 +48,15 @@ impl AwsServer {
         let reached = (|| -> anyhow::Result<String> {
             for _ in 0..count {
                 let (id, _) = self.run_instance(
-                    HELPER_LEVEL,
-                    Some((job, false)),
-                    instance_type,
-                    image_id,
-                    true,
-                    max_minutes,
-                    false,
+                    &NewInstance {
+                        level: HELPER_LEVEL,
+                        job: Some((job, false)),
+                        instance_type,
+                        image_id,
+                        terminate_on_shutdown: true,
+                        max_minutes,
+                        mounts: false,
+                    },
                     progress,
                 )?;
                 ids.push(id);

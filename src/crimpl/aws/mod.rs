@@ -277,6 +277,25 @@ pub struct ImageUpdate {
     pub changes: Vec<String>,
 }
 
+/// An instance to launch: what it is for and how long it may live.
+#[derive(Clone, Copy)]
+struct NewInstance<'a> {
+    /// Its `crimpl.level`: `server`, `job` or `helper`.
+    level: &'a str,
+    /// The job it is for, and whether it outlives the job.
+    job: Option<(&'a str, bool)>,
+    /// Its EC2 instance type.
+    instance_type: &'a str,
+    /// An image instead of the server's pinned one.
+    image_id: Option<&'a str>,
+    /// Whether a shutdown from inside terminates it.
+    terminate_on_shutdown: bool,
+    /// Its hard lifetime per boot.
+    max_minutes: u32,
+    /// Whether it boots to mount the volume (else only to keep its lifetime).
+    mounts: bool,
+}
+
 /// How long an instance may take to boot and mount the volume.
 const READY_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -380,12 +399,15 @@ impl AwsServer {
             }
             None => {
                 let (launched, formatted) = self.launch(
-                    "server",
-                    None,
-                    &self.config.instances.server_type,
-                    None,
-                    false,
-                    self.server_minutes(),
+                    &NewInstance {
+                        level: "server",
+                        job: None,
+                        instance_type: &self.config.instances.server_type,
+                        image_id: None,
+                        terminate_on_shutdown: false,
+                        max_minutes: self.server_minutes(),
+                        mounts: true,
+                    },
                     progress,
                 )?;
                 self.connect(&launched, HostKeyPolicy::AcceptNew, progress)?;
@@ -504,12 +526,15 @@ impl AwsServer {
             }
         }
         let (instance, formatted) = self.launch(
-            "job",
-            Some((job, keep)),
-            instance_type,
-            image_id,
-            true,
-            max_minutes,
+            &NewInstance {
+                level: "job",
+                job: Some((job, keep)),
+                instance_type,
+                image_id,
+                terminate_on_shutdown: true,
+                max_minutes,
+                mounts: true,
+            },
             progress,
         )?;
         match self.connect(&instance, HostKeyPolicy::AcceptNew, progress) {
@@ -570,31 +595,16 @@ impl AwsServer {
         Ok(())
     }
 
-    /// Launch a `level` instance (from `image_id`, else the server's pinned
-    /// image), wait until it runs and attach the volume (waiting while an
-    /// earlier instance frees it); an instance that cannot get the volume is
-    /// terminated. Returns it, and whether the volume was known to be formatted.
-    #[allow(clippy::too_many_arguments)]
+    /// Launch the instance `new`, wait until it runs and attach the volume
+    /// (waiting while an earlier instance frees it); an instance that cannot
+    /// get the volume is terminated. Returns it, and whether the volume was
+    /// known to be formatted.
     fn launch(
         &self,
-        level: &str,
-        job: Option<(&str, bool)>,
-        instance_type: &str,
-        image_id: Option<&str>,
-        terminate_on_shutdown: bool,
-        max_minutes: u32,
+        new: &NewInstance<'_>,
         progress: Progress<'_>,
     ) -> anyhow::Result<(Instance, bool)> {
-        let (id, formatted) = self.run_instance(
-            level,
-            job,
-            instance_type,
-            image_id,
-            terminate_on_shutdown,
-            max_minutes,
-            true,
-            progress,
-        )?;
+        let (id, formatted) = self.run_instance(new, progress)?;
         let placed = self.ec2.wait_running(&id, progress).and_then(|instance| {
             progress(&format!("Instance {id} runs; attaching the volume…"));
             self.ec2
@@ -617,22 +627,22 @@ impl AwsServer {
         }
     }
 
-    /// Ask EC2 for a `level` instance (from `image_id`, else the server's
-    /// pinned image), booting to mount the volume if `mounts` (else only to
-    /// keep its lifetime), without waiting for it. Returns its id, and
-    /// whether the volume was known to be formatted.
-    #[allow(clippy::too_many_arguments)]
+    /// Ask EC2 for the instance `new`, without waiting for it. Returns its
+    /// id, and whether the volume was known to be formatted.
     fn run_instance(
         &self,
-        level: &str,
-        job: Option<(&str, bool)>,
-        instance_type: &str,
-        image_id: Option<&str>,
-        terminate_on_shutdown: bool,
-        max_minutes: u32,
-        mounts: bool,
+        new: &NewInstance<'_>,
         progress: Progress<'_>,
     ) -> anyhow::Result<(String, bool)> {
+        let NewInstance {
+            level,
+            job,
+            instance_type,
+            image_id,
+            terminate_on_shutdown,
+            max_minutes,
+            mounts,
+        } = *new;
         let volume = self.volume()?;
         let image_id = match image_id {
             Some(image) => image.to_string(),
