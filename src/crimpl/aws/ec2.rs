@@ -300,21 +300,25 @@ impl Ec2 {
         }
     }
 
+    /// Every instance matching `filters` and `ids`, following EC2's pages
+    /// (moto pages at 100 reservations; an account with many has pages on EC2 too).
     fn describe_instances(
         &self,
         filters: Option<Vec<Filter>>,
         ids: Option<Vec<String>>,
     ) -> anyhow::Result<Vec<Instance>> {
-        let out = self.call("DescribeInstances", |c| async move {
+        let pages = self.call("DescribeInstances", |c| async move {
             c.describe_instances()
                 .set_filters(filters)
                 .set_instance_ids(ids)
+                .into_paginator()
                 .send()
+                .collect::<Result<Vec<_>, _>>()
                 .await
         })?;
-        Ok(out
-            .reservations()
+        Ok(pages
             .iter()
+            .flat_map(|page| page.reservations())
             .flat_map(|r| r.instances())
             .map(|i| {
                 let tags = tag_pairs(i.tags());

@@ -97,11 +97,12 @@ class Moto:
         self.ec2.import_key_pair(KeyName=name, PublicKeyMaterial=public_key.encode())
 
     def live_instances(self) -> list[dict]:
-        reservations = self.ec2.describe_instances()["Reservations"]
-        return [i for r in reservations for i in r["Instances"] if i["State"]["Name"] != "terminated"]
+        # Every page: moto, like EC2, pages its answer (at 100 reservations).
+        pages = self.ec2.get_paginator("describe_instances").paginate()
+        return [i for page in pages for r in page["Reservations"] for i in r["Instances"] if i["State"]["Name"] != "terminated"]
 
     def volumes(self) -> list[dict]:
-        return self.ec2.describe_volumes()["Volumes"]
+        return [v for page in self.ec2.get_paginator("describe_volumes").paginate() for v in page["Volumes"]]
 
     def stop(self) -> None:
         """Stop moto_server (a child of this process: its pid cannot have been reused)."""
