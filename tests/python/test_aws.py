@@ -168,11 +168,14 @@ def level(instance):
 def test_a_sweep_spread_over_instances_runs_tasks_on_helpers_and_brings_each_back(aws_kernel, cloud, workdir):
     moto, sshd = cloud
     keys = sshd.run_as_user("cat ~/.ssh/authorized_keys")
+    # Each stand-in instance runs as many tasks as this machine has CPUs:
+    # enough tasks fill the job instance and go to the helpers too.
+    tasks = 2 * int(sshd.run_as_user("nproc")) + 4
     # The stand-in instances share one disk: the helpers run their tasks in
     # their own directory, so a task not sent there, or not brought back,
     # fails here as it would on separate machines.
     result = aws_kernel.execute(
-        "%%crimpl submit --job spread --array 1-10 --instances 3 --nprocs 2 --wait\n"
+        f"%%crimpl submit --job spread --array 1-{tasks} --instances 3 --nprocs 2 --wait\n"
         "pwd > where.txt\n"
         "echo \"task $CRIMPL_TASK_ID of $CRIMPL_TASK_COUNT\" > out.txt\n"
         "sleep 1\n"
@@ -187,17 +190,17 @@ def test_a_sweep_spread_over_instances_runs_tasks_on_helpers_and_brings_each_bac
     assert {i["InstanceType"] for i in instances} == {"c6i.large"}
     assert moto.live_instances() == [], "the helpers end with the sweep"
     status = aws_kernel.execute("%crimpl status spread --tasks").text
-    assert "10/10 tasks ended: 9 complete, 1 failed" in status, status
+    assert f"{tasks}/{tasks} tasks ended: {tasks - 1} complete, 1 failed" in status, status
     assert "task-0007: failed (exit code 1)" in status, status
     fetched = aws_kernel.execute("%crimpl fetch spread", timeout=180)
     assert fetched.ok, fetched.error
     places = {}
-    for task in range(1, 11):
+    for task in range(1, tasks + 1):
         folder = workdir / f"task-{task:04d}"
-        assert (folder / "out.txt").read_text() == f"task {task} of 10\n"
+        assert (folder / "out.txt").read_text() == f"task {task} of {tasks}\n"
         places[task] = (folder / "where.txt").read_text()
     on_helpers = [t for t, where in places.items() if "/.crimpl-helper/crimpl-job-spread/" in where]
-    assert on_helpers and len(on_helpers) < 10, places
+    assert on_helpers and len(on_helpers) < tasks, places
     # Each helper shut itself down once it had no task left, emptied, the
     # sweep's key taken out of it.
     log = aws_kernel.execute("%crimpl log spread").text
@@ -217,15 +220,17 @@ def test_a_sweeps_instance_shuts_down_after_the_sweep_not_after_its_first_task(a
 
 def test_killing_a_spread_sweep_cancels_the_tasks_on_its_helpers(aws_kernel, cloud):
     moto, sshd = cloud
+    cpus = int(sshd.run_as_user("nproc"))
+    tasks = 2 * cpus + 2
     submitted = aws_kernel.execute(
-        "%%crimpl submit --job spreadkill --array 1-6 --instances 2 --nprocs 2\nsleep 300\n", timeout=300
+        f"%%crimpl submit --job spreadkill --array 1-{tasks} --instances 2 --nprocs 2\nsleep 300\n", timeout=300
     )
     assert submitted.ok, submitted.error
     sleeping = "pgrep -u $(id -u) -f -x 'sleep 300' | wc -l"
     deadline = time.monotonic() + 60
-    while int(sshd.run_as_user(sleeping)) < 4 and time.monotonic() < deadline:
+    while int(sshd.run_as_user(sleeping)) < 2 * cpus and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert int(sshd.run_as_user(sleeping)) == 4, "2 tasks on the job instance, 2 on its helper"
+    assert int(sshd.run_as_user(sleeping)) == 2 * cpus, "as many tasks as CPUs on the job instance, and on its helper"
     # One task's processes vanish on the helper, as under the OOM killer's
     # SIGKILL to the whole group or a helper's crash: the task reads lost.
     there = "~/.crimpl-helper/crimpl-job-spreadkill"
@@ -235,8 +240,8 @@ def test_killing_a_spread_sweep_cancels_the_tasks_on_its_helpers(aws_kernel, clo
     wait_for(aws_kernel, "spreadkill --tasks", f"{first}: lost", 30)
     killed = aws_kernel.execute("%crimpl kill spreadkill", timeout=120)
     assert killed.ok, killed.error
-    status = wait_for(aws_kernel, "spreadkill --tasks", "6/6 tasks ended", 90)
-    assert "5 canceled, 1 lost" in status and "running" not in status, status
+    status = wait_for(aws_kernel, "spreadkill --tasks", f"{tasks}/{tasks} tasks ended", 90)
+    assert f"{tasks - 1} canceled, 1 lost" in status and "running" not in status, status
     assert int(sshd.run_as_user(sleeping)) == 0, "no task is left running on a helper"
     assert moto.live_instances() == []
 
