@@ -12,12 +12,15 @@ the forwarder that gives moto_server real AWS's timing (tests/python/harness/
 aws_timing.py; moto on loopback, the same sshd standing in for instances).
 Sweeps: submit of a 1000-task array and the status of all its tasks (one
 survey), on the local, SSH and Slurm servers of the tests (harness/backends).
+Spread: an AWS sweep on one job instance and across `--instances 3` (moto,
+this machine's sshd standing in for every instance): submit, and submit to
+end as the kernel sees it.
 Big output: the kernel's peak resident memory while a `%%crimpl run` prints
 1 GiB, with every client reading, and with one more client that subscribes
 to iopub and never reads.
 
 usage: .venv/bin/python scripts/bench.py [--quick] [--only SECTION ...]
-(sections: kernel, output, jobs, connect, aws, sweeps; all by default)
+(sections: kernel, output, jobs, connect, aws, sweeps, spread; all by default)
 """
 from __future__ import annotations
 
@@ -284,7 +287,38 @@ def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, in
     return rows
 
 
-SECTIONS = ["kernel", "output", "jobs", "connect", "aws", "sweeps"]
+SECTIONS = ["kernel", "output", "jobs", "connect", "aws", "sweeps", "spread"]
+
+
+def bench_spread(scratch: pathlib.Path) -> list[tuple[str, int, float, float]]:
+    """AWS sweeps on one job instance and across three: (body, instances,
+    submit s, submit to end s), one run each. The stand-in instances share
+    this machine's CPUs, and each runs as many tasks at once as it has."""
+    rows = []
+    (scratch / "spread").mkdir()
+    with backends.aws_cloud(scratch / "spread", "crimpl-bench-spread", ".crimpl-helper") as (moto, sshd):
+        workdir = scratch / "spread-notebook"
+        workdir.mkdir()
+        env = kernel_env(scratch / "spread-config", home=sshd.home)
+        env.update(moto.env())
+        kernel = Kernel(workdir, env)
+        try:
+            must(kernel.execute(backends.new_aws_server(moto, sshd, "spread", "~/crimpl-bench-spread")))
+            must(kernel.execute("%crimpl server use spread"))
+            for n, (tasks, body) in enumerate([(12, "sleep 5"), (24, "true")]):
+                for k in (1, 3):
+                    job = f"s{n}k{k}"
+                    start = time.monotonic()
+                    must(kernel.execute(
+                        f"%%crimpl submit --job {job} --array 1-{tasks} --instances {k} --nprocs 2\n{body}\n",
+                        timeout=300))
+                    submitted = time.monotonic() - start
+                    must(kernel.execute(f"%crimpl wait {job}", timeout=600))
+                    rows.append((f"{tasks} tasks of `{body}`", k, submitted, time.monotonic() - start))
+            must(kernel.execute("%crimpl server delete-volume spread --yes", timeout=300))
+        finally:
+            kernel.shutdown()
+    return rows
 
 
 def bench_sweeps(scratch: pathlib.Path, repeat: int) -> dict[str, dict[str, float]]:
@@ -390,6 +424,11 @@ def main() -> int:
             for label, value in f.items():
                 if label.startswith("polling"):
                     print(f"{kind:<10}{label.removeprefix('polling, '):<52}{value:>8.1f}")
+    if "spread" in args.only:
+        print("\n== AWS sweep across instances (one run each; moto and this machine's sshd)", flush=True)
+        print(f"{'sweep':<24}{'instances':>10}{'submit s':>10}{'submit to end s':>17}")
+        for label, k, submitted, ended in bench_spread(scratch):
+            print(f"{label:<24}{k:>10}{submitted:>10.2f}{ended:>17.2f}")
     if not {"jobs", "connect", "aws"} & set(args.only):
         shutil.rmtree(scratch, ignore_errors=True)
         return 0
