@@ -955,15 +955,12 @@ impl AwsServer {
         }
     }
 
-    /// `holder`'s job was seen to end with `status`: its sweep's helpers
-    /// are terminated; unless the instance is to be kept, record the end on
-    /// the volume's tags (for status queries while no instance runs) and
-    /// terminate the instance through the API (its own shutdown may not have
-    /// happened or worked). Returns whether it was terminated.
+    /// `holder`'s job was seen to end with `status`: unless the instance is
+    /// to be kept, record the end on the volume's tags (for status queries
+    /// while no instance runs) and terminate the instance through the API
+    /// (its own shutdown may not have happened or worked). Returns whether
+    /// it was terminated.
     pub fn end_job(&self, holder: &Instance, status: &str) -> anyhow::Result<bool> {
-        if let Some(job) = holder.job_name.as_deref() {
-            self.end_helpers(job)?;
-        }
         let Some(job) = holder.ends_with() else {
             return Ok(false);
         };

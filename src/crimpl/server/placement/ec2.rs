@@ -304,6 +304,10 @@ impl Placement for Ec2Placement {
                     ended.name
                 );
             }
+            if !ended.tasks.is_empty() {
+                // A sweep's helpers end with it (one more call, for sweeps only).
+                self.aws.end_helpers(&ended.name)?;
+            }
             self.aws.end_job(&holder, ended.status.word())?;
         }
         // A record this machine cannot write must not fail the survey: the volume has the truth.
