@@ -18,6 +18,9 @@ import tempfile
 from typing import Protocol
 
 KEEP_VARIABLE = "CRIMPL_TEST_KEEP"
+#: Set by the run's first process to its root: the root of every process it
+#: starts (pytest-xdist workers) is made inside it.
+PARENT_VARIABLE = "CRIMPL_TEST_PARENT_ROOT"
 
 
 class Undoable(Protocol):
@@ -45,7 +48,9 @@ class Ledger:
         writes lives under it. Others may traverse it (0711) to reach, say,
         the Slurm configuration, but not list it."""
         if self._root is None:
-            self._root = pathlib.Path(tempfile.mkdtemp(prefix="crimpl-tests-"))
+            # A pytest-xdist worker makes its root inside the run's (PARENT_VARIABLE).
+            parent = os.environ.get(PARENT_VARIABLE) or None
+            self._root = pathlib.Path(tempfile.mkdtemp(prefix="crimpl-tests-", dir=parent))
             self._root.chmod(0o711)
         return self._root
 

@@ -4,6 +4,9 @@
 - Every file of the run lives in one temporary root (harness.ledger): pytest's
   tmp_path directories, TMPDIR of the kernels it starts, Jupyter's runtime
   files, the Slurm cluster. The root goes at the end unless CRIMPL_TEST_KEEP=1.
+- Run in parallel (pytest-xdist, `-n`), each worker is a run of its own inside
+  the first process's root: its own root, test user, daemons, ports (see
+  harness.sshd.free_port) and final check.
 - Tests marked `system` (a test user, daemons as root) run only where
   harness.system allows; elsewhere they are skipped with the reason, which
   names CRIMPL_TEST_SYSTEM.
@@ -26,7 +29,7 @@ import tempfile
 import pytest
 
 from . import processes, system, users
-from .ledger import LEDGER
+from .ledger import LEDGER, PARENT_VARIABLE
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -36,8 +39,19 @@ def pytest_configure(config: pytest.Config) -> None:
         f"system: changes the system (test user, daemons as root); runs in CI, a container or with {system.VARIABLE}=1",
     )
     root = LEDGER.temp_root()
-    if config.option.basetemp is None:
+    parent = os.environ.get(PARENT_VARIABLE)
+    # A pytest-xdist worker (its root inside the run's) keeps its tmp_path
+    # directories in its own root too, not in the one xdist derived for it.
+    if config.option.basetemp is None or (parent and str(config.option.basetemp).startswith(parent)):
         config.option.basetemp = str(root / "pytest")
+    if not hasattr(config, "workerinput"):
+        # The run's first process: the roots of its workers go inside its own,
+        # and sshd's privilege separation directory (which the package's
+        # tmpfiles.d makes at boot) is made once for all of them, so that no
+        # worker's tidy-up removes it under the others.
+        os.environ[PARENT_VARIABLE] = str(root)
+        if system.refusal() is None:
+            LEDGER.make_dir("/run/sshd")
     for variable, name in (("TMPDIR", "tmp"), ("JUPYTER_RUNTIME_DIR", "jupyter-runtime")):
         path = root / name
         path.mkdir(mode=0o700, exist_ok=True)

@@ -25,10 +25,35 @@ SSHD = "/usr/sbin/sshd"
 __all__ = ["SSHD", "TEST_USER", "Sshd", "free_port", "keygen"]
 
 
+#: Ports are taken from blocks below Linux's ephemeral range (32768 and up,
+#: where bind(0) and jupyter_client's kernel ports come from): each
+#: pytest-xdist worker has a block of its own, so no two workers of a run can
+#: choose one port and race to bind it.
+PORT_BLOCK_START, PORT_BLOCK_SIZE = 20000, 1000
+_ports_given: set[int] = set()
+
+
+def _worker_index() -> int:
+    """This pytest-xdist worker's number (gw3 -> 3); 0 outside xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw")) if worker.removeprefix("gw").isdigit() else 0
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now, from this worker's block, never one this
+    process has handed out before (two calls before either binds differ)."""
+    start = PORT_BLOCK_START + _worker_index() * PORT_BLOCK_SIZE
+    for port in range(start, start + PORT_BLOCK_SIZE):
+        if port in _ports_given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise RuntimeError(f"no free port left in {start}-{start + PORT_BLOCK_SIZE - 1}")
 
 
 def keygen(path: pathlib.Path) -> str:
