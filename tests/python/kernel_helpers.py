@@ -120,6 +120,26 @@ class Kernel:
                 found.append(msg)
         return found
 
+    def iopub_until(self, msg_id: str, done, seconds: float = 30) -> list[dict]:
+        """iopub children of msg_id up to the first for which `done(msg)` is
+        true (included); fails if none comes within `seconds`."""
+        found = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=0.1)
+            except queue.Empty:
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id:
+                found.append(msg)
+                if done(msg):
+                    return found
+        raise AssertionError(f"no awaited message for {msg_id} in {seconds} s; came: {found}")
+
+    def wait_shown(self, msg_id: str, seconds: float = 30) -> list[dict]:
+        """iopub children of msg_id up to its first display (a wait or watch has read the job)."""
+        return self.iopub_until(msg_id, lambda m: m["msg_type"] == "display_data", seconds)
+
     def restart(self) -> None:
         self.kc.stop_channels()
         self.km.restart_kernel(now=True)
@@ -149,6 +169,15 @@ def wait_for(kernel: Kernel, job: str, word: str, seconds: float = 30) -> str:
             return text
         time.sleep(0.5)
     raise AssertionError(f"job {job} never became {word}: {text}")
+
+
+def eventually(check, seconds: float = 10, what: str = "the awaited state") -> None:
+    """Wait until `check()` is true (looked at every 0.05 s), failing after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not come in {seconds} s")
+        time.sleep(0.05)
 
 
 def cell_text(cell) -> str:

@@ -50,8 +50,8 @@ def test_a_panicking_rust_cell_is_an_error_and_the_next_cell_runs(kernel):
 
 def test_interrupting_rust_code_restarts_evcxr_and_the_kernel_goes_on(kernel):
     assert kernel.execute("let warm = 1;", timeout=RUST_TIMEOUT).ok
-    msg_id = kernel.kc.execute("std::thread::sleep(std::time::Duration::from_secs(120));")
-    time.sleep(2)
+    msg_id = kernel.kc.execute('println!("asleep"); std::thread::sleep(std::time::Duration::from_secs(120));')
+    kernel.iopub_until(msg_id, lambda m: m["msg_type"] == "stream" and "asleep" in m["content"]["text"], RUST_TIMEOUT)
     kernel.km.interrupt_kernel()
     result = kernel.collect(msg_id, timeout=30)
     assert result.reply["status"] == "error" and result.reply["ename"] == "Interrupted"
@@ -64,7 +64,7 @@ def test_sigint_interrupts_a_wait(kernel, server_dir):
     assert kernel.execute(f"%crimpl server new local s --directory {server_dir}").ok
     assert kernel.execute("%%crimpl submit --job nap\nsleep 60\n").ok
     msg_id = kernel.kc.execute("%crimpl wait nap")
-    time.sleep(1.5)
+    kernel.wait_shown(msg_id)
     kernel.km.signal_kernel(signal.SIGINT)
     result = kernel.collect(msg_id, timeout=20)
     assert result.reply["ename"] == "Interrupted"

@@ -7,7 +7,7 @@ import shlex
 import shutil
 import time
 
-from kernel_helpers import Kernel, kernel_env
+from kernel_helpers import Kernel, eventually, kernel_env
 
 
 def process_alive(pid: int) -> bool:
@@ -44,15 +44,15 @@ def test_killed_job_ends_canceled_and_its_processes_are_gone(local_kernel, serve
     result = local_kernel.execute("%crimpl kill long")
     assert result.ok, result.error
     assert "canceled" in result.text
-    time.sleep(0.2)
-    assert not process_alive(pid)
+    eventually(lambda: not process_alive(pid), what=f"the end of the job's process {pid}")
     assert "canceled" in local_kernel.execute("%crimpl status long").text
 
 
 def test_vanished_process_is_lost_not_running(local_kernel, server_dir):
     assert local_kernel.execute("%%crimpl submit --job ghost\nsleep 300\n").ok
-    os.killpg(job_pid(server_dir, "ghost"), 9)  # no trap runs: nothing records an end
-    time.sleep(0.2)
+    pid = job_pid(server_dir, "ghost")
+    os.killpg(pid, 9)  # no trap runs: nothing records an end
+    eventually(lambda: not process_alive(pid), what=f"the end of the job's process {pid}")
     assert "lost" in local_kernel.execute("%crimpl status ghost").text
 
 
@@ -92,7 +92,7 @@ def test_hostile_job_and_file_names_are_refused_or_handled_safely(local_kernel, 
 def test_interrupt_stops_the_wait_not_the_job(local_kernel):
     assert local_kernel.execute("%%crimpl submit --job patient\nsleep 30\n").ok
     msg_id = local_kernel.kc.execute("%crimpl wait patient")
-    time.sleep(1.5)
+    local_kernel.wait_shown(msg_id)
     local_kernel.km.interrupt_kernel()
     result = local_kernel.collect(msg_id, timeout=10)
     assert result.reply["status"] == "error"
@@ -105,7 +105,7 @@ def test_a_wait_on_a_job_deleted_meanwhile_stops_and_says_so(local_kernel, serve
     assert local_kernel.execute("%%crimpl submit --job doomed\nsleep 300\n").ok
     pid = job_pid(server_dir, "doomed")
     msg_id = local_kernel.kc.execute("%crimpl wait doomed")
-    time.sleep(1.5)
+    local_kernel.wait_shown(msg_id)
     # Deleted behind the kernel's back (another notebook, a shell), then its process ended.
     shutil.rmtree(job_dir(server_dir, "doomed"))
     os.killpg(pid, 9)
@@ -136,7 +136,9 @@ def test_interrupted_run_ends_its_process_group(local_kernel, server_dir):
 
 def test_submit_display_updates_in_place_until_the_job_ends(local_kernel):
     msg_id = local_kernel.kc.execute("%%crimpl submit --job live\nsleep 1\n")
-    messages = local_kernel.iopub_for(msg_id, seconds=6)
+    messages = local_kernel.iopub_until(
+        msg_id, lambda m: m["msg_type"] == "update_display_data" and "complete" in m["content"]["data"]["text/plain"]
+    )
     displays = [m for m in messages if m["msg_type"] == "display_data"]
     updates = [m for m in messages if m["msg_type"] == "update_display_data"]
     assert len(displays) == 1

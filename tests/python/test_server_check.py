@@ -17,6 +17,7 @@ from harness.sshd import TEST_USER, Sshd, free_port, keygen
 from kernel_helpers import Kernel, kernel_env
 
 DIRECTORY = "crimpl-check-tests"
+pytestmark = pytest.mark.system  # a test user, sshd (and Slurm) as root
 SSH_STEPS = ["name resolution", "TCP connect", "SSH protocol", "host key", "authentication"]
 JOB_STEPS = ["shell", "tools", "server directory"]
 

@@ -1,6 +1,8 @@
 """The SSH server against a real OpenSSH sshd on loopback."""
 from __future__ import annotations
 
+import pathlib
+import queue
 import subprocess
 import time
 import uuid
@@ -8,7 +10,7 @@ import uuid
 import pytest
 
 from harness.sshd import TEST_USER, Sshd, keygen, running as sshd_running
-from kernel_helpers import Kernel, kernel_env
+from kernel_helpers import Kernel, kernel_env, wait_for
 
 DIRECTORY = "crimpl-tests"
 pytestmark = pytest.mark.system  # a test user, sshd as root
@@ -128,11 +130,18 @@ def test_a_refused_key_is_a_clear_error(sshd, workdir, config_dir, tmp_path):
 
 def test_wait_survives_sshd_going_away_and_coming_back(ssh_kernel, sshd):
     assert ssh_kernel.execute("%%crimpl submit --job outlive\nsleep 6\necho finished\n").ok
+    wait_for(ssh_kernel, "outlive", "running")
     msg_id = ssh_kernel.kc.execute("%crimpl wait outlive --poll 0.5")
-    time.sleep(1.5)
+    # The wait has read the job once (its display is up) before the host goes away.
+    assert any(m["msg_type"] in ("display_data", "update_display_data") for m in ssh_kernel.iopub_for(msg_id, 1.0))
     sshd.stop()
-    time.sleep(2.5)
+    time.sleep(2.5)  # the outage: five polls find no host
+    status_file = next(pathlib.Path(sshd.user.pw_dir).glob("**/crimpl-job-outlive/crimpl-job.status"))
+    still_running = status_file.read_text().strip()
+    with pytest.raises(queue.Empty):  # the wait did not end during the outage
+        ssh_kernel.kc.get_shell_msg(timeout=0)
     sshd.start()
+    assert still_running == "running", "the outage must fall inside the job's run"
     result = ssh_kernel.collect(msg_id, timeout=60)
     assert result.reply["status"] == "ok", result.reply
     # While the host is away, the server's one poll waits for it and the
