@@ -12,7 +12,7 @@
 //! once. On other systems such reads are not detected.
 
 use std::process::Child;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -26,7 +26,8 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// The watch over one cell's evaluation.
 pub struct RawReads {
-    stop: Arc<AtomicBool>,
+    /// Dropped to stop the watch: the watcher wakes at once, not at its next poll.
+    stop: Option<Sender<()>>,
     stop_asking: CancellationToken,
     thread: Option<JoinHandle<Option<InputError>>>,
 }
@@ -35,19 +36,18 @@ impl RawReads {
     /// Watch evcxr's child `process` until [`RawReads::stop`], answering its
     /// reads of standard input from `input`.
     pub fn watch(process: Arc<Mutex<Child>>, input: InputSource) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = channel();
         let (input, stop_asking) = input.stoppable();
         let thread = cfg!(target_os = "linux")
             .then(|| {
-                let stop = stop.clone();
                 std::thread::Builder::new()
                     .name("evcxr-stdin".into())
-                    .spawn(move || watch(&process, &input, &stop))
+                    .spawn(move || watch(&process, &input, &stopped))
                     .ok()
             })
             .flatten();
         Self {
-            stop,
+            stop: Some(stop),
             stop_asking,
             thread,
         }
@@ -55,19 +55,24 @@ impl RawReads {
 
     /// The cell has finished: stop watching; returns why input was refused, if it was.
     pub fn stop(mut self) -> Option<InputError> {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop.take();
         self.stop_asking.cancel();
         self.thread.take().and_then(|t| t.join().ok()).flatten()
     }
 }
 
-fn watch(process: &Mutex<Child>, input: &InputSource, stop: &AtomicBool) -> Option<InputError> {
+/// Whether the watch should end: waits up to one poll interval for
+/// [`RawReads::stop`] (which drops the sender) and says whether it came.
+fn stopped(stop: &Receiver<()>, wait: Duration) -> bool {
+    !matches!(stop.recv_timeout(wait), Err(RecvTimeoutError::Timeout))
+}
+
+fn watch(process: &Mutex<Child>, input: &InputSource, stop: &Receiver<()>) -> Option<InputError> {
     let pid = process.lock().ok()?.id();
     // The buffer evcxr's runtime reads commands into, seen while it waits for one.
     let mut runtime_buffer = None;
     let mut seen_waiting = None;
-    while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(POLL);
+    while !stopped(stop, POLL) {
         let reads = stdin_reads(pid);
         if runtime_buffer.is_none() {
             // Before the cell's code is loaded, only the runtime reads stdin.
@@ -81,7 +86,7 @@ fn watch(process: &Mutex<Child>, input: &InputSource, stop: &AtomicBool) -> Opti
             continue;
         }
         seen_waiting = None;
-        if stop.load(Ordering::SeqCst) {
+        if stopped(stop, Duration::ZERO) {
             break;
         }
         match input.read_line("", false) {
@@ -90,7 +95,7 @@ fn watch(process: &Mutex<Child>, input: &InputSource, stop: &AtomicBool) -> Opti
                     super::sockets::log(&format!("could not pass input to the Rust cell: {err}"));
                 }
             }
-            Err(_) if stop.load(Ordering::SeqCst) => break,
+            Err(_) if stopped(stop, Duration::ZERO) => break,
             Err(err) => {
                 if err == InputError::NotAllowed
                     && let Ok(mut child) = process.lock()
