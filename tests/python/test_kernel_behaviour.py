@@ -7,7 +7,7 @@ import time
 
 from jupyter_client.manager import KernelManager
 
-from kernel_helpers import Kernel, kernel_env
+from kernel_helpers import Kernel, kernel_env, wait_for
 
 RUST_TIMEOUT = 300  # the first Rust cell starts evcxr
 
@@ -63,6 +63,7 @@ def test_interrupting_rust_code_restarts_evcxr_and_the_kernel_goes_on(kernel):
 def test_sigint_interrupts_a_wait(kernel, server_dir):
     assert kernel.execute(f"%crimpl server new local s --directory {server_dir}").ok
     assert kernel.execute("%%crimpl submit --job nap\nsleep 60\n").ok
+    wait_for(kernel, "nap", "running")
     msg_id = kernel.kc.execute("%crimpl wait nap")
     kernel.wait_shown(msg_id)
     kernel.km.signal_kernel(signal.SIGINT)

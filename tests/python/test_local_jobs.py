@@ -7,7 +7,7 @@ import shlex
 import shutil
 import time
 
-from kernel_helpers import Kernel, eventually, kernel_env
+from kernel_helpers import Kernel, eventually, kernel_env, wait_for
 
 
 def process_alive(pid: int) -> bool:
@@ -91,6 +91,7 @@ def test_hostile_job_and_file_names_are_refused_or_handled_safely(local_kernel, 
 
 def test_interrupt_stops_the_wait_not_the_job(local_kernel):
     assert local_kernel.execute("%%crimpl submit --job patient\nsleep 30\n").ok
+    wait_for(local_kernel, "patient", "running")
     msg_id = local_kernel.kc.execute("%crimpl wait patient")
     local_kernel.wait_shown(msg_id)
     local_kernel.km.interrupt_kernel()

@@ -3,6 +3,7 @@ silence is not failure, a host that stops answering is, an interrupt ends
 what `run` started, and any login shell gets sh's behaviour."""
 from __future__ import annotations
 
+import pathlib
 import queue
 import signal
 import time
@@ -11,7 +12,7 @@ import pytest
 
 from harness import processes, users
 from harness.sshd import TEST_USER, Sshd, running as sshd_running
-from kernel_helpers import Kernel
+from kernel_helpers import Kernel, kernel_env
 from test_ssh import ssh_kernel_for
 
 DIRECTORY = "crimpl-tests"
@@ -158,5 +159,64 @@ def test_a_tcsh_login_shell_gets_sh_behaviour(tcsh_user, sshd, workdir, config_d
         fetched = kernel.execute("%crimpl fetch sum")
         assert fetched.ok, fetched.error
         assert (workdir / "total.txt").read_text() == "7\n"
+    finally:
+        kernel.shutdown()
+
+
+@pytest.fixture(scope="module")
+def talkative_user(sshd):
+    """A user whose startup files talk, as many clusters' do: ~/.bashrc prints a
+    banner on stdout and a module message on stderr for every command (sshd
+    makes bash read it), and ~/.profile (login shells) prints one more."""
+    user = users.make_user(f"{TEST_USER}talk")
+    home = pathlib.Path(user.entry.pw_dir)
+    bashrc = home / ".bashrc"
+    bashrc.write_text(
+        'echo "Welcome to the cluster! Quota: 80% used"\necho "module: gcc/12 loaded" >&2\n' + bashrc.read_text()
+    )
+    profile = home / ".profile"
+    profile.write_text('echo "Message of the day: maintenance on Friday"\n' + profile.read_text())
+    try:
+        sshd.authorize(sshd.client_pub, user.entry)
+        yield user
+    finally:
+        user.stop()
+
+
+@pytest.mark.parametrize("login_shell", [False, True], ids=["plain", "login-shell"])
+def test_a_talkative_login_breaks_nothing(talkative_user, login_shell, sshd, workdir, config_dir):
+    sshd.trust_host_key()
+    kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home))
+    banners = ("Welcome to the cluster", "module: gcc/12", "Message of the day")
+    try:
+        made = kernel.execute(
+            f"%crimpl server new ssh talk --host {talkative_user.name}@{sshd.host_alias} "
+            f"--directory ~/{DIRECTORY}/talk" + (" --login-shell" if login_shell else "") + "\n%crimpl server use talk"
+        )
+        assert made.ok, made.error
+        run = kernel.execute("%%crimpl run\necho only this\n")
+        assert run.ok, run.error
+        assert run.text.strip() == "only this", run.text
+        failed = kernel.execute("%%crimpl run\necho why >&2\nexit 3\n")
+        assert not failed.ok and "exited with code 3" in failed.error and "why" in failed.text
+        assert not any(banner in failed.text + failed.error for banner in banners), failed.text
+        payload = bytes(range(256)) * 64
+        (workdir / "blob.bin").write_bytes(payload)
+        submitted = kernel.execute(
+            "%%crimpl submit --job copy --files blob.bin --wait\ncp blob.bin copy.bin\necho done > note.txt\n"
+        )
+        assert submitted.ok, submitted.error
+        assert "complete" in kernel.execute("%crimpl status copy").text
+        jobs = kernel.execute("%crimpl jobs")
+        assert jobs.ok and "copy" in jobs.text, jobs.error
+        fetched = kernel.execute("%crimpl fetch copy")
+        assert fetched.ok, fetched.error
+        assert (workdir / "copy.bin").read_bytes() == payload
+        assert (workdir / "note.txt").read_text() == "done\n"
+        seen = "\n".join(kernel.execute(cell).text for cell in ("%crimpl log copy", "%crimpl ls copy"))
+        assert not any(banner in seen for banner in banners), seen
+        checked = kernel.execute("%crimpl server check talk")
+        assert checked.ok, checked.error
+        assert "startup files print text before every command" in checked.text and "Welcome to the cluster" in checked.text
     finally:
         kernel.shutdown()

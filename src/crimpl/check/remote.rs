@@ -4,7 +4,7 @@
 
 use super::{Checklist, Found, Problem, problem};
 use crate::crimpl::scripts;
-use crate::crimpl::transport::Transport;
+use crate::crimpl::transport::{Captured, Transport};
 
 /// The tools every job operation runs.
 const TOOLS: [&str; 3] = ["sh", "tar", "find"];
@@ -53,30 +53,34 @@ pub fn job_steps(
     }
 }
 
-/// Run `command`, its stdout as text; a failure to run it is the step's problem.
+/// Run `command`; a failure to run it is the step's problem.
+fn capture(transport: &dyn Transport, command: &str) -> Result<Captured, Problem> {
+    transport.capture(command, None).map_err(|err| {
+        problem(
+            format!("cannot run a command on {}: {err:#}", transport.describe()),
+            "run `%crimpl server check` again; if it fails the same way, the connection drops right after login",
+        )
+    })
+}
+
+/// Run `command`, its stdout as text, its exit and its stderr.
 fn run(transport: &dyn Transport, command: &str) -> Result<(String, Option<i32>, String), Problem> {
-    transport
-        .capture(command, None)
-        .map(|c| {
-            (
-                String::from_utf8_lossy(&c.stdout).into_owned(),
-                c.finished.code,
-                c.finished.stderr.trim().to_string(),
-            )
-        })
-        .map_err(|err| {
-            problem(
-                format!("cannot run a command on {}: {err:#}", transport.describe()),
-                "run `%crimpl server check` again; if it fails the same way, the connection drops right after login",
-            )
-        })
+    capture(transport, command).map(|c| {
+        (
+            String::from_utf8_lossy(&c.stdout).into_owned(),
+            c.finished.code,
+            c.finished.stderr.trim().to_string(),
+        )
+    })
 }
 
 fn shell(transport: &dyn Transport) -> Found<()> {
-    let (stdout, code, stderr) = run(
+    let captured = capture(
         transport,
         &format!("printf '%s\\n' {MARKER}; uname -srm 2>/dev/null"),
     )?;
+    let stdout = String::from_utf8_lossy(&captured.stdout);
+    let (code, stderr) = (captured.finished.code, captured.finished.stderr.trim());
     if code != Some(0) || !stdout.contains(MARKER) {
         return Err(problem(
             format!(
@@ -85,24 +89,26 @@ fn shell(transport: &dyn Transport) -> Found<()> {
                 if stderr.is_empty() {
                     stdout.trim()
                 } else {
-                    &stderr
+                    stderr
                 }
             ),
             "the account's login shell must run commands (`ssh HOST true` shows the same): \
              ask the host's admin for a shell such as /bin/bash",
         ));
     }
-    if !stdout.starts_with(MARKER) {
-        let printed = stdout[..stdout.find(MARKER).unwrap_or(0)].trim();
-        return Err(problem(
-            format!("the login shell prints text before every command: {printed:?}"),
-            "that text corrupts file transfers: make the shell's startup files (~/.bashrc, \
-             ~/.profile) print only in interactive shells, e.g. start ~/.bashrc with \
-             `case $- in *i*) ;; *) return;; esac`",
-        ));
+    let system = stdout[stdout.find(MARKER).unwrap_or(0) + MARKER.len()..].trim();
+    let printed = captured.finished.startup_output.trim();
+    if printed.is_empty() {
+        return Ok(((), format!("sh runs commands ({system})")));
     }
-    let system = stdout[MARKER.len()..].trim();
-    Ok(((), format!("sh runs commands ({system})")))
+    Ok((
+        (),
+        format!(
+            "sh runs commands ({system}); the login shell's startup files print text before \
+             every command, which the kernel sets aside: {printed:?} (to quiet them, print only in \
+             interactive shells, e.g. start ~/.bashrc with `case $- in *i*) ;; *) return;; esac`)"
+        ),
+    ))
 }
 
 /// `name<TAB>path` for each of `tools` (an empty path when missing).

@@ -86,6 +86,7 @@ impl Transport for LocalTransport {
         Ok(Finished {
             code: status.code(),
             stderr: stderr_text,
+            startup_output: String::new(),
         })
     }
 }

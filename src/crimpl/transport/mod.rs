@@ -6,10 +6,15 @@
 mod auth;
 mod connect;
 pub mod diagnose;
+pub mod framing;
 mod host_keys;
 mod jump;
 mod local;
+mod openssh_config;
+mod openssh_target;
 mod proxy_command;
+#[cfg(test)]
+mod resolve_differential;
 mod ssh;
 mod ssh_command;
 mod ssh_config;
@@ -38,6 +43,9 @@ pub struct Finished {
     pub code: Option<i32>,
     /// Everything it wrote to stderr.
     pub stderr: String,
+    /// What the login shell's startup files printed before the command ran
+    /// (set aside from its output: see `framing`); empty where none ran.
+    pub startup_output: String,
 }
 
 impl Finished {

@@ -13,7 +13,8 @@
 //!
 //! Whatever the user's login shell (sh, bash, zsh, tcsh, fish), the channel
 //! asks it for one fixed line that all of them parse alike ([`BOOTSTRAP`]);
-//! the command itself follows on that `sh`'s standard input.
+//! the command itself follows on that `sh`'s standard input, framed so that
+//! what the shell's startup files print is set aside (see [`framing`]).
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 use ssh2::{BlockDirections, Channel, Session};
 use tokio_util::sync::CancellationToken;
 
+use super::framing::{self, AfterMarker};
 use super::ssh_target::SshTarget;
 use super::{Finished, StdinFeed, StdoutSink, Stop};
 
@@ -109,6 +111,7 @@ fn run_command(
     wait.stop = stop.map(|s| s.token.clone());
     let mut stderr = Vec::new();
     let mut eof_sent = false;
+    let mut startup_stdout = String::new();
     let ran = (|| {
         if let Some(feed) = stdin.take() {
             feed(&mut Writer {
@@ -118,16 +121,17 @@ fn run_command(
         }
         retry(wait, |_| channel.send_eof())?;
         eof_sent = true;
-        let mut reader = io::BufReader::with_capacity(
+        let mut reader = AfterMarker::new(io::BufReader::with_capacity(
             256 * 1024,
             Reader {
                 channel: &mut channel,
                 wait,
                 stderr: &mut stderr,
             },
-        );
+        ));
         stdout(&mut reader)?;
         io::copy(&mut reader, &mut io::sink())?;
+        startup_stdout = reader.skipped();
         Ok(())
     })();
     if let Err(err) = ran {
@@ -137,16 +141,20 @@ fn run_command(
         });
     }
     wait.stop = None;
-    finish(wait, &mut channel, stderr).map_err(|e| Failure::AfterSending(wait.explain(e)))
+    let mut finished =
+        finish(wait, &mut channel, stderr).map_err(|e| Failure::AfterSending(wait.explain(e)))?;
+    finished.startup_output.insert_str(0, &startup_stdout);
+    Ok(finished)
 }
 
 /// Open a channel, start [`BOOTSTRAP`] (or [`BOOTSTRAP_NO_INPUT`] for a
-/// command without `input`) and send it `command`.
+/// command without `input`) and send it `command`, framed.
 fn start(wait: &mut Wait<'_>, command: &str, input: bool) -> io::Result<Channel> {
     let session = wait.session;
     let mut channel = retry(wait, |_| {
         session.channel_open("session", WINDOW, PACKET, None)
     })?;
+    let command = &framing::marked(command);
     let (bootstrap, text) = if input {
         (BOOTSTRAP, framed(command))
     } else {
@@ -178,13 +186,16 @@ fn finish(wait: &mut Wait<'_>, channel: &mut Channel, mut stderr: Vec<u8>) -> io
         .ok()
         .and_then(|s| s.exit_signal)
         .is_some();
+    let stderr = String::from_utf8_lossy(&stderr);
+    let (startup, own) = framing::split_stderr(&stderr);
     Ok(Finished {
         code: if signalled {
             None
         } else {
             channel.exit_status().ok()
         },
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        stderr: own.to_string(),
+        startup_output: startup.to_string(),
     })
 }
 
@@ -203,11 +214,11 @@ fn stop_command(wait: &mut Wait<'_>, mut channel: Channel, eof_sent: bool, stop:
         retry(wait, |_| stopper.send_eof())?;
         let mut said = Vec::new();
         let mut ignored = Vec::new();
-        Reader {
+        AfterMarker::new(Reader {
             channel: &mut stopper,
             wait,
             stderr: &mut ignored,
-        }
+        })
         .read_to_end(&mut said)?;
         let _ = finish(wait, &mut stopper, ignored);
         Ok::<_, io::Error>(String::from_utf8_lossy(&said).trim().to_string())
