@@ -374,7 +374,8 @@ pub fn reset_tasks(dirs: &[&str]) -> anyhow::Result<String> {
 /// Kill the job in `job_dir` started by [`start_detached`] (or crimpl 0.2.0's
 /// nohup job): mark it canceled, TERM its process group, KILL what is left.
 /// Signals only the job's own process: a job that has ended, or whose pid
-/// now belongs to another process, gets none. Prints what it did, one line:
+/// now belongs to another process, gets none. A job killed as it starts is
+/// given up to 5 s to record its pid. Prints what it did, one line:
 /// `signalled`, `ended STATUS`, `gone` or `elsewhere HOST`.
 pub fn kill_detached(job_dir: &str) -> String {
     format!(
@@ -385,6 +386,10 @@ s=; [ -f {STATUS_FILE} ] && read -r s < {STATUS_FILE}
 case "$s" in canceled|complete|failed) echo "ended $s"; exit 0;; esac
 p=; [ -f {PID_FILE} ] && read -r p < {PID_FILE}
 [ -z "$p" ] && [ -f {CRIMPL_PID_FILE} ] && read -r p < {CRIMPL_PID_FILE}
+# Just submitted: the wrapper records its pid as it starts; wait for it (5 s).
+i=0; while [ -z "$p" ] && [ "$s" = starting ] && [ $i -lt 50 ]; do
+  sleep 0.1; i=$((i+1)); [ -f {PID_FILE} ] && read -r p < {PID_FILE}
+done
 [ -n "$p" ] || {{ echo "no process id recorded" >&2; exit 4; }}
 alive "$p" {PROCESS_FILE}
 case $? in
