@@ -24,21 +24,25 @@ cargo fmt --all -- --check
 # crate's own targets in place of rustc (what `cargo clippy` does, but
 # producing the binaries), with its warnings as errors. A separate
 # `cargo clippy` would check every dependency a second time (4 minutes here).
-# Every cargo command below keeps these settings, so none rebuilds the crate.
-RUSTC_WORKSPACE_WRAPPER=$(rustup which clippy-driver 2> /dev/null || command -v clippy-driver)
-export RUSTC_WORKSPACE_WRAPPER
-export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"  # cargo clippy's own encoding of `-D warnings`
+# Every cargo command below runs so, and none rebuilds the crate; the
+# kernels the Python tests start must not inherit it (evcxr's cargo would
+# lint the cells' code).
+clippy_driver=$(rustup which clippy-driver 2> /dev/null || command -v clippy-driver)
+linted_cargo() {
+  # CLIPPY_ARGS is cargo clippy's own encoding of `-- -D warnings`.
+  RUSTC_WORKSPACE_WRAPPER=$clippy_driver CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" cargo "$@"
+}
 echo "==> building, with clippy's lints as errors (a cold build took 15 minutes on 2 cores)"
 started=$SECONDS
-cargo build --all-targets
+linted_cargo build --all-targets
 echo "==> built in $((SECONDS - started)) s"
 ./target/debug/crimpl-kernel install --prefix .venv
 started=$SECONDS
 echo "==> Rust tests"
-cargo test --quiet
+linted_cargo test --quiet
 if [ -z "$refusal" ]; then
   echo "==> Rust tests that need root (the EC2 boot script on a loop device)"
-  cargo test --quiet --test bootstrap -- --ignored
+  linted_cargo test --quiet --test bootstrap -- --ignored
 fi
 echo "==> Rust tests took $((SECONDS - started)) s"
 # In parallel: each pytest-xdist worker has its own temporary root, test

@@ -191,7 +191,8 @@ def test_a_talkative_login_breaks_nothing(talkative_user, login_shell, sshd, wor
     try:
         made = kernel.execute(
             f"%crimpl server new ssh talk --host {talkative_user.name}@{sshd.host_alias} "
-            f"--directory ~/{DIRECTORY}/talk" + (" --login-shell" if login_shell else "") + "\n%crimpl server use talk"
+            f"--directory ~/{DIRECTORY}/talk-{int(login_shell)}" + (" --login-shell" if login_shell else "")
+            + "\n%crimpl server use talk"
         )
         assert made.ok, made.error
         run = kernel.execute("%%crimpl run\necho only this\n")
