@@ -1,10 +1,19 @@
 """~/.ssh/config read as OpenSSH reads it, against a real sshd: `Match host`
 (the name after HostName substitution) and `Match user` with negation,
-`Match` inside an `Include`d file, `HostKeyAlias` and `UserKnownHostsFile`
-(the only place the host key is recorded, under the alias), and
-`IdentitiesOnly` keeping an ssh-agent's other keys out."""
+`Match` inside an `Include`d file, `Match exec` and `Match localuser`
+(OpenSSH's own `ssh -G` evaluates them), `HostKeyAlias` and
+`UserKnownHostsFile` (the only place the host key is recorded, under the
+alias), and `IdentitiesOnly` keeping an ssh-agent's other keys out. Without
+an `ssh` client the kernel's own reader resolves hosts, and a `Match` it
+cannot evaluate is an error only for the hosts it may apply to.
+
+The kernels here get a temporary HOME; OpenSSH reads relative `Include`
+paths under the account's own home (the password database's), so the
+configurations here name included files by absolute paths, as a user whose
+HOME is not their account's home would."""
 from __future__ import annotations
 
+import getpass
 import os
 import pathlib
 import shutil
@@ -56,7 +65,7 @@ def test_match_host_and_user_from_an_included_file_pick_port_key_and_host_key_fi
         "  HostKeyAlias cluster-alias\n  UserKnownHostsFile ~/.ssh/known_hosts.cluster\n"
         f"Match host 127.0.0.1 !user {TEST_USER}\n  Port 1\n"
     )
-    (ssh_dir / "config").write_text("Include config.d/*\nHost *\n  IdentityFile ~/.ssh/absent\n")
+    (ssh_dir / "config").write_text(f"Include {ssh_dir}/config.d/*\nHost *\n  IdentityFile ~/.ssh/absent\n")
     key = " ".join(sshd.host_key_pub.split()[:2])
     (ssh_dir / "known_hosts.cluster").write_text(f"[cluster-alias]:{sshd.port} {key}\n")
     kernel = Kernel(workdir, kernel_env(config_dir, home=home))
@@ -74,17 +83,66 @@ def test_match_host_and_user_from_an_included_file_pick_port_key_and_host_key_fi
         kernel.shutdown()
 
 
+def exec_and_localuser_config(sshd: Sshd, home: pathlib.Path) -> None:
+    """A config whose blocks only `Match exec` and `Match localuser` select:
+    the port and user that reach the test sshd come from them alone."""
+    marker = home / "on-the-vpn"
+    marker.touch()
+    (home / ".ssh" / "known_hosts").write_text(sshd.known_hosts_line())
+    (home / ".ssh" / "config").write_text(
+        f"Match originalhost box exec \"test -e {marker}\"\n  Port {sshd.port}\n"
+        f"Match originalhost box exec \"test -e {home / 'absent'}\"\n  Port 1\n"
+        f"Match localuser {getpass.getuser()} originalhost box\n  User {TEST_USER}\n"
+        "Match localuser nobody-else\n  User nobody\n"
+        "Match exec \"exit 1\" originalhost elsewhere\n  Port 2\n"
+        "Host box\n  HostName 127.0.0.1\n"
+    )
+
+
 @system
-def test_an_unknown_match_criterion_is_named(sshd, tmp_path, workdir, config_dir):
+def test_match_exec_and_localuser_are_evaluated_by_openssh(sshd, tmp_path, workdir, config_dir):
     home = home_with_key(sshd, tmp_path)
-    (home / ".ssh" / "config.d").mkdir()
-    (home / ".ssh" / "config.d" / "bad").write_text("Match exec \"test -e /tmp\"\n  User nobody\n")
-    (home / ".ssh" / "config").write_text("Include config.d/bad\n")
+    exec_and_localuser_config(sshd, home)
     kernel = Kernel(workdir, kernel_env(config_dir, home=home))
     try:
-        made = new_server(kernel, "bad", "box")
+        made = new_server(kernel, "vpn", "box")
+        assert made.ok, made.error
+        ran = kernel.execute("%%crimpl run --server vpn\necho reached $(whoami)\n")
+        assert ran.ok and f"reached {TEST_USER}" in ran.text, ran.error or ran.text
+        checked = kernel.execute("%crimpl server check vpn")
+        assert checked.ok, checked.error
+        assert "ssh settings resolved by OpenSSH (`ssh -G`)" in checked.text, checked.text
+    finally:
+        kernel.shutdown()
+
+
+@system
+def test_without_an_ssh_client_an_unevaluable_match_is_an_error_only_for_its_hosts(
+    sshd, tmp_path, workdir, config_dir
+):
+    """The kernel's own reader, where no `ssh` is on PATH: a `Match exec` for
+    other hosts is left out; one that may apply to the host is named."""
+    home = home_with_key(sshd, tmp_path)
+    exec_and_localuser_config(sshd, home)
+    bin_dir = tmp_path / "bin-without-ssh"
+    bin_dir.mkdir()
+    (bin_dir / "sh").symlink_to("/bin/sh")
+    env = kernel_env(config_dir, home=home)
+    env["PATH"] = str(bin_dir)
+    kernel = Kernel(workdir, env)
+    try:
+        made = new_server(kernel, "vpn", "box")
         assert not made.ok
-        assert "config.d/bad line 1" in made.error and "Match exec" in made.error, made.error
+        assert 'Match exec "test -e' in made.error and '"box"' in made.error, made.error
+        assert "install OpenSSH's client" in made.error
+        (home / ".ssh" / "config").write_text(
+            "Match exec \"exit 1\" originalhost elsewhere\n  Port 2\n"
+            f"Host box\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User {TEST_USER}\n"
+        )
+        unrelated = new_server(kernel, "plain", "box")
+        assert unrelated.ok, unrelated.error
+        checked = kernel.execute("%crimpl server check plain")
+        assert "ssh settings resolved by the kernel's own ~/.ssh/config reader" in checked.text, checked.text
         assert kernel.alive()
     finally:
         kernel.shutdown()

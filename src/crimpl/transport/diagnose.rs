@@ -167,7 +167,11 @@ fn resolve(target: &SshTarget) -> Found<Vec<SocketAddr>> {
         };
         return Ok((
             Vec::new(),
-            format!("{} is resolved by {by}", target.host_name),
+            format!(
+                "{} is resolved by {by}; ssh settings {}",
+                target.host_name,
+                target.resolver.describe()
+            ),
         ));
     }
     let addresses = target.addresses().map_err(|err| {
@@ -181,7 +185,12 @@ fn resolve(target: &SshTarget) -> Found<Vec<SocketAddr>> {
         )
     })?;
     let listed: Vec<String> = addresses.iter().map(|a| a.ip().to_string()).collect();
-    let detail = format!("{} is {}", target.host_name, listed.join(", "));
+    let detail = format!(
+        "{} is {}; ssh settings {}",
+        target.host_name,
+        listed.join(", "),
+        target.resolver.describe()
+    );
     Ok((addresses, detail))
 }
 

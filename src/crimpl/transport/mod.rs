@@ -24,7 +24,7 @@ pub use auth::{Prompter, lend_prompter};
 pub use host_keys::{HostKeyPolicy, is_refused_host_key};
 pub use local::LocalTransport;
 pub use ssh::SshTransport;
-pub use ssh_target::SshTarget;
+pub use ssh_target::{Resolver, SshTarget};
 
 use std::io::{Read, Write};
 

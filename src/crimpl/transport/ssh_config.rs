@@ -1,12 +1,16 @@
 //! `~/.ssh/config` as OpenSSH reads it, on top of `ssh2-config`, which
 //! knows neither `Match` (it would skip the `Match` line and apply the
 //! block's settings to the host block above it) nor a `Match` inside an
-//! `Include`d file. So `Include` lines are inlined here, and for each host
-//! the `Match` blocks are evaluated (`all`, `host`, `originalhost`, `user`,
-//! each may be negated with `!`, patterns are comma lists with `*`, `?` and
-//! `!pattern`, as in ssh_config(5)): a matching block becomes a `Host *`
-//! block, any other is left out. Any other criterion is refused, naming it,
-//! rather than applied to the wrong hosts.
+//! `Include`d file: the fallback where no `ssh` client is installed (see
+//! [`super::openssh_config`]). So `Include` lines are inlined here, and for
+//! each host the `Match` blocks are evaluated (`all`, `host`,
+//! `originalhost`, `user`, each may be negated with `!`, patterns are comma
+//! lists with `*`, `?` and `!pattern`, as in ssh_config(5)): a matching
+//! block becomes a `Host *` block, any other is left out. A criterion this
+//! reader cannot evaluate (`exec`, `localuser`, `canonical`, ...) is an
+//! error for the hosts its block may apply to (every other criterion of
+//! the line holds), naming it, rather than applied to the wrong hosts; for
+//! other hosts the block is simply left out.
 //!
 //! `Match host` is checked against the host name after `HostName`
 //! substitution and `Match user` against the login user: both come from a
@@ -38,11 +42,19 @@ enum Line {
     Match(Vec<Criterion>),
     /// Any other line.
     Other(String),
+    /// The start of an included file's lines, read only where the `Host`
+    /// or `Match` line of the block holding the `Include` applies (as in
+    /// OpenSSH: an `Include` inside a block is conditional).
+    IncludedUnder(Box<Line>),
+    /// The end of the included lines that [`Line::IncludedUnder`] started.
+    EndIncluded,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Criterion {
     All,
+    /// One this reader cannot evaluate, as written (`exec "cmd"`, `final`).
+    Unknown(String),
     /// `host`, `originalhost` or `user`, possibly negated, with its patterns.
     Test {
         what: Subject,
@@ -122,6 +134,10 @@ impl UserConfig {
                         where_()
                     );
                 }
+                if let Some(header) = &header {
+                    self.lines
+                        .push(Line::IncludedUnder(Box::new(header.clone())));
+                }
                 for pattern in rest.split_whitespace() {
                     for file in self.include_files(pattern).with_context(where_)? {
                         self.read(&file, depth + 1)?;
@@ -130,6 +146,7 @@ impl UserConfig {
                 // The included file's own Host/Match lines end the block the
                 // Include sat in: the rest of that block is its own again.
                 if let Some(header) = &header {
+                    self.lines.push(Line::EndIncluded);
                     self.lines.push(header.clone());
                 }
             } else {
@@ -185,7 +202,7 @@ impl UserConfig {
 
     /// The config with `Match` blocks resolved for `facts`, parsed.
     fn parse(&self, facts: &Facts<'_>) -> anyhow::Result<SshConfig> {
-        let text = self.text_for(facts);
+        let text = self.text_for(facts)?;
         SshConfig::default()
             .home_dir(&self.home)
             .parse(
@@ -197,37 +214,132 @@ impl UserConfig {
 
     /// The config as `Host` blocks only: a matching `Match` block becomes
     /// `Host *`, any other is left out.
-    fn text_for(&self, facts: &Facts<'_>) -> String {
+    fn text_for(&self, facts: &Facts<'_>) -> anyhow::Result<String> {
         let mut out = String::new();
         let mut skipping = false;
+        // As OpenSSH, the first value of a keyword wins, also inside one
+        // block (ssh2-config would keep the last).
+        let mut seen = std::collections::HashSet::new();
+        // Whether each enclosing conditional Include is read, innermost last.
+        let mut included: Vec<bool> = Vec::new();
         for line in &self.lines {
+            if included.contains(&false) {
+                match line {
+                    Line::IncludedUnder(_) => included.push(false),
+                    Line::EndIncluded => {
+                        included.pop();
+                    }
+                    _ => {}
+                }
+                continue;
+            }
             match line {
+                Line::IncludedUnder(header) => {
+                    included.push(applies(header, facts)?);
+                    continue;
+                }
+                Line::EndIncluded => {
+                    included.pop();
+                    continue;
+                }
                 Line::Host(text) => {
                     skipping = false;
+                    seen.clear();
                     out.push_str(text);
                 }
-                Line::Match(criteria) => {
-                    skipping = !criteria.iter().all(|c| c.holds(facts));
+                Line::Match(_) => {
+                    skipping = !applies(line, facts)?;
+                    seen.clear();
                     if !skipping {
                         out.push_str("Host *");
                     }
                 }
-                Line::Other(text) if !skipping => out.push_str(text),
+                Line::Other(text) if !skipping => {
+                    let keyword = keyword_of(text);
+                    if !keyword.is_empty()
+                        && !MULTIPLE.contains(&keyword.as_str())
+                        && !seen.insert(keyword)
+                    {
+                        continue;
+                    }
+                    out.push_str(text);
+                }
                 Line::Other(_) => continue,
             }
             out.push('\n');
         }
-        out
+        Ok(out)
     }
+}
+
+/// Whether the block headed by `header` (a `Host` or `Match` line) applies
+/// for `facts`; a `Match` whose criteria this reader cannot evaluate is an
+/// error unless another of its criteria fails.
+fn applies(header: &Line, facts: &Facts<'_>) -> anyhow::Result<bool> {
+    let criteria = match header {
+        Line::Host(text) => {
+            let patterns: Vec<String> = text
+                .trim()
+                .split(|c: char| c.is_whitespace() || c == '=')
+                .filter(|word| !word.is_empty())
+                .skip(1)
+                .map(str::to_string)
+                .collect();
+            return Ok(pattern_list_matches(&patterns, facts.original, true));
+        }
+        Line::Match(criteria) => criteria,
+        _ => return Ok(true),
+    };
+    if criteria.iter().any(|c| c.holds(facts) == Some(false)) {
+        return Ok(false);
+    }
+    if let Some(unknown) = criteria.iter().find_map(|c| match c {
+        Criterion::Unknown(text) => Some(text),
+        _ => None,
+    }) {
+        bail!(
+            "`Match {unknown}` in ~/.ssh/config may apply to {:?}, and without an `ssh` client \
+             this kernel cannot evaluate it: install OpenSSH's client (the kernel then resolves \
+             hosts with `ssh -G`), or write those settings under a `Host` line",
+            facts.original
+        );
+    }
+    Ok(true)
+}
+
+/// Keywords whose every line counts (the others: the first one wins).
+const MULTIPLE: [&str; 7] = [
+    "identityfile",
+    "certificatefile",
+    "localforward",
+    "remoteforward",
+    "dynamicforward",
+    "sendenv",
+    "setenv",
+];
+
+/// The keyword of a config line, lower case (`""` for blank and comment lines).
+fn keyword_of(line: &str) -> String {
+    let trimmed = line.trim();
+    if trimmed.starts_with('#') {
+        return String::new();
+    }
+    trimmed
+        .split(|c: char| c.is_whitespace() || c == '=')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
 }
 
 /// The criteria of a `Match` line (the words after `Match`).
 fn parse_match(rest: &str) -> anyhow::Result<Vec<Criterion>> {
-    let words: Vec<&str> = rest.split_whitespace().collect();
+    // Arguments may be quoted (`exec "test -f ~/vpn"`), as OpenSSH reads them.
+    let words: Vec<String> =
+        shlex::split(rest).unwrap_or_else(|| rest.split_whitespace().map(str::to_string).collect());
     let mut criteria = Vec::new();
     let mut i = 0;
     while i < words.len() {
-        let word = words[i];
+        let word = words[i].as_str();
         let (negated, name) = match word.strip_prefix('!') {
             Some(name) => (true, name),
             None => (false, word),
@@ -241,11 +353,19 @@ fn parse_match(rest: &str) -> anyhow::Result<Vec<Criterion>> {
             "host" => Subject::Host,
             "originalhost" => Subject::OriginalHost,
             "user" => Subject::User,
-            _ => bail!(
-                "`Match {word}` is not read by this kernel (it reads `all`, `host`, \
-                 `originalhost` and `user`) and would apply its settings to the wrong hosts; \
-                 write those settings under a `Host` line instead"
-            ),
+            "all" | "canonical" | "final" => {
+                criteria.push(Criterion::Unknown(word.to_string()));
+                i += 1;
+                continue;
+            }
+            _ => {
+                let argument = words
+                    .get(i + 1)
+                    .map_or(String::new(), |a| format!(" {a:?}"));
+                criteria.push(Criterion::Unknown(format!("{word}{argument}")));
+                i += 2;
+                continue;
+            }
         };
         let Some(patterns) = words.get(i + 1) else {
             bail!("`Match {word}` needs a pattern list after it");
@@ -264,14 +384,17 @@ fn parse_match(rest: &str) -> anyhow::Result<Vec<Criterion>> {
 }
 
 impl Criterion {
-    fn holds(&self, facts: &Facts<'_>) -> bool {
-        let Criterion::Test {
-            what,
-            negated,
-            patterns,
-        } = self
-        else {
-            return true;
+    /// Whether the criterion holds for `facts`; `None` when this reader
+    /// cannot tell.
+    fn holds(&self, facts: &Facts<'_>) -> Option<bool> {
+        let (what, negated, patterns) = match self {
+            Criterion::All => return Some(true),
+            Criterion::Unknown(_) => return None,
+            Criterion::Test {
+                what,
+                negated,
+                patterns,
+            } => (what, negated, patterns),
         };
         let (value, fold_case) = match what {
             Subject::OriginalHost => (Some(facts.original), true),
@@ -280,9 +403,9 @@ impl Criterion {
         };
         // Unknown yet (the first reading): the block does not apply.
         let Some(value) = value else {
-            return false;
+            return Some(false);
         };
-        pattern_list_matches(patterns, value, fold_case) != *negated
+        Some(pattern_list_matches(patterns, value, fold_case) != *negated)
     }
 }
 
@@ -374,24 +497,51 @@ mod tests {
     }
 
     #[test]
-    fn other_criteria_are_named() {
-        for (line, named) in [
-            ("Match exec \"true\"", "Match exec"),
-            ("Match originalhost a localuser bob", "Match localuser"),
-            ("Match canonical", "Match canonical"),
-            ("Match !all", "Match !all"),
-            ("Match host", "needs a pattern"),
+    fn other_criteria_are_errors_only_for_the_hosts_they_may_apply_to() {
+        for (line, named, unrelated) in [
+            ("Match exec \"test -f x\"", "Match exec \"test -f x\"", None),
+            (
+                "Match originalhost a localuser bob",
+                "Match localuser \"bob\"",
+                Some("b"),
+            ),
+            ("Match canonical", "Match canonical", None),
+            ("Match !all", "Match !all", None),
+            ("Match host b* final", "Match final", Some("a")),
         ] {
-            let err = UserConfig::from_text(
-                &format!("Host a\n{line}\n"),
-                Path::new("cfg"),
-                Path::new("/h"),
-            )
-            .unwrap_err();
-            let message = err.to_string();
-            assert!(message.contains("cfg line 2"), "{message}");
+            let config = config(&format!("Host a\n  Port 2\n{line}\n  Port 3\n"));
+            let refused = match unrelated {
+                Some(_) if line.contains("originalhost a") => "a",
+                Some(_) => "bz",
+                None => "a",
+            };
+            let message = config.params(refused, None).unwrap_err().to_string();
             assert!(message.contains(named), "{line}: {message}");
+            assert!(message.contains(&format!("{refused:?}")), "{message}");
+            if let Some(host) = unrelated {
+                assert!(config.params(host, None).is_ok(), "{line} for {host}");
+            }
         }
+        let err = UserConfig::from_text("Host a\nMatch host\n", Path::new("cfg"), Path::new("/h"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cfg line 2") && err.contains("needs a pattern"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_first_value_in_a_block_wins_as_in_openssh() {
+        let config = config(
+            "Host a\n  Port 2201\n  Port 2202\n  IdentityFile /k1\n  IdentityFile /k2\nHost *\n  Port 2203\n",
+        );
+        let params = config.params("a", None).unwrap();
+        assert_eq!(params.port, Some(2201));
+        assert_eq!(
+            params.identity_file,
+            Some(vec![PathBuf::from("/k1"), PathBuf::from("/k2")])
+        );
     }
 
     #[test]
@@ -411,9 +561,11 @@ mod tests {
         .unwrap();
         let c = UserConfig::load(&ssh.join("config"), home.path()).unwrap();
         // The Include's Match block applies; the Port line after the Include
-        // is still login1's, not the Match block's.
+        // is still login1's, not the Match block's. An Include inside a
+        // `Host` block is read only for that block's hosts (`ssh -G login2`
+        // says dave).
         assert_eq!(user_and_port(&c, "login1", None), ("carol".into(), 2022));
-        assert_eq!(user_and_port(&c, "login2", None), ("carol".into(), 22));
+        assert_eq!(user_and_port(&c, "login2", None), ("dave".into(), 22));
         assert_eq!(user_and_port(&c, "x", None), ("dave".into(), 22));
     }
 

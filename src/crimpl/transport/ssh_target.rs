@@ -1,6 +1,9 @@
 //! Resolving a host as `ssh` would: `user@host:port` on top of the user's
-//! `~/.ssh/config` (`Host` aliases, `Match`, `Include`, `HostName`, `User`,
-//! `Port`, `IdentityFile`, `IdentitiesOnly`, `UserKnownHostsFile`,
+//! ssh configuration. Where an `ssh` client is installed, OpenSSH itself
+//! resolves it (`ssh -G`, see [`super::openssh_config`] and
+//! [`super::openssh_target`]); elsewhere the kernel's own reader of
+//! `~/.ssh/config` does (`Host` aliases, `Match`, `Include`, `HostName`,
+//! `User`, `Port`, `IdentityFile`, `IdentitiesOnly`, `UserKnownHostsFile`,
 //! `HostKeyAlias`, `ConnectTimeout`, `ProxyJump`, `ProxyCommand`), parsed
 //! with `ssh2-config` (see [`super::ssh_config`]).
 
@@ -10,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use ssh2_config::HostParams;
 
+use super::openssh_config::{OpenSsh, Tokens};
 use super::ssh_config::UserConfig;
 
 /// Where and as whom to connect, with the keys and known_hosts files to use.
@@ -34,7 +38,7 @@ pub struct SshTarget {
     /// `HostKeyAlias`), for machines whose address changes.
     pub host_key_alias: Option<String>,
     /// Quiet time after which a keepalive is sent during a command
-    /// (`ServerAliveInterval`, 15 s by default; zero sends none).
+    /// (`ServerAliveInterval`; 15 s where it is unset or 0, OpenSSH's default).
     pub server_alive_interval: Duration,
     /// Keepalives left unanswered before the connection counts as dead
     /// (`ServerAliveCountMax`, 3 by default).
@@ -47,6 +51,32 @@ pub struct SshTarget {
     /// A command whose standard input and output carry the connection
     /// (`ProxyCommand`, with `%h`, `%p`, `%r`, `%n` and `%%` expanded).
     pub proxy_command: Option<String>,
+    /// Who read the ssh configuration for it.
+    pub resolver: Resolver,
+}
+
+/// Who read the ssh configuration for a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolver {
+    /// OpenSSH itself (`ssh -G`): every keyword, `Match` criterion and default.
+    OpenSsh,
+    /// The kernel's own reader of `~/.ssh/config` (no `ssh` client is installed).
+    Builtin,
+    /// No configuration was read: address, user and key were given (AWS instances).
+    Direct,
+}
+
+impl Resolver {
+    /// For messages: how the settings were found.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Resolver::OpenSsh => "resolved by OpenSSH (`ssh -G`)",
+            Resolver::Builtin => {
+                "resolved by the kernel's own ~/.ssh/config reader (no `ssh` client is installed)"
+            }
+            Resolver::Direct => "given directly, no ssh configuration read",
+        }
+    }
 }
 
 /// `ServerAliveInterval` when the ssh config sets none.
@@ -57,7 +87,18 @@ pub const DEFAULT_SERVER_ALIVE_COUNT_MAX: u32 = 3;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Most jump hosts one connection may go through (a loop in the config ends here).
-const MAX_JUMPS: usize = 8;
+pub(super) const MAX_JUMPS: usize = 8;
+
+/// The key files OpenSSH tries when the configuration names none, in its order.
+const DEFAULT_IDENTITIES: [&str; 7] = [
+    "id_rsa",
+    "id_ecdsa",
+    "id_ecdsa_sk",
+    "id_ed25519",
+    "id_ed25519_sk",
+    "id_xmss",
+    "id_dsa",
+];
 
 impl SshTarget {
     /// Resolve `spec` (`alias`, `host`, `user@host`, `user@host:port`) with
@@ -66,6 +107,9 @@ impl SshTarget {
     /// instead of the config's `ProxyJump` when it is given.
     pub fn resolve_via(spec: &str, jump: Option<&str>) -> anyhow::Result<Self> {
         let home = dirs::home_dir().context("cannot find the home directory (HOME)")?;
+        if let Some(openssh) = OpenSsh::find(&home) {
+            return Self::resolve_openssh(&openssh, spec, jump);
+        }
         let config_path = home.join(".ssh").join("config");
         let config = UserConfig::load(&config_path, &home)?;
         let mut target = Self::resolve_with(spec, &config, &home)?;
@@ -77,7 +121,8 @@ impl SshTarget {
         Ok(target)
     }
 
-    fn resolve_with(
+    /// Resolve `spec` with the kernel's own reader of `config` (`home`: where `~` is).
+    pub(super) fn resolve_with(
         spec: &str,
         config: &UserConfig,
         home: &std::path::Path,
@@ -113,23 +158,8 @@ impl SshTarget {
         config: &UserConfig,
         home: &std::path::Path,
     ) -> anyhow::Result<Self> {
-        let (user, rest) = match spec.rsplit_once('@') {
-            Some((user, rest)) => (Some(user.to_string()), rest),
-            None => (None, spec),
-        };
-        let (alias, port) = match rest.rsplit_once(':') {
-            Some((host, port)) if !host.contains(':') => (
-                host,
-                Some(
-                    port.parse::<u16>()
-                        .with_context(|| format!("bad port in {spec:?}"))?,
-                ),
-            ),
-            _ => (rest, None),
-        };
-        if alias.is_empty() || alias.starts_with('-') || alias.contains(char::is_whitespace) {
-            bail!("{spec:?} is not a host: give an ~/.ssh/config alias or user@host");
-        }
+        let (user, alias, port) = split_spec(spec)?;
+        let user = user.map(str::to_string);
         let params = config.params(alias, user.as_deref())?;
         // As OpenSSH: `user@` in the host, else `User` from the config, else the local user.
         let user = match user.or(params.user.clone()) {
@@ -137,37 +167,73 @@ impl SshTarget {
             None => local_user()?,
         };
         let ssh_dir = home.join(".ssh");
-        let identity_files = params.identity_file.clone().unwrap_or_else(|| {
-            ["id_ed25519", "id_ecdsa", "id_rsa"]
+        let host_name = params
+            .host_name
+            .as_deref()
+            .map_or_else(|| alias.to_string(), |name| name.replace("%h", alias));
+        let port = port.or(params.port).unwrap_or(22);
+        let host_key_alias = other_field(&params, "hostkeyalias")
+            .and_then(|v| v.first())
+            .cloned();
+        let tokens = Tokens {
+            host_name: &host_name,
+            port,
+            user: &user,
+            original: alias,
+            host_key: host_key_alias.as_deref().unwrap_or(alias),
+            proxy_jump: "",
+            home,
+        };
+        let identity_files = match &params.identity_file {
+            // Each file once, as OpenSSH lists them.
+            Some(files) => files.iter().fold(Vec::new(), |mut kept, file| {
+                let file = expand_home(&tokens.expand(&file.to_string_lossy()), home);
+                if !kept.contains(&file) {
+                    kept.push(file);
+                }
+                kept
+            }),
+            None => DEFAULT_IDENTITIES
                 .iter()
                 .map(|name| ssh_dir.join(name))
-                .collect()
-        });
-        let mut known_hosts: Vec<PathBuf> = other_field(&params, "userknownhostsfile")
-            .map(|files| files.iter().map(|f| expand_home(f, home)).collect())
-            .unwrap_or_default();
-        if known_hosts.is_empty() {
-            known_hosts.push(ssh_dir.join("known_hosts"));
-        }
-        known_hosts.push(PathBuf::from("/etc/ssh/ssh_known_hosts"));
+                .collect(),
+        };
+        // As OpenSSH: the user's files, then the system's, each with its default.
+        let files = |name: &str, defaults: [PathBuf; 2]| -> Vec<PathBuf> {
+            other_field(&params, name)
+                .map(|files| {
+                    files
+                        .iter()
+                        .map(|f| expand_home(&tokens.expand(f), home))
+                        .collect()
+                })
+                .unwrap_or_else(|| defaults.to_vec())
+        };
+        let mut known_hosts = files(
+            "userknownhostsfile",
+            [ssh_dir.join("known_hosts"), ssh_dir.join("known_hosts2")],
+        );
+        known_hosts.extend(files(
+            "globalknownhostsfile",
+            [
+                PathBuf::from("/etc/ssh/ssh_known_hosts"),
+                PathBuf::from("/etc/ssh/ssh_known_hosts2"),
+            ],
+        ));
         Ok(Self {
             spec: spec.into(),
-            host_name: params
-                .host_name
-                .as_deref()
-                .map_or_else(|| alias.to_string(), |name| name.replace("%h", alias)),
-            port: port.or(params.port).unwrap_or(22),
+            host_name,
+            port,
             user,
             identity_files,
             identities_only: other_field(&params, "identitiesonly")
                 .and_then(|v| v.first())
                 .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
             known_hosts,
-            host_key_alias: other_field(&params, "hostkeyalias")
-                .and_then(|v| v.first())
-                .cloned(),
+            host_key_alias,
             server_alive_interval: params
                 .server_alive_interval
+                .filter(|t| !t.is_zero())
                 .unwrap_or(DEFAULT_SERVER_ALIVE_INTERVAL),
             server_alive_count_max: server_alive_count_max(&params)?,
             connect_timeout: params
@@ -176,6 +242,7 @@ impl SshTarget {
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             jumps: Vec::new(),
             proxy_command: None,
+            resolver: Resolver::Builtin,
         })
     }
 
@@ -241,6 +308,7 @@ impl SshTarget {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             jumps: Vec::new(),
             proxy_command: None,
+            resolver: Resolver::Direct,
         })
     }
 
@@ -290,12 +358,42 @@ fn server_alive_count_max(params: &HostParams) -> anyhow::Result<u32> {
     }
 }
 
-/// The hops of a `ProxyJump` value (`a`, `a,b`, `user@host:port`, `ssh://user@host:port`).
-fn parse_jumps(
-    value: &str,
-    config: &UserConfig,
-    home: &std::path::Path,
-) -> anyhow::Result<Vec<SshTarget>> {
+/// `spec` (`host`, `user@host`, `user@host:port`, `user@[host]:port` as
+/// OpenSSH writes jump hosts) taken apart: the user and port when given,
+/// and the host (the name looked up in the config).
+pub(super) fn split_spec(spec: &str) -> anyhow::Result<(Option<&str>, &str, Option<u16>)> {
+    let (user, rest) = match spec.rsplit_once('@') {
+        Some((user, rest)) => (Some(user), rest),
+        None => (None, spec),
+    };
+    let port_number = |port: &str| {
+        port.parse::<u16>()
+            .with_context(|| format!("bad port in {spec:?}"))
+    };
+    let (alias, port) = if let Some(bracketed) = rest.strip_prefix('[') {
+        match bracketed.split_once(']') {
+            Some((host, "")) => (host, None),
+            Some((host, after)) => match after.strip_prefix(':') {
+                Some(port) => (host, Some(port_number(port)?)),
+                None => bail!("{spec:?} is not a host: write [HOST]:PORT"),
+            },
+            None => bail!("{spec:?} is not a host: a `[` without its `]`"),
+        }
+    } else {
+        match rest.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') => (host, Some(port_number(port)?)),
+            _ => (rest, None),
+        }
+    };
+    if alias.is_empty() || alias.starts_with('-') || alias.contains(char::is_whitespace) {
+        bail!("{spec:?} is not a host: give an ~/.ssh/config alias or user@host");
+    }
+    Ok((user, alias, port))
+}
+
+/// The hops of a `ProxyJump` value (`a`, `a,b`, `user@host:port`,
+/// `ssh://user@host:port`), each as a host spec.
+pub(super) fn split_jumps(value: &str) -> anyhow::Result<Vec<&str>> {
     let hops: Vec<&str> = value
         .split(',')
         .map(|hop| hop.trim())
@@ -308,7 +406,17 @@ fn parse_jumps(
     if hops.len() > MAX_JUMPS {
         bail!("more than {MAX_JUMPS} jump hosts");
     }
-    hops.into_iter()
+    Ok(hops)
+}
+
+/// The hops of a `ProxyJump` value, each resolved with the kernel's reader.
+fn parse_jumps(
+    value: &str,
+    config: &UserConfig,
+    home: &std::path::Path,
+) -> anyhow::Result<Vec<SshTarget>> {
+    split_jumps(value)?
+        .into_iter()
         .map(|hop| SshTarget::resolve_hop(hop, config, home))
         .collect()
 }
@@ -471,6 +579,23 @@ mod tests {
         let target =
             SshTarget::resolve_with("node7", &config, std::path::Path::new("/home/u")).unwrap();
         assert_eq!(target.host_name, "node7.cluster.example.org");
+    }
+
+    #[test]
+    fn specs_take_user_host_and_port_apart_as_openssh_writes_them() {
+        assert_eq!(split_spec("h").unwrap(), (None, "h", None));
+        assert_eq!(
+            split_spec("u@h:2022").unwrap(),
+            (Some("u"), "h", Some(2022))
+        );
+        assert_eq!(
+            split_spec("u@[127.0.0.1]:2022").unwrap(),
+            (Some("u"), "127.0.0.1", Some(2022))
+        );
+        assert_eq!(split_spec("[::1]").unwrap(), (None, "::1", None));
+        assert_eq!(split_spec("fe80::1").unwrap(), (None, "fe80::1", None));
+        assert!(split_spec("u@[h").is_err() && split_spec("[h]x").is_err());
+        assert!(split_spec("h:port").is_err() && split_spec("-oX").is_err());
     }
 
     #[test]
