@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AwsServer;
 use crate::crimpl::job::JobRecord;
+use crate::crimpl::kept_log::KeptLogs;
 use crate::crimpl::registry::Registry;
 use crate::crimpl::status::JobStatus;
 
@@ -130,6 +131,16 @@ impl AwsServer {
     /// How this server's jobs last ended, as this machine saw them.
     pub fn last_known(&self) -> anyhow::Result<LastKnown> {
         LastKnown::of_volume(&self.config.volume_id)
+    }
+
+    /// The logs this machine kept of this server's jobs, in a directory per
+    /// volume beside the server registry.
+    pub fn kept_logs(&self) -> anyhow::Result<KeptLogs> {
+        Ok(KeptLogs::in_dir(
+            Registry::from_environment()?
+                .beside("kept-logs")
+                .join(&self.config.volume_id),
+        ))
     }
 }
 

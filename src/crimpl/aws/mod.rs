@@ -32,7 +32,6 @@ pub use helpers::{HELPER_LEVEL, HelperSet};
 pub use instance_types::{JOB_TYPES, SERVER_TYPE, for_nprocs};
 pub use tags::MAX_JOB_STATUSES;
 
-use super::kept_log::KeptLogs;
 use super::scripts;
 use super::transport::{HostKeyPolicy, SshTarget, SshTransport, Transport, is_refused_host_key};
 
@@ -460,7 +459,7 @@ impl AwsServer {
         if let Ok(known) = self.last_known() {
             known.forget();
         }
-        if let Ok(logs) = KeptLogs::of(&self.config.volume_id) {
+        if let Ok(logs) = self.kept_logs() {
             logs.forget();
         }
         Ok(ids)

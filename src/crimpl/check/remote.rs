@@ -2,7 +2,7 @@
 //! or an SSH host): its shell, the tools the engine runs, the directory,
 //! and for Slurm the scheduler's commands and partitions.
 
-use super::{Checklist, Found, Problem, problem};
+use crate::crimpl::checklist::{Checklist, Found, Problem, problem};
 use crate::crimpl::scripts;
 use crate::crimpl::transport::Transport;
 
@@ -320,7 +320,7 @@ fn partitions(transport: &dyn Transport) -> Found<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crimpl::check::{Outcome, Step};
+    use crate::crimpl::checklist::{Outcome, Step};
     use crate::crimpl::transport::LocalTransport;
 
     fn directory_step(directory: &str) -> Step {

@@ -12,8 +12,10 @@
 //! one survey of the server directory.
 
 mod entries;
+mod option_kinds;
 mod options;
 mod placement;
+mod poller;
 mod scheduler;
 
 use std::io::Write;
@@ -24,15 +26,13 @@ use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
 use super::after::After;
-use super::array::{TASK_DIR_PREFIX, TASK_LIST, TASK_WRAPPER};
 use super::array_files::{TaskOutputs, read_task_outputs};
 use super::config::ServerConfig;
 use super::error::EngineError;
 use super::job::{FileRole, JobFile, JobRecord, KillOutcome, Listing, read_listing};
 use super::kept_log::KeptLog;
 use super::layout::{self, AFTER_FILE, INPUT_LIST, SUBMIT_SCRIPT, WRAPPER};
-use super::option_kinds;
-use super::poller::{Poller, Turn};
+use super::layout::{TASK_DIR_PREFIX, TASK_LIST, TASK_WRAPPER};
 use super::progress::Progress;
 use super::scripts;
 use super::status::JobStatus;
@@ -41,6 +41,7 @@ use super::transport::{StdinFeed, Stop, Transport};
 use super::unpack::{self, FetchReport, UnpackPolicy};
 use entries::{Entry, array_entries, tar_feed, uploads};
 use placement::{Launch, Placement};
+use poller::{Poller, Turn};
 use scheduler::{Scheduler, SurveyRequest};
 
 pub use options::{Plan, SubmitOptions};

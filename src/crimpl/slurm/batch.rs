@@ -5,7 +5,8 @@
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
-use crate::crimpl::array::{ArraySpec, TASK_DIR_PREFIX};
+use crate::crimpl::array::ArraySpec;
+use crate::crimpl::layout::TASK_DIR_PREFIX;
 use crate::crimpl::layout::{WRAPPER, slurm_output_name};
 
 /// The batch script submitted with `sbatch`.

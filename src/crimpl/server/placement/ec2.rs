@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use super::{Launch, Placement, SurveyRead};
 use crate::crimpl::aws::{self, AwsConfig, AwsServer, HelperSet};
 use crate::crimpl::job::JobRecord;
-use crate::crimpl::kept_log::{KEPT_BYTES, KeptLog, KeptLogs};
+use crate::crimpl::kept_log::{KEPT_BYTES, KeptLog};
 use crate::crimpl::layout;
 use crate::crimpl::progress::Progress;
 use crate::crimpl::scripts::{self, helpers};
@@ -74,7 +74,9 @@ impl Ec2Placement {
             None,
             "reading the end of the job log",
         )?;
-        KeptLogs::of(&self.aws.config().volume_id)?.keep(job, &KeptLog::from_size_and_tail(&said)?)
+        self.aws
+            .kept_logs()?
+            .keep(job, &KeptLog::from_size_and_tail(&said)?)
     }
 
     /// The EC2 instance type for a submission: `--instance-type`, or by `--nprocs`.
@@ -341,7 +343,7 @@ impl Placement for Ec2Placement {
     }
 
     fn kept_log(&self, job: &str) -> Option<KeptLog> {
-        KeptLogs::of(&self.aws.config().volume_id).ok()?.get(job)
+        self.aws.kept_logs().ok()?.get(job)
     }
 
     fn resubmit_refusal(&self) -> Option<&'static str> {

@@ -10,12 +10,10 @@
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::job::JobRecord;
-use super::server::QueueRead;
-use super::status::JobStatus;
+use super::scheduler::QueueRead;
+use crate::crimpl::job::JobRecord;
+use crate::crimpl::status::JobStatus;
 
-/// The default least interval between two `squeue` of a Slurm server's watchers.
-pub const SLURM_FLOOR_SECONDS: u64 = 30;
 /// The least interval between two surveys of the job directories.
 pub const FILES_INTERVAL: Duration = Duration::from_secs(1);
 

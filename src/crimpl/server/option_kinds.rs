@@ -2,8 +2,8 @@
 //! used on a server that would ignore it is a usage error naming the kinds
 //! that accept it, never silently dropped.
 
-use super::error::EngineError;
-use super::server::SubmitOptions;
+use super::options::SubmitOptions;
+use crate::crimpl::error::EngineError;
 
 /// Whether a submission sets one option.
 type IsSet = fn(&SubmitOptions) -> bool;
