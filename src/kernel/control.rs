@@ -7,19 +7,13 @@ use tokio::sync::oneshot;
 use super::interrupt::Interrupter;
 use super::iopub::Publisher;
 use super::kernel_info;
-use super::lifecycle::shutdown_reply;
+use super::lifecycle::{ShutdownRequested, shutdown_reply};
+use super::log::log;
 use super::panics;
 use super::replies;
-use super::sockets::{RouterChannel, log};
+use super::sockets::RouterChannel;
 use super::usage;
 use super::wire::Incoming;
-
-/// How the kernel was asked to stop.
-#[derive(Debug, Clone, Copy)]
-pub struct ShutdownRequested {
-    /// Whether the frontend will start a new kernel.
-    pub restart: bool,
-}
 
 /// Serve control requests until a shutdown request arrives (then report it on `shutdown`).
 pub async fn serve(

@@ -26,8 +26,8 @@ use jupyter_protocol::Header;
 use serde_json::{Value, json};
 
 use super::iopub_backlog::{self, Admission, Backlog};
+use super::log::log;
 use super::session::Session;
-use super::sockets::log;
 
 /// Messages queued for one subscriber. Stream output is coalesced into
 /// messages of at most 64 KiB ([`super::stream_batcher::MAX_BYTES`]), so a

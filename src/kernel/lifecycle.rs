@@ -7,8 +7,14 @@ use jupyter_protocol::{JupyterMessageContent, ReplyStatus, ShutdownReply};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::control::ShutdownRequested;
 use super::interrupt::Interrupter;
+
+/// How the kernel was asked to stop.
+#[derive(Debug, Clone, Copy)]
+pub struct ShutdownRequested {
+    /// Whether the frontend will start a new kernel.
+    pub restart: bool,
+}
 
 /// Interrupts and shutdown requests from the shell channel; cheap to clone.
 #[derive(Clone)]

@@ -15,6 +15,7 @@ mod is_complete;
 mod kernel_info;
 pub mod kernelspec;
 mod lifecycle;
+mod log;
 mod output;
 mod panics;
 mod replies;
@@ -112,11 +113,11 @@ pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
         request = shutdown_rx => request,
         request = shell_shutdown => request,
     }
-    .unwrap_or(control::ShutdownRequested { restart: false });
-    sockets::log(&format!("shutting down (restart: {})", request.restart));
+    .unwrap_or(lifecycle::ShutdownRequested { restart: false });
+    log::log(&format!("shutting down (restart: {})", request.restart));
     magics.stop_watching("the kernel shut down");
     for note in magics.shutdown_notes().await {
-        sockets::log(&note);
+        log::log(&note);
     }
     // Give iopub a moment to deliver the final idle status.
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use zeromq::{RepSocket, RouterSendHalf, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
 use super::iopub::{self, Publisher};
+use super::log::log;
 use super::replies;
 use super::session::Session;
 use super::wire::{self, Incoming};
@@ -145,9 +146,4 @@ async fn heartbeat(endpoint: &str) -> anyhow::Result<()> {
         }
     });
     Ok(())
-}
-
-/// Log a line to the kernel's stderr (Jupyter shows it in the server log).
-pub fn log(line: &str) {
-    eprintln!("[crimpl-kernel] {line}");
 }

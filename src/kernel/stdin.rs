@@ -11,7 +11,8 @@ use tokio::runtime::Handle;
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::sockets::{Replier, RouterChannel, log};
+use super::log::log;
+use super::sockets::{Replier, RouterChannel};
 use super::wire::Incoming;
 
 /// The kernel's stdin socket; cheap to clone.

@@ -87,7 +87,7 @@ fn watch(process: &Mutex<Child>, input: &InputSource, stop: &AtomicBool) -> Opti
         match input.read_line("", false) {
             Ok(line) => {
                 if let Err(err) = answer(pid, &line) {
-                    super::sockets::log(&format!("could not pass input to the Rust cell: {err}"));
+                    super::log::log(&format!("could not pass input to the Rust cell: {err}"));
                 }
             }
             Err(_) if stop.load(Ordering::SeqCst) => break,

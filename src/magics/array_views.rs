@@ -5,7 +5,7 @@
 use html_escape::encode_text;
 
 use super::View;
-use super::render::{file_row, human_size, table};
+use super::table::{file_row, human_size, table};
 use crate::crimpl::array_files::TaskOutputs;
 use crate::crimpl::layout::TASK_DIR_PREFIX;
 use crate::crimpl::{JobRecord, JobStatus};

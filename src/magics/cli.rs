@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use super::MagicError;
+pub use super::args::{JobArgs, ServerArg};
 use super::numbers;
 
 /// `%crimpl` / `%%crimpl`: run compute jobs on local, SSH, Slurm and AWS EC2 servers from notebook cells.
@@ -403,23 +404,6 @@ pub struct NewAwsArgs {
     /// --walltime (default 2 days) has passed (1 to 10080).
     #[arg(long, default_value_t = crate::crimpl::aws::lifetime::DEFAULT_MARGIN_MINUTES, value_parser = numbers::idle_minutes())]
     pub lifetime_margin_minutes: u32,
-}
-
-/// `--server NAME`.
-#[derive(Args, Debug, Clone, Default)]
-pub struct ServerArg {
-    /// The server (default: the one chosen with `server use`, or the only one).
-    #[arg(long)]
-    pub server: Option<String>,
-}
-
-/// A job and its server.
-#[derive(Args, Debug, Clone)]
-pub struct JobArgs {
-    /// The job's name (default: this kernel's latest job).
-    pub job: Option<String>,
-    #[command(flatten)]
-    pub server: ServerArg,
 }
 
 /// `%crimpl status`.

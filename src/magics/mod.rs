@@ -3,6 +3,7 @@
 //! into a [`CellOutput`] that the kernel publishes. It knows nothing of
 //! sockets or messages.
 
+mod args;
 mod array_views;
 mod aws;
 mod cell;
@@ -24,6 +25,7 @@ mod server_instances;
 mod server_new;
 mod servers;
 mod state;
+mod table;
 mod utf8;
 mod variables;
 mod watch;
