@@ -23,6 +23,7 @@ mod reach;
 pub mod region;
 mod server;
 mod settings;
+mod survey;
 mod tags;
 
 pub use bootstrap::{BootSystem, Bootstrap, VOLUME_MARKER};

@@ -4,7 +4,8 @@
 //!
 //! A [`Server`] composes a [`Scheduler`] (how a job starts, is killed, is
 //! surveyed) and a [`Placement`] (where commands run, and the lifecycle
-//! around them) and only delegates: it names no particular kind.
+//! around them) and only delegates: it names no particular kind, but for
+//! one explicit accessor, [`Server::aws`], to the actions only AWS has.
 //!
 //! Every operation is a single remote command where it can be: a submit
 //! sends the script, the wrapper and the files as one tar stream into the
@@ -33,6 +34,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use super::aws::AwsServer;
 use super::config::ServerConfig;
 use super::progress::Progress;
 use super::scripts;
@@ -53,6 +55,15 @@ pub struct Server {
 }
 
 impl Server {
+    /// The AWS machines of an AWS server, `None` for every other kind: the
+    /// one explicit entry point to the actions only AWS has (instances,
+    /// images, the volume), which the magics' AWS commands use. Every other
+    /// operation goes through the scheduler and the placement, whatever
+    /// the kind.
+    pub fn aws(&self) -> Option<&AwsServer> {
+        self.placement.aws()
+    }
+
     /// A server called `name` with `config`; SSH kinds connect on first use.
     pub fn open(name: &str, config: ServerConfig) -> anyhow::Result<Self> {
         Ok(Self {
