@@ -21,7 +21,6 @@ mod login_prompts;
 mod numbers;
 mod offload;
 mod render;
-mod server_instances;
 mod server_new;
 mod servers;
 mod state;

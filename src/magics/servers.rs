@@ -1,9 +1,9 @@
 //! `%crimpl server ...`: make, list, choose, show, forget and trust servers.
 
+use super::aws::{self, InstanceAction};
 use super::check;
 use super::cli::{ServerArg, ServerCommand};
 use super::offload::blocking;
-use super::server_instances::{self, InstanceAction};
 use super::server_new;
 use super::state::{DEFAULT_SERVER, State};
 use super::{MagicError, MagicResult, Output, render};
@@ -59,19 +59,19 @@ pub async fn run(state: &State, command: ServerCommand, out: &Output) -> MagicRe
             Ok(())
         }
         ServerCommand::Start { name } => {
-            server_instances::instance_command(state, name, InstanceAction::Start, out).await
+            aws::instance_command(state, name, InstanceAction::Start, out).await
         }
         ServerCommand::Stop { name } => {
-            server_instances::instance_command(state, name, InstanceAction::Stop, out).await
+            aws::instance_command(state, name, InstanceAction::Stop, out).await
         }
         ServerCommand::Terminate { name } => {
-            server_instances::instance_command(state, name, InstanceAction::Terminate, out).await
+            aws::instance_command(state, name, InstanceAction::Terminate, out).await
         }
         ServerCommand::State { name } => {
-            server_instances::instance_command(state, name, InstanceAction::State, out).await
+            aws::instance_command(state, name, InstanceAction::State, out).await
         }
         ServerCommand::UpdateImage { name, image_id } => {
-            server_instances::update_image(state, name, image_id, out).await
+            aws::update_image(state, name, image_id, out).await
         }
         ServerCommand::DeleteVolume { name, yes } => {
             if !yes {
@@ -80,7 +80,7 @@ pub async fn run(state: &State, command: ServerCommand, out: &Output) -> MagicRe
                         .into(),
                 ));
             }
-            server_instances::instance_command(state, name, InstanceAction::DeleteVolume, out).await
+            aws::instance_command(state, name, InstanceAction::DeleteVolume, out).await
         }
         ServerCommand::Trust { name, fingerprint } => {
             let server = state.open_server(&name)?;

@@ -3,11 +3,11 @@
 
 use anyhow::Context;
 
-use super::cli::ServerArg;
-use super::offload::{blocking, progress_to};
-use super::state::State;
-use super::{MagicError, MagicResult, Output, render};
 use crate::crimpl::ServerConfig;
+use crate::magics::args::ServerArg;
+use crate::magics::offload::{blocking, progress_to};
+use crate::magics::state::State;
+use crate::magics::{MagicError, MagicResult, Output, render};
 
 /// `server update-image`: pin the current images again, save them, say old -> new.
 pub async fn update_image(

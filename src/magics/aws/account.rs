@@ -1,104 +1,12 @@
-//! `%crimpl job ...` (AWS job instances) and `%crimpl aws ...` (account housekeeping).
+//! `%crimpl aws ...`: account housekeeping (instances, volumes, costs of
+//! what crimpl tagged, in the regions it covers).
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use anyhow::Context;
-
-use super::cli::{AwsCommand, JobCommand};
-use super::offload::{blocking, progress_to};
-use super::state::State;
-use super::{MagicError, MagicResult, Output, render};
 use crate::crimpl::aws::account::Account;
 use crate::crimpl::aws::cost::Charge;
-use crate::crimpl::aws::{self, HELPER_LEVEL, Instance, Volume, prices};
-use crate::crimpl::{Server, layout};
-
-/// Run a `job` subcommand on an AWS server.
-pub async fn job(state: &State, command: JobCommand, out: &Output) -> MagicResult {
-    let (server_arg, job) = match &command {
-        JobCommand::Create { server, job, .. } => (server.clone(), job.clone()),
-        JobCommand::Start(args)
-        | JobCommand::Stop(args)
-        | JobCommand::Terminate(args)
-        | JobCommand::State(args) => (args.server.clone(), args.job.clone()),
-    };
-    let server = state.server(&server_arg)?;
-    if server.aws().is_none() {
-        return Err(MagicError::Usage(format!(
-            "server {} is {}: `job` commands manage AWS job instances",
-            server.name(),
-            server.config().kind()
-        )));
-    }
-    let job = match (&command, job) {
-        (JobCommand::Create { .. }, None) => layout::job_name_now(),
-        (_, job) => state.job_name(&server, &job)?,
-    };
-    layout::validate_job_name(&job)?;
-    state.set_latest_job(&server, &job);
-    if let JobCommand::Create {
-        nprocs,
-        instance_type,
-        ..
-    } = &command
-    {
-        let instance_type = match instance_type {
-            Some(t) => t.clone(),
-            None => server
-                .aws()
-                .context("not an AWS server")?
-                .config()
-                .job_type(*nprocs)?,
-        };
-        state.plan_job_instance(&server, &job, &instance_type);
-    }
-    let progress = progress_to(out);
-    let worker = server.clone();
-    let message = blocking(move || {
-        let aws = worker.aws().context("not an AWS server")?;
-        Ok(match command {
-            JobCommand::Create {
-                nprocs,
-                instance_type,
-                start,
-                ..
-            } => {
-                let instance_type = match instance_type {
-                    Some(t) => t,
-                    None => aws.config().job_type(nprocs)?,
-                };
-                if start {
-                    let margin = aws.config().instances.lifetime_margin_minutes;
-                    let max_minutes = aws::lifetime::job_minutes(None, margin)?;
-                    aws.start_job_instance(&job, &instance_type, None, false, max_minutes, &progress)?;
-                    format!("Job {job}'s {instance_type} instance runs with the volume: submit to it with %%crimpl submit --job {job}")
-                } else {
-                    format!("Job {job} will run on a {instance_type} instance, launched by %%crimpl submit --job {job}")
-                }
-            }
-            JobCommand::Start(_) => {
-                let found = aws.resume_job_instance(&job, &progress)?;
-                format!("Job {job}'s instance {} runs", found.id)
-            }
-            JobCommand::Stop(_) => {
-                let found = aws.stop_job_instance(&job, &progress)?;
-                format!("Stopping job {job}'s instance {}", found.id)
-            }
-            JobCommand::Terminate(_) => {
-                let found = aws.terminate_job_instance(&job, &progress)?;
-                format!("Terminated job {job}'s instance {}", found.id)
-            }
-            JobCommand::State(_) => match aws.job_instance(&job)? {
-                Some(found) => format!("Job {job}: instance {} ({}) is {}", found.id, found.instance_type, found.state),
-                None => format!("Job {job}: no instance (not started, or terminated)"),
-            },
-        })
-    })
-    .await?;
-    out.display(&render::message(&message), None);
-    Ok(())
-}
+use crate::crimpl::aws::{Instance, Volume, prices};
+use crate::magics::cli::AwsCommand;
+use crate::magics::offload::{blocking, progress_to};
+use crate::magics::{MagicError, MagicResult, Output, View, render};
 
 /// Run an `aws` housekeeping subcommand (only on resources tagged by crimpl),
 /// in the regions it covers, which its answer names.
@@ -166,7 +74,7 @@ fn confirm(yes: bool, command: &str) -> Result<(), MagicError> {
     )))
 }
 
-fn instances_view(regions: &[(String, Vec<Instance>)], covered: &str) -> super::View {
+fn instances_view(regions: &[(String, Vec<Instance>)], covered: &str) -> View {
     let rows: Vec<Vec<String>> = regions
         .iter()
         .flat_map(|(region, instances)| {
@@ -196,7 +104,7 @@ fn instances_view(regions: &[(String, Vec<Instance>)], covered: &str) -> super::
     )
 }
 
-fn volumes_view(regions: &[(String, Vec<Volume>)], covered: &str) -> super::View {
+fn volumes_view(regions: &[(String, Vec<Volume>)], covered: &str) -> View {
     let rows: Vec<Vec<String>> = regions
         .iter()
         .flat_map(|(region, volumes)| {
@@ -228,7 +136,7 @@ fn volumes_view(regions: &[(String, Vec<Volume>)], covered: &str) -> super::View
     )
 }
 
-fn cost_view(regions: &[(String, Vec<Charge>)], covered: &str) -> super::View {
+fn cost_view(regions: &[(String, Vec<Charge>)], covered: &str) -> View {
     let mut rows = Vec::new();
     let mut total = 0.0;
     let mut unpriced = 0;
@@ -281,57 +189,4 @@ fn cost_view(regions: &[(String, Vec<Charge>)], covered: &str) -> super::View {
         }
     ));
     view
-}
-
-/// What to say when the kernel shuts down: each instance of the AWS
-/// `servers` this kernel used that still runs (and costs money), with the
-/// command that ends it. Bounded by `timeout` so shutdown never hangs.
-pub async fn shutdown_notes(servers: Vec<Arc<Server>>, timeout: Duration) -> Vec<String> {
-    if servers.is_empty() {
-        return Vec::new();
-    }
-    let survey = blocking(move || {
-        let mut notes = Vec::new();
-        for server in &servers {
-            let Some(aws) = server.aws() else { continue };
-            for instance in aws.instances()? {
-                if instance.state != "running" && instance.state != "pending" {
-                    continue;
-                }
-                let name = server.name();
-                let (what, end) = match &instance.job_name {
-                    Some(job) if instance.level == HELPER_LEVEL => (
-                        format!("helper instance of job {job}'s sweep on server {name}"),
-                        format!("%crimpl aws terminate {}", instance.id),
-                    ),
-                    Some(job) => (
-                        format!("instance of job {job} on server {name}"),
-                        format!("%crimpl job terminate {job} --server {name}"),
-                    ),
-                    None => (
-                        format!("server instance of {name}"),
-                        format!("%crimpl server stop {name}"),
-                    ),
-                };
-                notes.push(format!(
-                    "crimpl instance {id} ({} {what}) is still {}: end it with `{end}` \
-                     or `%crimpl aws terminate {id}`",
-                    instance.instance_type,
-                    instance.state,
-                    id = instance.id,
-                ));
-            }
-        }
-        Ok(notes)
-    });
-    match tokio::time::timeout(timeout, survey).await {
-        Ok(Ok(notes)) => notes,
-        Ok(Err(err)) => vec![format!(
-            "could not list crimpl's AWS instances at shutdown ({err}): check with %crimpl aws instances"
-        )],
-        Err(_) => vec![format!(
-            "listing crimpl's AWS instances at shutdown took over {} s: check with %crimpl aws instances",
-            timeout.as_secs()
-        )],
-    }
 }
