@@ -5,13 +5,18 @@
 use super::options::SubmitOptions;
 use crate::crimpl::error::EngineError;
 
+/// The kinds that accept an sbatch option.
+const SLURM_ONLY: &[&str] = &["slurm"];
+
 /// Whether a submission sets one option.
 type IsSet = fn(&SubmitOptions) -> bool;
 
 /// The kind-specific submit options, the kinds that accept them, and how to
 /// tell that a submission sets them; options not listed (`--job`, `--files`,
-/// `--wait`, `--trial-run`) apply to every kind.
-const OPTIONS: &[(&str, &[&str], IsSet)] = &[
+/// `--wait`, `--trial-run`) apply to every kind. The sbatch defaults
+/// (`--account`, ... [`SlurmDefaults`](crate::crimpl::slurm::SlurmDefaults)) come between these and
+/// [`AFTER_DEFAULTS`], for Slurm only.
+const BEFORE_DEFAULTS: &[(&str, &[&str], IsSet)] = &[
     ("--nprocs", &["slurm", "aws"], |o| o.nprocs.is_some()),
     ("--walltime", &["slurm", "aws"], |o| {
         o.slurm.walltime.is_some()
@@ -19,18 +24,10 @@ const OPTIONS: &[(&str, &[&str], IsSet)] = &[
     ("--ntasks", &["slurm"], |o| o.slurm.ntasks.is_some()),
     ("--nodes", &["slurm"], |o| o.slurm.nodes.is_some()),
     ("--mail-type", &["slurm"], |o| o.slurm.mail_type.is_some()),
-    ("--account", &["slurm"], |o| {
-        o.slurm.chosen.account.is_some()
-    }),
-    ("--qos", &["slurm"], |o| o.slurm.chosen.qos.is_some()),
-    ("--partition", &["slurm"], |o| {
-        o.slurm.chosen.partition.is_some()
-    }),
-    ("--mem", &["slurm"], |o| o.slurm.chosen.mem.is_some()),
-    ("--gpus", &["slurm"], |o| o.slurm.chosen.gpus.is_some()),
-    ("--constraint", &["slurm"], |o| {
-        o.slurm.chosen.constraint.is_some()
-    }),
+];
+
+/// The kind-specific options after the sbatch defaults.
+const AFTER_DEFAULTS: &[(&str, &[&str], IsSet)] = &[
     ("--sbatch", &["slurm"], |o| !o.slurm.extra.is_empty()),
     ("--instance-type", &["aws"], |o| o.instance_type.is_some()),
     ("--keep-instance", &["aws"], |o| o.keep_instance),
@@ -46,10 +43,25 @@ const OPTIONS: &[(&str, &[&str], IsSet)] = &[
 
 /// A usage error if `options` sets an option that a `kind` server would ignore.
 pub fn check(kind: &str, server: &str, options: &SubmitOptions) -> Result<(), EngineError> {
-    let refused: Vec<String> = OPTIONS
-        .iter()
-        .filter(|(_, kinds, is_set)| is_set(options) && !kinds.contains(&kind))
-        .map(|(name, kinds, _)| format!("{name} applies to {} servers", listed(kinds)))
+    let listed_set = |list: &'static [(&str, &[&str], IsSet)]| {
+        list.iter()
+            .filter(|(_, _, is_set)| is_set(options))
+            .map(|(name, kinds, _)| (name.to_string(), *kinds))
+            .collect::<Vec<_>>()
+    };
+    let defaults = options
+        .slurm
+        .chosen
+        .fields()
+        .into_iter()
+        .filter(|(_, value)| value.is_some())
+        .map(|(name, _)| (format!("--{name}"), SLURM_ONLY));
+    let refused: Vec<String> = listed_set(BEFORE_DEFAULTS)
+        .into_iter()
+        .chain(defaults)
+        .chain(listed_set(AFTER_DEFAULTS))
+        .filter(|(_, kinds)| !kinds.contains(&kind))
+        .map(|(name, kinds)| format!("{name} applies to {} servers", listed(kinds)))
         .collect();
     if refused.is_empty() {
         return Ok(());

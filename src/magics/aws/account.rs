@@ -4,9 +4,84 @@
 use crate::crimpl::aws::account::Account;
 use crate::crimpl::aws::cost::Charge;
 use crate::crimpl::aws::{Instance, Volume, prices};
-use crate::magics::cli::AwsCommand;
+use clap::{Args, Subcommand};
+
 use crate::magics::offload::{blocking, progress_to};
 use crate::magics::{MagicError, MagicResult, Output, View, render};
+
+/// `%crimpl aws ...`
+#[derive(Subcommand, Debug)]
+pub enum AwsCommand {
+    /// Every instance tagged by crimpl, with its state and region.
+    Instances {
+        #[command(flatten)]
+        regions: Regions,
+    },
+    /// Every volume tagged by crimpl.
+    Volumes {
+        #[command(flatten)]
+        regions: Regions,
+    },
+    /// Terminate one crimpl instance.
+    Terminate {
+        /// The instance id (i-...).
+        instance_id: String,
+        #[command(flatten)]
+        regions: Regions,
+    },
+    /// Delete one crimpl volume (it must be detached).
+    DeleteVolume {
+        /// The volume id (vol-...).
+        volume_id: String,
+        #[command(flatten)]
+        regions: Regions,
+    },
+    /// Terminate every crimpl instance.
+    TerminateAll {
+        /// Confirm.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        regions: Regions,
+    },
+    /// Delete every crimpl volume (terminating their instances first).
+    DeleteAllVolumes {
+        /// Confirm.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        regions: Regions,
+    },
+    /// Estimate what crimpl's instances, volumes and public addresses cost per hour.
+    Cost {
+        #[command(flatten)]
+        regions: Regions,
+    },
+}
+
+/// The regions an `aws` command covers (default: the kernel's, from
+/// `AWS_REGION` or the profile).
+#[derive(Args, Debug, Clone, Default)]
+pub struct Regions {
+    /// Cover every region enabled for the account.
+    #[arg(long)]
+    pub all_regions: bool,
+    /// Cover this region instead of the kernel's.
+    #[arg(long, conflicts_with = "all_regions")]
+    pub region: Option<String>,
+}
+
+impl Regions {
+    /// The coverage these options ask for.
+    pub fn coverage(&self) -> crate::crimpl::aws::region::Coverage {
+        use crate::crimpl::aws::region::Coverage;
+        match (&self.region, self.all_regions) {
+            (_, true) => Coverage::All,
+            (Some(region), false) => Coverage::Named(region.clone()),
+            (None, false) => Coverage::Current,
+        }
+    }
+}
 
 /// Run an `aws` housekeeping subcommand (only on resources tagged by crimpl),
 /// in the regions it covers, which its answer names.

@@ -5,10 +5,43 @@ use anyhow::Context;
 
 use crate::crimpl::aws;
 use crate::crimpl::layout;
-use crate::magics::cli::JobCommand;
+use clap::Subcommand;
+
+use crate::magics::args::{JobArgs, ServerArg};
+use crate::magics::numbers;
 use crate::magics::offload::{blocking, progress_to};
 use crate::magics::state::State;
 use crate::magics::{MagicError, MagicResult, Output, render};
+
+/// `%crimpl job ...` (AWS job instances).
+#[derive(Subcommand, Debug)]
+pub enum JobCommand {
+    /// Plan a job (and with --start, launch its instance now).
+    Create {
+        #[command(flatten)]
+        server: ServerArg,
+        /// The job's name (default: from the date and time).
+        #[arg(long)]
+        job: Option<String>,
+        /// Processors (1 to 65536): the instance is the smallest type with at least this many vCPUs.
+        #[arg(long, default_value_t = 4, value_parser = numbers::nprocs())]
+        nprocs: u32,
+        /// The instance type instead of --nprocs.
+        #[arg(long)]
+        instance_type: Option<String>,
+        /// Launch the instance now (it then holds the volume).
+        #[arg(long)]
+        start: bool,
+    },
+    /// Start a job's stopped instance.
+    Start(JobArgs),
+    /// Stop a job's instance (it keeps its state; the volume stays attached).
+    Stop(JobArgs),
+    /// Terminate a job's instance.
+    Terminate(JobArgs),
+    /// Show a job's instance and its state.
+    State(JobArgs),
+}
 
 /// Run a `job` subcommand on an AWS server.
 pub async fn job(state: &State, command: JobCommand, out: &Output) -> MagicResult {

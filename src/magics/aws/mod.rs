@@ -9,7 +9,7 @@ mod job;
 mod server_instances;
 mod shutdown;
 
-pub use account::account;
-pub use job::job;
+pub use account::{AwsCommand, account};
+pub use job::{JobCommand, job};
 pub use server_instances::{InstanceAction, instance_command, update_image};
 pub use shutdown::shutdown_notes;

@@ -1,19 +1,95 @@
 //! `%crimpl server ...`: make, list, choose, show, forget and trust servers.
 
-use super::aws::{self, InstanceAction};
-use super::check;
-use super::cli::{ServerArg, ServerCommand};
-use super::offload::blocking;
-use super::server_new;
-use super::state::{DEFAULT_SERVER, State};
-use super::{MagicError, MagicResult, Output, render};
+mod check;
+mod new;
+
+use clap::Subcommand;
+
 use crate::crimpl::ServerConfig;
 use crate::crimpl::config::DEFAULT_DIRECTORY;
+use crate::magics::args::ServerArg;
+use crate::magics::aws::{self, InstanceAction};
+use crate::magics::offload::blocking;
+use crate::magics::state::{DEFAULT_SERVER, State};
+use crate::magics::{MagicError, MagicResult, Output, render};
+pub use new::NewArgs;
+
+/// `%crimpl server ...`
+#[derive(Subcommand, Debug)]
+pub enum ServerCommand {
+    /// Make a new server and remember it by name.
+    New(Box<NewArgs>),
+    /// List the remembered servers.
+    List,
+    /// Make NAME the server for commands without --server.
+    Use {
+        /// The server's name.
+        name: String,
+    },
+    /// Check every step from here to a working job: ok / failed / skipped, each with its time and next step.
+    Check {
+        /// The server's name (default: the one a command without --server uses).
+        name: Option<String>,
+    },
+    /// Show a server's settings.
+    Show {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+    },
+    /// Forget a server (nothing on the server is touched).
+    Remove {
+        /// The server's name.
+        name: String,
+    },
+    /// AWS: start the server instance (1 vCPU) with the volume mounted.
+    Start {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+    },
+    /// AWS: stop the server instance (the volume stays).
+    Stop {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+    },
+    /// AWS: terminate the server instance (the volume stays).
+    Terminate {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+    },
+    /// AWS: pin the current Ubuntu 24.04 LTS images (or --image-id) for the server's instances.
+    UpdateImage {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+        /// Pin this image instead (for its architecture).
+        #[arg(long)]
+        image_id: Option<String>,
+    },
+    /// AWS: the server instance's state.
+    State {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+    },
+    /// AWS: terminate the server's instances and delete its volume (its files are lost).
+    DeleteVolume {
+        /// The server's name (default: the current one).
+        name: Option<String>,
+        /// Confirm.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Trust an SSH host's key: record it in known_hosts if it has FINGERPRINT.
+    Trust {
+        /// The server's name.
+        name: String,
+        /// The fingerprint shown by the error (SHA256:...), checked against the host's own.
+        fingerprint: String,
+    },
+}
 
 /// Run a `server` subcommand.
 pub async fn run(state: &State, command: ServerCommand, out: &Output) -> MagicResult {
     match command {
-        ServerCommand::New(new) => server_new::create(state, *new, out).await,
+        ServerCommand::New(new) => new::create(state, *new, out).await,
         ServerCommand::List => list(state, out),
         ServerCommand::Use { name } => {
             state.open_server(&name)?;

@@ -1,12 +1,140 @@
 //! `%crimpl server new KIND NAME ...`: make a server and remember it.
 
-use super::cli::{NewArgs, NewAwsArgs, NewServer};
-use super::offload::{blocking, progress_to};
-use super::state::State;
-use super::{MagicError, MagicResult, Output, render};
+use clap::{Args, Subcommand};
+
 use crate::crimpl::aws::{AwsConfig, InstanceSettings};
+use crate::crimpl::slurm::SlurmDefaults;
 use crate::crimpl::transport::SshTarget;
 use crate::crimpl::{ServerConfig, scripts};
+use crate::magics::numbers;
+use crate::magics::offload::{blocking, progress_to};
+use crate::magics::state::State;
+use crate::magics::{MagicError, MagicResult, Output, render};
+
+/// `%crimpl server new [--replace] KIND ...`
+#[derive(Args, Debug)]
+pub struct NewArgs {
+    /// Replace a remembered server of the same name (re-runnable notebooks).
+    #[arg(long, global = true)]
+    pub replace: bool,
+    /// The kind of server.
+    #[command(subcommand)]
+    pub kind: NewServer,
+}
+
+/// The kinds of `%crimpl server new`.
+#[derive(Subcommand, Debug)]
+pub enum NewServer {
+    /// Jobs run on this machine.
+    Local {
+        /// The server's name.
+        name: String,
+        /// Directory holding the jobs.
+        #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
+        directory: String,
+    },
+    /// Jobs run detached on an SSH host.
+    Ssh {
+        /// The server's name.
+        name: String,
+        /// An ~/.ssh/config alias or user@host[:port].
+        #[arg(long)]
+        host: String,
+        /// Directory holding the jobs on the host.
+        #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
+        directory: String,
+        /// Run commands in a login shell (site PATHs from /etc/profile.d, `module`); slower.
+        #[arg(long)]
+        login_shell: bool,
+        /// Jump host(s) to go through, as `ssh -J`: HOST, user@host:port, or a chain A,B
+        /// (instead of ProxyJump in ~/.ssh/config).
+        #[arg(long, value_name = "HOST")]
+        jump: Option<String>,
+    },
+    /// Jobs go through sbatch on a Slurm cluster's login node.
+    Slurm {
+        /// The server's name.
+        name: String,
+        /// The login node: an ~/.ssh/config alias or user@host[:port].
+        #[arg(long)]
+        host: String,
+        /// Directory holding the jobs on the cluster.
+        #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
+        directory: String,
+        /// Jump host(s) to go through, as `ssh -J`: HOST, user@host:port, or a chain A,B
+        /// (instead of ProxyJump in ~/.ssh/config).
+        #[arg(long, value_name = "HOST")]
+        jump: Option<String>,
+        /// Where Slurm mails job events.
+        #[arg(long)]
+        mail_user: Option<String>,
+        /// Defaults for every job's sbatch options (a job's own options win).
+        #[command(flatten)]
+        defaults: SlurmDefaults,
+        /// Least seconds between two squeue of this server's watchers (1 to 86400; default 30).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86400))]
+        poll_floor: Option<u64>,
+        /// Run commands and the batch script in a login shell (site PATHs, `module`); slower.
+        #[arg(long)]
+        login_shell: bool,
+    },
+    /// An EBS volume, a 1-vCPU server instance and job instances on AWS EC2.
+    Aws(NewAwsArgs),
+}
+
+/// `%crimpl server new aws NAME ...`
+#[derive(Args, Debug)]
+pub struct NewAwsArgs {
+    /// The server's name (an existing crimpl volume of that name is reused).
+    pub name: String,
+    /// Private key file of the EC2 key pair.
+    #[arg(long)]
+    pub key_file: String,
+    /// The key pair's name in EC2 (default: the key file's name).
+    #[arg(long)]
+    pub key_name: Option<String>,
+    /// The region, saved with the server for all its calls (default: the
+    /// kernel's, from AWS_REGION or the profile).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Subnet for the instances (the volume is made in its availability zone).
+    #[arg(long)]
+    pub subnet_id: String,
+    /// Security group for the instances (must allow SSH).
+    #[arg(long)]
+    pub security_group_id: String,
+    /// Volume size in GiB (1 to 16384).
+    #[arg(long, default_value_t = 4, value_parser = numbers::volume_gib())]
+    pub volume_size: i32,
+    /// AMI for every instance (default: the newest Ubuntu 24.04 LTS from
+    /// Canonical for each architecture, pinned until `server update-image`).
+    #[arg(long)]
+    pub image_id: Option<String>,
+    /// The image's login user.
+    #[arg(long, default_value = "ubuntu")]
+    pub username: String,
+    /// Reach instances by their public or private address.
+    #[arg(long, value_enum, default_value = "public")]
+    pub ssh_address: crate::crimpl::aws::SshAddress,
+    /// SSH port of the instances (1 to 65535).
+    #[arg(long, default_value_t = 22, value_parser = numbers::port())]
+    pub ssh_port: u16,
+    /// Where the volume is mounted: the server directory.
+    #[arg(long, default_value = crate::crimpl::config::DEFAULT_DIRECTORY)]
+    pub directory: String,
+    /// Instances shut down after this many idle minutes (no job or `run` script,
+    /// no terminal login; 1 to 10080); a kernel's open connection does not count.
+    #[arg(long, default_value_t = 30, value_parser = numbers::idle_minutes())]
+    pub idle_stop_minutes: u32,
+    /// Hard limit: the server instance shuts down this many hours after each
+    /// boot, whatever runs (1 to 8760).
+    #[arg(long, default_value_t = crate::crimpl::aws::lifetime::DEFAULT_MAX_HOURS, value_parser = numbers::max_hours())]
+    pub max_hours: u32,
+    /// Hard limit: a job instance shuts down this many minutes after its
+    /// --walltime (default 2 days) has passed (1 to 10080).
+    #[arg(long, default_value_t = crate::crimpl::aws::lifetime::DEFAULT_MARGIN_MINUTES, value_parser = numbers::idle_minutes())]
+    pub lifetime_margin_minutes: u32,
+}
 
 /// `server new`: check the settings, find or make what the server needs
 /// (an AWS volume), and remember it by name.
@@ -43,7 +171,7 @@ pub async fn create(state: &State, new: NewArgs, out: &Output) -> MagicResult {
                 host,
                 directory,
                 mail_user,
-                defaults: defaults.settings(),
+                defaults,
                 poll_floor_seconds: poll_floor,
                 login_shell,
                 jump,

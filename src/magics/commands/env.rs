@@ -4,9 +4,9 @@
 
 use clap::Args;
 
-use super::state::State;
-use super::variables::Origin;
-use super::{MagicError, MagicResult, Output, StreamName, render};
+use crate::magics::state::State;
+use crate::magics::variables::Origin;
+use crate::magics::{MagicError, MagicResult, Output, StreamName, render};
 
 /// `%crimpl env [NAME=VALUE ...] [NAME ...] [--unset NAME ...]`.
 #[derive(Args, Debug)]

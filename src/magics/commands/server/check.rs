@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use super::cli::ServerArg;
-use super::offload::blocking;
-use super::state::State;
-use super::{MagicError, MagicResult, Output, View, render};
 use crate::crimpl::check::{self, Outcome, Step};
+use crate::magics::args::ServerArg;
+use crate::magics::offload::blocking;
+use crate::magics::state::State;
+use crate::magics::{MagicError, MagicResult, Output, View, render};
 
 /// Check server `name` (default: the one a command without `--server` uses).
 pub async fn run(state: &State, name: Option<String>, out: &Output) -> MagicResult {
