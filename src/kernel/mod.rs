@@ -1,36 +1,20 @@
 //! The Jupyter side: wire format, sockets, and the requests a kernel serves.
 //! It knows nothing of crimpl; cells starting with `%crimpl` go to
 //! [`crate::magics`], other cells to Rust through evcxr.
+//!
+//! Three folders: `protocol/` (Jupyter's messages, sockets and request
+//! loops, which reach cells only through its `ShellHandler` and `Interrupt`
+//! traits), `cells/` (a cell routed to the magics or to Rust, outputs,
+//! displays, history: the handler), `rust/` (evcxr). [`run`] joins them.
 
-mod control;
-mod displays;
-mod execute;
+mod cells;
 #[cfg(test)]
 mod fuzz;
-mod history;
-mod interrupt;
-mod iopub;
-mod iopub_backlog;
-mod is_complete;
-mod kernel_info;
 pub mod kernelspec;
-mod lifecycle;
-mod log;
-mod output;
-mod panics;
-mod replies;
-mod rust_cells;
-mod rust_errors;
-pub mod session;
-mod shell;
-mod sockets;
-mod stdin;
-mod stdin_reads;
-mod stream_batcher;
-mod text;
-mod usage;
-mod user_expressions;
-pub mod wire;
+mod protocol;
+mod rust;
+
+pub use protocol::{session, wire};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -41,14 +25,19 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::oneshot;
 
 use crate::magics::Magics;
-use execute::Executor;
-use history::History;
-use interrupt::Interrupter;
-use lifecycle::Lifecycle;
-use rust_cells::RustCells;
-use session::Session;
-use shell::Shell;
-use stdin::StdinChannel;
+use cells::Cells;
+use cells::execute::Executor;
+use cells::history::History;
+use cells::interrupt::Interrupter;
+use cells::kernel_info;
+use protocol::control::{self, Control};
+use protocol::lifecycle::{self, Lifecycle};
+use protocol::log;
+use protocol::session::Session;
+use protocol::shell::Shell;
+use protocol::sockets;
+use protocol::stdin::StdinChannel;
+use rust::rust_cells::RustCells;
 
 /// Run a kernel for the connection file at `connection_file` until it is shut down.
 pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
@@ -72,7 +61,10 @@ pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
     tokio::spawn(control::serve(
         sockets.control,
         publisher.clone(),
-        interrupter.clone(),
+        Control {
+            interrupter: Arc::new(interrupter.clone()),
+            kernel_info: kernel_info::reply,
+        },
         shutdown_tx,
     ));
     let history = match History::default_file() {
@@ -87,14 +79,12 @@ pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
         StdinChannel::new(sockets.stdin),
         history,
     );
-    let (lifecycle, shell_shutdown) = Lifecycle::new(interrupter.clone());
+    let (lifecycle, shell_shutdown) = Lifecycle::new(Arc::new(interrupter.clone()));
     tokio::spawn(
         Shell::new(
             sockets.shell,
             publisher.clone(),
-            executor,
-            magics.clone(),
-            rust,
+            Cells::new(executor, magics.clone(), rust),
             lifecycle,
         )
         .serve(),

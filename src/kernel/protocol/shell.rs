@@ -2,59 +2,47 @@
 //! and an `idle` status, as Jupyter frontends expect.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use jupyter_protocol::{
     CommInfoReply, CompleteReply, CompleteRequest, HistoryReply, InspectReply, InspectRequest,
-    InterruptReply, IsCompleteReply, IsCompleteRequest, JupyterMessageContent, Media, MediaType,
+    InterruptReply, IsCompleteRequest, JupyterMessageContent, Media,
 };
 use serde_json::{Value, json};
 
-use super::execute::Executor;
-use super::history::HistoryQuery;
+use super::handler::ShellHandler;
 use super::iopub::Publisher;
-use super::is_complete::{self, Completeness};
-use super::kernel_info;
 use super::lifecycle::{Lifecycle, shutdown_reply};
 use super::log::log;
-use super::output::CellError;
 use super::panics;
 use super::replies;
-use super::rust_cells::RustCells;
 use super::sockets::RouterChannel;
-use super::text::{byte_offset, char_offset, line_at};
+use super::text::{byte_offset, char_offset};
 use super::usage;
 use super::wire::Incoming;
-use crate::magics::{Magics, is_magic_line};
 
-/// Serves the shell socket.
-pub struct Shell {
+/// Serves the shell socket, running cells and answering about code through
+/// its [`ShellHandler`].
+pub struct Shell<H: ShellHandler> {
     channel: RouterChannel,
     publisher: Publisher,
-    executor: Executor,
-    magics: Arc<Magics>,
-    rust: RustCells,
+    handler: H,
     lifecycle: Lifecycle,
     /// Requests taken off the socket while aborting, still to be served.
     pending: VecDeque<Incoming>,
 }
 
-impl Shell {
-    /// A shell serving `channel`.
+impl<H: ShellHandler> Shell<H> {
+    /// A shell serving `channel` with `handler`.
     pub fn new(
         channel: RouterChannel,
         publisher: Publisher,
-        executor: Executor,
-        magics: Arc<Magics>,
-        rust: RustCells,
+        handler: H,
         lifecycle: Lifecycle,
     ) -> Self {
         Self {
             channel,
             publisher,
-            executor,
-            magics,
-            rust,
+            handler,
             lifecycle,
             pending: VecDeque::new(),
         }
@@ -90,11 +78,10 @@ impl Shell {
         let message = panics::user_message(msg_type, panic);
         let is_cell = msg_type == "execute_request";
         let reply = if is_cell {
-            self.executor.abandon_cell();
-            let error = CellError::new(panics::ENAME, &message);
+            let (error, reply) = self.handler.cell_panicked(panics::ENAME, &message);
             self.publisher
-                .publish("error", error.to_content(), Some(&request.header));
-            JupyterMessageContent::ExecuteReply(self.executor.failed_reply(&error))
+                .publish("error", error, Some(&request.header));
+            JupyterMessageContent::ExecuteReply(reply)
         } else {
             replies::failed(msg_type, panics::ENAME, &message)
         };
@@ -108,7 +95,7 @@ impl Shell {
         while let Ok(request) = self.channel.incoming.try_recv() {
             if request.msg_type() == "execute_request" {
                 self.publisher.status("busy", Some(&request.header));
-                let reply = JupyterMessageContent::ExecuteReply(self.executor.aborted_reply());
+                let reply = JupyterMessageContent::ExecuteReply(self.handler.aborted_reply());
                 self.channel.replier.reply(&request, &reply).await;
                 self.publisher.status("idle", Some(&request.header));
             } else {
@@ -122,12 +109,12 @@ impl Shell {
         panics::forced(request.msg_type());
         let reply = match request.msg_type() {
             "execute_request" => {
-                let executed = self.executor.execute(request).await;
+                let executed = self.handler.execute(request).await;
                 let reply = JupyterMessageContent::ExecuteReply(executed.reply);
                 self.channel.replier.reply(request, &reply).await;
                 return executed.failed;
             }
-            "kernel_info_request" => kernel_info::reply(),
+            "kernel_info_request" => self.handler.kernel_info(),
             "interrupt_request" => {
                 self.lifecycle.interrupt();
                 JupyterMessageContent::InterruptReply(InterruptReply::new())
@@ -146,7 +133,7 @@ impl Shell {
             "usage_request" => replies::untyped("usage_reply", usage::reply()),
             "complete_request" => self.complete(request).await,
             "inspect_request" => self.inspect(request).await,
-            "is_complete_request" => is_complete(request),
+            "is_complete_request" => self.is_complete(request),
             "history_request" => self.history(request),
             "comm_info_request" => JupyterMessageContent::CommInfoReply(CommInfoReply::default()),
             "comm_open" => {
@@ -187,21 +174,10 @@ impl Shell {
         };
         let code = &content.code;
         let cursor = byte_offset(code, content.cursor_pos);
-        let (line_start, line) = line_at(code, cursor);
-        let found = if is_magic_line(line) {
-            let completion = self.magics.complete(line, cursor - line_start);
-            Some((
-                completion.matches,
-                line_start + completion.start,
-                line_start + completion.end,
-            ))
-        } else {
-            self.rust
-                .complete(code, cursor)
-                .await
-                .map(|c| (c.matches, c.start, c.end))
+        let (matches, start, end) = match self.handler.complete(code, cursor).await {
+            Some(found) => (found.matches, found.start, found.end),
+            None => (Vec::new(), cursor, cursor),
         };
-        let (matches, start, end) = found.unwrap_or((Vec::new(), cursor, cursor));
         JupyterMessageContent::CompleteReply(CompleteReply {
             matches,
             cursor_start: char_offset(code, start),
@@ -216,20 +192,7 @@ impl Shell {
         };
         let code = &content.code;
         let cursor = byte_offset(code, content.cursor_pos);
-        let (_, line) = line_at(code, cursor);
-        let found = if is_magic_line(line) {
-            self.magics
-                .inspect(line)
-                .map(|help| vec![MediaType::Plain(help)])
-        } else {
-            self.rust.inspect(code, cursor).await.map(|hover| {
-                let mut data = vec![MediaType::Plain(hover.text)];
-                if !hover.html.is_empty() {
-                    data.push(MediaType::Html(hover.html));
-                }
-                data
-            })
-        };
+        let found = self.handler.inspect(code, cursor).await;
         JupyterMessageContent::InspectReply(InspectReply {
             found: found.is_some(),
             data: Media::new(found.unwrap_or_default()),
@@ -238,26 +201,19 @@ impl Shell {
     }
 
     fn history(&self, request: &Incoming) -> JupyterMessageContent {
-        let query = match serde_json::from_value::<HistoryQuery>(request.content.clone()) {
-            Ok(query) => query,
-            Err(err) => return bad_request(request, &format!("malformed history_request: {err}")),
-        };
-        match self.executor.history().query(&query) {
+        match self.handler.history(&request.content) {
             Ok(history) => JupyterMessageContent::HistoryReply(HistoryReply::new(history)),
             Err(message) => bad_request(request, &message),
         }
     }
-}
 
-fn is_complete(request: &Incoming) -> JupyterMessageContent {
-    let Ok(content) = serde_json::from_value::<IsCompleteRequest>(request.content.clone()) else {
-        return bad_request(request, "malformed is_complete_request content");
-    };
-    JupyterMessageContent::IsCompleteReply(match is_complete::cell(&content.code) {
-        Completeness::Complete => IsCompleteReply::complete(),
-        Completeness::Invalid => IsCompleteReply::invalid(),
-        Completeness::Incomplete(indent) => IsCompleteReply::incomplete(indent),
-    })
+    fn is_complete(&self, request: &Incoming) -> JupyterMessageContent {
+        let Ok(content) = serde_json::from_value::<IsCompleteRequest>(request.content.clone())
+        else {
+            return bad_request(request, "malformed is_complete_request content");
+        };
+        JupyterMessageContent::IsCompleteReply(self.handler.is_complete(&content.code))
+    }
 }
 
 /// The error reply to a `request` whose content cannot be served.

@@ -7,7 +7,7 @@ use jupyter_protocol::{JupyterMessageContent, ReplyStatus, ShutdownReply};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::interrupt::Interrupter;
+use super::handler::Interrupt;
 
 /// How the kernel was asked to stop.
 #[derive(Debug, Clone, Copy)]
@@ -19,13 +19,13 @@ pub struct ShutdownRequested {
 /// Interrupts and shutdown requests from the shell channel; cheap to clone.
 #[derive(Clone)]
 pub struct Lifecycle {
-    interrupter: Interrupter,
+    interrupter: Arc<dyn Interrupt>,
     shutdown: Arc<Mutex<Option<oneshot::Sender<ShutdownRequested>>>>,
 }
 
 impl Lifecycle {
     /// A lifecycle interrupting through `interrupter`; the receiver learns of a shutdown request.
-    pub fn new(interrupter: Interrupter) -> (Self, oneshot::Receiver<ShutdownRequested>) {
+    pub fn new(interrupter: Arc<dyn Interrupt>) -> (Self, oneshot::Receiver<ShutdownRequested>) {
         let (tx, rx) = oneshot::channel();
         (
             Self {

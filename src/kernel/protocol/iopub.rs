@@ -30,7 +30,7 @@ use super::log::log;
 use super::session::Session;
 
 /// Messages queued for one subscriber. Stream output is coalesced into
-/// messages of at most 64 KiB ([`super::stream_batcher::MAX_BYTES`]), so a
+/// messages of at most 64 KiB (the cells' stream batching), so a
 /// stalled client costs at most about 7 MB, and a reading one frees room
 /// after reading half of it.
 pub const SUBSCRIBER_QUEUE: i32 = 100;

@@ -13,12 +13,13 @@ use serde_json::{Value, json};
 use super::displays::Displays;
 use super::history::History;
 use super::interrupt::Interrupter;
-use super::iopub::Publisher;
 use super::output::{CellError, CellSink};
-use super::rust_cells::RustCells;
-use super::stdin::{InputSource, StdinChannel};
 use super::user_expressions;
-use super::wire::Incoming;
+use crate::kernel::protocol::handler::Executed;
+use crate::kernel::protocol::iopub::Publisher;
+use crate::kernel::protocol::stdin::{InputSource, StdinChannel};
+use crate::kernel::protocol::wire::Incoming;
+use crate::kernel::rust::rust_cells::RustCells;
 use crate::magics::{CellPart, Magics, is_magic_line, split_cell};
 
 /// Runs cells, one at a time, and keeps the execution count and history.
@@ -31,14 +32,6 @@ pub struct Executor {
     displays: Displays,
     execution_count: usize,
     history: History,
-}
-
-/// The reply to send and whether the cell failed (which aborts queued cells).
-pub struct Executed {
-    /// The `execute_reply`.
-    pub reply: ExecuteReply,
-    /// Whether the cell ended in an error.
-    pub failed: bool,
 }
 
 impl Executor {

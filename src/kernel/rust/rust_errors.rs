@@ -4,7 +4,7 @@
 
 use evcxr::{CompilationError, Theme};
 
-use super::output::CellError;
+use crate::kernel::cells::output::CellError;
 
 /// The name the cell's code goes by in error reports.
 const CELL_NAME: &str = "cell";

@@ -4,7 +4,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
-use super::rust_cells::RustCells;
+use crate::kernel::protocol::handler::Interrupt;
+
+use crate::kernel::rust::rust_cells::RustCells;
 
 /// Knows what the running cell is and how to stop it: magics watch a
 /// cancellation token; Rust code is stopped by evcxr's child being killed.
@@ -45,5 +47,11 @@ impl Interrupter {
             token.cancel();
             self.rust.interrupt();
         }
+    }
+}
+
+impl Interrupt for Interrupter {
+    fn interrupt(&self) {
+        Interrupter::interrupt(self);
     }
 }

@@ -7,8 +7,8 @@ use jupyter_protocol::{Header, ReplyError};
 use serde_json::{Map, Value, json};
 
 use super::displays::Displays;
-use super::iopub::Publisher;
 use super::stream_batcher::StreamBatcher;
+use crate::kernel::protocol::iopub::Publisher;
 use crate::magics::{CellOutput, StreamName, View};
 
 /// The output area of one cell. Clones publish into the same cell, so a

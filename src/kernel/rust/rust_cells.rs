@@ -15,10 +15,10 @@ use crossbeam_channel::{Receiver, Sender, select};
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
-use super::output::{CellError, CellSink};
 use super::rust_errors::compilation_error;
-use super::stdin::{InputError, InputSource};
 use super::stdin_reads::RawReads;
+use crate::kernel::cells::output::{CellError, CellSink};
+use crate::kernel::protocol::stdin::{InputError, InputSource};
 use crate::magics::StreamName;
 
 /// What a successful Rust cell evaluated to: a mime bundle, empty for `()`.

@@ -1,12 +1,13 @@
 //! The control channel, served on its own task so that interrupt and
 //! shutdown work while a cell runs.
 
+use std::sync::Arc;
+
 use jupyter_protocol::{InterruptReply, JupyterMessageContent};
 use tokio::sync::oneshot;
 
-use super::interrupt::Interrupter;
+use super::handler::Interrupt;
 use super::iopub::Publisher;
-use super::kernel_info;
 use super::lifecycle::{ShutdownRequested, shutdown_reply};
 use super::log::log;
 use super::panics;
@@ -15,16 +16,25 @@ use super::sockets::RouterChannel;
 use super::usage;
 use super::wire::Incoming;
 
+/// What the control channel serves: interrupts through `interrupter`, and
+/// `kernel_info` (the same reply as on shell).
+pub struct Control {
+    /// Stops the running cell.
+    pub interrupter: Arc<dyn Interrupt>,
+    /// The `kernel_info_reply`.
+    pub kernel_info: fn() -> JupyterMessageContent,
+}
+
 /// Serve control requests until a shutdown request arrives (then report it on `shutdown`).
 pub async fn serve(
     mut channel: RouterChannel,
     publisher: Publisher,
-    interrupter: Interrupter,
+    control: Control,
     shutdown: oneshot::Sender<ShutdownRequested>,
 ) {
     while let Some(request) = channel.incoming.recv().await {
         publisher.status("busy", Some(&request.header));
-        let handled = panics::contain(handle(&channel, &publisher, &interrupter, &request)).await;
+        let handled = panics::contain(handle(&channel, &publisher, &control, &request)).await;
         publisher.status("idle", Some(&request.header));
         match handled {
             Ok(Some(requested)) => {
@@ -52,7 +62,7 @@ pub async fn serve(
 async fn handle(
     channel: &RouterChannel,
     publisher: &Publisher,
-    interrupter: &Interrupter,
+    control: &Control,
     request: &Incoming,
 ) -> Option<ShutdownRequested> {
     panics::forced(request.msg_type());
@@ -68,12 +78,15 @@ async fn handle(
             return Some(ShutdownRequested { restart });
         }
         "interrupt_request" => {
-            interrupter.interrupt();
+            control.interrupter.interrupt();
             let reply = JupyterMessageContent::InterruptReply(InterruptReply::new());
             channel.replier.reply(request, &reply).await;
         }
         "kernel_info_request" => {
-            channel.replier.reply(request, &kernel_info::reply()).await;
+            channel
+                .replier
+                .reply(request, &(control.kernel_info)())
+                .await;
         }
         "usage_request" => {
             let reply = replies::untyped("usage_reply", usage::reply());

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use jupyter_protocol::Header;
 use serde_json::Value;
 
-use super::iopub::Publisher;
+use crate::kernel::protocol::iopub::Publisher;
 
 /// The kernel's running cell and the display updates waiting for one; cheap to clone.
 #[derive(Clone, Default)]

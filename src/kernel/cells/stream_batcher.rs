@@ -17,7 +17,7 @@ use jupyter_protocol::Header;
 use serde_json::json;
 use tokio::runtime::Handle;
 
-use super::iopub::Publisher;
+use crate::kernel::protocol::iopub::Publisher;
 use crate::magics::StreamName;
 
 /// The longest text waits before it is sent.

@@ -8,9 +8,9 @@ use jupyter_protocol::{
 };
 use serde_json::json;
 
-use super::replies;
+use crate::kernel::protocol::replies;
 
-use super::session::PROTOCOL_VERSION;
+use crate::kernel::protocol::session::PROTOCOL_VERSION;
 
 /// The version of the `rustc` that evcxr will use (`1.95.0`), asked once.
 /// [`start_rustc_probe`] asks in the background at start, so that the first

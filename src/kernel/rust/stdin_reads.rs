@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::stdin::{InputError, InputSource};
+use crate::kernel::protocol::stdin::{InputError, InputSource};
 
 /// How often the child's threads are looked at while a cell runs.
 const POLL: Duration = Duration::from_millis(100);
@@ -87,7 +87,9 @@ fn watch(process: &Mutex<Child>, input: &InputSource, stop: &AtomicBool) -> Opti
         match input.read_line("", false) {
             Ok(line) => {
                 if let Err(err) = answer(pid, &line) {
-                    super::log::log(&format!("could not pass input to the Rust cell: {err}"));
+                    crate::kernel::protocol::log::log(&format!(
+                        "could not pass input to the Rust cell: {err}"
+                    ));
                 }
             }
             Err(_) if stop.load(Ordering::SeqCst) => break,

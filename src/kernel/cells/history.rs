@@ -16,7 +16,7 @@ use jupyter_protocol::HistoryEntry;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::log::log;
+use crate::kernel::protocol::log::log;
 
 /// Entries of earlier sessions read back at start (the newest ones).
 const KEEP: usize = 10_000;
