@@ -146,6 +146,7 @@ impl AwsServer {
         Ok(Some((holder, transport as Arc<dyn Transport>)))
     }
 
+    /// Drop the kept connection if it goes to `instance_id` (which is ending).
     pub(super) fn forget_connection(&self, instance_id: &str) {
         if let Ok(mut connection) = self.connection.lock()
             && connection.as_ref().is_some_and(|(id, _)| id == instance_id)

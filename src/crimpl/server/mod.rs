@@ -113,10 +113,12 @@ impl Server {
         self.placement.transport(start, progress)
     }
 
+    /// The server directory, as configured.
     pub(super) fn directory(&self) -> &str {
         self.config.directory()
     }
 
+    /// Job `job`'s directory, as a shell word.
     pub(super) fn job_dir(&self, job: &str) -> anyhow::Result<String> {
         scripts::job_dir_word(self.directory(), job)
     }
