@@ -5,6 +5,7 @@
 
 pub mod account;
 mod bootstrap;
+pub(crate) mod check;
 pub mod cost;
 mod ec2;
 mod ends;

@@ -5,9 +5,8 @@
 //! A check reads and probes, and makes nothing that costs money: a step that
 //! would have to (starting an AWS instance) is skipped and says so.
 
-mod aws;
-mod remote;
-
+use super::aws;
+use super::checklist::remote;
 pub use super::checklist::{Checklist, Found, OnStep, Outcome, Problem, Step, problem};
 use super::config::ServerConfig;
 use super::transport::{LocalTransport, SshTarget, diagnose};
@@ -63,7 +62,7 @@ pub fn check(name: &str, config: &ServerConfig, on_step: OnStep<'_>) -> Vec<Step
                 None => list.skip_after_failure(&remote::names(slurm)),
             }
         }
-        ServerConfig::Aws(aws) => aws::steps(&mut list, name, aws),
+        ServerConfig::Aws(aws) => aws::check::steps(&mut list, name, aws),
     }
     list.into_steps()
 }

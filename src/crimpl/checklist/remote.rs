@@ -2,7 +2,7 @@
 //! or an SSH host): its shell, the tools the engine runs, the directory,
 //! and for Slurm the scheduler's commands and partitions.
 
-use crate::crimpl::checklist::{Checklist, Found, Problem, problem};
+use super::{Checklist, Found, Problem, problem};
 use crate::crimpl::scripts;
 use crate::crimpl::transport::Transport;
 

@@ -2,11 +2,8 @@
 //! (checked with read-only calls and a dry run), the volume, and, when an
 //! instance runs, the SSH and job steps on it. It never starts an instance.
 
-use super::remote;
-use crate::crimpl::aws::{
-    AwsConfig, DryRun, Ec2, HELPER_LEVEL, Instance, JOB_TYPES, SshAddress, VOLUME_MARKER,
-};
-use crate::crimpl::checklist::{Checklist, Found, problem};
+use super::{AwsConfig, DryRun, Ec2, HELPER_LEVEL, Instance, JOB_TYPES, SshAddress, VOLUME_MARKER};
+use crate::crimpl::checklist::{Checklist, Found, problem, remote};
 use crate::crimpl::scripts;
 use crate::crimpl::transport::{SshTarget, Transport, diagnose};
 
