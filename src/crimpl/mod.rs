@@ -25,6 +25,7 @@ mod progress;
 pub mod registry;
 pub mod scripts;
 mod server;
+mod server_steps;
 pub mod slurm;
 mod status;
 pub mod suggest;

@@ -3,8 +3,9 @@
 //! instance runs, the SSH and job steps on it. It never starts an instance.
 
 use super::{AwsConfig, DryRun, Ec2, HELPER_LEVEL, Instance, JOB_TYPES, SshAddress, VOLUME_MARKER};
-use crate::crimpl::checklist::{Checklist, Found, problem, remote};
+use crate::crimpl::checklist::{Checklist, Found, problem};
 use crate::crimpl::scripts;
+use crate::crimpl::server_steps;
 use crate::crimpl::transport::{SshTarget, Transport, diagnose};
 
 /// The account and launch steps, in order.
@@ -88,7 +89,7 @@ pub fn steps(list: &mut Checklist<'_>, name: &str, aws: &AwsConfig) {
         list.skip_after_failure(&job_names());
         return;
     };
-    remote::job_steps(list, &transport, &settings.directory, false);
+    server_steps::job_steps(list, &transport, &settings.directory, false);
     list.step("volume mounted", || mounted(&transport, name, aws));
 }
 
@@ -101,7 +102,7 @@ fn instance_names() -> Vec<&'static str> {
 }
 
 fn job_names() -> Vec<&'static str> {
-    let mut names = remote::names(false);
+    let mut names = server_steps::names(false);
     names.push("volume mounted");
     names
 }

@@ -3,6 +3,7 @@
 //! instance, deleting the volume, and launching any instance.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +23,10 @@ pub struct AwsServer {
     pub(super) connection: Mutex<Option<(String, Arc<SshTransport>)>>,
     /// Instance types' architectures, as EC2 described them.
     pub(super) architectures: Mutex<HashMap<String, String>>,
+    /// The directory of this machine's records of the server (job ends,
+    /// kept logs), beside the server registry as the caller chose, or why
+    /// there is none.
+    pub(super) records: Result<PathBuf, String>,
 }
 
 /// An instance to launch: what it is for and how long it may live.
@@ -47,12 +52,18 @@ pub(super) struct NewInstance<'a> {
 pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl AwsServer {
-    /// The machines of server `name`.
-    pub fn new(name: &str, config: AwsConfig) -> anyhow::Result<Self> {
+    /// The machines of server `name`; `records`: where this machine keeps
+    /// its records of them (or why it cannot).
+    pub fn new(
+        name: &str,
+        config: AwsConfig,
+        records: Result<PathBuf, String>,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             name: name.into(),
             ec2: Ec2::in_region(config.region.as_deref())?,
             config,
+            records,
             connection: Mutex::new(None),
             architectures: Mutex::new(HashMap::new()),
         })

@@ -6,9 +6,9 @@
 //! would have to (starting an AWS instance) is skipped and says so.
 
 use super::aws;
-use super::checklist::remote;
 pub use super::checklist::{Checklist, Found, OnStep, Outcome, Problem, Step, problem};
 use super::config::ServerConfig;
+use super::server_steps;
 use super::transport::{LocalTransport, SshTarget, diagnose};
 
 /// Check server `name` with `config` step by step, reporting each step to `on_step`.
@@ -16,7 +16,7 @@ pub fn check(name: &str, config: &ServerConfig, on_step: OnStep<'_>) -> Vec<Step
     let mut list = Checklist::new(on_step);
     match config {
         ServerConfig::Local { directory } => {
-            remote::job_steps(&mut list, &LocalTransport, directory, false);
+            server_steps::job_steps(&mut list, &LocalTransport, directory, false);
         }
         ServerConfig::Ssh {
             host,
@@ -58,8 +58,8 @@ pub fn check(name: &str, config: &ServerConfig, on_step: OnStep<'_>) -> Vec<Step
                 return list.into_steps();
             };
             match diagnose::connect_steps(&mut list, &target, name) {
-                Some(transport) => remote::job_steps(&mut list, &transport, directory, slurm),
-                None => list.skip_after_failure(&remote::names(slurm)),
+                Some(transport) => server_steps::job_steps(&mut list, &transport, directory, slurm),
+                None => list.skip_after_failure(&server_steps::names(slurm)),
             }
         }
         ServerConfig::Aws(aws) => aws::check::steps(&mut list, name, aws),
@@ -70,7 +70,7 @@ pub fn check(name: &str, config: &ServerConfig, on_step: OnStep<'_>) -> Vec<Step
 /// The connection steps from `first` on, then the job steps.
 fn remote_names(connection: &[&'static str], slurm: bool) -> Vec<&'static str> {
     let mut names = connection.to_vec();
-    names.extend(remote::names(slurm));
+    names.extend(server_steps::names(slurm));
     names
 }
 
@@ -108,7 +108,7 @@ mod tests {
         };
         let steps = check("here", &config, &|_| {});
         let names: Vec<_> = steps.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, remote::names(false));
+        assert_eq!(names, server_steps::names(false));
         for step in &steps {
             assert_eq!(step.outcome, Outcome::Ok, "{step:?}");
         }

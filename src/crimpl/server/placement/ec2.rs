@@ -2,6 +2,7 @@
 //! instance holds it (the server instance, or a job's own instance, launched
 //! for it and ended after it).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -12,6 +13,7 @@ use crate::crimpl::job::JobRecord;
 use crate::crimpl::kept_log::KeptLog;
 use crate::crimpl::layout;
 use crate::crimpl::progress::Progress;
+use crate::crimpl::registry::Registry;
 use crate::crimpl::scripts::helpers;
 use crate::crimpl::server::entries::Entry;
 use crate::crimpl::server::options::SubmitOptions;
@@ -28,7 +30,7 @@ impl Ec2Placement {
     pub fn new(name: &str, config: AwsConfig) -> anyhow::Result<Self> {
         Ok(Self {
             name: name.into(),
-            aws: AwsServer::new(name, config)?,
+            aws: AwsServer::new(name, config, records_dir())?,
         })
     }
 
@@ -39,6 +41,14 @@ impl Ec2Placement {
             None => self.aws.config().job_type(options.nprocs.unwrap_or(1)),
         }
     }
+}
+
+/// Where this machine keeps its records of AWS servers (job ends, kept
+/// logs): beside the server registry.
+fn records_dir() -> Result<PathBuf, String> {
+    Registry::from_environment()
+        .map(|registry| registry.dir().to_path_buf())
+        .map_err(|err| format!("{err:#}"))
 }
 
 /// The files that let a sweep's runner use its helper instances: the list,

@@ -1,8 +1,9 @@
-//! The steps on the machine that holds the server directory (this machine
-//! or an SSH host): its shell, the tools the engine runs, the directory,
-//! and for Slurm the scheduler's commands and partitions.
+//! The `server check` steps every server kind shares, on the machine that
+//! holds the server directory (this machine, an SSH host or an instance):
+//! its shell, the tools the engine runs, the directory, and for Slurm the
+//! scheduler's commands and partitions.
 
-use super::{Checklist, Found, Problem, problem};
+use crate::crimpl::checklist::{Checklist, Found, Problem, problem};
 use crate::crimpl::scripts;
 use crate::crimpl::transport::Transport;
 

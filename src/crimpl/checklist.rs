@@ -2,11 +2,6 @@
 //! it failed, what to do next. `server check` (in `check/`) is its main
 //! user; the transport's diagnosis of an SSH connection writes its steps
 //! into one too, so this vocabulary sits below both.
-//!
-//! `remote.rs`: the steps every server kind shares on the machine that
-//! holds the server directory (shell, tools, directory, Slurm's commands).
-
-pub mod remote;
 
 use std::time::{Duration, Instant};
 
