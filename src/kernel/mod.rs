@@ -2,17 +2,17 @@
 //! It knows nothing of crimpl; cells starting with `%crimpl` go to
 //! [`crate::magics`], other cells to Rust through evcxr.
 //!
-//! Three folders: `protocol/` (Jupyter's messages, sockets and request
+//! Two folders: `protocol/` (Jupyter's messages, sockets and request
 //! loops, which reach cells only through its `ShellHandler` and `Interrupt`
-//! traits), `cells/` (a cell routed to the magics or to Rust, outputs,
-//! displays, history: the handler), `rust/` (evcxr). [`run`] joins them.
+//! traits) and `cells/` (the handler: a cell routed to the magics or to
+//! Rust, outputs, displays, history; `cells/rust/`: evcxr). [`run`] joins
+//! them.
 
 mod cells;
 #[cfg(test)]
 mod fuzz;
 pub mod kernelspec;
 mod protocol;
-mod rust;
 
 pub use protocol::{session, wire};
 
@@ -30,6 +30,7 @@ use cells::execute::Executor;
 use cells::history::History;
 use cells::interrupt::Interrupter;
 use cells::kernel_info;
+use cells::rust::rust_cells::RustCells;
 use protocol::control::{self, Control};
 use protocol::lifecycle::{self, Lifecycle};
 use protocol::log;
@@ -37,7 +38,6 @@ use protocol::session::Session;
 use protocol::shell::Shell;
 use protocol::sockets;
 use protocol::stdin::StdinChannel;
-use rust::rust_cells::RustCells;
 
 /// Run a kernel for the connection file at `connection_file` until it is shut down.
 pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {

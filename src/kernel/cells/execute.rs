@@ -14,12 +14,12 @@ use super::displays::Displays;
 use super::history::History;
 use super::interrupt::Interrupter;
 use super::output::{CellError, CellSink};
+use super::rust::rust_cells::RustCells;
 use super::user_expressions;
 use crate::kernel::protocol::handler::Executed;
 use crate::kernel::protocol::iopub::Publisher;
 use crate::kernel::protocol::stdin::{InputSource, StdinChannel};
 use crate::kernel::protocol::wire::Incoming;
-use crate::kernel::rust::rust_cells::RustCells;
 use crate::magics::{CellPart, Magics, is_magic_line, split_cell};
 
 /// Runs cells, one at a time, and keeps the execution count and history.

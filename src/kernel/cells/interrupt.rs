@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::kernel::protocol::handler::Interrupt;
 
-use crate::kernel::rust::rust_cells::RustCells;
+use super::rust::rust_cells::RustCells;
 
 /// Knows what the running cell is and how to stop it: magics watch a
 /// cancellation token; Rust code is stopped by evcxr's child being killed.

@@ -9,6 +9,7 @@ pub mod history;
 pub mod interrupt;
 pub mod kernel_info;
 pub mod output;
+pub mod rust;
 pub mod stream_batcher;
 pub mod user_expressions;
 
@@ -22,12 +23,12 @@ use serde_json::Value;
 use crate::kernel::protocol::handler::{Completions, Executed, ShellHandler};
 use crate::kernel::protocol::text::line_at;
 use crate::kernel::protocol::wire::Incoming;
-use crate::kernel::rust::is_complete::{self, Completeness};
-use crate::kernel::rust::rust_cells::RustCells;
 use crate::magics::{Magics, is_magic_line};
 use execute::Executor;
 use history::HistoryQuery;
 use output::CellError;
+use rust::is_complete::{self, Completeness};
+use rust::rust_cells::RustCells;
 
 /// The shell's handler: cells run by the executor; completion and
 /// inspection of a `%crimpl` line by the magics, of other code by Rust.

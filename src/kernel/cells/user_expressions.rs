@@ -8,8 +8,8 @@ use jupyter_protocol::{ExpressionResult, Media};
 use serde_json::{Map, Value};
 
 use super::output::{CellError, CellSink};
+use super::rust::rust_cells::RustCells;
 use crate::kernel::protocol::stdin::InputSource;
-use crate::kernel::rust::rust_cells::RustCells;
 
 /// The `user_expressions` field of the reply: one result per name.
 pub async fn evaluate(
