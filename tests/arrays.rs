@@ -8,24 +8,16 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::{local_server, quiet};
 use crimpl_kernel::crimpl::after::After;
 use crimpl_kernel::crimpl::array::ArraySpec;
-use crimpl_kernel::crimpl::{
-    JobRecord, JobStatus, Server, ServerConfig, SubmitOptions, UnpackPolicy,
-};
+use crimpl_kernel::crimpl::{JobRecord, JobStatus, Server, SubmitOptions, UnpackPolicy};
+
+mod common;
 
 /// How long an array of these tests may take to end (seconds in practice;
 /// the bound only keeps a broken build from hanging).
 const PATIENCE: Duration = Duration::from_secs(120);
-
-fn quiet(_: &str) {}
-
-fn local_server(dir: &Path) -> Server {
-    let config = ServerConfig::Local {
-        directory: dir.join("server").to_string_lossy().into_owned(),
-    };
-    Server::open("array-test", config).expect("a local server opens")
-}
 
 fn submit(server: &Server, job: &str, script: &str, array: ArraySpec) -> String {
     let options = SubmitOptions {
@@ -33,25 +25,11 @@ fn submit(server: &Server, job: &str, script: &str, array: ArraySpec) -> String 
         array: Some(array),
         ..SubmitOptions::default()
     };
-    server
-        .submit(script, &options, &quiet)
-        .expect("the array is submitted")
+    common::submit(server, script, &options)
 }
 
 fn wait_until(server: &Server, job: &str, done: impl Fn(&JobRecord) -> bool) -> JobRecord {
-    let started = Instant::now();
-    loop {
-        let record = server.job(job).expect("the array is found");
-        if done(&record) {
-            return record;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "array {job} still {} after {PATIENCE:?}",
-            record.status
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_until(server, job, PATIENCE, Duration::from_millis(100), done)
 }
 
 fn count(record: &JobRecord, status: &JobStatus) -> usize {
@@ -72,7 +50,7 @@ fn most_at_once(mut events: Vec<(u128, i32)>) -> i32 {
 #[test]
 fn every_task_runs_once_in_its_directory_never_more_than_asked_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "array-test");
     let params = dir.path().join("sweep.csv");
     let rows: String = (1..=10)
         .map(|i| format!("{}, label {i}\n", i as f64 / 4.0))
@@ -133,7 +111,7 @@ fn every_task_runs_once_in_its_directory_never_more_than_asked_at_once() {
 #[test]
 fn merge_gathers_the_tasks_outputs_in_one_folder_unless_two_wrote_one_path() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "array-test");
     let array = || Some(ArraySpec::from_spec("1-3", None).unwrap());
     let options = |job: &str| SubmitOptions {
         job: Some(job.into()),
@@ -211,7 +189,7 @@ fn merge_gathers_the_tasks_outputs_in_one_folder_unless_two_wrote_one_path() {
 #[test]
 fn a_failed_task_fails_the_array_and_says_which() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "array-test");
     let array = ArraySpec::from_spec("1-5", None).unwrap();
     let job = submit(
         &server,
@@ -253,7 +231,7 @@ fn a_failed_task_fails_the_array_and_says_which() {
 #[test]
 fn kill_stops_running_tasks_and_the_waiting_ones_never_start() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "array-test");
     let array = ArraySpec::from_spec("1-6", Some(2)).unwrap();
     let job = submit(&server, "stopped", "touch ran; sleep 300\n", array);
     wait_until(&server, &job, |r| count(r, &JobStatus::Running) == 2);
@@ -283,7 +261,7 @@ fn kill_stops_running_tasks_and_the_waiting_ones_never_start() {
 #[test]
 fn a_chain_whose_first_job_fails_cancels_what_needed_it_and_runs_the_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "array-test");
     let submit_after = |job: &str, script: &str, after: &str| {
         let after = match after {
             "" => Vec::new(),
@@ -335,7 +313,7 @@ fn a_chain_whose_first_job_fails_cancels_what_needed_it_and_runs_the_rest() {
 #[test]
 fn a_runner_whose_array_is_deleted_stops() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "array-test");
     let array = ArraySpec::from_spec("1-3", Some(1)).unwrap();
     let job = submit(&server, "deleted", "sleep 1\n", array);
     wait_until(&server, &job, |r| count(r, &JobStatus::Running) == 1);

@@ -4,52 +4,34 @@
 //! hostile names).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{local_server, quiet};
 use crimpl_kernel::crimpl::layout;
 use crimpl_kernel::crimpl::scripts::LogKind;
-use crimpl_kernel::crimpl::{
-    JobStatus, KillOutcome, Server, ServerConfig, SubmitOptions, UnpackPolicy,
-};
+use crimpl_kernel::crimpl::{JobStatus, KillOutcome, Server, SubmitOptions, UnpackPolicy};
 use tokio_util::sync::CancellationToken;
+
+mod common;
 
 /// How long a job of these tests may take to reach a status (they take
 /// well under a second; the bound only keeps a broken build from hanging).
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn quiet(_: &str) {}
-
-fn local_server(dir: &Path) -> Server {
-    let config = ServerConfig::Local {
-        directory: dir.join("server").to_string_lossy().into_owned(),
-    };
-    Server::open("engine-test", config).expect("a local server opens")
-}
 
 fn submit(server: &Server, job: &str, script: &str) -> String {
     let options = SubmitOptions {
         job: Some(job.into()),
         ..SubmitOptions::default()
     };
-    server
-        .submit(script, &options, &quiet)
-        .expect("the job is submitted")
+    common::submit(server, script, &options)
 }
 
 /// The job's status once `done` says it has arrived.
 fn wait_until(server: &Server, job: &str, done: impl Fn(&JobStatus) -> bool) -> JobStatus {
-    let started = Instant::now();
-    loop {
-        let status = server.job(job).expect("the job is found").status;
-        if done(&status) {
-            return status;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "job {job} still {status} after {PATIENCE:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_until(server, job, PATIENCE, Duration::from_millis(50), |r| {
+        done(&r.status)
+    })
+    .status
 }
 
 fn log_of(server: &Server, job: &str) -> String {
@@ -62,7 +44,7 @@ fn log_of(server: &Server, job: &str) -> String {
 #[test]
 fn a_job_runs_is_listed_logged_and_fetched() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "engine-test");
     let job = submit(
         &server,
         "cycle",
@@ -112,7 +94,7 @@ fn a_job_runs_is_listed_logged_and_fetched() {
 #[test]
 fn a_fetch_never_overwrites_a_changed_file_unless_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "engine-test");
     let job = submit(&server, "keep", "echo remote > out.txt");
     wait_until(&server, &job, JobStatus::is_final);
     let target = dir.path().join("notebook");
@@ -142,7 +124,7 @@ fn a_fetch_never_overwrites_a_changed_file_unless_asked() {
 #[test]
 fn a_failing_script_reports_its_exit_code() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "engine-test");
     let job = submit(&server, "fails", "echo about to fail >&2; exit 7");
     assert_eq!(
         wait_until(&server, &job, JobStatus::is_final),
@@ -159,7 +141,7 @@ fn a_failing_script_reports_its_exit_code() {
 #[test]
 fn a_script_killed_by_a_signal_says_which() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "engine-test");
     // What the out-of-memory killer does to a script: SIGKILL.
     let job = submit(&server, "oom", "kill -KILL $$");
     assert_eq!(
@@ -174,7 +156,7 @@ fn a_script_killed_by_a_signal_says_which() {
 #[test]
 fn kill_cancels_a_running_job_and_resubmit_runs_it_again() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "engine-test");
     let job = submit(
         &server,
         "sleeper",
@@ -206,7 +188,7 @@ fn kill_cancels_a_running_job_and_resubmit_runs_it_again() {
 #[test]
 fn an_unknown_job_is_an_error_naming_the_close_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "engine-test");
     let job = submit(&server, "analysis", "true");
     wait_until(&server, &job, JobStatus::is_final);
     let err = format!("{:#}", server.job("analysys").unwrap_err());
@@ -218,7 +200,7 @@ fn an_unknown_job_is_an_error_naming_the_close_ones() {
 #[test]
 fn hostile_job_names_are_refused_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "engine-test");
     for name in ["../escape", "a b", "x;rm -rf ~", "", "-n"] {
         let options = SubmitOptions {
             job: Some(name.into()),
@@ -235,7 +217,7 @@ fn hostile_job_names_are_refused_before_anything_runs() {
 #[test]
 fn hostile_file_names_in_outputs_come_back_intact() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "engine-test");
     let job = submit(
         &server,
         "names",
@@ -266,7 +248,7 @@ fn hostile_file_names_in_outputs_come_back_intact() {
 #[test]
 fn run_streams_output_returns_the_exit_code_and_can_be_stopped() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "engine-test");
     let mut output = Vec::new();
     let code = server
         .run_script(

@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 use super::job::JobRecord;
+use super::layout::TASK_DIR_PREFIX;
 use super::scripts::quote;
 use super::status::JobStatus;
 
@@ -17,14 +18,6 @@ use super::status::JobStatus;
 pub const MAX_TASKS: usize = 100_000;
 /// The greatest task id.
 pub const MAX_TASK_ID: u64 = 9_999_999;
-/// Prefix of a task directory's name.
-pub const TASK_DIR_PREFIX: &str = "task-";
-/// The array's task directories in the order they run, one per line.
-pub const TASK_LIST: &str = "crimpl-array.tasks";
-/// The task wrapper of an array (each task directory links to it).
-pub const TASK_WRAPPER: &str = "crimpl-task-wrapper.sh";
-/// A task's environment (`export NAME=value` lines), read by the wrapper.
-pub const TASK_ENV: &str = "crimpl-task.env";
 
 /// One task: its id and the environment variables it gets besides
 /// `CRIMPL_TASK_ID` and `CRIMPL_TASK_COUNT`.
@@ -267,12 +260,6 @@ fn array_status(own: &JobStatus, tasks: &[JobRecord]) -> JobStatus {
     } else {
         JobStatus::Complete
     }
-}
-
-/// Whether `name` is a task directory's name (`task-0007`).
-pub fn is_task_dir(name: &str) -> bool {
-    name.strip_prefix(TASK_DIR_PREFIX)
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn parse_number(text: &str, what: &str) -> anyhow::Result<u64> {

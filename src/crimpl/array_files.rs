@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 
-use super::array::is_task_dir;
 use super::job::{FileRole, JobFile, for_each_entry};
+use super::layout::is_task_dir;
 
 /// The most distinct output paths summarised one by one.
 pub const MAX_PATHS: usize = 200;

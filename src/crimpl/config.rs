@@ -46,7 +46,7 @@ pub enum ServerConfig {
         #[serde(default, flatten)]
         defaults: SlurmDefaults,
         /// Least seconds between two `squeue` of this server's watchers
-        /// (default [`super::poller::SLURM_FLOOR_SECONDS`]).
+        /// (default [`super::slurm::SLURM_FLOOR_SECONDS`]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         poll_floor_seconds: Option<u64>,
         /// Run commands and the batch script in a login shell.

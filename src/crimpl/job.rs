@@ -3,7 +3,6 @@
 
 use std::io::BufRead;
 
-use super::array;
 use super::layout;
 use super::status::{EndReason, JobStatus};
 
@@ -100,7 +99,9 @@ impl SurveyLine {
     pub fn parse(line: &str) -> Option<SurveyLine> {
         let fields: Vec<&str> = line.split('\t').collect();
         let name_ok = match fields[0].split_once('/') {
-            Some((job, task)) => layout::validate_job_name(job).is_ok() && array::is_task_dir(task),
+            Some((job, task)) => {
+                layout::validate_job_name(job).is_ok() && layout::is_task_dir(task)
+            }
             None => layout::validate_job_name(fields[0]).is_ok(),
         };
         if fields.len() != 13 || !name_ok {
@@ -328,8 +329,8 @@ fn parse_entry(record: &[u8], inputs: &[String]) -> Option<JobFile> {
     let role = match parts.next() {
         // In an array's task directory: crimpl's files, and links to the
         // array's script and inputs.
-        Some(name) if array::is_task_dir(top) && layout::is_own_file(name) => FileRole::Crimpl,
-        Some(_) if array::is_task_dir(top) && kind == "l" => FileRole::Input,
+        Some(name) if layout::is_task_dir(top) && layout::is_own_file(name) => FileRole::Crimpl,
+        Some(_) if layout::is_task_dir(top) && kind == "l" => FileRole::Input,
         _ if layout::is_own_file(top) => FileRole::Crimpl,
         _ if inputs.iter().any(|i| i == top) => FileRole::Input,
         _ => FileRole::Output,

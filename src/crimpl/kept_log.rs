@@ -8,8 +8,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::crimpl::registry::Registry;
-
 /// The most bytes of a log kept: its end, where a job says how it went.
 pub const KEPT_BYTES: u64 = 4 << 20;
 
@@ -28,13 +26,10 @@ pub struct KeptLog {
 }
 
 impl KeptLogs {
-    /// The kept logs of `store` (a volume id), beside the server registry.
-    pub fn of(store: &str) -> anyhow::Result<Self> {
-        Ok(Self {
-            dir: Registry::from_environment()?
-                .beside("kept-logs")
-                .join(store),
-        })
+    /// The kept logs in `dir` (its caller's choice: one directory per
+    /// volume, beside the server registry).
+    pub fn in_dir(dir: PathBuf) -> Self {
+        Self { dir }
     }
 
     fn path(&self, job: &str) -> PathBuf {

@@ -77,10 +77,25 @@ pub const REASON_FILE: &str = "crimpl-job.reason";
 /// when a scheduler requeues the job).
 pub const ATTEMPT_FILE: &str = "crimpl-job.attempt";
 
+/// Prefix of a task directory's name.
+pub const TASK_DIR_PREFIX: &str = "task-";
+/// The array's task directories in the order they run, one per line.
+pub const TASK_LIST: &str = "crimpl-array.tasks";
+/// The task wrapper of an array (each task directory links to it).
+pub const TASK_WRAPPER: &str = "crimpl-task-wrapper.sh";
+/// A task's environment (`export NAME=value` lines), read by the wrapper.
+pub const TASK_ENV: &str = "crimpl-task.env";
+
 /// Slurm's own output file for the job with Slurm id `id` (what `#SBATCH
 /// --output` names: Slurm's messages such as "DUE TO TIME LIMIT").
 pub fn slurm_output_name(id: &str) -> String {
     format!("crimpl-slurm-{id}.out")
+}
+
+/// Whether `name` is a task directory's name (`task-0007`).
+pub fn is_task_dir(name: &str) -> bool {
+    name.strip_prefix(TASK_DIR_PREFIX)
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The job directory's name for job `name`.

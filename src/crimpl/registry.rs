@@ -45,10 +45,9 @@ impl Registry {
         Self { dir: dir.into() }
     }
 
-    /// The directory of the registry, where crimpl keeps what it remembers
-    /// beside it (`sub` of it).
-    pub fn beside(&self, sub: &str) -> PathBuf {
-        self.dir.join(sub)
+    /// The registry's directory, where crimpl keeps what it remembers beside it.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The registry file's path.

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 
-use super::is_complete;
-use super::text::{byte_offset, char_offset, line_at};
+use super::cells::rust::is_complete;
+use super::protocol::text::{byte_offset, char_offset, line_at};
 use super::wire::{self, DELIMITER, Signer};
 
 fn frame() -> impl Strategy<Value = Bytes> {

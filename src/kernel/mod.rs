@@ -1,35 +1,20 @@
 //! The Jupyter side: wire format, sockets, and the requests a kernel serves.
 //! It knows nothing of crimpl; cells starting with `%crimpl` go to
 //! [`crate::magics`], other cells to Rust through evcxr.
+//!
+//! Two folders: `protocol/` (Jupyter's messages, sockets and request
+//! loops, which reach cells only through its `ShellHandler` and `Interrupt`
+//! traits) and `cells/` (the handler: a cell routed to the magics or to
+//! Rust, outputs, displays, history; `cells/rust/`: evcxr). [`run`] joins
+//! them.
 
-mod control;
-mod displays;
-mod execute;
+mod cells;
 #[cfg(test)]
 mod fuzz;
-mod history;
-mod interrupt;
-mod iopub;
-mod iopub_backlog;
-mod is_complete;
-mod kernel_info;
 pub mod kernelspec;
-mod lifecycle;
-mod output;
-mod panics;
-mod replies;
-mod rust_cells;
-mod rust_errors;
-pub mod session;
-mod shell;
-mod sockets;
-mod stdin;
-mod stdin_reads;
-mod stream_batcher;
-mod text;
-mod usage;
-mod user_expressions;
-pub mod wire;
+mod protocol;
+
+pub use protocol::{session, wire};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,14 +25,19 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::oneshot;
 
 use crate::magics::Magics;
-use execute::Executor;
-use history::History;
-use interrupt::Interrupter;
-use lifecycle::Lifecycle;
-use rust_cells::RustCells;
-use session::Session;
-use shell::Shell;
-use stdin::StdinChannel;
+use cells::Cells;
+use cells::execute::Executor;
+use cells::history::History;
+use cells::interrupt::Interrupter;
+use cells::kernel_info;
+use cells::rust::rust_cells::RustCells;
+use protocol::control::{self, Control};
+use protocol::lifecycle::{self, Lifecycle};
+use protocol::log;
+use protocol::session::Session;
+use protocol::shell::Shell;
+use protocol::sockets;
+use protocol::stdin::StdinChannel;
 
 /// Run a kernel for the connection file at `connection_file` until it is shut down.
 pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
@@ -71,7 +61,10 @@ pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
     tokio::spawn(control::serve(
         sockets.control,
         publisher.clone(),
-        interrupter.clone(),
+        Control {
+            interrupter: Arc::new(interrupter.clone()),
+            kernel_info: kernel_info::reply,
+        },
         shutdown_tx,
     ));
     let history = match History::default_file() {
@@ -86,14 +79,12 @@ pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
         StdinChannel::new(sockets.stdin),
         history,
     );
-    let (lifecycle, shell_shutdown) = Lifecycle::new(interrupter.clone());
+    let (lifecycle, shell_shutdown) = Lifecycle::new(Arc::new(interrupter.clone()));
     tokio::spawn(
         Shell::new(
             sockets.shell,
             publisher.clone(),
-            executor,
-            magics.clone(),
-            rust,
+            Cells::new(executor, magics.clone(), rust),
             lifecycle,
         )
         .serve(),
@@ -112,11 +103,11 @@ pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
         request = shutdown_rx => request,
         request = shell_shutdown => request,
     }
-    .unwrap_or(control::ShutdownRequested { restart: false });
-    sockets::log(&format!("shutting down (restart: {})", request.restart));
+    .unwrap_or(lifecycle::ShutdownRequested { restart: false });
+    log::log(&format!("shutting down (restart: {})", request.restart));
     magics.stop_watching("the kernel shut down");
     for note in magics.shutdown_notes().await {
-        sockets::log(&note);
+        log::log(&note);
     }
     // Give iopub a moment to deliver the final idle status.
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -5,9 +5,9 @@
 use html_escape::encode_text;
 
 use super::View;
-use super::render::{file_row, human_size, table};
-use crate::crimpl::array::TASK_DIR_PREFIX;
+use super::table::{file_row, human_size, table};
 use crate::crimpl::array_files::TaskOutputs;
+use crate::crimpl::layout::TASK_DIR_PREFIX;
 use crate::crimpl::{JobRecord, JobStatus};
 
 /// How many failed tasks a summary names.

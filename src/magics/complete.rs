@@ -3,7 +3,7 @@
 
 use clap::CommandFactory;
 
-use super::cli::MagicLine;
+use super::commands::MagicLine;
 
 /// Completion candidates for the word at the cursor, and its byte range in the line.
 #[derive(Debug, Clone, PartialEq, Eq)]

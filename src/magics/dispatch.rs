@@ -1,17 +1,16 @@
-//! The `%crimpl` interpreter of one kernel: it parses a magic line and
-//! hands the command to its handler module with the kernel's [`State`].
-//! This is the only module that names every handler; handlers never import it.
+//! The `%crimpl` interpreter of one kernel (the [`Magics`] facade): it
+//! expands a magic line's variables, parses it, checks its cell body, and
+//! has the command applied with the kernel's [`State`] by the dispatcher
+//! (`commands::Command::apply`), which handlers never import.
 
 use std::sync::Arc;
 
-use super::cli::{Command, Parsed, parse, takes_body};
+use super::commands::{Parsed, parse, takes_body};
 use super::complete::{self, Completion};
 use super::expand::expand_variables;
 use super::login_prompts::CellPrompter;
 use super::state::State;
-use super::{
-    Cancel, CellInput, MagicError, MagicResult, Output, StreamName, aws, env, jobs, servers, watch,
-};
+use super::{Cancel, CellInput, MagicError, MagicResult, Output, StreamName, aws};
 use crate::crimpl::Registry;
 
 /// The `%crimpl` interpreter of one kernel.
@@ -70,23 +69,7 @@ impl Magics {
             _ => {}
         }
         let body = body.unwrap_or_default();
-        match parsed.command {
-            Command::Server(command) => servers::run(&self.state, command, &out).await,
-            Command::Run(args) => jobs::run_script(&self.state, args, body, &out, &cancel).await,
-            Command::Submit(args) => jobs::submit(&self.state, *args, body, &out, &cancel).await,
-            Command::Jobs(args) => jobs::list(&self.state, &args, &out).await,
-            Command::Status(args) => jobs::status(&self.state, &args, &out).await,
-            Command::Wait(args) => jobs::wait(&self.state, args, &out, &cancel).await,
-            Command::Log(args) => jobs::log(&self.state, args, &out, &cancel).await,
-            Command::Ls(args) => jobs::ls(&self.state, &args, &out).await,
-            Command::Fetch(args) => jobs::fetch(&self.state, args, &out).await,
-            Command::Kill(args) => jobs::kill(&self.state, &args, &out).await,
-            Command::Resubmit(args) => jobs::resubmit(&self.state, &args, &out).await,
-            Command::Unwatch(args) => watch::unwatch(&self.state, &args, &out),
-            Command::Job(command) => aws::job(&self.state, command, &out).await,
-            Command::Aws(command) => aws::account(command, &out).await,
-            Command::Env(args) => env::run(&self.state, args, &out),
-        }
+        parsed.command.apply(&self.state, body, &out, &cancel).await
     }
 
     /// Completions for a magic line at byte `cursor`.

@@ -5,7 +5,7 @@
 use clap::CommandFactory;
 use proptest::prelude::*;
 
-use super::cli::{MagicLine, parse};
+use super::commands::{MagicLine, parse};
 use super::complete::{complete, help_for};
 use super::expand::expand_variables;
 use super::variables::Variables;

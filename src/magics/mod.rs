@@ -3,27 +3,24 @@
 //! into a [`CellOutput`] that the kernel publishes. It knows nothing of
 //! sockets or messages.
 
+mod args;
 mod array_views;
 mod aws;
 mod cell;
-mod check;
-mod cli;
+mod commands;
 mod complete;
 mod dispatch;
-mod env;
 mod expand;
 #[cfg(test)]
 mod fuzz;
+mod job_command;
 mod job_displays;
-mod jobs;
 mod login_prompts;
 mod numbers;
 mod offload;
 mod render;
-mod server_instances;
-mod server_new;
-mod servers;
 mod state;
+mod table;
 mod utf8;
 mod variables;
 mod watch;

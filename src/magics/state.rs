@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::MagicError;
-use super::cli::ServerArg;
+use super::args::ServerArg;
 use super::job_displays::JobDisplays;
 use super::variables::Variables;
 use crate::crimpl::config::DEFAULT_DIRECTORY;

@@ -6,12 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::cli::UnwatchArgs;
 use super::job_displays::JobDisplays;
 use super::offload::blocking;
 use super::state::State;
 use super::utf8::Utf8Stream;
-use super::{Cancel, MagicError, MagicResult, Output, StreamName};
+use super::{Cancel, MagicError, Output, StreamName};
 use crate::crimpl::scripts::LogKind;
 use crate::crimpl::{EngineError, JobRecord, JobStatus, Server};
 
@@ -160,27 +159,6 @@ pub fn watch_in_background(state: &State, server: Arc<Server>, job: &str, out: O
         let reason = result.err().map(|err| err.to_string());
         displays.background_ended(server.name(), &job, reason.as_deref());
     });
-}
-
-/// `%crimpl unwatch [JOB] [--all]`: stop background watchers; jobs go on.
-pub fn unwatch(state: &State, args: &UnwatchArgs, out: &Output) -> MagicResult {
-    let reason = "stopped by %crimpl unwatch";
-    let stopped = if args.all {
-        state.job_displays().stop(None, reason)
-    } else {
-        let server = state.server(&args.server)?;
-        let job = state.job_name(&server, &args.job)?;
-        state
-            .job_displays()
-            .stop(Some((server.name(), &job)), reason)
-    };
-    let message = if stopped.is_empty() {
-        "No job was being watched.".to_string()
-    } else {
-        format!("Stopped watching: {} (the jobs go on).", stopped.join(", "))
-    };
-    out.stream(StreamName::Stdout, &format!("{message}\n"));
-    Ok(())
 }
 
 /// A display id for a job's status view.

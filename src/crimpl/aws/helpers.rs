@@ -5,7 +5,8 @@
 //! pair made on it for this array alone, which the kernel installs on each
 //! helper (and the array's runner removes when the array ends).
 
-use super::{AwsServer, Instance, NewInstance, Progress};
+use super::server::NewInstance;
+use super::{AwsServer, Instance, Progress};
 use crate::crimpl::scripts::quote;
 use crate::crimpl::transport::{HostKeyPolicy, Transport};
 

@@ -6,14 +6,14 @@
 //! machine saw (the volume stays the truth).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::AwsServer;
 use crate::crimpl::job::JobRecord;
-use crate::crimpl::registry::Registry;
+use crate::crimpl::kept_log::KeptLogs;
 use crate::crimpl::status::JobStatus;
 
 /// One job's last seen end (an array's with its tasks' ends).
@@ -72,13 +72,14 @@ pub struct LastKnown {
 }
 
 impl LastKnown {
-    /// The record of volume `volume_id`, beside the server registry.
-    pub fn of_volume(volume_id: &str) -> anyhow::Result<Self> {
-        Ok(Self {
-            path: Registry::from_environment()?
-                .beside("aws-job-ends")
+    /// The record of volume `volume_id` in `records` (this machine's
+    /// records, beside the server registry).
+    pub fn of_volume(records: &Path, volume_id: &str) -> Self {
+        Self {
+            path: records
+                .join("aws-job-ends")
                 .join(format!("{volume_id}.json")),
-        })
+        }
     }
 
     fn read(&self) -> BTreeMap<String, End> {
@@ -129,7 +130,28 @@ impl LastKnown {
 impl AwsServer {
     /// How this server's jobs last ended, as this machine saw them.
     pub fn last_known(&self) -> anyhow::Result<LastKnown> {
-        LastKnown::of_volume(&self.config.volume_id)
+        Ok(LastKnown::of_volume(
+            self.records()?,
+            &self.config.volume_id,
+        ))
+    }
+
+    /// The logs this machine kept of this server's jobs, in a directory per
+    /// volume among this machine's records.
+    pub fn kept_logs(&self) -> anyhow::Result<KeptLogs> {
+        Ok(KeptLogs::in_dir(
+            self.records()?
+                .join("kept-logs")
+                .join(&self.config.volume_id),
+        ))
+    }
+
+    /// Where this machine keeps its records of the server (as its caller
+    /// said), or why there is no such place.
+    fn records(&self) -> anyhow::Result<&Path> {
+        self.records
+            .as_deref()
+            .map_err(|why| anyhow::anyhow!("{why}"))
     }
 }
 

@@ -6,8 +6,8 @@
 //! ends, so every result lands in the job directory. OpenSSH's `ssh`
 //! carries it all, with a key made for the array alone.
 
-use super::{ALIVE_FUNCTION, PROCESS_FUNCTIONS, end_functions, local_task_start};
-use crate::crimpl::array::TASK_WRAPPER;
+use super::functions::{ALIVE_FUNCTION, PROCESS_FUNCTIONS, end_functions, local_task_start};
+use crate::crimpl::layout::TASK_WRAPPER;
 use crate::crimpl::layout::{
     CANCELED_FILE, INPUT_LIST, LOG_FILE, PID_FILE, PROCESS_FILE, STARTED_FILE, STATUS_FILE,
     SUBMIT_SCRIPT, WRAPPER,

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-use crate::crimpl::array::{ArraySpec, TASK_ENV, TASK_LIST, TASK_WRAPPER};
+use crate::crimpl::array::ArraySpec;
 use crate::crimpl::layout::{self, STATUS_FILE, SUBMIT_SCRIPT, WRAPPER};
+use crate::crimpl::layout::{TASK_ENV, TASK_LIST, TASK_WRAPPER};
 use crate::crimpl::transport::StdinFeed;
 
 /// One entry of the tar stream sent with a script.

@@ -5,38 +5,48 @@
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
-use crate::crimpl::array::{ArraySpec, TASK_DIR_PREFIX};
+use crate::crimpl::array::ArraySpec;
+use crate::crimpl::layout::TASK_DIR_PREFIX;
 use crate::crimpl::layout::{WRAPPER, slurm_output_name};
 
 /// The batch script submitted with `sbatch`.
 pub const BATCH_SCRIPT: &str = "crimpl-slurm-batch.sh";
 
-/// Per-server defaults for sbatch options (`server new slurm ... --account X`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Per-server defaults for sbatch options (`server new slurm ... --account X`),
+/// which a job's own options override: the one declaration of the six, with
+/// their `%crimpl` options and help (the magics flatten it into `server new
+/// slurm` and `submit`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
 pub struct SlurmDefaults {
-    /// `--account`.
+    /// Slurm: the account to charge (--account).
+    #[arg(long, help_heading = "Slurm")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
-    /// `--qos`.
+    /// Slurm: the quality of service (--qos).
+    #[arg(long, help_heading = "Slurm")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qos: Option<String>,
-    /// `--partition`.
+    /// Slurm: the partition (default: the cluster's).
+    #[arg(long, help_heading = "Slurm")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<String>,
-    /// `--mem`.
+    /// Slurm: memory per node (--mem, e.g. 4G).
+    #[arg(long, help_heading = "Slurm")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mem: Option<String>,
-    /// `--gpus`.
+    /// Slurm: GPUs (--gpus, e.g. 1 or a100:2).
+    #[arg(long, help_heading = "Slurm")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpus: Option<String>,
-    /// `--constraint`.
+    /// Slurm: node features (--constraint).
+    #[arg(long, help_heading = "Slurm")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constraint: Option<String>,
 }
 
 impl SlurmDefaults {
-    /// The defaults as `(option, value)` pairs.
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+    /// Every option with its sbatch name (`account`, ...), in order, set or not.
+    pub fn fields(&self) -> [(&'static str, &Option<String>); 6] {
         [
             ("account", &self.account),
             ("qos", &self.qos),
@@ -45,9 +55,14 @@ impl SlurmDefaults {
             ("gpus", &self.gpus),
             ("constraint", &self.constraint),
         ]
-        .into_iter()
-        .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
-        .collect()
+    }
+
+    /// The defaults set, as `(option, value)` pairs.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        self.fields()
+            .into_iter()
+            .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
+            .collect()
     }
 }
 

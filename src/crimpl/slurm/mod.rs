@@ -8,11 +8,13 @@ mod queue;
 pub use batch::{BATCH_SCRIPT, BatchRequest, SlurmDefaults, SlurmOptions, batch_script};
 pub use queue::{QUEUE_MARKER, Queue, follow_up, knows, parse_queue, queue_command, status};
 
-use super::array::{TASK_DIR_PREFIX, TASK_LIST};
 use super::layout::{
     AFTER_FILE, ATTEMPT_FILE, CANCELED_FILE, JOB_DIR_PREFIX, SLURM_CLUSTER_FILE, SLURM_END_FILE,
-    SLURM_ID_FILE, STATUS_FILE,
+    SLURM_ID_FILE, STATUS_FILE, TASK_DIR_PREFIX, TASK_LIST,
 };
+
+/// The default least interval between two `squeue` of a Slurm server's watchers.
+pub const SLURM_FLOOR_SECONDS: u64 = 30;
 
 /// Submit the job in `job_dir` with sbatch and record its Slurm id (and
 /// cluster, when sbatch names one: `--parsable` prints `id;cluster`); each

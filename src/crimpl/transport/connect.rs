@@ -7,8 +7,6 @@
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc;
-use std::thread;
 
 use anyhow::{Context, bail};
 use ssh2::{ErrorCode, MethodType, Session};
@@ -103,41 +101,6 @@ pub fn log_in(
     Ok(Connected { session, fd })
 }
 
-/// The addresses `target`'s host name resolves to, within its connect timeout.
-pub fn resolve(target: &SshTarget) -> anyhow::Result<Vec<SocketAddr>> {
-    let (host, port, timeout) = (
-        target.host_name.clone(),
-        target.port,
-        target.connect_timeout,
-    );
-    let (tx, rx) = mpsc::channel();
-    // The system resolver cannot be cancelled: a stuck lookup ends on its own thread.
-    thread::Builder::new()
-        .name("ssh-resolve".into())
-        .spawn(move || {
-            use std::net::ToSocketAddrs;
-            let found = (host.as_str(), port)
-                .to_socket_addrs()
-                .map(|addresses| addresses.collect::<Vec<_>>());
-            tx.send(found).ok();
-        })?;
-    let host = &target.host_name;
-    let advice = "check its spelling (in --host, or HostName in ~/.ssh/config); a name inside \
-                  a private network needs its VPN connected";
-    let addresses = match rx.recv_timeout(timeout) {
-        Ok(found) => found.with_context(|| format!("cannot resolve {host}: {advice}"))?,
-        Err(_) => bail!(
-            "resolving {host} took longer than {} s (ConnectTimeout): {advice}, and that this \
-             machine's DNS server answers",
-            timeout.as_secs()
-        ),
-    };
-    if addresses.is_empty() {
-        bail!("{host} has no address: check the host name");
-    }
-    Ok(addresses)
-}
-
 /// A TCP connection to the first of `addresses` that accepts one within the
 /// timeout, or every address's error.
 pub fn connect_any(
@@ -159,7 +122,7 @@ pub fn connect_any(
 
 /// Resolve and connect to `target` over TCP.
 fn tcp(target: &SshTarget) -> anyhow::Result<TcpStream> {
-    let addresses = resolve(target)?;
+    let addresses = target.addresses()?;
     connect_any(target, &addresses).map_err(|failures| {
         let detail = failures
             .iter()

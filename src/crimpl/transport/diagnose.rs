@@ -13,7 +13,7 @@ use super::connect::{self, Carrier, Connected};
 use super::host_keys::{self, ChangedHostKey, HostKeyPolicy, UnknownHost};
 use super::ssh::SshTransport;
 use super::ssh_target::SshTarget;
-use crate::crimpl::check::{Checklist, Found, problem};
+use crate::crimpl::checklist::{Checklist, Found, problem};
 
 /// The names of the steps [`connect_steps`] records, in order.
 pub const STEPS: &[&str] = &[
@@ -116,7 +116,7 @@ pub fn connect_steps(
 /// verified and logged in.
 fn jump_hop(before: Option<Connected>, hop: &SshTarget, name: &str) -> Found<Connected> {
     let opened = match before {
-        None => connect::resolve(hop).and_then(|addresses| {
+        None => hop.addresses().and_then(|addresses| {
             connect::connect_any(hop, &addresses)
                 .map(Carrier::Tcp)
                 .map_err(|failures| anyhow::anyhow!("cannot connect: {}", failure_list(&failures)))

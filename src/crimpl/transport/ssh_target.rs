@@ -8,6 +8,8 @@
 //! with `ssh2-config` (see [`super::ssh_config`]).
 
 use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -315,7 +317,33 @@ impl SshTarget {
     /// The addresses the host name resolves to, within the connect timeout
     /// (an error names the name and what to check).
     pub fn addresses(&self) -> anyhow::Result<Vec<std::net::SocketAddr>> {
-        super::connect::resolve(self)
+        let (host, port, timeout) = (self.host_name.clone(), self.port, self.connect_timeout);
+        let (tx, rx) = mpsc::channel();
+        // The system resolver cannot be cancelled: a stuck lookup ends on its own thread.
+        thread::Builder::new()
+            .name("ssh-resolve".into())
+            .spawn(move || {
+                use std::net::ToSocketAddrs;
+                let found = (host.as_str(), port)
+                    .to_socket_addrs()
+                    .map(|addresses| addresses.collect::<Vec<_>>());
+                tx.send(found).ok();
+            })?;
+        let host = &self.host_name;
+        let advice = "check its spelling (in --host, or HostName in ~/.ssh/config); a name inside \
+                      a private network needs its VPN connected";
+        let addresses = match rx.recv_timeout(timeout) {
+            Ok(found) => found.with_context(|| format!("cannot resolve {host}: {advice}"))?,
+            Err(_) => bail!(
+                "resolving {host} took longer than {} s (ConnectTimeout): {advice}, and that this \
+                 machine's DNS server answers",
+                timeout.as_secs()
+            ),
+        };
+        if addresses.is_empty() {
+            bail!("{host} has no address: check the host name");
+        }
+        Ok(addresses)
     }
 
     /// `user@host:port`, for messages.

@@ -2,6 +2,7 @@
 //! instance holds it (the server instance, or a job's own instance, launched
 //! for it and ended after it).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -9,14 +10,13 @@ use anyhow::{Context, bail};
 use super::{Launch, Placement, SurveyRead};
 use crate::crimpl::aws::{self, AwsConfig, AwsServer, HelperSet};
 use crate::crimpl::job::JobRecord;
-use crate::crimpl::kept_log::{KEPT_BYTES, KeptLog, KeptLogs};
+use crate::crimpl::kept_log::KeptLog;
 use crate::crimpl::layout;
 use crate::crimpl::progress::Progress;
-use crate::crimpl::scripts::{self, helpers};
-use crate::crimpl::server::Server;
+use crate::crimpl::registry::Registry;
+use crate::crimpl::scripts::helpers;
 use crate::crimpl::server::entries::Entry;
 use crate::crimpl::server::options::SubmitOptions;
-use crate::crimpl::status::{EndReason, JobStatus};
 use crate::crimpl::transport::Transport;
 
 /// The instances that hold a server's volume.
@@ -30,51 +30,8 @@ impl Ec2Placement {
     pub fn new(name: &str, config: AwsConfig) -> anyhow::Result<Self> {
         Ok(Self {
             name: name.into(),
-            aws: AwsServer::new(name, config)?,
+            aws: AwsServer::new(name, config, records_dir())?,
         })
-    }
-
-    /// Say why the lost jobs were lost when their instances ended under
-    /// them (EC2's reason: a spot interruption, a stop or terminate from
-    /// elsewhere). Not for a job whose end the kernel recorded on the
-    /// volume's tags: the kernel ended that instance after the job's end.
-    fn explain_lost(&self, records: &mut [JobRecord]) {
-        let mut lost: Vec<String> = records
-            .iter()
-            .filter(|r| r.status == JobStatus::Lost && r.reason.is_none())
-            .map(|r| r.name.clone())
-            .collect();
-        if lost.is_empty() {
-            return;
-        }
-        match self.aws.recorded_statuses() {
-            Ok(recorded) => lost.retain(|job| !recorded.iter().any(|(name, _)| name == job)),
-            Err(err) => {
-                eprintln!("[crimpl] could not read the volume's recorded job ends: {err:#}");
-                return;
-            }
-        }
-        match self.aws.job_instance_ends(&lost) {
-            Ok(ends) => {
-                for (job, what) in ends {
-                    if let Some(record) = records.iter_mut().find(|r| r.name == job) {
-                        record.reason = Some(EndReason::MachineEnded(what));
-                    }
-                }
-            }
-            Err(err) => eprintln!("[crimpl] could not ask EC2 why jobs were lost: {err:#}"),
-        }
-    }
-
-    /// Keep the end of `job`'s log on this machine, before its instance ends.
-    fn keep_log(&self, transport: &dyn Transport, job: &str) -> anyhow::Result<()> {
-        let job_dir = scripts::job_dir_word(&self.aws.config().instances.directory, job)?;
-        let said = transport.check(
-            &scripts::log_end(&job_dir, KEPT_BYTES),
-            None,
-            "reading the end of the job log",
-        )?;
-        KeptLogs::of(&self.aws.config().volume_id)?.keep(job, &KeptLog::from_size_and_tail(&said)?)
     }
 
     /// The EC2 instance type for a submission: `--instance-type`, or by `--nprocs`.
@@ -84,6 +41,14 @@ impl Ec2Placement {
             None => self.aws.config().job_type(options.nprocs.unwrap_or(1)),
         }
     }
+}
+
+/// Where this machine keeps its records of AWS servers (job ends, kept
+/// logs): beside the server registry.
+fn records_dir() -> Result<PathBuf, String> {
+    Registry::from_environment()
+        .map(|registry| registry.dir().to_path_buf())
+        .map_err(|err| format!("{err:#}"))
 }
 
 /// The files that let a sweep's runner use its helper instances: the list,
@@ -102,17 +67,11 @@ fn helper_entries(set: &HelperSet) -> Vec<Entry> {
     ]
 }
 
-impl Server {
-    /// The AWS machines, for AWS servers.
-    pub fn aws(&self) -> Option<&AwsServer> {
-        let placement: &dyn std::any::Any = self.placement.as_ref();
-        placement
-            .downcast_ref::<Ec2Placement>()
-            .map(|placement| &placement.aws)
-    }
-}
-
 impl Placement for Ec2Placement {
+    fn aws(&self) -> Option<&AwsServer> {
+        Some(&self.aws)
+    }
+
     fn describe(&self) -> String {
         format!(
             "AWS EC2 instances with volume {}",
@@ -261,63 +220,12 @@ impl Placement for Ec2Placement {
         let quiet = |_: &str| {};
         let wanted = |name: &str| pattern.ends_with('*') || pattern == layout::job_dir_name(name);
         let Some((holder, transport)) = self.aws.holder(&quiet)? else {
-            // The volume's tags say how each job ended; this machine's record
-            // says more (times, exit codes, an array's tasks) where it agrees,
-            // and keeps the ends older than the tags keep.
-            let mut known = self.aws.last_known()?.records();
-            let mut records: Vec<JobRecord> = self
-                .aws
-                .recorded_statuses()?
-                .into_iter()
-                .filter(|(name, _)| wanted(name))
-                .map(|(name, word)| {
-                    match known
-                        .iter()
-                        .position(|k| k.name == name && k.status.word() == word)
-                    {
-                        Some(at) => known.swap_remove(at),
-                        None => JobRecord::new(
-                            &name,
-                            JobStatus::from_word(&word).unwrap_or(JobStatus::Unknown(word)),
-                        ),
-                    }
-                })
-                .collect();
-            for known in known {
-                if wanted(&known.name) && !records.iter().any(|r| r.name == known.name) {
-                    records.push(known);
-                }
-            }
-            return Ok(records);
+            return self.aws.recorded_records(wanted);
         };
         let mut records = read(transport.as_ref(), true)?;
-        self.explain_lost(&mut records);
-        // Only the holder can be a job instance still running: end it if
-        // its job has, keeping the end of its log first (it cannot grow).
-        if let Some(ended) = records
-            .iter()
-            .find(|r| r.status.is_final() && holder.ends_with() == Some(r.name.as_str()))
-        {
-            if let Err(err) = self.keep_log(transport.as_ref(), &ended.name) {
-                eprintln!(
-                    "[crimpl] could not keep the log of job {} on this machine (it stays on the volume): {err:#}",
-                    ended.name
-                );
-            }
-            if !ended.tasks.is_empty() {
-                // A sweep's helpers end with it (one more call, for sweeps only).
-                self.aws.end_helpers(&ended.name)?;
-            }
-            self.aws.end_job(&holder, ended.status.word())?;
-        }
-        // A record this machine cannot write must not fail the survey: the volume has the truth.
-        if let Err(err) = self
-            .aws
-            .last_known()
-            .and_then(|known| known.remember(&records))
-        {
-            eprintln!("[crimpl] could not remember the jobs' ends on this machine: {err:#}");
-        }
+        self.aws.explain_lost(&mut records);
+        self.aws
+            .after_survey(&holder, transport.as_ref(), &records)?;
         Ok(records)
     }
 
@@ -341,7 +249,7 @@ impl Placement for Ec2Placement {
     }
 
     fn kept_log(&self, job: &str) -> Option<KeptLog> {
-        KeptLogs::of(&self.aws.config().volume_id).ok()?.get(job)
+        self.aws.kept_logs().ok()?.get(job)
     }
 
     fn resubmit_refusal(&self) -> Option<&'static str> {

@@ -6,11 +6,11 @@
 mod ec2;
 mod fixed;
 
-use std::any::Any;
 use std::sync::Arc;
 
 use super::entries::Entry;
 use super::options::SubmitOptions;
+use crate::crimpl::aws::AwsServer;
 use crate::crimpl::config::ServerConfig;
 use crate::crimpl::job::JobRecord;
 use crate::crimpl::kept_log::KeptLog;
@@ -37,9 +37,15 @@ pub struct Launch {
 pub type SurveyRead<'a> = &'a mut dyn FnMut(&dyn Transport, bool) -> anyhow::Result<Vec<JobRecord>>;
 
 /// Where a server's commands run.
-pub trait Placement: Any + Send + Sync {
+pub trait Placement: Send + Sync {
     /// Where commands run, for messages.
     fn describe(&self) -> String;
+
+    /// The AWS machines behind an EC2 placement (its instances, images and
+    /// volume: the actions only AWS has); `None` for every other placement.
+    fn aws(&self) -> Option<&AwsServer> {
+        None
+    }
 
     /// Where `run` runs, for `--trial-run`.
     fn run_target(&self) -> String;

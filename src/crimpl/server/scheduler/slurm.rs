@@ -8,10 +8,9 @@ use super::{QueueRead, Scheduler, SchedulerFile, SurveyRequest, sorted, survey_l
 use crate::crimpl::array::ArraySpec;
 use crate::crimpl::job::{JobRecord, SurveyLine};
 use crate::crimpl::lost::LostGrace;
-use crate::crimpl::poller::SLURM_FLOOR_SECONDS;
 use crate::crimpl::scripts::{self, ForeignSignal};
 use crate::crimpl::server::options::SubmitOptions;
-use crate::crimpl::slurm::{self, Queue, SlurmDefaults};
+use crate::crimpl::slurm::{self, Queue, SLURM_FLOOR_SECONDS, SlurmDefaults};
 use crate::crimpl::status::JobStatus;
 use crate::crimpl::transport::Transport;
 
