@@ -284,7 +284,7 @@ fn run_streams_output_returns_the_exit_code_and_can_be_stopped() {
 #[test]
 fn a_job_killed_the_moment_it_is_submitted_is_canceled() {
     let dir = tempfile::tempdir().unwrap();
-    let server = local_server(dir.path());
+    let server = local_server(dir.path(), "engine-test");
     for i in 0..5 {
         let job = submit(&server, &format!("brief{i}"), "sleep 600");
         assert!(
