@@ -29,6 +29,9 @@ pub enum ServerConfig {
         /// Jump hosts to go through (`--jump`, as `ssh -J`), instead of the config's `ProxyJump`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         jump: Option<String>,
+        /// The directories it creates may be read by the user's group (0750, not 0700).
+        #[serde(default, skip_serializing_if = "is_false")]
+        group_readable: bool,
     },
     /// Jobs go through `sbatch` on a Slurm login node reached by SSH.
     Slurm {
@@ -52,6 +55,9 @@ pub enum ServerConfig {
         /// Run commands and the batch script in a login shell.
         #[serde(default, skip_serializing_if = "is_false")]
         login_shell: bool,
+        /// The directories it creates may be read by the user's group (0750, not 0700).
+        #[serde(default, skip_serializing_if = "is_false")]
+        group_readable: bool,
     },
     /// An EBS volume with a server instance and job instances on AWS EC2.
     Aws(AwsConfig),
@@ -69,6 +75,21 @@ impl ServerConfig {
                 *login_shell
             }
             _ => false,
+        }
+    }
+
+    /// The mode of the server and job directories the kernel creates:
+    /// private to the user (`700`: others on a shared login node cannot read
+    /// a job's script, parameters or outputs), or `750` with `--group-readable`.
+    pub fn directory_mode(&self) -> &'static str {
+        match self {
+            ServerConfig::Ssh { group_readable, .. }
+            | ServerConfig::Slurm { group_readable, .. }
+                if *group_readable =>
+            {
+                "750"
+            }
+            _ => "700",
         }
     }
 
@@ -118,6 +139,13 @@ impl ServerConfig {
             settings.push(("jump", jump.to_string()));
         }
         settings.push(("directory", self.directory().to_string()));
+        settings.push((
+            "new directories",
+            match self.directory_mode() {
+                "750" => "readable by your group (0750)".to_string(),
+                mode => format!("private to you (0{mode})"),
+            },
+        ));
         if self.login_shell() {
             settings.push(("login shell", "yes".into()));
         }

@@ -265,17 +265,22 @@ fi"#
     )
 }
 
-/// The `run` command, in the server directory `directory` (a shell word):
-/// unpack the upload arriving on stdin, then run `script` with bash (stdout
+/// The `run` command, in the server directory `directory` (a shell word,
+/// created with `mode` if missing): unpack the upload arriving on stdin, then run `script` with bash (stdout
 /// and stderr together) and remove it. The shell records its pid (the
 /// command's process group: sshd and the local transport start each
 /// command in a group of its own) and start time in `pid_file`, for
 /// [`stop_run`].
-pub fn run_in_directory(directory: &str, script: &str, pid_file: &str) -> anyhow::Result<String> {
+pub fn run_in_directory(
+    directory: &str,
+    mode: &str,
+    script: &str,
+    pid_file: &str,
+) -> anyhow::Result<String> {
     let (script, pid_file) = (quote(script)?, quote(pid_file)?);
     Ok(format!(
         r#"{PROCESS_FUNCTIONS}
-mkdir -p {directory} && cd {directory} && tar xf - && {{
+mkdir -p -m {mode} {directory} && cd {directory} && tar xf - && {{
   process_start $$; printf '%s %s\n' "$$" "$started" > {pid_file}
   bash {script} < /dev/null 2>&1; code=$?; rm -f {script} {pid_file}; exit $code; }}"#
     ))

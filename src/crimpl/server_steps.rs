@@ -187,10 +187,11 @@ fn server_directory(transport: &dyn Transport, directory: &str) -> Found<()> {
 if [ -e "$d" ] && [ ! -d "$d" ]; then echo notdir; exit 0; fi
 p="$d"
 while [ ! -e "$p" ]; do case "$p" in */*) p=${{p%/*}}; [ -n "$p" ] || p=/;; *) p=.;; esac; done
-w=0
+w=0; o=-
 if [ -d "$d" ]; then e=1; f="$d/.crimpl-check.$$"; if ( : > "$f" ) 2>/dev/null; then rm -f "$f"; w=1; fi
+  if [ -n "$(find "$d" -maxdepth 0 -perm -0002)" ]; then o=write; elif [ -n "$(find "$d" -maxdepth 0 -perm -0004)" ]; then o=read; fi
 else e=0; [ -w "$p" ] && [ -x "$p" ] && w=1; fi
-printf '%s\t%s\t%s\n' "$e" "$w" "$(cd "$p" && pwd -P)"
+printf '%s\t%s\t%s\t%s\n' "$e" "$w" "$(cd "$p" && pwd -P)" "$o"
 df -Pk "$p" 2>/dev/null"#
     );
     let (stdout, _, stderr) = run(transport, &command)?;
@@ -204,7 +205,7 @@ df -Pk "$p" 2>/dev/null"#
         ));
     }
     let fields: Vec<&str> = first.split('\t').collect();
-    let [exists, writable, place] = fields[..] else {
+    let [exists, writable, place, others] = fields[..] else {
         return Err(problem(
             format!("unexpected answer from the host: {first:?} {stderr}"),
             "run the check again; if it repeats, report it with this output",
@@ -218,8 +219,27 @@ df -Pk "$p" 2>/dev/null"#
     let free = free_kib.map_or("free space unknown".into(), |kib| {
         format!("{} free", human_size(kib))
     });
+    if others == "write" {
+        return Err(problem(
+            format!(
+                "{directory} ({place}) can be written by every user of the host: anyone could \
+                 change or plant a job there"
+            ),
+            format!(
+                "make it yours alone on the host: chmod 700 {place} (or chmod o-w), {elsewhere}"
+            ),
+        ));
+    }
+    let readable = if others == "read" {
+        format!(
+            " (others can read it, and the jobs the kernel did not make private; chmod 700 {place} \
+             keeps them out)"
+        )
+    } else {
+        String::new()
+    };
     let found = match (exists, writable) {
-        ("1", "1") => format!("{directory} ({place}) is writable; {free}"),
+        ("1", "1") => format!("{directory} ({place}) is writable{readable}; {free}"),
         ("1", _) => {
             return Err(problem(
                 format!("{directory} ({place}) exists, but {who} cannot write in it"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pathlib
 import queue
+import stat
 import subprocess
 import time
 import uuid
@@ -159,3 +160,31 @@ def test_ssh_notebook_runs_under_nbclient(sshd, tmp_path):
     assert f"as {TEST_USER}" in joined
     assert "100 values, mean 50.5" in joined
     assert (tmp_path / "out" / "ssh-results" / "summary.txt").exists()
+
+
+def test_server_and_job_directories_are_private_unless_group_readable(sshd, workdir, config_dir):
+    """A login node is a shared machine: what the kernel creates there is the
+    user's alone (0700), or the user's group's too with --group-readable."""
+    sshd.trust_host_key()
+    kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home))
+    base = pathlib.Path(sshd.user.pw_dir) / DIRECTORY / uuid.uuid4().hex[:8]
+    mode = lambda path: stat.S_IMODE(path.stat().st_mode)  # noqa: E731
+    try:
+        for name, flag, expected, shown in (
+            ("private", "", 0o700, "private to you (0700)"),
+            ("shared", " --group-readable", 0o750, "readable by your group (0750)"),
+        ):
+            made = kernel.execute(
+                f"%crimpl server new ssh {name} --host {sshd.host_alias} --directory {base / name}{flag}"
+            )
+            assert made.ok, made.error
+            submitted = kernel.execute(f"%%crimpl submit --server {name} --job j --wait\necho hi > out.txt\n")
+            assert submitted.ok, submitted.error
+            assert mode(base / name) == expected and mode(base / name / "crimpl-job-j") == expected
+            assert shown in kernel.execute(f"%crimpl server show {name}").text
+        (base / "private").chmod(0o777)
+        checked = kernel.execute("%crimpl server check private")
+        assert not checked.ok
+        assert "can be written by every user" in checked.error and "chmod 700" in checked.error, checked.error
+    finally:
+        kernel.shutdown()

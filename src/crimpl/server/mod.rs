@@ -100,7 +100,8 @@ impl Server {
 
     /// Reach the server now and create its directory (AWS: its volume exists).
     pub fn probe(&self) -> anyhow::Result<()> {
-        self.placement.probe(self.directory())
+        self.placement
+            .probe(self.directory(), self.config.directory_mode())
     }
 
     /// The transport for operations on existing jobs (`start`: the

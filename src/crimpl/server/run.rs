@@ -30,6 +30,7 @@ impl Server {
     pub(super) fn run_command(&self, script_name: &str) -> anyhow::Result<String> {
         scripts::run_in_directory(
             &scripts::directory_word(self.directory())?,
+            self.config.directory_mode(),
             script_name,
             &layout::run_pid_name(script_name),
         )

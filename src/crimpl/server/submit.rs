@@ -221,8 +221,9 @@ impl Server {
         } else {
             "tar xf -"
         };
+        let mode = self.config.directory_mode();
         Ok(format!(
-            "mkdir -p {dir} && cd {dir} && {{ mkdir {job_dir} 2>/dev/null || exit {EXISTS_CODE}; }} && cd {job_dir} && {tar} && {}",
+            "mkdir -p -m {mode} {dir} && cd {dir} && {{ mkdir -m {mode} {job_dir} 2>/dev/null || exit {EXISTS_CODE}; }} && cd {job_dir} && {tar} && {}",
             self.scheduler.start_command(".", None)
         ))
     }

@@ -95,7 +95,7 @@ impl Placement for Ec2Placement {
     }
 
     /// The volume exists (the directory is created when an instance mounts it).
-    fn probe(&self, _: &str) -> anyhow::Result<()> {
+    fn probe(&self, _: &str, _: &str) -> anyhow::Result<()> {
         self.aws.state().map(|_| ())
     }
 

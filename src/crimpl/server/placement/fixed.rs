@@ -56,10 +56,10 @@ impl Placement for Fixed {
         Ok(self.transport.describe())
     }
 
-    fn probe(&self, directory: &str) -> anyhow::Result<()> {
+    fn probe(&self, directory: &str, mode: &str) -> anyhow::Result<()> {
         let directory = scripts::directory_word(directory)?;
         self.transport.check(
-            &format!("mkdir -p {directory}"),
+            &format!("mkdir -p -m {mode} {directory}"),
             None,
             "creating the server directory",
         )?;

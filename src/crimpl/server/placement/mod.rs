@@ -53,8 +53,9 @@ pub trait Placement: Send + Sync {
     /// Where a job submitted with `options` would run, for `--trial-run`.
     fn submit_target(&self, options: &SubmitOptions) -> anyhow::Result<String>;
 
-    /// Reach the server now and make sure `directory` can hold jobs.
-    fn probe(&self, directory: &str) -> anyhow::Result<()>;
+    /// Reach the server now and make sure `directory` can hold jobs
+    /// (created with `mode` if it is missing).
+    fn probe(&self, directory: &str, mode: &str) -> anyhow::Result<()>;
 
     /// Record the host key if its fingerprint is `fingerprint` (which the
     /// user compared with the host's own).

@@ -50,6 +50,9 @@ pub enum NewServer {
         /// (instead of ProxyJump in ~/.ssh/config).
         #[arg(long, value_name = "HOST")]
         jump: Option<String>,
+        /// Let your group read the server and job directories (0750; default: private, 0700).
+        #[arg(long)]
+        group_readable: bool,
     },
     /// Jobs go through sbatch on a Slurm cluster's login node.
     Slurm {
@@ -77,6 +80,9 @@ pub enum NewServer {
         /// Run commands and the batch script in a login shell (site PATHs, `module`); slower.
         #[arg(long)]
         login_shell: bool,
+        /// Let your group read the server and job directories (0750; default: private, 0700).
+        #[arg(long)]
+        group_readable: bool,
     },
     /// An EBS volume, a 1-vCPU server instance and job instances on AWS EC2.
     Aws(NewAwsArgs),
@@ -147,6 +153,7 @@ pub async fn create(state: &State, new: NewArgs, out: &Output) -> MagicResult {
             directory,
             login_shell,
             jump,
+            group_readable,
         } => (
             name,
             ServerConfig::Ssh {
@@ -154,6 +161,7 @@ pub async fn create(state: &State, new: NewArgs, out: &Output) -> MagicResult {
                 directory,
                 login_shell,
                 jump,
+                group_readable,
             },
         ),
         NewServer::Slurm {
@@ -165,6 +173,7 @@ pub async fn create(state: &State, new: NewArgs, out: &Output) -> MagicResult {
             poll_floor,
             login_shell,
             jump,
+            group_readable,
         } => (
             name,
             ServerConfig::Slurm {
@@ -175,6 +184,7 @@ pub async fn create(state: &State, new: NewArgs, out: &Output) -> MagicResult {
                 poll_floor_seconds: poll_floor,
                 login_shell,
                 jump,
+                group_readable,
             },
         ),
         NewServer::Aws(args) => {
