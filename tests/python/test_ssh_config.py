@@ -112,6 +112,8 @@ def test_match_exec_and_localuser_are_evaluated_by_openssh(sshd, tmp_path, workd
         checked = kernel.execute("%crimpl server check vpn")
         assert checked.ok, checked.error
         assert "ssh settings resolved by OpenSSH (`ssh -G`)" in checked.text, checked.text
+        shown = kernel.execute("%crimpl server show vpn").text
+        assert f"{TEST_USER}@127.0.0.1:{sshd.port}" in shown and "resolved by OpenSSH" in shown, shown
     finally:
         kernel.shutdown()
 
@@ -143,6 +145,8 @@ def test_without_an_ssh_client_an_unevaluable_match_is_an_error_only_for_its_hos
         assert unrelated.ok, unrelated.error
         checked = kernel.execute("%crimpl server check plain")
         assert "ssh settings resolved by the kernel's own ~/.ssh/config reader" in checked.text, checked.text
+        shown = kernel.execute("%crimpl server show plain").text
+        assert "resolved by the kernel's own ~/.ssh/config reader" in shown, shown
         assert kernel.alive()
     finally:
         kernel.shutdown()

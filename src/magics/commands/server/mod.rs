@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use crate::crimpl::ServerConfig;
 use crate::crimpl::config::DEFAULT_DIRECTORY;
+use crate::crimpl::transport::{SshTarget, diagnose};
 use crate::magics::args::ServerArg;
 use crate::magics::aws::{self, InstanceAction};
 use crate::magics::offload::blocking;
@@ -100,12 +101,29 @@ pub async fn run(state: &State, command: ServerCommand, out: &Output) -> MagicRe
         ServerCommand::Check { name } => check::run(state, name, out).await,
         ServerCommand::Show { name } => {
             let server = state.server(&ServerArg { server: name })?;
-            let rows: Vec<Vec<String>> = server
+            let mut rows: Vec<Vec<String>> = server
                 .config()
                 .settings()
                 .into_iter()
                 .map(|(key, value)| vec![key.to_string(), value])
                 .collect();
+            if let Some(host) = server.config().host() {
+                let (host, jump) = (host.to_string(), server.config().jump().map(str::to_string));
+                let resolved = blocking(move || {
+                    Ok(match SshTarget::resolve_via(&host, jump.as_deref()) {
+                        Ok(target) => format!(
+                            "{}{} (keys: {}); {}",
+                            target.describe(),
+                            diagnose::route(&target),
+                            diagnose::key_list(&target),
+                            target.resolver.describe()
+                        ),
+                        Err(err) => format!("cannot be resolved: {err:#}"),
+                    })
+                })
+                .await?;
+                rows.push(vec!["resolves to".into(), resolved]);
+            }
             out.display(
                 &render::table(
                     &format!("Server {}", server.name()),
