@@ -18,9 +18,13 @@ end as the kernel sees it.
 Big output: the kernel's peak resident memory while a `%%crimpl run` prints
 1 GiB, with every client reading, and with one more client that subscribes
 to iopub and never reads.
+Rust: start to the first Rust result, then medians of 30 `let yK = K;` cells
+and 30 expression cells, beside evcxr_jupyter's kernel (`rust`), the two
+alternating cell by cell; without evcxr_jupyter installed, this kernel alone
+and the reason.
 
 usage: .venv/bin/python scripts/bench.py [--quick] [--only SECTION ...]
-(sections: kernel, output, jobs, connect, aws, sweeps, spread; all by default)
+(sections: kernel, rust, output, jobs, connect, aws, sweeps, spread; all by default)
 """
 from __future__ import annotations
 
@@ -89,6 +93,50 @@ def bench_kernel(name: str, noop: str, runs: int, env: dict[str, str]) -> dict[s
     km.shutdown_kernel(now=True)
     median, p95 = median_p95(trips)
     return {"start": statistics.median(starts), "median": median, "p95": p95, "rss": memory}
+
+
+def rust_kernels() -> tuple[list[str], str | None]:
+    """The kernels to compare Rust cells on, and why evcxr_jupyter's is left out."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if "rust" in KernelSpecManager().find_kernel_specs():
+        return ["crimpl", "rust"], None
+    return ["crimpl"], ("evcxr_jupyter is not installed (cargo install --locked evcxr_jupyter "
+                        "--version 0.22.0, then evcxr_jupyter --install)")
+
+
+def bench_rust(names: list[str], cells: int, env: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Per kernel: start to first Rust result, and medians of `let` and expression
+    cells, the kernels alternating cell by cell (so both meet the same machine)."""
+    kernels, figures = {}, {}
+    try:
+        for name in names:
+            km = KernelManager(kernel_name=name)
+            begin = time.perf_counter()
+            km.start_kernel(env=env)
+            kc = km.client()
+            kc.start_channels()
+            kc.wait_for_ready(timeout=60)
+            reply = kc.execute_interactive("let y0 = 0;", timeout=600, output_hook=lambda msg: None)
+            assert reply["content"]["status"] == "ok", reply["content"]
+            figures[name] = {"start to first result": time.perf_counter() - begin}
+            kernels[name] = (km, kc)
+        trips: dict[str, dict[str, list[float]]] = {name: {"let": [], "expression": []} for name in names}
+        for k in range(1, cells + 1):
+            for kind, code in (("let", f"let y{k} = {k};"), ("expression", f"y{k - 1} + {k}")):
+                for name in names:
+                    kc = kernels[name][1]
+                    begin = time.perf_counter()
+                    reply = kc.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
+                    trips[name][kind].append(time.perf_counter() - begin)
+                    assert reply["content"]["status"] == "ok", (name, code, reply["content"])
+        for name in names:
+            figures[name].update({kind: statistics.median(t) for kind, t in trips[name].items()})
+    finally:
+        for km, kc in kernels.values():
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    return figures
 
 
 def peak_rss_during(kernel: Kernel, code: str, timeout: float) -> tuple[float, float, object]:
@@ -287,7 +335,7 @@ def bench_aws(sshd: Sshd, scratch: pathlib.Path) -> list[tuple[str, dict[str, in
     return rows
 
 
-SECTIONS = ["kernel", "output", "jobs", "connect", "aws", "sweeps", "spread"]
+SECTIONS = ["kernel", "rust", "output", "jobs", "connect", "aws", "sweeps", "spread"]
 
 
 def bench_spread(scratch: pathlib.Path) -> list[tuple[str, int, float, float]]:
@@ -407,6 +455,22 @@ def main() -> int:
         print(f"{'kernel':<15}{'start s':>10}{'rtt median ms':>16}{'rtt p95 ms':>12}{'RSS MiB':>10}")
         for name, f in rows:
             print(f"{name:<15}{f['start']:>10.3f}{f['median'] * 1000:>16.2f}{f['p95'] * 1000:>12.2f}{f['rss']:>10.1f}")
+
+    if "rust" in args.only:
+        names, reason = rust_kernels()
+        cells = 10 if args.quick else 30
+        print(f"\n== Rust cells (median of {cells} each, kernels alternating)", flush=True)
+        if reason:
+            print(f"evcxr_jupyter left out: {reason}")
+        figures = bench_rust(names, cells, env)
+        print(f"{'kernel':<15}{'start to first result s':>25}{'let cell ms':>13}{'expression cell ms':>20}")
+        for name, f in figures.items():
+            print(f"{name:<15}{f['start to first result']:>25.2f}{f['let'] * 1000:>13.0f}"
+                  f"{f['expression'] * 1000:>20.0f}")
+        if len(figures) == 2:
+            ours, theirs = figures["crimpl"], figures["rust"]
+            print("ratios crimpl/evcxr_jupyter: " + ", ".join(
+                f"{key} {ours[key] / theirs[key]:.2f}x" for key in ("start to first result", "let", "expression")))
 
     if "output" in args.only:
         print("\n== big output: kernel peak RSS while `%%crimpl run` prints 1 GiB", flush=True)
