@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import subprocess
 import threading
 
@@ -191,6 +192,37 @@ def test_two_runs_at_once_never_run_each_others_script(workdir, config_dir, serv
             assert f"I am {index}" in results[index].text
             assert f"I am {1 - index}" not in results[index].text
         assert not list(server_dir.glob("crimpl_run_script*")), "run scripts were left behind"
+    finally:
+        for k in kernels:
+            k.shutdown()
+
+
+def test_kernels_submitting_unnamed_jobs_at_once_never_collide(workdir, config_dir, server_dir):
+    """Four kernels, 25 unnamed submits each, at the same time: 100 jobs, each
+    with a name of its own (the second's timestamp, then a random suffix)."""
+    kernels = [Kernel(workdir, kernel_env(config_dir)) for _ in range(4)]
+    try:
+        for k in kernels:
+            assert k.execute(f"%crimpl server new local s --directory {server_dir} --replace").ok
+        failures = []
+
+        def submit(kernel: Kernel) -> None:
+            for _ in range(25):
+                result = kernel.execute("%%crimpl submit\ntrue\n")
+                if not result.ok:
+                    failures.append(result.error)
+
+        threads = [threading.Thread(target=submit, args=(k,)) for k in kernels]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+        names = [path.name.removeprefix("crimpl-job-") for path in server_dir.glob("crimpl-job-*")]
+        assert len(names) == 100, names
+        assert all(re.fullmatch(r"\d{4}\.\d\d\.\d\d-\d\d\.\d\d\.\d\d(-[0-9a-f]{4})?", n) for n in names), names
+        for k in kernels:
+            assert k.execute("%crimpl unwatch --all").ok
     finally:
         for k in kernels:
             k.shutdown()

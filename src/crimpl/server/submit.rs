@@ -102,8 +102,10 @@ impl Server {
         Ok(waiting)
     }
 
-    /// Create the job directory (as `base`, or `base-2`, ... when the name
-    /// was not given and is taken), send the files and start the job.
+    /// Create the job directory (as `base`, or, when the name was not given
+    /// and is taken, `base-` and four random hex digits: kernels submitting
+    /// in the same second try different names, not the same `-2`, `-3`, ...),
+    /// send the files and start the job.
     pub(super) fn place_job(
         &self,
         launch: &Launch,
@@ -116,7 +118,7 @@ impl Server {
             let job = if attempt == 0 {
                 base.to_string()
             } else {
-                format!("{base}-{}", attempt + 1)
+                format!("{base}-{}", &uuid::Uuid::new_v4().simple().to_string()[..4])
             };
             let entries = self.job_entries(&job, script, options, &launch.entries)?;
             let captured = launch.transport.capture(
