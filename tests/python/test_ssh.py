@@ -1,6 +1,7 @@
 """The SSH server against a real OpenSSH sshd on loopback."""
 from __future__ import annotations
 
+import os
 import pathlib
 import queue
 import stat
@@ -188,3 +189,17 @@ def test_server_and_job_directories_are_private_unless_group_readable(sshd, work
         assert "can be written by every user" in checked.error and "chmod 700" in checked.error, checked.error
     finally:
         kernel.shutdown()
+
+
+def test_a_taken_name_with_a_big_input_is_refused_not_waited_on(ssh_kernel, workdir):
+    """The job directory is taken, so the host's command ends without reading
+    the upload (48 MB, more than the channel's window and the socket buffers):
+    the refusal comes, the kernel does not wait for ever to send input nobody
+    reads (it did: the same cell in a new kernel after a submit cut short)."""
+    (workdir / "big.bin").write_bytes(os.urandom(48 << 20))
+    first = ssh_kernel.execute("%%crimpl submit --job big --files big.bin\ntrue\n", timeout=120)
+    assert first.ok, first.error
+    again = ssh_kernel.execute("%%crimpl submit --job big --files big.bin\ntrue\n", timeout=60)
+    assert not again.ok and 'job "big" exists already' in again.error, again.error
+    status = ssh_kernel.execute("%crimpl status big")
+    assert status.ok, status.error  # the connection still serves

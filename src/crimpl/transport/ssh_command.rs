@@ -112,22 +112,32 @@ fn run_command(
     let mut stderr = Vec::new();
     let mut eof_sent = false;
     let mut startup_stdout = String::new();
+    // What the command printed while its input was still being sent.
+    let mut early_stdout = Vec::new();
     let ran = (|| {
         if let Some(feed) = stdin.take() {
-            feed(&mut Writer {
+            let fed = feed(&mut Writer {
                 channel: &mut channel,
                 wait,
-            })?;
+                stdout: &mut early_stdout,
+                stderr: &mut stderr,
+            });
+            match fed {
+                // The command ended without reading all of it (`mkdir` found the
+                // job directory taken, `cd` failed): its exit status says why.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+                other => other?,
+            }
         }
         retry(wait, |_| channel.send_eof())?;
         eof_sent = true;
         let mut reader = AfterMarker::new(io::BufReader::with_capacity(
             256 * 1024,
-            Reader {
+            io::Cursor::new(early_stdout).chain(Reader {
                 channel: &mut channel,
                 wait,
                 stderr: &mut stderr,
-            },
+            }),
         ));
         stdout(&mut reader)?;
         io::copy(&mut reader, &mut io::sink())?;
@@ -161,9 +171,14 @@ fn start(wait: &mut Wait<'_>, command: &str, input: bool) -> io::Result<Channel>
         (BOOTSTRAP_NO_INPUT, braced(command))
     };
     retry(wait, |_| channel.exec(bootstrap))?;
+    // Nothing but the startup files' output can come before the command has
+    // been read whole (sh reads it all first): no one needs it kept.
+    let (mut printed, mut errors) = (Vec::new(), Vec::new());
     Writer {
         channel: &mut channel,
         wait,
+        stdout: &mut printed,
+        stderr: &mut errors,
     }
     .write_all(&text)?;
     Ok(channel)
@@ -451,10 +466,30 @@ impl Read for Reader<'_, '_> {
 }
 
 /// The command's stdin. A write that has started is always finished (libssh2
-/// needs the same packet again), so a stop is noticed between writes.
+/// needs the same packet again), so a stop is noticed between writes. While
+/// the host takes no more input, what the command prints is kept (`stdout`,
+/// `stderr`): a command that ended without reading all its input then shows
+/// its end (libssh2 reports the end only once its output has been read), and
+/// the write fails with `BrokenPipe` instead of waiting for ever.
 struct Writer<'c, 'w> {
     channel: &'c mut Channel,
     wait: &'c mut Wait<'w>,
+    stdout: &'c mut Vec<u8>,
+    stderr: &'c mut Vec<u8>,
+}
+
+impl Writer<'_, '_> {
+    /// Keep what the command printed so far; whether it has ended.
+    fn ended(&mut self) -> bool {
+        let mut chunk = [0u8; 8192];
+        while let Ok(n @ 1..) = self.channel.read(&mut chunk) {
+            self.stdout.extend_from_slice(&chunk[..n]);
+        }
+        while let Ok(n @ 1..) = self.channel.stderr().read(&mut chunk) {
+            self.stderr.extend_from_slice(&chunk[..n]);
+        }
+        self.channel.eof()
+    }
 }
 
 impl Write for Writer<'_, '_> {
@@ -464,6 +499,12 @@ impl Write for Writer<'_, '_> {
         let written = loop {
             match self.channel.write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.ended() {
+                        break Err(io::Error::new(
+                            io::ErrorKind::BrokenPipe,
+                            "the command ended before reading all of its input",
+                        ));
+                    }
                     if let Err(err) = self.wait.wait() {
                         break Err(err);
                     }
