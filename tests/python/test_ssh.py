@@ -182,6 +182,9 @@ def test_server_and_job_directories_are_private_unless_group_readable(sshd, work
             submitted = kernel.execute(f"%%crimpl submit --server {name} --job j --wait\necho hi > out.txt\n")
             assert submitted.ok, submitted.error
             assert mode(base / name) == expected and mode(base / name / "crimpl-job-j") == expected
+            # What the kernel wrote there carries the time of the submit (it read 1970).
+            for written in ("crimpl-wrapper.sh", "crimpl_submit_script.sh", "crimpl-input-files.list"):
+                assert time.time() - (base / name / "crimpl-job-j" / written).stat().st_mtime < 600, written
             assert shown in kernel.execute(f"%crimpl server show {name}").text
         (base / "private").chmod(0o777)
         checked = kernel.execute("%crimpl server check private")

@@ -111,32 +111,46 @@ pub fn array_entries(array: &ArraySpec, inputs: &[String]) -> anyhow::Result<Vec
     Ok(entries)
 }
 
-/// A stdin feed writing `entries` as a tar archive.
+/// A stdin feed writing `entries` as a tar archive. Every file it writes
+/// on the server carries the time of the submit (no local owner, group or
+/// time leaks into it).
 pub fn tar_feed(entries: Vec<Entry>) -> StdinFeed<'static> {
     Box::new(move |writer: &mut dyn Write| {
         // Whole buffers, not one write per tar header: over SSH each write
         // is a packet (an array sends thousands of small entries).
         let mut builder = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 18, writer));
         builder.mode(tar::HeaderMode::Deterministic);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let header = |size: u64, mode: u32, kind: tar::EntryType| {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(size);
+            header.set_mode(mode);
+            header.set_entry_type(kind);
+            header.set_mtime(now);
+            header
+        };
         for entry in entries {
             match (entry.text, entry.path) {
                 (Some(text), _) => {
-                    let mut header = tar::Header::new_gnu();
-                    header.set_size(text.len() as u64);
-                    header.set_mode(entry.mode);
-                    header.set_entry_type(tar::EntryType::Regular);
+                    let mut header = header(text.len() as u64, entry.mode, tar::EntryType::Regular);
                     builder.append_data(&mut header, &entry.name, text.as_bytes())?;
                 }
                 (None, Some(path)) if path.is_dir() => {
                     builder.append_dir_all(&entry.name, &path)?
                 }
-                (None, Some(path)) => builder.append_path_with_name(&path, &entry.name)?,
+                (None, Some(path)) => {
+                    let file = std::fs::File::open(&path)?;
+                    let metadata = file.metadata()?;
+                    let mut header = tar::Header::new_gnu();
+                    header.set_metadata_in_mode(&metadata, tar::HeaderMode::Deterministic);
+                    header.set_mtime(now);
+                    builder.append_data(&mut header, &entry.name, file)?;
+                }
                 (None, None) => {
                     if let Some(target) = entry.link {
-                        let mut header = tar::Header::new_gnu();
-                        header.set_size(0);
-                        header.set_mode(entry.mode);
-                        header.set_entry_type(tar::EntryType::Symlink);
+                        let mut header = header(0, entry.mode, tar::EntryType::Symlink);
                         builder.append_link(&mut header, &entry.name, &target)?;
                     }
                 }
