@@ -49,7 +49,7 @@ pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
         &connection.key,
         &connection.signature_scheme,
     )?);
-    let sockets = sockets::bind(&connection, &session).await?;
+    let sockets = sockets::bind(&connection, &session)?;
     let publisher = sockets.publisher.clone();
     publisher.status("starting", None);
     kernel_info::start_rustc_probe();

@@ -1,5 +1,5 @@
 //! The Jupyter protocol: signed multipart messages (`wire.rs`, `session.rs`),
-//! the sockets (`sockets.rs`; iopub on libzmq, `iopub.rs`), the shell and
+//! the sockets, all on libzmq (`sockets.rs`, `iopub.rs`), the shell and
 //! control loops (`shell.rs`, `control.rs`, `lifecycle.rs`), stdin's input
 //! requests (`stdin.rs`) and the replies it builds itself. It reaches cells
 //! only through [`handler::ShellHandler`] and [`handler::Interrupt`]: it
