@@ -59,11 +59,12 @@ class Result:
 class Kernel:
     """One running crimpl kernel and a blocking client to it."""
 
-    def __init__(self, cwd: pathlib.Path, env: dict[str, str], log: pathlib.Path | None = None):
-        """Start a kernel in `cwd`; its stderr (the kernel's log) goes to `log` if given."""
+    def __init__(self, cwd: pathlib.Path, env: dict[str, str], log: pathlib.Path | None = None, **manager):
+        """Start a kernel in `cwd`; its stderr (the kernel's log) goes to `log` if given;
+        `manager` are KernelManager options (transport_encryption, ...)."""
         self.cwd = cwd
         self.env = env
-        self.km = KernelManager(kernel_name=KERNEL_NAME)
+        self.km = KernelManager(kernel_name=KERNEL_NAME, **manager)
         extra = {}
         if log is not None:
             self.log_file = open(log, "w")

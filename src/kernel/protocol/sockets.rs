@@ -7,7 +7,8 @@
 //! replies a [`Replier`] (any task's) signed and queued in an in-process
 //! pipe, so the thread sleeps in one `poll` on both. iopub has its own
 //! thread too (see [`super::iopub`]). The heartbeat echoes: libzmq's proxy
-//! from a ROUTER to itself, as ipykernel's.
+//! from a ROUTER to itself, as ipykernel's. With CurveZMQ keys in the
+//! connection file, every socket is a CURVE server ([`super::curve`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ use jupyter_protocol::{ConnectionInfo, Header, JupyterMessageContent};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::curve::Curve;
 use super::iopub::{self, Publisher};
 use super::log::log;
 use super::replies;
@@ -84,10 +86,16 @@ pub struct Sockets {
     pub publisher: Publisher,
 }
 
-/// Bind every socket named in `connection` and start the threads that serve them.
-pub fn bind(connection: &ConnectionInfo, session: &Session) -> anyhow::Result<Sockets> {
+/// Bind every socket named in `connection` (as CURVE servers with `curve`'s
+/// keys, if given) and start the threads that serve them.
+pub fn bind(
+    connection: &ConnectionInfo,
+    curve: Option<Curve>,
+    session: &Session,
+) -> anyhow::Result<Sockets> {
     let maker = Maker {
         context: zmq::Context::new(),
+        curve,
     };
     let shell = router(&maker, &connection.shell_url(), "shell", session)?;
     let control = router(&maker, &connection.control_url(), "control", session)?;
@@ -102,9 +110,11 @@ pub fn bind(connection: &ConnectionInfo, session: &Session) -> anyhow::Result<So
     })
 }
 
-/// Makes the kernel's sockets, in one libzmq context.
+/// Makes the kernel's sockets: one libzmq context, and CURVE servers when
+/// the connection file has keys.
 pub struct Maker {
     context: zmq::Context,
+    curve: Option<Curve>,
 }
 
 impl Maker {
@@ -118,6 +128,9 @@ impl Maker {
     ) -> anyhow::Result<zmq::Socket> {
         let socket = self.context.socket(kind)?;
         configure(&socket)?;
+        if let Some(curve) = &self.curve {
+            curve.serve_on(&socket)?;
+        }
         socket
             .bind(endpoint)
             .map_err(|e| anyhow::anyhow!("cannot bind the {name} socket to {endpoint}: {e}"))?;
