@@ -13,13 +13,15 @@ KERNEL_NAME = "crimpl"
 
 
 def kernel_env(config_dir: pathlib.Path, home: pathlib.Path | None = None) -> dict[str, str]:
-    """The kernel's environment: its own server registry and, optionally, its own HOME
-    (for ~/.ssh), keeping the Rust toolchain reachable for evcxr."""
+    """The kernel's environment: its own server registry and history file (beside the
+    registry, not the user's) and, optionally, its own HOME (for ~/.ssh), keeping the
+    Rust toolchain reachable for evcxr."""
     env = dict(os.environ)
     real_home = pathlib.Path(os.environ.get("HOME", "/root"))
     env.setdefault("CARGO_HOME", str(real_home / ".cargo"))
     env.setdefault("RUSTUP_HOME", str(real_home / ".rustup"))
     env["CRIMPL_CONFIG_DIR"] = str(config_dir)
+    env["XDG_DATA_HOME"] = str(config_dir / "data")
     if home is not None:
         env["HOME"] = str(home)
     env.pop("SSH_AUTH_SOCK", None)
