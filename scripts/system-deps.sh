@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the server tests need: a real OpenSSH server, a single-node
-# Slurm with munge, tcsh (a test user's login shell). Installs only what is
+# Slurm with munge, tcsh (a test user's login shell); and libsodium-dev, which
+# the build needs (libzmq's CurveZMQ, vendor/README.md). Installs only what is
 # missing, and only where the tests may change the system (root, and CI, a
 # container or CRIMPL_TEST_SYSTEM=1; see tests/python/harness/system.py);
 # elsewhere it says what is missing and the tests that need it are skipped.
@@ -11,7 +12,7 @@
 # and only if this script made it (a machine's own policy is left as it is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(openssh-server openssh-client slurm-wlm munge tar findutils shellcheck tcsh)
+packages=(openssh-server openssh-client slurm-wlm munge tar findutils shellcheck tcsh libsodium-dev)
 missing=()
 for package in "${packages[@]}"; do
   status=$(dpkg-query --show --showformat='${Status}' "$package" 2> /dev/null || true)

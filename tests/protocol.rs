@@ -54,6 +54,8 @@ fn start_kernel() -> Kernel {
         .args(["kernel", "--connection-file"])
         .arg(&file)
         .env("CRIMPL_CONFIG_DIR", dir.path().join("config"))
+        // The history file goes to the test's directory, not the user's.
+        .env("XDG_DATA_HOME", dir.path().join("data"))
         .current_dir(dir.path())
         .spawn()
         .unwrap();

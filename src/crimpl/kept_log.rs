@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::private_files;
+
 /// The most bytes of a log kept: its end, where a job says how it went.
 pub const KEPT_BYTES: u64 = 4 << 20;
 
@@ -39,16 +41,12 @@ impl KeptLogs {
     /// Keep `log` as job `job`'s (job names are plain file names). The
     /// file starts with the offset of the kept bytes on a line of its own.
     pub fn keep(&self, job: &str, log: &KeptLog) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.dir)
-            .with_context(|| format!("cannot create {}", self.dir.display()))?;
         let path = self.path(job);
         let mut contents = format!("{}\n", log.start).into_bytes();
         contents.extend_from_slice(&log.bytes);
-        // Written whole, then renamed: a reader never sees half a log.
-        let partial = path.with_extension(format!("log.{}", std::process::id()));
-        std::fs::write(&partial, contents)
-            .with_context(|| format!("cannot write {}", partial.display()))?;
-        std::fs::rename(&partial, &path).with_context(|| format!("cannot write {}", path.display()))
+        // Written whole, private to the user (a job's log may hold anything).
+        private_files::write(&path, &contents)
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 
     /// The kept log of `job`, if one was kept.
@@ -156,6 +154,12 @@ mod tests {
             bytes: b"line\n\xff\n".to_vec(),
         };
         logs.keep("fit", &log).unwrap();
+        let mode = |path: &std::path::Path| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+        };
+        assert_eq!(mode(&logs.path("fit")), 0o600);
+        assert_eq!(mode(&logs.dir), 0o700);
         let again = KeptLogs {
             dir: dir.path().join("vol-1"),
         };

@@ -128,6 +128,11 @@ mod tests {
         assert_eq!(spec["argv"][0], "/opt/bin/crimpl-kernel");
         assert_eq!(spec["argv"][3], "{connection_file}");
         assert_eq!(spec["language"], "rust");
+        // jupyter_client's `transport_encryption="auto"` encrypts kernels that declare CurveZMQ.
+        assert_eq!(
+            spec["metadata"]["supported_encryption"],
+            serde_json::json!(["curve"])
+        );
         assert!(dir.join("logo-64x64.png").exists());
         assert_eq!(uninstall(&destination).unwrap(), Some(dir.clone()));
         assert!(!dir.exists());

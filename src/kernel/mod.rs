@@ -32,6 +32,7 @@ use cells::interrupt::Interrupter;
 use cells::kernel_info;
 use cells::rust::rust_cells::RustCells;
 use protocol::control::{self, Control};
+use protocol::curve::Curve;
 use protocol::lifecycle::{self, Lifecycle};
 use protocol::log;
 use protocol::session::Session;
@@ -49,7 +50,9 @@ pub async fn run(connection_file: &Path, magics: Magics) -> anyhow::Result<()> {
         &connection.key,
         &connection.signature_scheme,
     )?);
-    let sockets = sockets::bind(&connection, &session).await?;
+    let curve = Curve::from_connection_file(&text)
+        .with_context(|| format!("connection file {}", connection_file.display()))?;
+    let sockets = sockets::bind(&connection, curve, &session)?;
     let publisher = sockets.publisher.clone();
     publisher.status("starting", None);
     kernel_info::start_rustc_probe();

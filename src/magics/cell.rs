@@ -1,4 +1,9 @@
-//! Splitting a cell into Rust code and `%crimpl` magics.
+//! Splitting a cell into Rust code and `%crimpl` magics, and a cell as the
+//! history file keeps it.
+
+use std::borrow::Cow;
+
+use super::commands::hide_secrets;
 
 /// The prefix of a line magic.
 pub const LINE_PREFIX: &str = "%crimpl";
@@ -64,6 +69,34 @@ pub fn split_cell(code: &str) -> Vec<CellPart> {
     parts
 }
 
+/// `code` as the history file keeps it: in `%crimpl env` lines, the values
+/// of names that look secret hidden (as `%crimpl env` hides them in listings).
+pub fn for_history(code: &str) -> Cow<'_, str> {
+    if !code.lines().any(|line| {
+        magic_arguments(line).is_some_and(|arguments| hide_secrets(arguments).is_some())
+    }) {
+        return Cow::Borrowed(code);
+    }
+    let mut kept = String::with_capacity(code.len());
+    for line in code.split_inclusive('\n') {
+        let hidden = magic_arguments(line).and_then(hide_secrets);
+        match hidden {
+            Some(arguments) => {
+                let indent = &line[..line.len() - line.trim_start().len()];
+                let prefix = if line.trim_start().starts_with(CELL_PREFIX) {
+                    CELL_PREFIX
+                } else {
+                    LINE_PREFIX
+                };
+                let end = &line[line.trim_end_matches(['\r', '\n']).len()..];
+                kept.push_str(&format!("{indent}{prefix} {arguments}{end}"));
+            }
+            None => kept.push_str(line),
+        }
+    }
+    Cow::Owned(kept)
+}
+
 fn flush_rust(lines: &mut Vec<&str>, parts: &mut Vec<CellPart>) {
     let code = lines.join("\n");
     if !code.trim().is_empty() {
@@ -101,6 +134,19 @@ mod tests {
                 CellPart::Rust("println!(\"{a}\");".into()),
             ]
         );
+    }
+
+    #[test]
+    fn the_history_keeps_no_secret_env_values() {
+        let cell = "let a = 1;\n  %crimpl env API_TOKEN=s3cr3t n=2\r\n%crimpl jobs\n";
+        assert_eq!(
+            for_history(cell),
+            "let a = 1;\n  %crimpl env 'API_TOKEN=<hidden>' 'n=2'\r\n%crimpl jobs\n"
+        );
+        assert!(matches!(
+            for_history("%crimpl env n=2\nlet TOKEN=1;"),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

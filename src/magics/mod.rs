@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::crimpl::EngineError;
 
-pub use cell::{CellPart, is_magic_line, split_cell};
+pub use cell::{CellPart, for_history, is_magic_line, split_cell};
 pub use dispatch::Magics;
 
 /// Which output stream text goes to.

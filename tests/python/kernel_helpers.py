@@ -13,13 +13,15 @@ KERNEL_NAME = "crimpl"
 
 
 def kernel_env(config_dir: pathlib.Path, home: pathlib.Path | None = None) -> dict[str, str]:
-    """The kernel's environment: its own server registry and, optionally, its own HOME
-    (for ~/.ssh), keeping the Rust toolchain reachable for evcxr."""
+    """The kernel's environment: its own server registry and history file (beside the
+    registry, not the user's) and, optionally, its own HOME (for ~/.ssh), keeping the
+    Rust toolchain reachable for evcxr."""
     env = dict(os.environ)
     real_home = pathlib.Path(os.environ.get("HOME", "/root"))
     env.setdefault("CARGO_HOME", str(real_home / ".cargo"))
     env.setdefault("RUSTUP_HOME", str(real_home / ".rustup"))
     env["CRIMPL_CONFIG_DIR"] = str(config_dir)
+    env["XDG_DATA_HOME"] = str(config_dir / "data")
     if home is not None:
         env["HOME"] = str(home)
     env.pop("SSH_AUTH_SOCK", None)
@@ -59,11 +61,12 @@ class Result:
 class Kernel:
     """One running crimpl kernel and a blocking client to it."""
 
-    def __init__(self, cwd: pathlib.Path, env: dict[str, str], log: pathlib.Path | None = None):
-        """Start a kernel in `cwd`; its stderr (the kernel's log) goes to `log` if given."""
+    def __init__(self, cwd: pathlib.Path, env: dict[str, str], log: pathlib.Path | None = None, **manager):
+        """Start a kernel in `cwd`; its stderr (the kernel's log) goes to `log` if given;
+        `manager` are KernelManager options (transport_encryption, ...)."""
         self.cwd = cwd
         self.env = env
-        self.km = KernelManager(kernel_name=KERNEL_NAME)
+        self.km = KernelManager(kernel_name=KERNEL_NAME, **manager)
         extra = {}
         if log is not None:
             self.log_file = open(log, "w")

@@ -1,10 +1,11 @@
 """Protocol details frontends rely on (issue 15): iopub_welcome on the
 subscribed topic, user_expressions, shutdown and interrupt on shell,
 usage_request, shutdown_reply on iopub, supported_features, the rustc
-version, history kept across kernels."""
+version, history kept across kernels (private, without secrets)."""
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 
 import zmq
@@ -130,3 +131,19 @@ def test_history_is_kept_across_kernels(workdir, tmp_path):
         second.shutdown()
     lines = (tmp_path / "data" / "crimpl-kernel" / "history.jsonl").read_text().splitlines()
     assert any(json.loads(line).get("input") == "%crimpl help" for line in lines)
+
+
+def test_the_history_file_is_private_and_holds_no_secret(workdir, tmp_path):
+    env = kernel_env(tmp_path / "config")
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    kernel = Kernel(workdir, env)
+    try:
+        assert kernel.execute("%crimpl env API_TOKEN=tok-s3cr3t-value n=4").ok
+    finally:
+        kernel.shutdown()
+    history = tmp_path / "data" / "crimpl-kernel" / "history.jsonl"
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
+    assert stat.S_IMODE(history.parent.stat().st_mode) == 0o700
+    text = history.read_text()
+    assert "tok-s3cr3t-value" not in text
+    assert "API_TOKEN=<hidden>" in text

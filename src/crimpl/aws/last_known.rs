@@ -15,6 +15,7 @@ use super::AwsServer;
 use crate::crimpl::job::JobRecord;
 use crate::crimpl::kept_log::KeptLogs;
 use crate::crimpl::status::JobStatus;
+use crate::private_files;
 
 /// One job's last seen end (an array's with its tasks' ends).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,15 +102,8 @@ impl LastKnown {
         if !changed && ends.len() == before {
             return Ok(());
         }
-        let dir = self.path.parent().context("no directory for job ends")?;
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        // Written whole, then renamed: a reader never sees half a file.
-        let partial = self
-            .path
-            .with_extension(format!("json.{}", std::process::id()));
-        std::fs::write(&partial, serde_json::to_vec_pretty(&ends)?)
-            .with_context(|| format!("cannot write {}", partial.display()))?;
-        std::fs::rename(&partial, &self.path)
+        // Written whole, private to the user.
+        private_files::write(&self.path, &serde_json::to_vec_pretty(&ends)?)
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
 

@@ -5,11 +5,20 @@
 //! earlier sessions; each kernel is a new session, numbered after the last one
 //! in the file. Outputs are kept for the running session only.
 //!
+//! The file is the user's alone (0600 in a 0700 directory), holds no value
+//! of a secret-looking `%crimpl env` name (see [`crate::magics::for_history`];
+//! this session's own entries keep the cell as typed), and keeps the last
+//! [`KEEP`] cells: a kernel starting finds more than [`KEEP`] + [`MARGIN`]
+//! and rewrites it (whole, then renamed: never half a file), as it does a
+//! file written before secrets were hidden.
+//!
 //! Requests are read leniently, as ipykernel does: clients often leave out
 //! `n`, `unique`, `session` or `output`.
 
-use std::fs::OpenOptions;
+use std::borrow::Cow;
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use jupyter_protocol::HistoryEntry;
@@ -17,9 +26,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::kernel::protocol::log::log;
+use crate::magics::for_history;
+use crate::private_files;
 
-/// Entries of earlier sessions read back at start (the newest ones).
+/// Cells kept in the file, and read back at start (the newest ones).
 const KEEP: usize = 10_000;
+
+/// Cells the file may hold past [`KEEP`] before a starting kernel trims it
+/// (so that not every start rewrites it).
+const MARGIN: usize = 1_000;
 
 /// One executed cell.
 #[derive(Serialize, Deserialize)]
@@ -109,31 +124,50 @@ impl History {
     }
 
     fn start_session(file: &Path) -> std::io::Result<Self> {
+        Self::start_session_keeping(file, KEEP, MARGIN)
+    }
+
+    /// Start a session in `file`, keeping the last `keep` cells once it holds `keep + margin`.
+    fn start_session_keeping(file: &Path, keep: usize, margin: usize) -> std::io::Result<Self> {
         if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir)?;
+            private_files::create_dir(dir)?;
         }
-        let mut handle = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(file)?;
         // Two kernels starting at once must not take the same session number.
-        handle.lock()?;
+        let mut handle = open_locked(file)?;
         let mut entries = Vec::new();
         let mut last_session = 0;
+        let mut had_secrets = false;
         for line in BufReader::new(&handle).lines() {
             match serde_json::from_str::<Line>(&line?) {
-                Ok(Line::Cell(entry)) => {
+                Ok(Line::Cell(mut entry)) => {
                     last_session = last_session.max(entry.session);
+                    if let Cow::Owned(hidden) = for_history(&entry.input) {
+                        entry.input = hidden;
+                        had_secrets = true;
+                    }
                     entries.push(entry);
                 }
                 Ok(Line::Start { session }) => last_session = last_session.max(session),
                 Err(_) => {} // a line torn by a crash: skip it
             }
         }
-        entries.drain(..entries.len().saturating_sub(KEEP));
+        let too_long = entries.len() > keep + margin;
+        entries.drain(..entries.len().saturating_sub(keep));
         let session = last_session + 1;
-        writeln!(handle, "{}", json!({ "session": session }))?;
+        let start = json!({ "session": session }).to_string();
+        if too_long || had_secrets {
+            // Still under the lock: a kernel waiting for it sees the new file.
+            let mut text = String::new();
+            for entry in &entries {
+                text.push_str(&serde_json::to_string(&Line::Cell(entry.written()))?);
+                text.push('\n');
+            }
+            text.push_str(&start);
+            text.push('\n');
+            private_files::write(file, text.as_bytes())?;
+        } else {
+            writeln!(handle, "{start}")?;
+        }
         Ok(Self {
             session,
             entries,
@@ -228,16 +262,35 @@ impl History {
     }
 }
 
+impl Entry {
+    /// This entry as the file keeps it (secret-looking values hidden, no output).
+    fn written(&self) -> Self {
+        Self {
+            session: self.session,
+            line: self.line,
+            input: for_history(&self.input).into_owned(),
+            output: None,
+        }
+    }
+}
+
+/// `file` opened to append and locked; opened again if another kernel
+/// replaced it (trimmed it) before the lock was taken.
+fn open_locked(file: &Path) -> std::io::Result<File> {
+    loop {
+        let handle = private_files::open_append(file)?;
+        handle.lock()?;
+        let (opened, current) = (handle.metadata()?, std::fs::metadata(file)?);
+        if (opened.dev(), opened.ino()) == (current.dev(), current.ino()) {
+            return Ok(handle);
+        }
+    }
+}
+
 fn append(file: &Path, entry: &Entry) -> std::io::Result<()> {
-    let mut handle = OpenOptions::new().create(true).append(true).open(file)?;
-    handle.lock()?;
+    let mut handle = open_locked(file)?;
     // One write per line, so that concurrent kernels never interleave within one.
-    let mut line = serde_json::to_string(&Line::Cell(Entry {
-        session: entry.session,
-        line: entry.line,
-        input: entry.input.clone(),
-        output: None,
-    }))?;
+    let mut line = serde_json::to_string(&Line::Cell(entry.written()))?;
     line.push('\n');
     handle.write_all(line.as_bytes())
 }
@@ -315,6 +368,68 @@ mod tests {
             values(second.query(&previous).unwrap()),
             vec![json!([1, 1, "let a = 1;"])]
         );
+    }
+
+    #[test]
+    fn the_file_is_private_and_holds_no_secret_value() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("crimpl-kernel").join("history.jsonl");
+        let mut history = History::open(&file);
+        history.record(1, "%crimpl env API_TOKEN=s3cr3t n=2");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("API_TOKEN=<hidden>"), "{text}");
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+        let tail = serde_json::from_value(json!({"hist_access_type": "tail", "n": 1})).unwrap();
+        assert_eq!(
+            values(history.query(&tail).unwrap()),
+            vec![json!([1, 1, "%crimpl env API_TOKEN=s3cr3t n=2"])],
+            "this session keeps the cell as typed"
+        );
+    }
+
+    #[test]
+    fn a_file_written_before_secrets_were_hidden_is_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.jsonl");
+        let old = json!({"session": 1, "line": 1, "input": "%crimpl env DB_PASSWORD=hunter2"});
+        std::fs::write(&file, format!("{old}\n")).unwrap();
+        let history = History::open(&file);
+        assert_eq!(history.session, 2);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn the_file_keeps_the_last_cells_once_past_the_margin() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.jsonl");
+        let cells = |file: &Path| {
+            std::fs::read_to_string(file)
+                .unwrap()
+                .lines()
+                .filter(|line| line.contains("input"))
+                .count()
+        };
+        for session in 1..=3 {
+            let mut history = History::start_session_keeping(&file, 4, 2).unwrap();
+            assert_eq!(history.session, session);
+            for line in 1..=3 {
+                history.record(line, &format!("cell {session}.{line}"));
+            }
+        }
+        assert_eq!(cells(&file), 9, "past the margin only now");
+        let history = History::start_session_keeping(&file, 4, 2).unwrap();
+        assert_eq!(cells(&file), 4);
+        assert_eq!(history.session, 4, "session numbers go on");
+        assert_eq!(history.entries.len(), 4);
+        assert_eq!(history.entries[0].input, "cell 2.3");
+        let next = History::start_session_keeping(&file, 4, 2).unwrap();
+        assert_eq!(next.session, 5);
+        assert_eq!(cells(&file), 4);
     }
 
     #[test]

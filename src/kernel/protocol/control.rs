@@ -52,7 +52,7 @@ pub async fn serve(
                     panics::ENAME,
                     &panics::user_message(msg_type, &panic),
                 );
-                channel.replier.reply(&request, &reply).await;
+                channel.replier.reply(&request, &reply);
             }
         }
     }
@@ -69,7 +69,7 @@ async fn handle(
     match request.msg_type() {
         "shutdown_request" => {
             let (restart, reply) = shutdown_reply(&request.content);
-            channel.replier.reply(request, &reply).await;
+            channel.replier.reply(request, &reply);
             publisher.publish(
                 "shutdown_reply",
                 replies::content_of(&reply),
@@ -80,17 +80,14 @@ async fn handle(
         "interrupt_request" => {
             control.interrupter.interrupt();
             let reply = JupyterMessageContent::InterruptReply(InterruptReply::new());
-            channel.replier.reply(request, &reply).await;
+            channel.replier.reply(request, &reply);
         }
         "kernel_info_request" => {
-            channel
-                .replier
-                .reply(request, &(control.kernel_info)())
-                .await;
+            channel.replier.reply(request, &(control.kernel_info)());
         }
         "usage_request" => {
             let reply = replies::untyped("usage_reply", usage::reply());
-            channel.replier.reply(request, &reply).await;
+            channel.replier.reply(request, &reply);
         }
         other => {
             log(&format!("unsupported message type {other:?} on control"));
@@ -100,7 +97,7 @@ async fn handle(
                     "UnknownMessageType",
                     &format!("this kernel does not handle {other}"),
                 );
-                channel.replier.reply(request, &reply).await;
+                channel.replier.reply(request, &reply);
             }
         }
     }

@@ -8,8 +8,6 @@
 //! on, messages are sent to the clients with room and that client misses them,
 //! until every queue has room again. So a stopped client holds the others up
 //! once, for [`STALL`], and a slow one never loses a status message.
-//! (The pure-Rust `zeromq` crate, used for the other sockets, sends to its
-//! subscribers one after another, so one stalled client held up all of them.)
 //!
 //! Publishers hand signed frames to the thread through an in-process ZeroMQ
 //! pipe, so the thread sleeps in one `poll` on both that pipe and the XPUB
@@ -17,7 +15,6 @@
 //! What waits in the pipe is bounded by [`super::iopub_backlog`].
 
 use std::ffi::{c_int, c_void};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,6 +25,7 @@ use serde_json::{Value, json};
 use super::iopub_backlog::{self, Admission, Backlog};
 use super::log::log;
 use super::session::Session;
+use super::sockets::Maker;
 
 /// Messages queued for one subscriber. Stream output is coalesced into
 /// messages of at most 64 KiB (the cells' stream batching), so a
@@ -97,24 +95,14 @@ impl Publisher {
     }
 }
 
-/// Bind iopub at `endpoint` and start the thread that serves it.
-pub fn bind(endpoint: &str, session: &Session) -> anyhow::Result<Publisher> {
-    let context = zmq::Context::new();
-    let xpub = context.socket(zmq::XPUB)?;
-    // Report every subscription, not only the first for a topic: each client gets a welcome.
-    xpub.set_xpub_verbose(true)?;
-    xpub.set_sndhwm(SUBSCRIBER_QUEUE)?;
-    xpub.bind(endpoint)
-        .map_err(|e| anyhow::anyhow!("cannot bind the iopub socket to {endpoint}: {e}"))?;
-
-    static PIPES: AtomicUsize = AtomicUsize::new(0);
-    let pipe_name = format!("inproc://iopub-{}", PIPES.fetch_add(1, Ordering::Relaxed));
-    let inbound = context.socket(zmq::PULL)?;
-    inbound.set_rcvhwm(0)?;
-    inbound.bind(&pipe_name)?;
-    let outbound = context.socket(zmq::PUSH)?;
-    outbound.set_sndhwm(0)?;
-    outbound.connect(&pipe_name)?;
+/// Bind iopub at `endpoint` with `maker` and start the thread that serves it.
+pub fn bind(maker: &Maker, endpoint: &str, session: &Session) -> anyhow::Result<Publisher> {
+    let xpub = maker.bind(zmq::XPUB, "iopub", endpoint, |xpub| {
+        // Report every subscription, not only the first for a topic: each client gets a welcome.
+        xpub.set_xpub_verbose(true)?;
+        xpub.set_sndhwm(SUBSCRIBER_QUEUE)
+    })?;
+    let (outbound, inbound) = maker.pipe()?;
 
     let backlog = Arc::new(Backlog::default());
     let publisher = Publisher {

@@ -1,11 +1,13 @@
 //! The Jupyter protocol: signed multipart messages (`wire.rs`, `session.rs`),
-//! the sockets (`sockets.rs`; iopub on libzmq, `iopub.rs`), the shell and
+//! the sockets, all on libzmq (`sockets.rs`, `iopub.rs`; CurveZMQ in
+//! `curve.rs`), the shell and
 //! control loops (`shell.rs`, `control.rs`, `lifecycle.rs`), stdin's input
 //! requests (`stdin.rs`) and the replies it builds itself. It reaches cells
 //! only through [`handler::ShellHandler`] and [`handler::Interrupt`]: it
 //! never names the magics or Rust.
 
 pub mod control;
+pub mod curve;
 pub mod handler;
 pub mod iopub;
 mod iopub_backlog;

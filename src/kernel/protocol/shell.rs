@@ -61,18 +61,18 @@ impl<H: ShellHandler> Shell<H> {
             self.publisher.status("busy", Some(&request.header));
             let failed = match panics::contain(self.handle(&request)).await {
                 Ok(failed) => failed,
-                Err(panic) => self.internal_error(&request, &panic).await,
+                Err(panic) => self.internal_error(&request, &panic),
             };
             self.publisher.status("idle", Some(&request.header));
             if failed {
-                self.abort_queued().await;
+                self.abort_queued();
             }
         }
     }
 
     /// Answer a request whose handler panicked with an `error` reply (and,
     /// for a cell, an error in its output); returns whether it was a cell.
-    async fn internal_error(&mut self, request: &Incoming, panic: &str) -> bool {
+    fn internal_error(&mut self, request: &Incoming, panic: &str) -> bool {
         let msg_type = request.msg_type();
         log(&format!("panic while handling {msg_type}: {panic}"));
         let message = panics::user_message(msg_type, panic);
@@ -85,18 +85,18 @@ impl<H: ShellHandler> Shell<H> {
         } else {
             replies::failed(msg_type, panics::ENAME, &message)
         };
-        self.channel.replier.reply(request, &reply).await;
+        self.channel.replier.reply(request, &reply);
         is_cell
     }
 
     /// Answer the execute requests already queued behind a failed cell with
     /// `aborted`, as ipykernel does; other requests are kept for later.
-    async fn abort_queued(&mut self) {
+    fn abort_queued(&mut self) {
         while let Ok(request) = self.channel.incoming.try_recv() {
             if request.msg_type() == "execute_request" {
                 self.publisher.status("busy", Some(&request.header));
                 let reply = JupyterMessageContent::ExecuteReply(self.handler.aborted_reply());
-                self.channel.replier.reply(&request, &reply).await;
+                self.channel.replier.reply(&request, &reply);
                 self.publisher.status("idle", Some(&request.header));
             } else {
                 self.pending.push_back(request);
@@ -111,7 +111,7 @@ impl<H: ShellHandler> Shell<H> {
             "execute_request" => {
                 let executed = self.handler.execute(request).await;
                 let reply = JupyterMessageContent::ExecuteReply(executed.reply);
-                self.channel.replier.reply(request, &reply).await;
+                self.channel.replier.reply(request, &reply);
                 return executed.failed;
             }
             "kernel_info_request" => self.handler.kernel_info(),
@@ -121,7 +121,7 @@ impl<H: ShellHandler> Shell<H> {
             }
             "shutdown_request" => {
                 let (restart, reply) = shutdown_reply(&request.content);
-                self.channel.replier.reply(request, &reply).await;
+                self.channel.replier.reply(request, &reply);
                 self.publisher.publish(
                     "shutdown_reply",
                     replies::content_of(&reply),
@@ -164,7 +164,7 @@ impl<H: ShellHandler> Shell<H> {
                 return false;
             }
         };
-        self.channel.replier.reply(request, &reply).await;
+        self.channel.replier.reply(request, &reply);
         false
     }
 

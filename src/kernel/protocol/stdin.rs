@@ -100,15 +100,12 @@ impl InputSource {
         let mut replies = self.stdin.replies.lock().await;
         // Answers to an earlier, interrupted request are stale.
         while replies.try_recv().is_ok() {}
-        self.stdin
-            .replier
-            .send_to(
-                &self.identities,
-                "input_request",
-                Some(&self.parent),
-                &json!({ "prompt": prompt, "password": password }),
-            )
-            .await;
+        self.stdin.replier.send_to(
+            &self.identities,
+            "input_request",
+            Some(&self.parent),
+            &json!({ "prompt": prompt, "password": password }),
+        );
         loop {
             let message = tokio::select! {
                 _ = self.cancel.cancelled() => return Err(InputError::Interrupted),

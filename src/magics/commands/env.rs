@@ -52,6 +52,32 @@ fn shown(name: &str, value: &str) -> String {
     }
 }
 
+/// The arguments of a magic line (`env ...`) as the history file keeps them:
+/// the values of names that look secret hidden, as in listings. `None` when
+/// nothing is hidden (not an `env` line, or no secret-looking name set).
+pub fn hide_secrets(arguments: &str) -> Option<String> {
+    let Some(mut words) = shlex::split(arguments) else {
+        // Unbalanced quotes: the command failed, but the line may still hold a secret.
+        let is_env = arguments.split_whitespace().next() == Some("env");
+        return (is_env && looks_secret(arguments)).then(|| "env <hidden>".into());
+    };
+    if words.first().map(String::as_str) != Some("env") {
+        return None;
+    }
+    let mut hidden = false;
+    for word in &mut words[1..] {
+        if let Some((name, _)) = word.split_once('=')
+            && looks_secret(name)
+        {
+            *word = format!("{name}=<hidden>");
+            hidden = true;
+        }
+    }
+    // Quoting fails only on a NUL byte: then hide the whole line.
+    hidden
+        .then(|| shlex::try_join(words.iter().map(String::as_str)).unwrap_or("env <hidden>".into()))
+}
+
 /// Check that `name` can be written as `$name`: ASCII letters, digits and `_`, not starting with a digit.
 fn check_name(name: &str) -> Result<(), MagicError> {
     let mut chars = name.chars();
@@ -150,6 +176,29 @@ mod tests {
             assert!(!looks_secret(name), "{name}");
             assert_eq!(shown(name, "visible"), "visible");
         }
+    }
+
+    #[test]
+    fn secret_values_are_hidden_from_the_history() {
+        assert_eq!(
+            hide_secrets("env API_TOKEN=abc123 n=4").as_deref(),
+            Some("env 'API_TOKEN=<hidden>' 'n=4'")
+        );
+        assert_eq!(
+            hide_secrets("env 'DB_PASSWORD=a b' REGION=\"eu west\"").as_deref(),
+            Some("env 'DB_PASSWORD=<hidden>' 'REGION=eu west'")
+        );
+        assert_eq!(hide_secrets("env n=4 HOME"), None, "nothing secret");
+        assert_eq!(
+            hide_secrets("env API_TOKEN"),
+            None,
+            "a name alone shows, sets nothing"
+        );
+        assert_eq!(hide_secrets("run --server API_TOKEN=x"), None, "not env");
+        assert_eq!(
+            hide_secrets("env API_TOKEN='unbalanced").as_deref(),
+            Some("env <hidden>")
+        );
     }
 
     #[test]

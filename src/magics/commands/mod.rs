@@ -34,6 +34,8 @@ use submit::SubmitArgs;
 use unwatch::UnwatchArgs;
 use wait::WaitArgs;
 
+pub use env::hide_secrets;
+
 /// `%crimpl` / `%%crimpl`: run compute jobs on local, SSH, Slurm and AWS EC2 servers from notebook cells.
 #[derive(Parser, Debug)]
 #[command(
