@@ -4,8 +4,9 @@
 # local server. The executed notebook is notebooks/executed/quickstart.ipynb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/system-deps.sh build
 scripts/python-env.sh
-echo "==> building crimpl-kernel (a cold build takes 16 to 25 minutes on 2 cores)"
+echo "==> building crimpl-kernel (a cold build takes about 15 minutes on 2 cores)"
 cargo build --bin crimpl-kernel
 ./target/debug/crimpl-kernel install --prefix .venv
 .venv/bin/python scripts/run_notebook.py notebooks/quickstart.ipynb notebooks/executed

@@ -27,6 +27,8 @@ pub struct Shell<H: ShellHandler> {
     publisher: Publisher,
     handler: H,
     lifecycle: Lifecycle,
+    /// Requests queued behind a failed cell when it ended (see `hold_queued`).
+    held: Vec<Incoming>,
     /// Requests taken off the socket while aborting, still to be served.
     pending: VecDeque<Incoming>,
 }
@@ -44,6 +46,7 @@ impl<H: ShellHandler> Shell<H> {
             publisher,
             handler,
             lifecycle,
+            held: Vec::new(),
             pending: VecDeque::new(),
         }
     }
@@ -78,6 +81,7 @@ impl<H: ShellHandler> Shell<H> {
         let message = panics::user_message(msg_type, panic);
         let is_cell = msg_type == "execute_request";
         let reply = if is_cell {
+            self.hold_queued();
             let (error, reply) = self.handler.cell_panicked(panics::ENAME, &message);
             self.publisher
                 .publish("error", error, Some(&request.header));
@@ -89,10 +93,19 @@ impl<H: ShellHandler> Shell<H> {
         is_cell
     }
 
-    /// Answer the execute requests already queued behind a failed cell with
-    /// `aborted`, as ipykernel does; other requests are kept for later.
-    fn abort_queued(&mut self) {
+    /// Take the requests queued behind a cell that failed, before its reply
+    /// goes out: a request that arrives after the reply was sent after the
+    /// failure was seen, and runs.
+    fn hold_queued(&mut self) {
         while let Ok(request) = self.channel.incoming.try_recv() {
+            self.held.push(request);
+        }
+    }
+
+    /// Answer the execute requests that were queued behind a failed cell
+    /// with `aborted`, as ipykernel does; other requests are kept for later.
+    fn abort_queued(&mut self) {
+        for request in std::mem::take(&mut self.held) {
             if request.msg_type() == "execute_request" {
                 self.publisher.status("busy", Some(&request.header));
                 let reply = JupyterMessageContent::ExecuteReply(self.handler.aborted_reply());
@@ -110,6 +123,9 @@ impl<H: ShellHandler> Shell<H> {
         let reply = match request.msg_type() {
             "execute_request" => {
                 let executed = self.handler.execute(request).await;
+                if executed.failed {
+                    self.hold_queued();
+                }
                 let reply = JupyterMessageContent::ExecuteReply(executed.reply);
                 self.channel.replier.reply(request, &reply);
                 return executed.failed;
