@@ -4,6 +4,8 @@
 //! server and SSH hosts share every job operation above this trait.
 
 mod auth;
+mod builtin_target;
+mod channel_wait;
 mod connect;
 pub mod diagnose;
 pub mod framing;
