@@ -69,7 +69,10 @@ impl SshTarget {
                 )
                 .with_context(|| format!("bad ProxyJump for {spec:?} in ~/.ssh/config"))?;
             }
-            _ => target.proxy_command = proxy_command.map(|command| target.expand(&command)),
+            _ => {
+                target.proxy_command =
+                    proxy_command.map(|command| target.tokens(home).expand(&command))
+            }
         }
         Ok(target)
     }
@@ -181,30 +184,17 @@ impl SshTarget {
         }
     }
 
-    /// `command` with OpenSSH's tokens expanded: `%h` host, `%p` port, `%r`
-    /// user, `%n` the host as written, `%%` a percent sign.
-    fn expand(&self, command: &str) -> String {
-        let mut out = String::new();
-        let mut chars = command.chars();
-        while let Some(c) = chars.next() {
-            if c != '%' {
-                out.push(c);
-                continue;
-            }
-            match chars.next() {
-                Some('h') => out.push_str(&self.host_name),
-                Some('p') => out.push_str(&self.port.to_string()),
-                Some('r') => out.push_str(&self.user),
-                Some('n') => out.push_str(self.alias()),
-                Some('%') => out.push('%'),
-                Some(other) => {
-                    out.push('%');
-                    out.push(other);
-                }
-                None => out.push('%'),
-            }
+    /// The values of OpenSSH's `%` tokens for this target (`home`: `%d`).
+    fn tokens<'a>(&'a self, home: &'a std::path::Path) -> Tokens<'a> {
+        Tokens {
+            host_name: &self.host_name,
+            port: self.port,
+            user: &self.user,
+            original: self.alias(),
+            host_key: self.host_key_alias.as_deref().unwrap_or(self.alias()),
+            proxy_jump: "",
+            home,
         }
-        out
     }
 }
 
