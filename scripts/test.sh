@@ -27,7 +27,11 @@ cargo fmt --all -- --check
 # Every cargo command below runs so, and none rebuilds the crate; the
 # kernels the Python tests start must not inherit it (evcxr's cargo would
 # lint the cells' code).
-clippy_driver=$(rustup which clippy-driver 2> /dev/null || command -v clippy-driver)
+clippy_driver=$(rustup which clippy-driver 2> /dev/null || command -v clippy-driver || true)
+if [ -z "$clippy_driver" ]; then
+  echo "clippy-driver not found: install clippy (rustup component add clippy)" >&2
+  exit 1
+fi
 linted_cargo() {
   # CLIPPY_ARGS is cargo clippy's own encoding of `-- -D warnings`.
   RUSTC_WORKSPACE_WRAPPER=$clippy_driver CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" cargo "$@"
