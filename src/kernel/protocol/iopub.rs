@@ -15,7 +15,7 @@
 //! What waits in the pipe is bounded by [`super::iopub_backlog`].
 
 use std::ffi::{c_int, c_void};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use super::iopub_backlog::{self, Admission, Backlog};
 use super::log::log;
+use super::pipe::PipeSender;
 use super::session::Session;
 use super::sockets::Maker;
 
@@ -43,7 +44,7 @@ const RETRY: Duration = Duration::from_millis(2);
 /// Publishes on iopub; cheap to clone, usable from any task or thread.
 #[derive(Clone)]
 pub struct Publisher {
-    pipe: Arc<Mutex<zmq::Socket>>,
+    pipe: PipeSender,
     session: Session,
     backlog: Arc<Backlog>,
 }
@@ -72,14 +73,7 @@ impl Publisher {
                 json!({ "name": "stderr", "text": iopub_backlog::dropped_note(dropped_before) });
             self.publish("stream", note, parent);
         }
-        let frames: Vec<&[u8]> = frames.iter().map(|frame| frame.as_ref()).collect();
-        // A poisoned lock still holds a usable socket: a panic cannot happen mid-send.
-        let pipe = self
-            .pipe
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // The pipe has no high-water mark, so this only fails while the kernel exits.
-        if let Err(err) = pipe.send_multipart(frames, 0) {
+        if let Err(err) = self.pipe.send(&frames) {
             self.backlog.sent(size);
             log(&format!("could not queue {msg_type} for iopub: {err}"));
         }
@@ -106,7 +100,7 @@ pub fn bind(maker: &Maker, endpoint: &str, session: &Session) -> anyhow::Result<
 
     let backlog = Arc::new(Backlog::default());
     let publisher = Publisher {
-        pipe: Arc::new(Mutex::new(outbound)),
+        pipe: PipeSender::new(outbound),
         session: session.clone(),
         backlog: backlog.clone(),
     };

@@ -14,6 +14,7 @@ mod iopub_backlog;
 pub mod lifecycle;
 pub mod log;
 pub mod panics;
+mod pipe;
 pub mod replies;
 pub mod session;
 pub mod shell;

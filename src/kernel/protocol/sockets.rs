@@ -11,7 +11,6 @@
 //! connection file, every socket is a CURVE server ([`super::curve`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use jupyter_protocol::{ConnectionInfo, Header, JupyterMessageContent};
@@ -21,6 +20,7 @@ use tokio::sync::mpsc;
 use super::curve::Curve;
 use super::iopub::{self, Publisher};
 use super::log::log;
+use super::pipe::PipeSender;
 use super::replies;
 use super::session::Session;
 use super::wire::{self, Incoming};
@@ -37,7 +37,7 @@ pub struct RouterChannel {
 /// clone, usable from any task or thread.
 #[derive(Clone)]
 pub struct Replier {
-    pipe: Arc<Mutex<zmq::Socket>>,
+    pipe: PipeSender,
     session: Session,
 }
 
@@ -61,14 +61,7 @@ impl Replier {
         content: &Value,
     ) {
         let frames = self.session.frames(identities, msg_type, parent, content);
-        let frames: Vec<&[u8]> = frames.iter().map(|frame| frame.as_ref()).collect();
-        // A poisoned lock still holds a usable socket: a panic cannot happen mid-send.
-        let pipe = self
-            .pipe
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // The pipe has no high-water mark, so this only fails while the kernel exits.
-        if let Err(err) = pipe.send_multipart(frames, 0) {
+        if let Err(err) = self.pipe.send(&frames) {
             log(&format!("could not send {msg_type}: {err}"));
         }
     }
@@ -168,7 +161,7 @@ fn router(
     Ok(RouterChannel {
         incoming,
         replier: Replier {
-            pipe: Arc::new(Mutex::new(outbound)),
+            pipe: PipeSender::new(outbound),
             session: session.clone(),
         },
     })
