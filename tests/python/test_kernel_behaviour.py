@@ -28,6 +28,18 @@ def test_rust_output_streams_while_the_code_runs(kernel):
     assert arrivals["second"] - arrivals["first"] > 1.5
 
 
+def test_a_cells_stderr_arrives_before_its_idle_every_time(kernel):
+    """evcxr reads its child's stderr on a thread of its own: the kernel must
+    still forward a cell's last stderr line, even one with no newline, before
+    the cell ends (the conformance suite's stderr check once saw none)."""
+    assert kernel.execute("let warm = 1;", timeout=RUST_TIMEOUT).ok
+    for i in range(12):
+        result = kernel.execute(f'eprintln!("line {i}"); eprint!("partial {i}");', timeout=RUST_TIMEOUT)
+        assert result.ok, result.reply
+        assert f"line {i}\npartial {i}" in result.text, (i, result.text)
+        assert "crimpl-stderr" not in result.text, result.text
+
+
 def test_evcxr_commands_work(kernel):
     assert kernel.execute("let answer = 42;", timeout=RUST_TIMEOUT).ok
     result = kernel.execute(":vars")

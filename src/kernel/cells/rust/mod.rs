@@ -5,6 +5,7 @@
 //! (`is_complete.rs`).
 
 pub mod is_complete;
+mod output_pump;
 pub mod rust_cells;
 mod rust_errors;
 mod stdin_reads;

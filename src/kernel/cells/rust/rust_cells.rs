@@ -2,24 +2,25 @@
 //!
 //! Starting evcxr takes seconds, so it starts on the first Rust cell, never
 //! before `kernel_info` is answered. evcxr runs user code in a child process
-//! whose stdout and stderr arrive on channels: one pump thread forwards them
-//! to the running cell as they come, and is flushed before a cell's reply so
-//! that no line is lost or given to the next cell. (evcxr itself collects
+//! whose stdout and stderr arrive on channels: one pump thread
+//! (`output_pump.rs`) forwards them to the running cell as they come, and is
+//! flushed before a cell's reply so that no line is lost or given to the
+//! next cell. (evcxr itself collects
 //! `EVCXR_BEGIN_CONTENT mime ... EVCXR_END_CONTENT` blocks into the value.)
 
 use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use crossbeam_channel::{Receiver, Sender, select};
+use crossbeam_channel::{Receiver, Sender};
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
+use super::output_pump::OutputPump;
 use super::rust_errors::compilation_error;
 use super::stdin_reads::RawReads;
 use crate::kernel::cells::output::{CellError, CellSink};
 use crate::kernel::protocol::stdin::{InputError, InputSource};
-use crate::magics::StreamName;
 
 /// What a successful Rust cell evaluated to: a mime bundle, empty for `()`.
 pub type RustValue = Map<String, Value>;
@@ -231,7 +232,8 @@ fn serve(requests: Receiver<Request>, child_slot: Arc<Mutex<Option<Arc<Mutex<Chi
                 };
                 let result = context.execute_with_callbacks(&code, &mut callbacks);
                 let raw_refused = raw_reads.stop();
-                let panicked = pump.flush();
+                // Asked again: evcxr starts a new child after one that died.
+                let panicked = pump.flush(process_id(&context.process_handle()));
                 pump.attach(None);
                 if let Ok(mut slot) = child_slot.lock() {
                     *slot = None;
@@ -309,128 +311,7 @@ fn to_cell_error(error: evcxr::Error, code: &str) -> CellError {
     }
 }
 
-enum PumpControl {
-    Attach(Option<CellSink>),
-    Flush(Sender<Option<String>>),
-}
-
-/// Forwards evcxr's output lines to the cell that is running.
-struct OutputPump {
-    control: Sender<PumpControl>,
-}
-
-impl OutputPump {
-    fn start(stdout: Receiver<String>, stderr: Receiver<String>) -> Self {
-        let (control, commands) = crossbeam_channel::unbounded();
-        thread::Builder::new()
-            .name("evcxr-output".into())
-            .spawn(move || pump(stdout, stderr, commands))
-            .expect("spawning the evcxr output thread");
-        Self { control }
-    }
-
-    fn attach(&self, sink: Option<CellSink>) {
-        let _ = self.control.send(PumpControl::Attach(sink));
-    }
-
-    /// Wait until every line already produced has been forwarded; the
-    /// panic the cell's stderr reported since it was attached, if any.
-    fn flush(&self) -> Option<String> {
-        let (done, wait) = crossbeam_channel::bounded(1);
-        if self.control.send(PumpControl::Flush(done)).is_ok() {
-            return wait.recv().ok().flatten();
-        }
-        None
-    }
-}
-
-fn pump(stdout: Receiver<String>, stderr: Receiver<String>, control: Receiver<PumpControl>) {
-    let mut state = PumpState::default();
-    loop {
-        select! {
-            recv(stdout) -> line => match line {
-                Ok(line) => state.emit(StreamName::Stdout, line),
-                Err(_) => return,
-            },
-            recv(stderr) -> line => match line {
-                Ok(line) => state.emit(StreamName::Stderr, line),
-                Err(_) => return,
-            },
-            recv(control) -> command => match command {
-                Ok(PumpControl::Attach(sink)) => {
-                    state.sink = sink;
-                    state.panic = Panic::default();
-                }
-                Ok(PumpControl::Flush(done)) => {
-                    while let Ok(line) = stdout.try_recv() {
-                        state.emit(StreamName::Stdout, line);
-                    }
-                    while let Ok(line) = stderr.try_recv() {
-                        state.emit(StreamName::Stderr, line);
-                    }
-                    let _ = done.send(state.panic.message.take());
-                }
-                Err(_) => return,
-            },
-        }
-    }
-}
-
-#[derive(Default)]
-struct PumpState {
-    sink: Option<CellSink>,
-    panic: Panic,
-}
-
-/// A panic reported on the cell's stderr by Rust's panic hook: `thread
-/// 'NAME' (ID) panicked at FILE:LINE:COL:` and the message on the next line.
-#[derive(Default)]
-struct Panic {
-    message: Option<String>,
-    awaiting_text: bool,
-}
-
-impl Panic {
-    fn read(&mut self, line: &str) {
-        if self.awaiting_text {
-            self.awaiting_text = false;
-            if let Some(message) = &mut self.message {
-                message.push_str(": ");
-                message.push_str(line.trim());
-            }
-        } else if self.message.is_none()
-            && line.starts_with("thread '")
-            && let Some((_, place)) = line.trim_end().split_once(" panicked at ")
-            && let Some(place) = place.strip_suffix(':')
-            && is_source_place(place)
-        {
-            self.message = Some(format!("the cell panicked at {place}"));
-            self.awaiting_text = true;
-        }
-    }
-}
-
-/// Whether `place` reads `FILE:LINE:COLUMN`, as the panic hook writes it.
-fn is_source_place(place: &str) -> bool {
-    let mut parts = place.rsplitn(3, ':');
-    let numbers = |part: Option<&str>| {
-        part.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-    };
-    numbers(parts.next())
-        && numbers(parts.next())
-        && parts
-            .next()
-            .is_some_and(|file| !file.is_empty() && !file.contains(' '))
-}
-
-impl PumpState {
-    fn emit(&mut self, name: StreamName, mut line: String) {
-        if name == StreamName::Stderr {
-            self.panic.read(&line);
-        }
-        if let Some(sink) = &self.sink {
-            line.push('\n');
-            sink.stream(name, &line);
-        }
-    }
+/// The pid of evcxr's child process, while it runs.
+fn process_id(process: &Mutex<Child>) -> Option<u32> {
+    process.lock().ok().map(|child| child.id())
 }
