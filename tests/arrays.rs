@@ -71,7 +71,7 @@ fn every_task_runs_once_in_its_directory_never_more_than_asked_at_once() {
         array: Some(array),
         ..SubmitOptions::default()
     };
-    let job = server.submit(script, &options, &quiet).unwrap();
+    let job = server.submit(script, &options, &quiet).unwrap().job;
     let record = wait_until(&server, &job, |r| r.status.is_final());
     assert_eq!(record.status, JobStatus::Complete, "{record:?}");
     assert_eq!(record.tasks.len(), 10);
@@ -128,14 +128,16 @@ fn merge_gathers_the_tasks_outputs_in_one_folder_unless_two_wrote_one_path() {
             &options("apart"),
             &quiet,
         )
-        .unwrap();
+        .unwrap()
+        .job;
     let same = server
         .submit(
             "echo \"$CRIMPL_TASK_ID\" > same.txt\n",
             &options("same"),
             &quiet,
         )
-        .unwrap();
+        .unwrap()
+        .job;
     for job in [&apart, &same] {
         wait_until(&server, job, |r| r.status.is_final());
     }
@@ -168,7 +170,8 @@ fn merge_gathers_the_tasks_outputs_in_one_folder_unless_two_wrote_one_path() {
             },
             &quiet,
         )
-        .unwrap();
+        .unwrap()
+        .job;
     wait_until(&server, &single, |r| r.status.is_final());
     let err = server
         .fetch(&single, &[], &target, merged, &quiet)
@@ -272,7 +275,7 @@ fn a_chain_whose_first_job_fails_cancels_what_needed_it_and_runs_the_rest() {
             after,
             ..SubmitOptions::default()
         };
-        server.submit(script, &options, &quiet).unwrap()
+        server.submit(script, &options, &quiet).unwrap().job
     };
     let first = submit_after("first", "sleep 1; exit 2", "");
     let needs = submit_after("needs", "touch ran", "first");

@@ -23,6 +23,7 @@ pub fn submit(server: &Server, script: &str, options: &SubmitOptions) -> String 
     server
         .submit(script, options, &quiet)
         .expect("the job is submitted")
+        .job
 }
 
 /// The job's record once `done` says it has arrived, read every `poll`;

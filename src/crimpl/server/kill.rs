@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
 use super::Server;
 use crate::crimpl::error::EngineError;
@@ -48,14 +48,31 @@ impl Server {
             );
         }
         let job_dir = self.job_dir(job)?;
-        if !record.tasks.is_empty() {
-            return self.resubmit_tasks(job, &job_dir, &record, only_failed);
-        }
-        if only_failed {
-            bail!(EngineError::Usage(format!(
-                "job {job:?} is not an array: --failed applies to an array's tasks"
-            )));
-        }
+        let tasks = if record.tasks.is_empty() {
+            if only_failed {
+                bail!(EngineError::Usage(format!(
+                    "job {job:?} is not an array: --failed applies to an array's tasks"
+                )));
+            }
+            self.restart_single(job, &job_dir)?;
+            0
+        } else {
+            self.resubmit_tasks(job, &job_dir, &record, only_failed)?
+        };
+        let why = match tasks {
+            0 => "run again".to_string(),
+            n if only_failed => format!("resumed: {n} task(s) that did not complete"),
+            n => format!("run again: all {n} tasks"),
+        };
+        self.record_attempt(job, &why, record.shown())
+            .with_context(|| {
+                format!("job {job:?} runs again, but its manifest could not say so")
+            })?;
+        Ok(tasks)
+    }
+
+    /// Start a single job's script again in its directory.
+    fn restart_single(&self, job: &str, job_dir: &str) -> anyhow::Result<()> {
         // A job created by crimpl 0.2.0 has no wrapper yet: add ours.
         let install_wrapper = format!(
             "cd {job_dir} && cat > {WRAPPER}.tmp && mv -f {WRAPPER}.tmp {WRAPPER} && {}",
@@ -70,12 +87,12 @@ impl Server {
             &format!("resubmitting job {job:?}"),
         )?;
         self.poller.forget();
-        Ok(0)
+        Ok(())
     }
 
     /// Run an array's tasks again (those that did not complete, with
     /// `only_failed`): they read `pending` again and the scheduler starts them.
-    pub(super) fn resubmit_tasks(
+    fn resubmit_tasks(
         &self,
         job: &str,
         job_dir: &str,

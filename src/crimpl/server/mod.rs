@@ -15,16 +15,19 @@
 //! `Server`'s operations are spread by kind over several `impl Server`
 //! blocks: `run.rs` (a script run now), `submit.rs` (plan and submit a job),
 //! `survey.rs` (job states, shared with watchers through `poller.rs`),
-//! `files.rs` (log, listing, task outputs, fetch) and `kill.rs` (kill and
-//! resubmit). This file holds the struct and what they all use.
+//! `files.rs` (log, listing, task outputs, fetch), `kill.rs` (kill and
+//! resubmit), `manifests.rs` (a job's manifest on the server) and
+//! `reattach.rs` (a named submit meeting its existing job). This file holds the struct and what they all use.
 
 mod entries;
 mod files;
 mod kill;
+mod manifests;
 mod option_kinds;
 mod options;
 mod placement;
 mod poller;
+mod reattach;
 mod run;
 mod scheduler;
 mod submit;
@@ -43,7 +46,9 @@ use placement::Placement;
 use poller::Poller;
 use scheduler::Scheduler;
 
-pub use options::{Plan, SubmitOptions};
+pub use manifests::Stored;
+pub use options::{ExistingJob, Plan, SubmitOptions};
+pub use reattach::{SubmitOutcome, Submitted};
 
 /// A named server: one [`Scheduler`] and one [`Placement`].
 pub struct Server {

@@ -9,9 +9,11 @@ use super::entries::{Entry, array_entries, tar_feed, uploads};
 use super::option_kinds;
 use super::options::{Plan, SubmitOptions};
 use super::placement::Launch;
+use super::reattach::{Reattach, SubmitOutcome, Submitted};
 use crate::crimpl::after::After;
 use crate::crimpl::error::EngineError;
 use crate::crimpl::layout::{self, AFTER_FILE, INPUT_LIST, SUBMIT_SCRIPT, TASK_WRAPPER, WRAPPER};
+use crate::crimpl::manifest::{MANIFEST_FILE, Manifest};
 use crate::crimpl::progress::Progress;
 use crate::crimpl::scripts;
 use crate::crimpl::status::JobStatus;
@@ -39,17 +41,29 @@ impl Server {
         })
     }
 
-    /// Create the job, send the script and files, and start it detached;
-    /// returns the job's name.
+    /// Create the job, send the script and files, and start it detached.
+    /// A named job that exists already is met as `options.existing` says
+    /// (see `reattach.rs`).
     pub fn submit(
         &self,
         script: &str,
         options: &SubmitOptions,
         progress: Progress<'_>,
-    ) -> anyhow::Result<String> {
+    ) -> anyhow::Result<Submitted> {
         option_kinds::check(self.config.kind(), &self.name, options)?;
         let base = options.job.clone().unwrap_or_else(layout::job_name_now);
         layout::validate_job_name(&base)?;
+        let manifest = self.manifest_for(script, options)?;
+        let mut outcome = SubmitOutcome::New;
+        if options.job.is_some() {
+            match self.reattach(&base, script, &manifest, options)? {
+                Reattach::Done(outcome) => {
+                    self.poller.forget();
+                    return Ok(Submitted { job: base, outcome });
+                }
+                Reattach::Place(placed) => outcome = placed,
+            }
+        }
         let waited;
         let options = if options.after.is_empty() {
             options
@@ -66,12 +80,15 @@ impl Server {
             }
         }
         let launch = self.placement.launch(&base, options, progress)?;
-        let placed = self.place_job(&launch, &base, script, options);
+        let placed = self.place_job(&launch, &base, script, options, &manifest);
         self.poller.forget();
         if placed.is_err() {
             self.placement.placement_failed(&launch, progress)?;
         }
-        placed
+        Ok(Submitted {
+            job: placed?,
+            outcome,
+        })
     }
 
     /// The dependencies that have not ended yet; an error for a job that
@@ -112,6 +129,7 @@ impl Server {
         base: &str,
         script: &str,
         options: &SubmitOptions,
+        manifest: &Manifest,
     ) -> anyhow::Result<String> {
         let explicit = options.job.is_some();
         for attempt in 0..20 {
@@ -120,7 +138,8 @@ impl Server {
             } else {
                 format!("{base}-{}", &uuid::Uuid::new_v4().simple().to_string()[..4])
             };
-            let entries = self.job_entries(&job, script, options, &launch.entries)?;
+            let mut entries = self.job_entries(&job, script, options, &launch.entries)?;
+            entries.push(Entry::text(MANIFEST_FILE, &manifest.to_json(), 0o644));
             let captured = launch.transport.capture(
                 &self.submit_command(&job, options)?,
                 Some(tar_feed(entries)),
@@ -132,12 +151,9 @@ impl Server {
                 }
                 Some(EXISTS_CODE) if !explicit => continue,
                 Some(EXISTS_CODE) => bail!(EngineError::Exists(format!(
-                    "job {job:?} exists already on {}: choose another --job name{}",
+                    "job {job:?} exists already on {} (made while this cell was submitted): \
+                     run the cell again to reattach to it, or choose another --job name",
                     self.name,
-                    match self.placement.resubmit_refusal() {
-                        Some(_) => String::new(),
-                        None => format!(", or run it again with %crimpl resubmit {job}"),
-                    }
                 ))),
                 code => bail!(
                     "submitting job {job:?} on {} failed (exit {}): {}",

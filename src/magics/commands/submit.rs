@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::crimpl::SubmitOptions;
 use crate::crimpl::after::After;
 use crate::crimpl::array::ArraySpec;
 use crate::crimpl::slurm::{SlurmDefaults, SlurmOptions};
+use crate::crimpl::{ExistingJob, SubmitOptions, SubmitOutcome};
 use crate::magics::args::ServerArg;
 use crate::magics::job_command::{finish_wait, local_paths, starting};
 use crate::magics::numbers;
@@ -38,6 +38,12 @@ pub struct SubmitArgs {
     /// Show what would be sent and run, and send nothing.
     #[arg(long)]
     pub trial_run: bool,
+    /// With --job: run the job of that name again, whatever its state (same script, inputs and options).
+    #[arg(long, requires = "job", conflicts_with = "replace")]
+    pub rerun: bool,
+    /// With --job: stop and remove the job of that name (its files too), and submit this cell instead.
+    #[arg(long, requires = "job")]
+    pub replace: bool,
     /// A sweep: one task per id, e.g. 1-100, 0-99:3 or 1,5,9. Each task runs in
     /// its own directory (task-0007/) with CRIMPL_TASK_ID and CRIMPL_TASK_COUNT set.
     #[arg(
@@ -138,6 +144,11 @@ pub async fn submit(
             }
             None => Vec::new(),
         },
+        existing: match (args.rerun, args.replace) {
+            (true, _) => ExistingJob::Rerun,
+            (_, true) => ExistingJob::Replace,
+            _ => ExistingJob::Reattach,
+        },
     };
     if args.trial_run {
         let plan = server.plan_submit(body, &options)?;
@@ -147,17 +158,24 @@ pub async fn submit(
     let script = body.to_string();
     let submitter = server.clone();
     let progress = progress_to(out);
-    let job = blocking(move || submitter.submit(&script, &options, &progress)).await?;
+    let submitted = blocking(move || submitter.submit(&script, &options, &progress)).await?;
+    let job = submitted.job;
+    if let Some(said) = outcome_message(&job, &submitted.outcome) {
+        out.display(&render::message(&said), None);
+    }
     state.set_latest_job(&server, &job);
     let displays = state.job_displays();
     // Watched from the start, so that the first display says so.
     let _watching = displays.foreground(server.name(), &job);
-    displays.add(
-        server.name(),
-        &starting(&job),
-        &display_id(&server, &job),
-        out,
-    );
+    let first = match submitted.outcome {
+        SubmitOutcome::Reused | SubmitOutcome::Following => {
+            let reader = server.clone();
+            let name = job.clone();
+            blocking(move || reader.job(&name)).await?
+        }
+        _ => starting(&job),
+    };
+    displays.add(server.name(), &first, &display_id(&server, &job), out);
     if args.wait {
         let watching = Watch {
             server: server.clone(),
@@ -175,6 +193,48 @@ pub async fn submit(
     // Keep the job's displays current while the user goes on.
     watch_in_background(state, server, &job, out.clone());
     Ok(())
+}
+
+/// What the cell says of how the submit met an existing job of its name.
+fn outcome_message(job: &str, outcome: &SubmitOutcome) -> Option<String> {
+    const SAME: &str = "was submitted earlier with the same script, inputs and options";
+    Some(match outcome {
+        SubmitOutcome::New => return None,
+        SubmitOutcome::Reused => format!(
+            "Job {job} {SAME} and completed: reused as it is, nothing runs again \
+             (--rerun runs it again)."
+        ),
+        SubmitOutcome::Following => format!("Job {job} {SAME} and has not ended: following it."),
+        SubmitOutcome::Resumed { tasks: 0, after } => {
+            format!("Job {job} {SAME} and ended {after}: running it again.")
+        }
+        SubmitOutcome::Resumed { tasks, after } => format!(
+            "Job {job} {SAME} and ended {after}: running again its {tasks} task(s) that did not complete."
+        ),
+        SubmitOutcome::Rerun { tasks: 0 } => format!("Running job {job} again (--rerun)."),
+        SubmitOutcome::Rerun { tasks } => {
+            format!("Running all {tasks} tasks of job {job} again (--rerun).")
+        }
+        SubmitOutcome::Finished => format!(
+            "An earlier submit of job {job} was cut short before the job started: \
+             what it left was cleared, and the job submitted again."
+        ),
+        SubmitOutcome::Replaced { removed, more } => {
+            let mut said = format!("Replaced job {job}: the old job was stopped and removed");
+            if removed.is_empty() {
+                said.push('.');
+            } else {
+                said.push_str(", with its files:");
+                for file in removed {
+                    said.push_str(&format!("\n  {file}"));
+                }
+                if *more > 0 {
+                    said.push_str(&format!("\n  ... and {more} more"));
+                }
+            }
+            said
+        }
+    })
 }
 
 /// The tasks of a sweep (`--array` or `--params`), if it is one.
