@@ -28,7 +28,7 @@ pub struct Manifest {
     pub format: u32,
     /// sha256 of the parts below that determine the run.
     pub digest: String,
-    /// sha256 of the script (the cell body).
+    /// sha256 of the script (the cell body, without blank space at its end).
     pub script_sha256: String,
     /// Each `--files` input.
     pub inputs: Vec<FileDigest>,
@@ -112,7 +112,8 @@ impl Manifest {
         options: BTreeMap<String, String>,
         server: ServerIdentity,
     ) -> Self {
-        let script_sha256 = sha256_hex(script.as_bytes());
+        // Blank space at the end of a cell changes nothing that runs.
+        let script_sha256 = sha256_hex(script.trim_end().as_bytes());
         let digest = digest_of(&script_sha256, &inputs, &options, &server);
         let now = now_utc();
         Self {
@@ -243,9 +244,14 @@ fn digest_of(
     sha256_hex(parts.to_string().as_bytes())
 }
 
-/// "1 line" or "N lines": the lines of `new` not in `old` and of `old` not in `new`.
+/// "1 line" or "N lines": the lines of `new` not in `old` and of `old` not
+/// in `new` (blank space at the ends left out, as in the digest).
 fn lines_differing(old: &str, new: &str) -> String {
-    let diff = similar::TextDiff::from_lines(old, new);
+    let (old, new) = (
+        format!("{}\n", old.trim_end()),
+        format!("{}\n", new.trim_end()),
+    );
+    let diff = similar::TextDiff::from_lines(&old, &new);
     let count = diff
         .iter_all_changes()
         .filter(|change| change.tag() != similar::ChangeTag::Equal)

@@ -27,12 +27,19 @@ pub struct FetchReport {
     pub hidden_left_out: usize,
     /// The first few of them, to name in the report.
     pub hidden_examples: Vec<PathBuf>,
+    /// Files here whose sha256 differs from what the job's manifest
+    /// recorded on the server, with what was expected.
+    pub mismatched: Vec<(PathBuf, String)>,
+    /// How many files were checked against the job's manifest and matched.
+    pub verified: usize,
+    /// Where the job's manifest was written beside the fetched files.
+    pub manifest: Option<PathBuf>,
 }
 
 impl FetchReport {
-    /// Whether some file could not be written.
+    /// Whether some file could not be written, or differs from the job's manifest.
     pub fn has_failures(&self) -> bool {
-        !self.failed.is_empty()
+        !self.failed.is_empty() || !self.mismatched.is_empty()
     }
 }
 

@@ -16,6 +16,7 @@ mod fuzz;
 mod job_command;
 mod job_displays;
 mod login_prompts;
+mod manifest_view;
 mod numbers;
 mod offload;
 mod render;

@@ -147,6 +147,13 @@ pub fn fetch_report(job: &str, target: &str, report: &FetchReport) -> View {
             format!("FAILED, not written: {reason}"),
         ]);
     }
+    for (path, reason) in &report.mismatched {
+        rows.push(vec![
+            path.display().to_string(),
+            String::new(),
+            format!("FAILED, differs from the job's manifest: {reason}"),
+        ]);
+    }
     if report.hidden_left_out > 0 {
         let examples: Vec<String> = report
             .hidden_examples

@@ -119,7 +119,7 @@ def test_run_uses_the_login_node(slurm_kernel):
 
 
 def test_slurm_notebook_runs_under_nbclient(cluster, tmp_path):
-    from test_notebooks import outputs_text, run_notebook
+    from test_notebooks import outputs_text, run_again_unchanged, run_notebook
 
     _, sshd = cluster
     env = kernel_env(tmp_path / "config", home=sshd.home)
@@ -129,6 +129,8 @@ def test_slurm_notebook_runs_under_nbclient(cluster, tmp_path):
     assert "task 0" in joined and "task 1" in joined
     assert (tmp_path / "out" / "slurm-results").is_dir()
     assert "8/8 tasks ended: 8 complete" in joined and "sum of squares: 204" in joined
+    # Again: the held job (canceled by the notebook) is held and canceled again, nothing else runs.
+    run_again_unchanged("slurm.ipynb", tmp_path / "out", env, pathlib.Path(sshd.user.pw_dir) / "crimpl-slurm-demo")
 
 
 def test_stopping_a_cluster_ends_its_job_steps_and_spares_everything_else(tmp_path):

@@ -152,7 +152,7 @@ def test_wait_survives_sshd_going_away_and_coming_back(ssh_kernel, sshd):
 
 
 def test_ssh_notebook_runs_under_nbclient(sshd, tmp_path):
-    from test_notebooks import outputs_text, run_notebook
+    from test_notebooks import outputs_text, run_again_unchanged, run_notebook
 
     env = kernel_env(tmp_path / "config", home=sshd.home)
     env["CRIMPL_SSH_HOST"] = sshd.host_alias
@@ -161,6 +161,7 @@ def test_ssh_notebook_runs_under_nbclient(sshd, tmp_path):
     assert f"as {TEST_USER}" in joined
     assert "100 values, mean 50.5" in joined
     assert (tmp_path / "out" / "ssh-results" / "summary.txt").exists()
+    run_again_unchanged("ssh.ipynb", tmp_path / "out", env, pathlib.Path(sshd.user.pw_dir) / "crimpl-notebook-demo")
 
 
 def test_server_and_job_directories_are_private_unless_group_readable(sshd, workdir, config_dir):
@@ -202,7 +203,9 @@ def test_a_taken_name_with_a_big_input_is_refused_not_waited_on(ssh_kernel, work
     (workdir / "big.bin").write_bytes(os.urandom(48 << 20))
     first = ssh_kernel.execute("%%crimpl submit --job big --files big.bin\ntrue\n", timeout=120)
     assert first.ok, first.error
-    again = ssh_kernel.execute("%%crimpl submit --job big --files big.bin\ntrue\n", timeout=60)
+    # Another script under the same name: refused (before anything is sent).
+    again = ssh_kernel.execute("%%crimpl submit --job big --files big.bin\nfalse\n", timeout=60)
     assert not again.ok and 'job "big" exists already' in again.error, again.error
+    assert "the script: 2 lines differ" in again.error, again.error
     status = ssh_kernel.execute("%crimpl status big")
     assert status.ok, status.error  # the connection still serves

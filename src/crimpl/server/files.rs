@@ -128,7 +128,8 @@ impl Server {
     }
 
     /// Fetch `paths` of the job (default: its output files; an array's, in
-    /// one folder per task, `task-0007/`) into `target`.
+    /// one folder per task, `task-0007/`) into `target`, checked against
+    /// the job's manifest, which is written beside them (`.crimpl/JOB.json`).
     /// Hidden files are left out (and counted) unless named or `policy.hidden`.
     pub fn fetch(
         &self,
@@ -183,11 +184,13 @@ impl Server {
             policy.named = paths.iter().map(PathBuf::from).collect();
             paths.to_vec()
         };
+        let merged = policy.strip_first_part;
         let mut report = if names.is_empty() {
             FetchReport::default()
         } else {
             self.receive(&transport, job, &names, target, policy)?
         };
+        self.record_provenance(job, target, merged, &mut report)?;
         report.hidden_left_out += hidden_at_top.len();
         let room = 5usize.saturating_sub(report.hidden_examples.len());
         report

@@ -2,10 +2,11 @@
 //! the job starts again, and completed once the job has ended (its end, and
 //! each output's size and sha256, computed on the server).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
 use super::Server;
 use super::entries::uploads;
@@ -13,10 +14,11 @@ use super::options::SubmitOptions;
 use crate::crimpl::job::JobRecord;
 use crate::crimpl::layout::EXIT_CODE_FILE;
 use crate::crimpl::manifest::{
-    FileDigest, JobEnd, MANIFEST_FILE, Manifest, ServerIdentity, hash_input,
+    FileDigest, JobEnd, MANIFEST_FILE, Manifest, ServerIdentity, file_sha256, hash_input,
 };
 use crate::crimpl::status::JobStatus;
 use crate::crimpl::transport::StdinFeed;
+use crate::crimpl::unpack::FetchReport;
 
 /// What a job directory holds of a manifest.
 pub enum Stored {
@@ -185,6 +187,82 @@ impl Server {
             outputs,
         })
     }
+}
+
+impl Server {
+    /// After a fetch of job `job` into `target`: check each fetched file
+    /// against the sha256 the manifest recorded once the job ended (a
+    /// mismatch is reported), and write the manifest beside them, as
+    /// `.crimpl/JOB.json`. `merged`: an array's outputs were fetched into
+    /// one folder, without their task directories.
+    pub(super) fn record_provenance(
+        &self,
+        job: &str,
+        target: &Path,
+        merged: bool,
+        report: &mut FetchReport,
+    ) -> anyhow::Result<()> {
+        let Some(manifest) = self.manifest(job)? else {
+            return Ok(());
+        };
+        if let Some(end) = &manifest.end {
+            let fetched_as = |name: &str| match merged {
+                true => name
+                    .split_once('/')
+                    .map_or(name, |(_, rest)| rest)
+                    .to_string(),
+                false => name.to_string(),
+            };
+            let expected: HashMap<String, &FileDigest> = end
+                .outputs
+                .iter()
+                .map(|f| (fetched_as(&f.name), f))
+                .collect();
+            let fetched: Vec<&PathBuf> = report
+                .written
+                .iter()
+                .map(|(path, _)| path)
+                .chain(&report.unchanged)
+                .collect();
+            let mut mismatched = Vec::new();
+            for path in fetched {
+                let Some(digest) = expected.get(&path.to_string_lossy().into_owned()) else {
+                    continue;
+                };
+                let here = file_sha256(&target.join(path))?;
+                if here == digest.sha256 {
+                    report.verified += 1;
+                } else {
+                    mismatched.push((
+                        path.clone(),
+                        format!(
+                            "the job's output had sha256 {} when it ended, this file has {here}: \
+                             the file changed on the server since, or in transit; fetch it again \
+                             with --overwrite",
+                            short(&digest.sha256)
+                        ),
+                    ));
+                }
+            }
+            report.mismatched = mismatched;
+        }
+        let folder = target.join(PROVENANCE_DIR);
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+        let path = folder.join(format!("{job}.json"));
+        std::fs::write(&path, manifest.to_json())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        report.manifest = Some(path);
+        Ok(())
+    }
+}
+
+/// The folder, in a fetch's target, that holds the fetched jobs' manifests.
+pub const PROVENANCE_DIR: &str = ".crimpl";
+
+/// The first 12 hex digits of a hash, for messages.
+fn short(sha256: &str) -> &str {
+    &sha256[..sha256.len().min(12)]
 }
 
 const SUMS: &str = "--crimpl-sums--";

@@ -151,9 +151,17 @@ impl Server {
                 }
                 Some(EXISTS_CODE) if !explicit => continue,
                 Some(EXISTS_CODE) => bail!(EngineError::Exists(format!(
-                    "job {job:?} exists already on {} (made while this cell was submitted): \
-                     run the cell again to reattach to it, or choose another --job name",
+                    "job {job:?} exists already on {}: {}, or choose another --job name",
                     self.name,
+                    match self.aws() {
+                        // The volume could not be read before the submit.
+                        Some(_) =>
+                            "start the server instance (%crimpl server start) and run the cell \
+                                    again to reattach to it if it runs the same script",
+                        None =>
+                            "another kernel made it while this cell was submitted; run the cell \
+                                 again to reattach to it if it runs the same script",
+                    }
                 ))),
                 code => bail!(
                     "submitting job {job:?} on {} failed (exit {}): {}",

@@ -61,6 +61,27 @@ pub async fn fetch(state: &State, args: FetchArgs, out: &Output) -> MagicResult 
         &render::fetch_report(&job, &target.display().to_string(), &report),
         None,
     );
+    if let Some(manifest) = &report.manifest {
+        let checked = match report.verified {
+            0 => String::new(),
+            n => format!("{n} file(s) match the sha256 the job recorded when it ended. "),
+        };
+        out.display(
+            &render::message(&format!(
+                "{checked}What ran, and what it made: {}",
+                manifest.display()
+            )),
+            None,
+        );
+    }
+    if !report.mismatched.is_empty() {
+        return Err(MagicError::Crimpl(anyhow::anyhow!(
+            "{} fetched file(s) of job {job} differ from what the job made (see the table): \
+             they changed on the server after the job ended, or in transit; \
+             fetch them again with --overwrite",
+            report.mismatched.len(),
+        )));
+    }
     if report.has_failures() {
         return Err(MagicError::Crimpl(anyhow::anyhow!(
             "{} file(s) of job {job} could not be written into {} (see the table): \

@@ -1,9 +1,12 @@
-//! `%crimpl status`: a job's status (an array's summary, or every task).
+//! `%crimpl status`: a job's status (an array's summary, or every task, or
+//! its manifest).
 
 use clap::Args;
 
 use crate::magics::args::JobArgs;
 use crate::magics::job_command::JobTarget;
+use crate::magics::manifest_view;
+use crate::magics::offload::blocking;
 use crate::magics::state::State;
 use crate::magics::watch::display_id;
 use crate::magics::{MagicError, MagicResult, Output, render};
@@ -16,9 +19,12 @@ pub struct StatusArgs {
     /// An array: list every task with its status.
     #[arg(long)]
     pub tasks: bool,
+    /// Show the job's manifest: what it ran, where, when, and what it made.
+    #[arg(long)]
+    pub manifest: bool,
 }
 
-/// `%crimpl status [JOB] [--tasks]`.
+/// `%crimpl status [JOB] [--tasks] [--manifest]`.
 pub async fn status(state: &State, args: &StatusArgs, out: &Output) -> MagicResult {
     let target = JobTarget::of(state, &args.job)?;
     let record = target
@@ -36,6 +42,18 @@ pub async fn status(state: &State, args: &StatusArgs, out: &Output) -> MagicResu
             )));
         }
         out.display(&render::tasks(&job, &record), None);
+    }
+    if args.manifest {
+        let reader = server.clone();
+        let name = job.clone();
+        match blocking(move || reader.manifest(&name)).await? {
+            Some(manifest) => manifest_view::show(&job, &manifest, out),
+            None => {
+                return Err(MagicError::Usage(format!(
+                    "job {job} has no manifest: it was made by crimpl 0.2.0 or an older kernel"
+                )));
+            }
+        }
     }
     Ok(())
 }
