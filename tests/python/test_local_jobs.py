@@ -1,6 +1,7 @@
 """The job cycle on the local server, driven through the kernel."""
 from __future__ import annotations
 
+import hashlib
 import os
 import pathlib
 import shlex
@@ -153,6 +154,8 @@ def test_trial_run_sends_nothing(local_kernel, server_dir, workdir):
     result = local_kernel.execute("%%crimpl submit --job dry --files data.csv --trial-run\necho hi\n")
     assert result.ok, result.error
     assert "nothing was sent" in result.text and "data.csv" in result.text and "echo hi" in result.text
+    # The manifest it would write, with the input's hash.
+    assert "crimpl-job.json" in result.text and hashlib.sha256(b"x\n").hexdigest() in result.text
     assert not job_dir(server_dir, "dry").exists()
 
 
@@ -209,3 +212,31 @@ def test_crimpl_020_job_directory_is_listed_and_read(local_kernel, server_dir):
     roles = {line.split()[0]: line.split()[-1] for line in files.splitlines()[2:] if line.strip()}
     assert roles["fit.py"] == "input" and roles["data.txt"] == "input"
     assert roles["result.dat"] == "output" and roles["crimpl_submit_script.sh"] == "crimpl"
+
+
+def test_the_same_cell_reattaches_a_changed_one_is_refused_and_fetch_checks_the_manifest(
+        local_kernel, server_dir, workdir):
+    cell = "%%crimpl submit --job prov --wait\necho 7 > seven.txt\n"
+    assert local_kernel.execute(cell).ok
+    again = local_kernel.execute(cell)
+    assert again.ok and "reused as it is" in again.text, again.text
+    changed = local_kernel.execute("%%crimpl submit --job prov\necho 8 > seven.txt\n")
+    assert changed.reply["ename"] == "AlreadyExists" and "the script: 2 lines differ" in changed.error
+
+    shown = local_kernel.execute("%crimpl status prov --manifest")
+    assert shown.ok, shown.error
+    sha = hashlib.sha256(b"7\n").hexdigest()
+    assert "Manifest of job prov" in shown.text and f"seven.txt (2 B, sha256 {sha})" in shown.text, shown.text
+
+    fetched = local_kernel.execute("%crimpl fetch prov --to here")
+    assert fetched.ok and "1 file(s) match" in fetched.text, fetched.error
+    assert f'"sha256": "{sha}"' in (workdir / "here" / ".crimpl" / "prov.json").read_text()
+    # Changed on the server after the job ended: the fetch says so, and fails.
+    (job_dir(server_dir, "prov") / "seven.txt").write_text("tampered\n")
+    refetched = local_kernel.execute("%crimpl fetch prov --to elsewhere")
+    assert not refetched.ok and "differ from what the job made" in refetched.error, refetched.error
+    assert "FAILED, differs from the job's manifest" in refetched.text
+
+    replaced = local_kernel.execute("%%crimpl submit --job prov --replace --wait\necho 8 > eight.txt\n")
+    assert replaced.ok and "Replaced job prov" in replaced.text and "seven.txt" in replaced.text, replaced.text
+    assert not (job_dir(server_dir, "prov") / "seven.txt").exists()

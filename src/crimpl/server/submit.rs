@@ -23,7 +23,9 @@ impl Server {
     pub fn plan_submit(&self, script: &str, options: &SubmitOptions) -> anyhow::Result<Plan> {
         option_kinds::check(self.config.kind(), &self.name, options)?;
         let job = options.job.clone().unwrap_or_else(layout::job_name_now);
-        let entries = self.job_entries(&job, script, options, &[])?;
+        let mut entries = self.job_entries(&job, script, options, &[])?;
+        let manifest = self.manifest_for(script, options)?;
+        entries.push(Entry::text(MANIFEST_FILE, &manifest.to_json(), 0o644));
         Ok(Plan {
             target: self.placement.submit_target(options)?,
             commands: vec![self.submit_command(&job, options)?],
