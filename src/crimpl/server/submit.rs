@@ -12,7 +12,9 @@ use super::placement::Launch;
 use super::reattach::{Reattach, SubmitOutcome, Submitted};
 use crate::crimpl::after::After;
 use crate::crimpl::error::EngineError;
-use crate::crimpl::layout::{self, AFTER_FILE, INPUT_LIST, SUBMIT_SCRIPT, TASK_WRAPPER, WRAPPER};
+use crate::crimpl::layout::{
+    self, AFTER_FILE, INPUT_LIST, SUBMIT_SCRIPT, SUBMITTING_LOCK, TASK_WRAPPER, WRAPPER,
+};
 use crate::crimpl::manifest::{MANIFEST_FILE, Manifest};
 use crate::crimpl::progress::Progress;
 use crate::crimpl::scripts;
@@ -250,8 +252,12 @@ impl Server {
             "tar xf -"
         };
         let mode = self.config.directory_mode();
+        // Unpacked under a lock where `flock` exists (see SUBMITTING_LOCK).
+        let unpack = format!(
+            "if command -v flock >/dev/null 2>&1; then flock {SUBMITTING_LOCK} {tar}; else {tar}; fi"
+        );
         Ok(format!(
-            "mkdir -p -m {mode} {dir} && cd {dir} && {{ mkdir -m {mode} {job_dir} 2>/dev/null || exit {EXISTS_CODE}; }} && cd {job_dir} && {tar} && {}",
+            "mkdir -p -m {mode} {dir} && cd {dir} && {{ mkdir -m {mode} {job_dir} 2>/dev/null || exit {EXISTS_CODE}; }} && cd {job_dir} && {unpack} && {}",
             self.scheduler.start_command(".", None)
         ))
     }
