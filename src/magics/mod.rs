@@ -23,6 +23,7 @@ mod previews;
 mod render;
 mod state;
 mod table;
+mod timeline;
 mod utf8;
 mod variables;
 mod watch;

@@ -55,6 +55,10 @@ def test_a_sweep_shows_one_task_a_gallery_and_a_merged_table(local_kernel):
     merged = local_kernel.execute("%crimpl show sw r.csv --merge")
     assert merged.ok and "r.csv: 2 columns, 4 rows" in merged.text, merged.text
     assert "task-0004" in merged.text and "16" in merged.text
+    # The sweep's picture: one bar per task, under the task list and after a wait.
+    for command in ("%crimpl status sw --tasks", "%crimpl wait sw"):
+        pictures = data_of(local_kernel.execute(command), "image/svg+xml")
+        assert len(pictures) == 1 and pictures[0].count("<rect") == 4, (command, pictures)
 
 
 def test_follow_updates_the_display_while_the_job_runs_and_ends_with_it(local_kernel):
