@@ -101,8 +101,12 @@ impl OpenSshTransport {
             askpass,
             _dir: dir,
         };
-        if settings.get("controlpath").is_some() && transport.control("check").is_ok() {
-            transport.master = Master::Users;
+        if settings.get("controlpath").is_some() {
+            // Their master, if one is alive at their ControlPath; else the kernel's.
+            let own = std::mem::replace(&mut transport.master, Master::Users);
+            if transport.control("check").is_err() {
+                transport.master = own;
+            }
         }
         Ok(transport)
     }
