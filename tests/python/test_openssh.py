@@ -13,6 +13,7 @@ import pytest
 
 from harness.sshd import TEST_USER, Sshd, keygen, running as sshd_running
 from kernel_helpers import Kernel, kernel_env
+from test_server_check import check_table, statuses
 
 DIRECTORY = "crimpl-tests-openssh"
 pytestmark = pytest.mark.system  # a test user, sshd as root
@@ -96,6 +97,12 @@ def test_a_user_certificate_logs_in_through_openssh_only(ca_sshd: Sshd, key_type
         shown = kernel.execute("%crimpl server show")
         assert "openssh" in shown.text and "certificate" in shown.text, shown.text
         job_cycle(kernel, workdir)
+        checked = kernel.execute("%crimpl server check remote")
+        assert checked.ok, checked.error
+        table = check_table(checked)
+        assert table["way in"]["found"].startswith("openssh"), table["way in"]
+        assert "certificate" in table["way in"]["found"], table["way in"]
+        assert set(statuses(table).values()) == {"ok"}, table
     finally:
         kernel.shutdown()
 
@@ -204,12 +211,7 @@ def test_the_users_own_control_master_is_ridden_without_a_new_login(pam_sshd, wo
     before = logins(sshd)
     kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home), log=tmp_path / "kernel.log")
     try:
-        try:
-            made = new_server(kernel, sshd.host_alias, "auto")
-        except Exception:
-            print(subprocess.run(["ps", "-ef", "--forest"], capture_output=True, text=True).stdout[-6000:])
-            print((tmp_path / "kernel.log").read_text())
-            raise
+        made = new_server(kernel, sshd.host_alias, "auto")
         assert made.ok, made.error
         shown = kernel.execute("%crimpl server show")
         assert "ControlPath" in shown.text, shown.text
