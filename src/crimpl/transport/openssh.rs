@@ -295,8 +295,10 @@ fn private_dir() -> anyhow::Result<tempfile::TempDir> {
     } else {
         PathBuf::from("/tmp")
     };
+    use std::os::unix::fs::PermissionsExt;
     tempfile::Builder::new()
         .prefix("crimpl-ssh-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir_in(&base)
         .with_context(|| {
             format!(
