@@ -222,3 +222,52 @@ def test_the_users_own_control_master_is_ridden_without_a_new_login(pam_sshd, wo
         subprocess.run([*base, "-O", "exit", sshd.host_alias], check=False, capture_output=True)
         config.write_text(original)
         holder.cleanup()
+
+
+@pytest.fixture(scope="module")
+def plain_sshd(tmp_path_factory):
+    with sshd_running(tmp_path_factory.mktemp("plain"), DIRECTORY) as server:
+        with open(server.home / ".ssh" / "config", "a") as config:
+            config.write("  ServerAliveInterval 2\n  ServerAliveCountMax 2\n")
+        yield server
+
+
+@pytest.fixture
+def openssh_kernel(plain_sshd, workdir, config_dir):
+    kernel = Kernel(workdir, kernel_env(config_dir, home=plain_sshd.home))
+    made = new_server(kernel, plain_sshd.host_alias, "openssh")
+    assert made.ok, made.error
+    kernel.directory = made_directory(kernel)
+    yield kernel
+    kernel.shutdown()
+
+
+def made_directory(kernel: Kernel) -> str:
+    shown = kernel.execute("%crimpl server show")
+    return next(line.split()[-1] for line in shown.text.splitlines() if line.strip().startswith("directory"))
+
+
+def test_a_silent_command_outlives_many_keepalive_intervals(openssh_kernel):
+    result = openssh_kernel.execute("%%crimpl run\nsleep 12\necho woke\n", timeout=60)
+    assert result.ok, result.error
+    assert "woke" in result.text
+
+
+def test_an_interrupted_run_ends_its_process_group_over_openssh(openssh_kernel, plain_sshd):
+    from test_ssh_commands import running, wait_for_output
+
+    msg_id = openssh_kernel.kc.execute(
+        "%%crimpl run\necho $$ > run.pid\nsleep 600 &\necho $! > sleep.pid\necho started\nwait\necho never\n"
+    )
+    wait_for_output(openssh_kernel, msg_id, "started")
+    openssh_kernel.km.interrupt_kernel()
+    result = openssh_kernel.collect(msg_id, timeout=30)
+    assert result.reply["status"] == "error" and result.reply["ename"] == "Interrupted", result.reply
+    assert "stopped the script" in result.error, result.error
+    assert "never" not in result.text
+    directory = openssh_kernel.directory
+    script_pid = int(plain_sshd.run_as_user(f"cat {directory}/run.pid"))
+    sleep_pid = int(plain_sshd.run_as_user(f"cat {directory}/sleep.pid"))
+    assert not running(script_pid) and not running(sleep_pid)
+    after = openssh_kernel.execute("%%crimpl run\nls\n", timeout=30)
+    assert after.ok and "run.pid" in after.text, after.error
