@@ -47,7 +47,7 @@ pub fn timeline(job: &str, record: &JobRecord, now: DateTime<Utc>) -> Option<Map
         ));
     }
     let caption = format!(
-        "{job}: {} tasks over {}, at most {} at once",
+        "{job}: {} tasks over {}, at most {} at once (by the second)",
         bars.len(),
         duration(span),
         most_at_once(&bars)
@@ -82,12 +82,13 @@ fn colour(status: &JobStatus) -> &'static str {
     }
 }
 
-/// The most bars overlapping at one moment (a bar ends before one that
-/// starts at the same second).
+/// The most bars overlapping at one moment. Times have a second's
+/// resolution, so a task occupies at least the second it started in (tasks
+/// that ran within one second count as running together).
 fn most_at_once(bars: &[(f64, f64, &JobStatus)]) -> usize {
     let mut events: Vec<(f64, i32)> = bars
         .iter()
-        .flat_map(|(start, end, _)| [(*start, 1), (*end, -1)])
+        .flat_map(|(start, end, _)| [(*start, 1), (end.max(start + 1.0), -1)])
         .collect();
     events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let (mut now, mut most) = (0i32, 0i32);
@@ -149,7 +150,7 @@ mod tests {
         assert!(svg.contains("#c62828"), "the failed task is red");
         assert_eq!(
             data["text/plain"],
-            "[timeline: sweep: 3 tasks over 20 s, at most 2 at once]"
+            "[timeline: sweep: 3 tasks over 20 s, at most 2 at once (by the second)]"
         );
     }
 
