@@ -434,6 +434,20 @@ def polling_cost(kernel: Kernel, commands_run, hold: str) -> dict[str, float]:
         must(kernel.execute("%crimpl unwatch --all"))
         for options in cells:
             kernel.execute(f"%crimpl kill {options.split()[1]} --server sweep", timeout=120)
+    # `show --follow` of 3 files a running job rewrites every second, beside
+    # watching one job alone (the "1 job" row).
+    must(kernel.execute("%%crimpl submit --server sweep --job wf\n"
+                        "while :; do date > a.txt; date > b.txt; date > c.txt; sleep 1; done\n", timeout=120))
+    following = kernel.kc.execute("%crimpl show wf a.txt b.txt c.txt --follow --server sweep")
+    time.sleep(SETTLE)
+    before = commands_run()
+    time.sleep(POLL_WINDOW)
+    figures["polling, 1 job watched, 3 of its files followed (commands/min)"] = \
+        (commands_run() - before) * 60 / POLL_WINDOW
+    kernel.km.interrupt_kernel()
+    kernel.collect(following, timeout=60)
+    must(kernel.execute("%crimpl unwatch --all"))
+    kernel.execute("%crimpl kill wf --server sweep", timeout=120)
     return figures
 
 

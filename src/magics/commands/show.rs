@@ -207,7 +207,8 @@ pub async fn show(state: &State, args: ShowArgs, out: &Output, cancel: &Cancel) 
 }
 
 /// Update each file's display while the job runs, when its size or time
-/// changes; one look at every followed file per round.
+/// changes: per round, the job's state from the server's poller and one
+/// look at every followed file (a second command only for files that changed).
 async fn follow(
     target: &JobTarget,
     mut last: Vec<Peeked>,
@@ -224,12 +225,17 @@ async fn follow(
                     "Stopped following job {job}'s files; the job itself goes on."
                 )));
             }
-            _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+            // In step with the server's watchers, whose poll it shares.
+            _ = tokio::time::sleep(target.server.poll_pause(FOLLOW_EVERY)) => {}
         }
         let paths: Vec<String> = last.iter().map(|p| p.path.clone()).collect();
         let (record, stats) = target
             .blocking(move |server, job| {
-                let record = server.job(job)?;
+                // The job's state through the server's one poller (a watcher
+                // of the job polls anyway); only the files' look is extra.
+                let record = server
+                    .watch_record(job)?
+                    .ok_or_else(|| anyhow::anyhow!("job {job} is gone from the server"))?;
                 let looks: Vec<(String, Part)> =
                     paths.into_iter().map(|p| (p, Part::Nothing)).collect();
                 Ok((record, server.peek(job, &looks)?))
