@@ -38,7 +38,7 @@ pub use error::EngineError;
 pub use job::{FileRole, JobFile, JobRecord, KillOutcome, Listing};
 pub use registry::Registry;
 pub use server::{
-    ExistingJob, Part, Peeked, Plan, Server, Stored, SubmitOptions, SubmitOutcome, Submitted,
+    ExistingJob, Look, Part, Peeked, Plan, Server, Stored, SubmitOptions, SubmitOutcome, Submitted,
 };
 pub use status::JobStatus;
 pub use transport::Stopped;

@@ -50,7 +50,7 @@ use scheduler::Scheduler;
 
 pub use manifests::Stored;
 pub use options::{ExistingJob, Plan, SubmitOptions};
-pub use peek::{Part, Peeked};
+pub use peek::{Look, Part, Peeked};
 pub use reattach::{SubmitOutcome, Submitted};
 
 /// A named server: one [`Scheduler`] and one [`Placement`].

@@ -1,7 +1,7 @@
 //! Looking at a job's files where they are, without fetching them: the
 //! files matching globs, and the first or last bytes of several files in
-//! one command (each file's size and modification time with them, so a
-//! follower can tell when a file changed).
+//! one command (each file's size and modification time with them; a
+//! follower reads again only the files whose size or time changed).
 
 use anyhow::bail;
 use base64::Engine;
@@ -17,8 +17,19 @@ pub enum Part {
     Head(u64),
     /// At most this many bytes from its end.
     Tail(u64),
-    /// Only its size and time.
-    Nothing,
+}
+
+/// One file to look at: its path, the part to read, and the size and time
+/// it had when last read (`unless`): then its bytes are read only if
+/// either changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Look {
+    /// Its path in the job directory.
+    pub path: String,
+    /// What to read of it.
+    pub part: Part,
+    /// Read nothing if it still has this size and modification time.
+    pub unless: Option<(u64, i64)>,
 }
 
 /// A file of a job as read for a look.
@@ -64,23 +75,26 @@ impl Server {
             .collect())
     }
 
-    /// Read `parts` of the job's files, in one command.
-    pub fn peek(&self, job: &str, parts: &[(String, Part)]) -> anyhow::Result<Vec<Peeked>> {
+    /// Look at the job's files, in one command.
+    pub fn peek(&self, job: &str, looks: &[Look]) -> anyhow::Result<Vec<Peeked>> {
         let mut command = format!("cd {} || exit 3\n", self.job_dir(job)?);
-        for (path, part) in parts {
-            let read = match part {
+        for look in looks {
+            let read = match look.part {
                 Part::Head(n) => format!("head -c {n} \"$f\" | base64"),
                 Part::Tail(n) => format!("tail -c {n} \"$f\" | base64"),
-                Part::Nothing => ":".into(),
+            };
+            let read = match look.unless {
+                Some((size, modified)) => format!("[ \"$s $t\" = '{size} {modified}' ] || {read}"),
+                None => read,
             };
             command.push_str(&format!(
-                "f=./{}; if [ -f \"$f\" ]; then echo \"$(wc -c < \"$f\") $(date -r \"$f\" +%s)\"; {read}; else echo '- 0'; fi; echo {END}\n",
-                scripts::quote(path)?
+                "f=./{}; if [ -f \"$f\" ]; then s=$(($(wc -c < \"$f\"))); t=$(date -r \"$f\" +%s); echo \"$s $t\"; {read}; else echo '- 0'; fi; echo {END}\n",
+                scripts::quote(&look.path)?
             ));
         }
         let captured = self.transport(false, &|_| {})?.capture(&command, None)?;
         match captured.finished.code {
-            Some(0) => read_peeks(&String::from_utf8_lossy(&captured.stdout), parts),
+            Some(0) => read_peeks(&String::from_utf8_lossy(&captured.stdout), looks),
             Some(3) => Err(self.no_such_job(job)),
             _ => bail!(
                 "reading job {job:?}'s files failed on server {}: {}",
@@ -93,10 +107,10 @@ impl Server {
 
 /// The answer of [`Server::peek`]'s command: per file a `SIZE TIME` line
 /// (`- 0` when missing), its bytes in base64, and [`END`].
-fn read_peeks(text: &str, parts: &[(String, Part)]) -> anyhow::Result<Vec<Peeked>> {
+fn read_peeks(text: &str, looks: &[Look]) -> anyhow::Result<Vec<Peeked>> {
     let mut lines = text.lines();
-    let mut peeked = Vec::with_capacity(parts.len());
-    for (path, _) in parts {
+    let mut peeked = Vec::with_capacity(looks.len());
+    for Look { path, .. } in looks {
         let header = lines
             .next()
             .ok_or_else(|| anyhow::anyhow!("the answer about {path:?} was cut short"))?;
@@ -127,11 +141,12 @@ mod tests {
     #[test]
     fn answers_are_read_per_file_missing_ones_too() {
         let text = format!("5 1700000000\naGVsbG8=\n{END}\n- 0\n{END}\n3 1700000001\n{END}\n");
-        let parts = vec![
-            ("a.txt".to_string(), Part::Head(10)),
-            ("gone".to_string(), Part::Head(10)),
-            ("b".to_string(), Part::Nothing),
-        ];
+        let look = |path: &str| Look {
+            path: path.into(),
+            part: Part::Head(10),
+            unless: None,
+        };
+        let parts = vec![look("a.txt"), look("gone"), look("b")];
         let peeked = read_peeks(&text, &parts).unwrap();
         assert_eq!(peeked[0].bytes, b"hello");
         assert_eq!(
@@ -144,7 +159,11 @@ mod tests {
 
     #[test]
     fn a_cut_answer_is_an_error() {
-        let parts = vec![("a".to_string(), Part::Head(1))];
+        let parts = vec![Look {
+            path: "a".into(),
+            part: Part::Head(1),
+            unless: None,
+        }];
         assert!(read_peeks("", &parts).is_err());
     }
 }

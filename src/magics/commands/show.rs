@@ -3,13 +3,12 @@
 //! gallery of a sweep's images, a sweep's tables merged into one; with
 //! `--follow`, updated in place while the job runs.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use clap::Args;
 
 use crate::crimpl::layout::{TASK_DIR_PREFIX, is_task_dir};
-use crate::crimpl::{JobFile, Part, Peeked};
+use crate::crimpl::{JobFile, Look, Peeked};
 use crate::magics::args::ServerArg;
 use crate::magics::job_command::JobTarget;
 use crate::magics::previews::{self, Kind, Limits};
@@ -25,8 +24,10 @@ const MAX_FILES: usize = 20;
 const MAX_GALLERY: usize = 24;
 /// The most files followed at once.
 const MAX_FOLLOWED: usize = 5;
-/// How often a followed file is looked at.
+/// How often the followed files are looked at.
 const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+/// Every how many looks the job's state is read (6 s).
+const STATE_EVERY: usize = 3;
 
 /// `%crimpl show`.
 #[derive(Args, Debug)]
@@ -207,8 +208,9 @@ pub async fn show(state: &State, args: ShowArgs, out: &Output, cancel: &Cancel) 
 }
 
 /// Update each file's display while the job runs, when its size or time
-/// changes: per round, the job's state from the server's poller and one
-/// look at every followed file (a second command only for files that changed).
+/// changes. Each round is one command that looks at every followed file and
+/// reads only those that changed; every [`STATE_EVERY`]th round the job's
+/// state comes from the server's poller (which its watcher polls anyway).
 async fn follow(
     target: &JobTarget,
     mut last: Vec<Peeked>,
@@ -218,62 +220,45 @@ async fn follow(
     cancel: &Cancel,
 ) -> MagicResult {
     let job = target.job.clone();
-    loop {
+    for round in 1usize.. {
         tokio::select! {
             _ = cancel.cancelled() => {
                 return Err(MagicError::Interrupted(format!(
                     "Stopped following job {job}'s files; the job itself goes on."
                 )));
             }
-            // In step with the server's watchers, whose poll it shares.
-            _ = tokio::time::sleep(target.server.poll_pause(FOLLOW_EVERY)) => {}
+            _ = tokio::time::sleep(FOLLOW_EVERY) => {}
         }
-        let paths: Vec<String> = last.iter().map(|p| p.path.clone()).collect();
-        let (record, stats) = target
+        let looks: Vec<Look> = last
+            .iter()
+            .map(|p| Look {
+                path: p.path.clone(),
+                part: previews::part_for(previews::kind_of(&p.path), MAX_FILE),
+                unless: p.size.map(|size| (size, p.modified)),
+            })
+            .collect();
+        let (now, record) = target
             .blocking(move |server, job| {
-                // The job's state through the server's one poller (a watcher
-                // of the job polls anyway); only the files' look is extra.
-                let record = server
-                    .watch_record(job)?
-                    .ok_or_else(|| anyhow::anyhow!("job {job} is gone from the server"))?;
-                let looks: Vec<(String, Part)> =
-                    paths.into_iter().map(|p| (p, Part::Nothing)).collect();
-                Ok((record, server.peek(job, &looks)?))
+                let now = server.peek(job, &looks)?;
+                let record = match round % STATE_EVERY {
+                    0 => server.watch_record(job)?,
+                    _ => None,
+                };
+                Ok((now, record))
             })
             .await?;
-        let changed: Vec<usize> = stats
-            .iter()
-            .zip(&last)
-            .enumerate()
-            .filter(|(_, (now, _))| now.size.is_some())
-            .filter(|(_, (now, before))| (now.size, now.modified) != (before.size, before.modified))
-            .map(|(i, _)| i)
-            .collect();
-        if !changed.is_empty() {
-            let files: Vec<JobFile> = changed
-                .iter()
-                .map(|&i| JobFile {
-                    path: stats[i].path.clone(),
-                    is_dir: false,
-                    size: stats[i].size.unwrap_or(0).min(MAX_FILE),
-                    role: crate::crimpl::FileRole::Output,
-                })
-                .collect();
-            let fresh: HashMap<String, Peeked> = read(target, &files)
-                .await?
-                .into_iter()
-                .map(|p| (p.path.clone(), p))
-                .collect();
-            for i in changed {
-                if let Some(peeked) = fresh.get(&last[i].path) {
-                    let size = peeked.size.unwrap_or(0);
-                    let data = previews::preview(&job, &peeked.path, size, &peeked.bytes, limits);
-                    out.update_data(data, &display_ids[i]);
-                    last[i] = peeked.clone();
-                }
+        for (i, peeked) in now.into_iter().enumerate() {
+            let before = &last[i];
+            if peeked.size.is_some()
+                && (peeked.size, peeked.modified) != (before.size, before.modified)
+            {
+                let size = peeked.size.unwrap_or(0);
+                let data = previews::preview(&job, &peeked.path, size, &peeked.bytes, limits);
+                out.update_data(data, &display_ids[i]);
+                last[i] = peeked;
             }
         }
-        if record.status.is_final() {
+        if let Some(record) = record.filter(|r| r.status.is_final()) {
             out.display(
                 &render::message(&format!(
                     "Job {job} ended {}: the files above are as it left them.",
@@ -284,6 +269,7 @@ async fn follow(
             return Ok(());
         }
     }
+    Ok(())
 }
 
 /// `count` display ids of their own.
@@ -295,11 +281,12 @@ fn new_display_ids(count: usize) -> Vec<String> {
 
 /// Read `files` for their previews, in one command.
 async fn read(target: &JobTarget, files: &[JobFile]) -> Result<Vec<Peeked>, MagicError> {
-    let parts: Vec<(String, Part)> = files
+    let parts: Vec<Look> = files
         .iter()
-        .map(|f| {
-            let part = previews::part_for(previews::kind_of(&f.path), f.size);
-            (f.path.clone(), part)
+        .map(|f| Look {
+            path: f.path.clone(),
+            part: previews::part_for(previews::kind_of(&f.path), f.size),
+            unless: None,
         })
         .collect();
     target
