@@ -128,8 +128,18 @@ def test_submit_runs_on_a_sized_job_instance_which_ends_with_the_job(aws_kernel,
     assert fetched.ok, fetched.error
     assert "starting the server instance" in fetched.text
     assert (workdir / "output.txt").read_text() == "42\n"
-    # A submit that cannot place its job leaves no instance running for it.
-    again = aws_kernel.execute("%%crimpl submit --job fit --nprocs 2\necho again\n", timeout=180)
+    # A changed cell under the job's name is refused before anything is
+    # launched: the server instance the fetch started reads the manifest...
+    live = moto.live_instances()
+    changed = "%%crimpl submit --job fit --nprocs 2\necho again\n"
+    again = aws_kernel.execute(changed, timeout=180)
+    assert not again.ok and "with another script, inputs or options" in again.error, again.error
+    assert "--nprocs: 8 -> 2" in again.error
+    assert [i["InstanceId"] for i in moto.live_instances()] == [i["InstanceId"] for i in live]
+    # ...and with no instance to read the volume first, a submit that cannot
+    # place its job leaves no instance running for it.
+    assert aws_kernel.execute("%crimpl server terminate", timeout=180).ok
+    again = aws_kernel.execute(changed, timeout=180)
     assert not again.ok and "exists already" in again.error
     assert "terminating the instance" in again.text
     assert moto.live_instances() == []
