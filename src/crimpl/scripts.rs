@@ -231,10 +231,11 @@ fi
 /// (`pending` meanwhile), checking once a second, after the process
 /// functions: a job whose process vanished counts as failed. When a job
 /// that had to complete did not, it records the job's name as the reason,
-/// ends `canceled` (`finish` must be defined) and exits.
+/// ends `canceled` (`finish` must be defined) and exits. Under Slurm
+/// (`CRIMPL_SLURM_AFTER` set by the batch script) Slurm waited already.
 fn after_wait() -> String {
     format!(
-        r#"if [ -f {AFTER_FILE} ]; then
+        r#"if [ -f {AFTER_FILE} ] && [ -z "${{CRIMPL_SLURM_AFTER:-}}" ]; then
   put pending
   host=$(uname -n); this_boot
   while read -r dep kind; do
@@ -392,7 +393,7 @@ record() {{
   [ -f "$1/{CANCELED_FILE}" ] && k=1
   [ -f "$1/{STARTED_FILE}" ] && read -r t0 < "$1/{STARTED_FILE}"
   [ -f "$1/{ENDED_FILE}" ] && read -r t1 < "$1/{ENDED_FILE}"
-  [ -f "$1/{SLURM_ID_FILE}" ] && read -r q < "$1/{SLURM_ID_FILE}"
+  [ -f "$1/{SLURM_ID_FILE}" ] && {{ read -r q; while read -r x; do q="$q+$x"; done; }} < "$1/{SLURM_ID_FILE}"
   [ -f "$1/{ATTEMPT_FILE}" ] && read -r at < "$1/{ATTEMPT_FILE}"
   [ -f "$1/{SLURM_CLUSTER_FILE}" ] && read -r cl < "$1/{SLURM_CLUSTER_FILE}"
   [ -f "$1/{SLURM_END_FILE}" ] && read -r e < "$1/{SLURM_END_FILE}"

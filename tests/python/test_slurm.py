@@ -319,3 +319,51 @@ def test_an_array_is_one_sbatch_with_a_slurm_task_per_id(slurm_kernel, cluster):
     # The cell's text may begin with display updates of the watched array: the ids come last.
     assert ids.split()[-13:] == [ident, "1", "1", ident, "2", "2", ident, "3", "3", ident, "7", "7", f"{ident}_7"], ids
     assert "4/4 tasks ended: 4 complete" in slurm_kernel.execute("%crimpl status native").text
+
+
+def test_a_sweep_past_max_array_size_is_one_sweep_of_several_slurm_arrays(slurm_kernel, cluster):
+    """The test cluster's MaxArraySize is 11 (ids 0-10): 25 tasks are three Slurm arrays."""
+    slurm, _ = cluster
+    cell = (
+        "%%crimpl submit --job big --array 1-25 --max-parallel 2\n"
+        "if [ \"$CRIMPL_TASK_ID\" = 13 ] && [ ! -f ../retry ]; then exit 3; fi\n"
+        "echo \"$CRIMPL_TASK_ID $CRIMPL_TASK_COUNT\" > out.txt\n"
+    )
+    assert slurm_kernel.execute(cell, timeout=90).ok
+    ids = slurm_kernel.execute("%%crimpl run\ncat crimpl-job-big/crimpl-slurm.id\n").text.split()[-3:]
+    assert all(i.isdigit() for i in ids) and len(set(ids)) == 3, ids
+    # A job after the sweep waits for every piece.
+    assert slurm_kernel.execute(
+        "%%crimpl submit --job after-big --after big:any\ncat ../crimpl-job-big/task-0025/out.txt\n").ok
+    waited = slurm_kernel.execute("%crimpl wait big", timeout=180)
+    assert not waited.ok and "ended failed" in waited.error, waited.error
+    status = slurm_kernel.execute("%crimpl status big --tasks").text
+    assert "25/25 tasks ended: 24 complete, 1 failed" in status, status
+    assert "task-0013: failed (exit code 3)" in status and "task-0025" in status, status
+    after = slurm_kernel.execute("%crimpl wait after-big", timeout=90)
+    assert after.ok, after.error
+    assert "25 25" in slurm_kernel.execute("%crimpl log after-big").text
+    # The task's Slurm output is in its directory, under its piece's id and index.
+    files = slurm_kernel.execute(
+        "%%crimpl run\ncat crimpl-job-big/task-0025/crimpl-slurm.id; ls crimpl-job-big/task-0025/\n").text
+    assert f"{ids[2]}_3" in files and f"crimpl-slurm-{ids[2]}_3.out" in files, files
+
+    assert slurm_kernel.execute("%%crimpl run\ntouch crimpl-job-big/retry\n").ok
+    again = slurm_kernel.execute("%crimpl resubmit big --failed")
+    assert again.ok and "Running 1 task(s) of array big again" in again.text, again.error
+    assert slurm_kernel.execute("%crimpl wait big", timeout=120).ok
+    assert "25/25 tasks ended: 25 complete" in slurm_kernel.execute("%crimpl status big").text
+    assert slurm_kernel.execute("%crimpl fetch big", timeout=60).ok
+    for task in (1, 10, 11, 13, 22, 25):
+        assert (slurm_kernel.cwd / f"task-{task:04d}" / "out.txt").read_text() == f"{task} 25\n"
+    listed = slurm_kernel.execute("%crimpl ls big").text
+    assert "25 task directories" in listed, listed
+
+    # A running sweep of several pieces is killed as one: every piece is canceled.
+    assert slurm_kernel.execute("%%crimpl submit --job long-big --array 1-25\nsleep 300\n", timeout=90).ok
+    wait_for(slurm_kernel, "long-big", "running")
+    killed = slurm_kernel.execute("%crimpl kill long-big")
+    assert killed.ok and "canceled" in killed.text, killed.error
+    time.sleep(2)
+    assert "crimpl-long-big" not in slurm.run("squeue", "--noheader", "--format=%j")
+    assert "25/25 tasks ended: 25 canceled" in slurm_kernel.execute("%crimpl status long-big").text

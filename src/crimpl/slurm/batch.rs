@@ -404,7 +404,9 @@ pub fn batch_script(request: &BatchRequest<'_>) -> anyhow::Result<BatchScript> {
             slurm_output_name("$o")
         ));
     }
-    text.push_str(&format!("exec sh ./{WRAPPER}\n"));
+    // Slurm waited for the jobs named by `--after` (an array's own status
+    // file is never written under Slurm: the wrapper must not wait on it).
+    text.push_str(&format!("CRIMPL_SLURM_AFTER=1 exec sh ./{WRAPPER}\n"));
     Ok(BatchScript { text, notes })
 }
 
