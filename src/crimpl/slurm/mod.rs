@@ -4,10 +4,12 @@
 
 mod batch;
 mod queue;
+mod refusal;
 mod site;
 
 pub use batch::{BATCH_SCRIPT, BatchRequest, SlurmDefaults, SlurmOptions, batch_script};
 pub use queue::{QUEUE_MARKER, Queue, follow_up, knows, parse_queue, queue_command, status};
+pub use refusal::{Asked, explain as explain_refusal};
 pub use site::{DEFAULT_MAX_ARRAY_SIZE, LIMITS_COMMAND, Piece, SiteLimits, parse_limits, pieces};
 
 use super::array::MAX_TASK_ID;
@@ -113,4 +115,97 @@ pub fn kill(job_dir: &str) -> String {
          scancel ${{m:+--clusters=\"$m\"}} $ids && \
          {{ read -r s < {STATUS_FILE}; case \"$s\" in canceled|complete|failed) ;; *) printf 'canceled\\n' > {STATUS_FILE};; esac; }}"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// Run `start` in a job directory of `ids`' tasks with an sbatch that
+    /// answers 101, 102, ... and logs its arguments.
+    fn started(ids: &[u64], size: u64, all: bool) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let sbatch = bin.join("sbatch");
+        std::fs::write(
+            &sbatch,
+            "#!/bin/sh\necho \"$*\" >> ../sbatch.log\nn=$(($(wc -l < ../sbatch.log) + 100))\necho $n\n",
+        )
+        .unwrap();
+        Command::new("chmod")
+            .arg("+x")
+            .arg(&sbatch)
+            .status()
+            .unwrap();
+        let job = dir.path().join("job");
+        std::fs::create_dir(&job).unwrap();
+        let mut list = String::new();
+        for id in 1..=25 {
+            std::fs::create_dir(job.join(format!("task-{id:04}"))).unwrap();
+            list.push_str(&format!("task-{id:04}\t{id}\n"));
+        }
+        std::fs::write(job.join(TASK_LIST), list).unwrap();
+        let pieces = pieces(ids, size);
+        let command = start(
+            "job",
+            Some(&ArrayStart {
+                pieces: &pieces,
+                max_parallel: Some(2),
+                all,
+            }),
+        );
+        let path = format!("{}:/usr/bin:/bin", bin.display());
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .current_dir(dir.path())
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let log = std::fs::read_to_string(dir.path().join("sbatch.log")).unwrap();
+        (dir, log)
+    }
+
+    fn read(dir: &tempfile::TempDir, path: &str) -> String {
+        std::fs::read_to_string(dir.path().join("job").join(path)).unwrap()
+    }
+
+    #[test]
+    fn a_sweep_past_max_array_size_is_several_arrays_each_task_knowing_its_own() {
+        let ids: Vec<u64> = (1..=25).collect();
+        let (dir, log) = started(&ids, 11, true);
+        let calls: Vec<&str> = log.lines().collect();
+        assert_eq!(calls.len(), 3, "{log}");
+        assert!(calls[0].starts_with("--parsable --array=1-10%2 "), "{log}");
+        assert!(
+            calls[1].contains("--array=0-10%2 --output=crimpl-slurm-out/%A_%a.out"),
+            "{log}"
+        );
+        assert!(calls[2].ends_with(&format!("{BATCH_SCRIPT} 22")), "{log}");
+        assert_eq!(read(&dir, SLURM_ID_FILE), "101\n102\n103\n");
+        assert_eq!(
+            read(&dir, &format!("task-0010/{SLURM_ID_FILE}")),
+            "101_10\n"
+        );
+        assert_eq!(read(&dir, &format!("task-0011/{SLURM_ID_FILE}")), "102_0\n");
+        assert_eq!(read(&dir, &format!("task-0025/{SLURM_ID_FILE}")), "103_3\n");
+        // Run again: only the tasks named get new ids.
+        let (dir, log) = started(&[4, 13, 24], 11, false);
+        assert_eq!(log.lines().count(), 3, "{log}");
+        assert_eq!(read(&dir, &format!("task-0013/{SLURM_ID_FILE}")), "102_0\n");
+        assert_eq!(read(&dir, &format!("task-0024/{SLURM_ID_FILE}")), "103_0\n");
+        assert!(
+            !dir.path()
+                .join("job/task-0005")
+                .join(SLURM_ID_FILE)
+                .exists()
+        );
+    }
 }

@@ -119,6 +119,23 @@ impl Scheduler for Slurm {
         )
     }
 
+    /// A policy refusal with Slurm's words, the site's limit and the option to change.
+    fn refusal(
+        &self,
+        transport: &dyn Transport,
+        said: &str,
+        options: &SubmitOptions,
+    ) -> Option<String> {
+        let asked = slurm::Asked {
+            options: &options.slurm,
+            defaults: &self.defaults,
+        };
+        // Only a policy refusal needs the site's limits.
+        slurm::explain_refusal(said, &asked, None)?;
+        let limits = self.site_limits(Some(transport));
+        slurm::explain_refusal(said, &asked, limits.as_ref())
+    }
+
     fn kill_command(&self, job_dir: &str) -> String {
         slurm::kill(job_dir)
     }
