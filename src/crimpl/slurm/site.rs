@@ -13,7 +13,7 @@ const ASSOC_MARKER: &str = "--crimpl-assoc--";
 
 /// The command that prints a site's limits, for [`parse_limits`].
 pub const LIMITS_COMMAND: &str = "scontrol show config 2>/dev/null | grep -E '^(MaxArraySize|MaxJobCount) '; \
-     echo --crimpl-partitions--; scontrol show partition -o 2>/dev/null; \
+     echo --crimpl-partitions--; scontrol --all show partition -o 2>/dev/null; \
      echo --crimpl-assoc--; sacctmgr -nP show assoc user=\"$(id -nu)\" \
      format=Cluster,Account,Partition,MaxSubmitJobs,MaxJobs,MaxWall 2>/dev/null; true";
 
