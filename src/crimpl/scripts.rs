@@ -271,19 +271,21 @@ fi"#
 /// and stderr together) and remove it. The shell records its pid (the
 /// command's process group: sshd and the local transport start each
 /// command in a group of its own) and start time in `pid_file`, for
-/// [`stop_run`].
+/// [`stop_run`]. `launcher` (words ending in a space, or nothing) runs
+/// `bash` elsewhere (Slurm's `srun`).
 pub fn run_in_directory(
     directory: &str,
     mode: &str,
     script: &str,
     pid_file: &str,
+    launcher: &str,
 ) -> anyhow::Result<String> {
     let (script, pid_file) = (quote(script)?, quote(pid_file)?);
     Ok(format!(
         r#"{PROCESS_FUNCTIONS}
 mkdir -p -m {mode} {directory} && cd {directory} && tar xf - && {{
   process_start $$; printf '%s %s\n' "$$" "$started" > {pid_file}
-  bash {script} < /dev/null 2>&1; code=$?; rm -f {script} {pid_file}; exit $code; }}"#
+  {launcher}bash {script} < /dev/null 2>&1; code=$?; rm -f {script} {pid_file}; exit $code; }}"#
     ))
 }
 

@@ -377,3 +377,29 @@ def test_a_walltime_over_the_partitions_max_time_is_refused_naming_the_limit(slu
     assert "--walltime 0:10:00 is over partition short's MaxTime 00:01:00: ask for less with --walltime" in refused.error
     wrong = slurm_kernel.execute("%%crimpl submit --partition nowhere\ntrue\n")
     assert not wrong.ok and "(debug, short, hidden): choose one with --partition" in wrong.error, wrong.error
+
+
+def test_run_srun_runs_the_cell_on_a_compute_node_and_an_interrupt_cancels_it(slurm_kernel, cluster):
+    from test_ssh_commands import wait_for_output
+
+    slurm, _ = cluster
+    result = slurm_kernel.execute(
+        "%%crimpl run --srun --nprocs 1 --walltime 0:05:00\n"
+        "echo \"node $SLURMD_NODENAME job ${SLURM_JOB_ID:-none} cpus $SLURM_CPUS_PER_TASK\"\n",
+        timeout=90,
+    )
+    assert result.ok, result.error
+    assert "node localhost job " in result.text and "job none" not in result.text and "cpus 1" in result.text
+    msg_id = slurm_kernel.kc.execute("%%crimpl run --srun\necho started\nsleep 600\necho never\n")
+    wait_for_output(slurm_kernel, msg_id, "started")
+    slurm_kernel.km.interrupt_kernel()
+    stopped = slurm_kernel.collect(msg_id, timeout=30)
+    assert stopped.reply["ename"] == "Interrupted" and "never" not in stopped.text, stopped.error
+    deadline = time.monotonic() + 15
+    while "crimpl-run" in slurm.run("squeue", "--noheader", "--format=%j") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "crimpl-run" not in slurm.run("squeue", "--noheader", "--format=%j")
+    local = slurm_kernel.cwd / "local-jobs"
+    assert slurm_kernel.execute(f"%crimpl server new local here --directory {local}").ok
+    refused = slurm_kernel.execute("%%crimpl run --srun --server here\ntrue\n")
+    assert not refused.ok and "--srun runs the cell on a Slurm compute node: here is a local server" in refused.error

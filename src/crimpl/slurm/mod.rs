@@ -6,11 +6,13 @@ mod batch;
 mod queue;
 mod refusal;
 mod site;
+mod srun;
 
 pub use batch::{BATCH_SCRIPT, BatchRequest, SlurmDefaults, SlurmOptions, batch_script};
 pub use queue::{QUEUE_MARKER, Queue, follow_up, knows, parse_queue, queue_command, status};
 pub use refusal::{Asked, explain as explain_refusal};
 pub use site::{DEFAULT_MAX_ARRAY_SIZE, LIMITS_COMMAND, Piece, SiteLimits, parse_limits, pieces};
+pub use srun::SrunRequest;
 
 use super::array::MAX_TASK_ID;
 use super::layout::{
