@@ -434,6 +434,20 @@ def polling_cost(kernel: Kernel, commands_run, hold: str) -> dict[str, float]:
         must(kernel.execute("%crimpl unwatch --all"))
         for options in cells:
             kernel.execute(f"%crimpl kill {options.split()[1]} --server sweep", timeout=120)
+    # `show --follow` of 3 files a running job rewrites every second, beside
+    # watching one job alone (the "1 job" row).
+    must(kernel.execute("%%crimpl submit --server sweep --job wf\n"
+                        "while :; do date > a.txt; date > b.txt; date > c.txt; sleep 1; done\n", timeout=120))
+    following = kernel.kc.execute("%crimpl show wf a.txt b.txt c.txt --follow --server sweep")
+    time.sleep(SETTLE)
+    before = commands_run()
+    time.sleep(POLL_WINDOW)
+    figures["polling, 1 job watched, 3 of its files followed (commands/min)"] = \
+        (commands_run() - before) * 60 / POLL_WINDOW
+    kernel.km.interrupt_kernel()
+    kernel.collect(following, timeout=60)
+    must(kernel.execute("%crimpl unwatch --all"))
+    kernel.execute("%crimpl kill wf --server sweep", timeout=120)
     return figures
 
 
@@ -505,17 +519,23 @@ def main() -> int:
         if "jobs" in args.only:
             must(kernel.execute(f"%crimpl server new local loc --directory {scratch / 'local-server'}"))
             must(kernel.execute("%crimpl server new ssh remote --host crimpl-test --directory ~/crimpl-bench"))
+            must(kernel.execute("%crimpl server new ssh remote-o --host crimpl-test --transport openssh "
+                                "--directory ~/crimpl-bench-o"))
             print(f"\n== jobs (median of {repeat}, status of {repeat * 3}), through the kernel", flush=True)
             local = bench_jobs(kernel, "loc", workdir, repeat)
             remote = bench_jobs(kernel, "remote", workdir, repeat)
+            through_openssh = bench_jobs(kernel, "remote-o", workdir, repeat)
             openssh = bench_openssh(sshd, "crimpl-bench", workdir, repeat)
-            print(f"{'operation':<26}{'local s':>10}{'ssh s':>10}{'OpenSSH ssh/scp s':>20}")
+            print(f"{'operation':<26}{'local s':>10}{'ssh s':>10}{'ssh via OpenSSH s':>19}{'ratio':>7}"
+                  f"{'OpenSSH ssh/scp s':>20}")
             for key in local:
                 other = f"{openssh[key]:.3f}" if key in openssh else ""
-                print(f"{key:<26}{local[key]:>10.3f}{remote[key]:>10.3f}{other:>20}")
-            ratio = openssh["fetch 1 GiB"] / remote["fetch 1 GiB"]
-            print(f"\n1 GiB fetch throughput over SSH: {1024 / remote['fetch 1 GiB']:.0f} MiB/s, "
-                  f"{ratio:.0%} of scp's {1024 / openssh['fetch 1 GiB']:.0f} MiB/s")
+                print(f"{key:<26}{local[key]:>10.3f}{remote[key]:>10.3f}{through_openssh[key]:>19.3f}"
+                      f"{through_openssh[key] / remote[key]:>6.2f}x{other:>20}")
+            for label, figures in (("libssh2", remote), ("OpenSSH transport", through_openssh)):
+                ratio = openssh["fetch 1 GiB"] / figures["fetch 1 GiB"]
+                print(f"1 GiB fetch throughput over SSH ({label}): {1024 / figures['fetch 1 GiB']:.0f} MiB/s, "
+                      f"{ratio:.0%} of scp's {1024 / openssh['fetch 1 GiB']:.0f} MiB/s")
         if "connect" in args.only:
             print(f"\n== SSH connect (median of {repeat * 3}): kernel `server new` beside OpenSSH `ssh HOST true`",
                   flush=True)
@@ -527,7 +547,7 @@ def main() -> int:
     finally:
         kernel.shutdown()
         sshd.stop()
-        sshd.cleanup_user("crimpl-bench")
+        sshd.cleanup_user("crimpl-bench", "crimpl-bench-o")
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
 

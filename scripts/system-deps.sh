@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the server tests need: a real OpenSSH server, a single-node
-# Slurm with munge, tcsh (a test user's login shell); and libsodium-dev and pkg-config, which
+# Slurm with munge, tcsh (a test user's login shell), chromium (the browser test drives
+# JupyterLab in it, through Playwright); and libsodium-dev and pkg-config, which
 # the build needs (libzmq's CurveZMQ, vendor/README.md). Installs only what is
 # missing, and only where the tests may change the system (root, and CI, a
 # container or CRIMPL_TEST_SYSTEM=1; see tests/python/harness/system.py);
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # `scripts/system-deps.sh build` (the main job) installs only what the build needs.
 build_packages=(libsodium-dev pkg-config)
-test_packages=(openssh-server openssh-client slurm-wlm munge tar findutils shellcheck tcsh)
+test_packages=(openssh-server openssh-client slurm-wlm munge tar findutils shellcheck tcsh chromium)
 packages=("${build_packages[@]}")
 [ "${1:-}" = build ] || packages+=("${test_packages[@]}")
 missing=()

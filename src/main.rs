@@ -57,6 +57,16 @@ impl Where {
 fn main() -> anyhow::Result<()> {
     // evcxr re-executes this binary to run user code: this must come first.
     evcxr::runtime_hook();
+    // Started by `ssh` as its SSH_ASKPASS (see transport::askpass): ask the kernel.
+    if let Some(socket) =
+        std::env::var_os(crimpl_kernel::crimpl::transport::askpass::SOCKET_VARIABLE)
+    {
+        let prompt = std::env::args().nth(1).unwrap_or_default();
+        std::process::exit(crimpl_kernel::crimpl::transport::askpass::helper(
+            std::path::Path::new(&socket),
+            &prompt,
+        ));
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Kernel { connection_file } => {

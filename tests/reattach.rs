@@ -260,6 +260,25 @@ fn a_submit_cut_short_before_the_job_started_is_finished() {
     std::fs::write(cut.join("crimpl_submit_script.sh"), script).unwrap();
     assert_eq!(server.job("jc").unwrap().status, JobStatus::NotSubmitted);
 
+    // While another kernel's submit still unpacks there, it is not taken.
+    let locked = cut.join("crimpl-job.submitting");
+    let mut holder = std::process::Command::new("flock")
+        .arg("--no-fork")
+        .arg(&locked)
+        .args(["sleep", "60"])
+        .spawn()
+        .expect("flock runs");
+    common::wait_until(&server, "jc", PATIENCE, Duration::from_millis(20), |_| {
+        locked.exists()
+    });
+    let busy = server.submit(script, &named("jc"), &quiet).unwrap_err();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(
+        format!("{busy:#}").contains("being submitted by another kernel"),
+        "{busy:#}"
+    );
+
     assert_eq!(
         outcome(&server, script, &named("jc")),
         SubmitOutcome::Finished

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::aws::AwsConfig;
 use super::slurm::SlurmDefaults;
+use super::transport::TransportKind;
 
 /// The default server directory, as in crimpl.
 pub const DEFAULT_DIRECTORY: &str = "~/crimpl";
@@ -32,6 +33,9 @@ pub enum ServerConfig {
         /// The directories it creates may be read by the user's group (0750, not 0700).
         #[serde(default, skip_serializing_if = "is_false")]
         group_readable: bool,
+        /// Which way in (`--transport`): `auto` picks by the host's ssh settings.
+        #[serde(default, skip_serializing_if = "is_auto")]
+        transport: TransportKind,
     },
     /// Jobs go through `sbatch` on a Slurm login node reached by SSH.
     Slurm {
@@ -58,6 +62,9 @@ pub enum ServerConfig {
         /// The directories it creates may be read by the user's group (0750, not 0700).
         #[serde(default, skip_serializing_if = "is_false")]
         group_readable: bool,
+        /// Which way in (`--transport`): `auto` picks by the host's ssh settings.
+        #[serde(default, skip_serializing_if = "is_auto")]
+        transport: TransportKind,
     },
     /// An EBS volume with a server instance and job instances on AWS EC2.
     Aws(AwsConfig),
@@ -65,6 +72,10 @@ pub enum ServerConfig {
 
 fn is_false(value: &bool) -> bool {
     !value
+}
+
+fn is_auto(kind: &TransportKind) -> bool {
+    *kind == TransportKind::Auto
 }
 
 impl ServerConfig {
@@ -129,6 +140,16 @@ impl ServerConfig {
         }
     }
 
+    /// How SSH commands travel (`--transport`), for kinds reached over SSH.
+    pub fn transport(&self) -> Option<TransportKind> {
+        match self {
+            ServerConfig::Ssh { transport, .. } | ServerConfig::Slurm { transport, .. } => {
+                Some(*transport)
+            }
+            ServerConfig::Local { .. } | ServerConfig::Aws(_) => None,
+        }
+    }
+
     /// Settings as (name, value) pairs, for display.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
         let mut settings = vec![("kind", self.kind().to_string())];
@@ -137,6 +158,9 @@ impl ServerConfig {
         }
         if let Some(jump) = self.jump() {
             settings.push(("jump", jump.to_string()));
+        }
+        if let Some(transport) = self.transport() {
+            settings.push(("transport", transport.name().to_string()));
         }
         settings.push(("directory", self.directory().to_string()));
         settings.push((

@@ -77,6 +77,10 @@ pub const REASON_FILE: &str = "crimpl-job.reason";
 /// when a scheduler requeues the job).
 pub const ATTEMPT_FILE: &str = "crimpl-job.attempt";
 
+/// Locked (`flock`) by the submit command while it unpacks the upload, so
+/// that no other kernel takes a submit under way for one cut short.
+pub const SUBMITTING_LOCK: &str = "crimpl-job.submitting";
+
 /// Prefix of a task directory's name.
 pub const TASK_DIR_PREFIX: &str = "task-";
 /// The array's task directories in the order they run, one per line.

@@ -37,7 +37,9 @@ pub use config::ServerConfig;
 pub use error::EngineError;
 pub use job::{FileRole, JobFile, JobRecord, KillOutcome, Listing};
 pub use registry::Registry;
-pub use server::{ExistingJob, Plan, Server, Stored, SubmitOptions, SubmitOutcome, Submitted};
+pub use server::{
+    ExistingJob, Look, Part, Peeked, Plan, Server, Stored, SubmitOptions, SubmitOutcome, Submitted,
+};
 pub use status::JobStatus;
 pub use transport::Stopped;
 pub use unpack::{FetchReport, UnpackPolicy};

@@ -8,19 +8,20 @@ use anyhow::{Context, bail};
 /// The kernel's name in `jupyter kernelspec list`.
 pub const KERNEL_NAME: &str = "crimpl";
 
-const TEMPLATE: &str = include_str!("../../kernelspec/kernel.json");
+const TEMPLATE: &str =
+    include_str!("../../kernelspec/data/share/jupyter/kernels/crimpl/kernel.json");
 const LOGOS: [(&str, &[u8]); 3] = [
     (
         "logo-32x32.png",
-        include_bytes!("../../kernelspec/logo-32x32.png"),
+        include_bytes!("../../kernelspec/data/share/jupyter/kernels/crimpl/logo-32x32.png"),
     ),
     (
         "logo-64x64.png",
-        include_bytes!("../../kernelspec/logo-64x64.png"),
+        include_bytes!("../../kernelspec/data/share/jupyter/kernels/crimpl/logo-64x64.png"),
     ),
     (
         "logo-svg.svg",
-        include_bytes!("../../kernelspec/logo-svg.svg"),
+        include_bytes!("../../kernelspec/data/share/jupyter/kernels/crimpl/logo-svg.svg"),
     ),
 ];
 

@@ -19,9 +19,11 @@ mod login_prompts;
 mod manifest_view;
 mod numbers;
 mod offload;
+mod previews;
 mod render;
 mod state;
 mod table;
+mod timeline;
 mod utf8;
 mod variables;
 mod watch;
@@ -69,10 +71,23 @@ impl View {
 pub trait CellOutput: Send + Sync {
     /// Append text to a stream.
     fn stream(&self, name: StreamName, text: &str);
+    /// Show a mime bundle (`image/png`, `text/html`, ...), optionally under
+    /// a display id for later updates.
+    fn display_data(
+        &self,
+        data: serde_json::Map<String, serde_json::Value>,
+        display_id: Option<&str>,
+    );
+    /// Replace the mime bundle shown under `display_id`.
+    fn update_data(&self, data: serde_json::Map<String, serde_json::Value>, display_id: &str);
     /// Show a view, optionally under a display id for later updates.
-    fn display(&self, view: &View, display_id: Option<&str>);
+    fn display(&self, view: &View, display_id: Option<&str>) {
+        self.display_data(view.to_bundle(), display_id);
+    }
     /// Replace the view shown under `display_id`.
-    fn update_display(&self, view: &View, display_id: &str);
+    fn update_display(&self, view: &View, display_id: &str) {
+        self.update_data(view.to_bundle(), display_id);
+    }
 }
 
 /// Where a magic asks the person at the notebook a question: the stdin

@@ -139,6 +139,9 @@ def test_sweep_runs_fails_one_task_reruns_it_and_gathers_every_result(tmp_path):
     assert "50 tasks, sum of squares 42925" in joined
     assert "total 42925" in joined
     assert (tmp_path / "out" / "squares" / "task-0013" / "result.txt").read_text() == "169\n"
+    svg = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs
+           if o.output_type == "display_data" and "image/svg+xml" in o.data]
+    assert len(svg) == 1 and svg[0].data["image/svg+xml"].count("<rect") == 50, svg
 
     # The whole notebook again: nothing fails, nothing runs twice.
     run_again_unchanged("sweep.ipynb", tmp_path / "out", env, home / "crimpl-sweep", skip=("second-try",))

@@ -67,7 +67,8 @@ def test_every_step_to_a_working_ssh_server_is_ok(kernel, sshd):
     checked = kernel.execute("%crimpl server check remote")
     assert checked.ok, checked.error
     table = check_table(checked)
-    assert list(table) == ["configuration", *SSH_STEPS, *JOB_STEPS]
+    assert list(table) == ["way in", "configuration", *SSH_STEPS, *JOB_STEPS]
+    assert table["way in"]["found"].startswith("libssh2"), table["way in"]
     assert set(statuses(table).values()) == {"ok"}, table
     assert f"{TEST_USER}@127.0.0.1" in table["configuration"]["found"]
     assert "known" in table["host key"]["found"] and "SHA256:" in table["host key"]["found"]

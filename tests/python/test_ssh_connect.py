@@ -210,7 +210,7 @@ def test_server_check_has_a_step_per_jump_host(hosts, kernel):
     assert checked.ok, checked.error
     table = check_table(checked)
     jumps = ["jump host 1: jump1", f"jump host 2: {TEST_USER}@127.0.0.1:{hosts['jump2'].port}"]
-    assert list(table)[:7] == ["configuration", *jumps, *SSH_STEPS[:4]]
+    assert list(table)[:8] == ["way in", "configuration", *jumps, *SSH_STEPS[:4]]
     assert set(row["status"] for row in table.values()) == {"ok"}, table
     assert "through jump host jump1" in table["configuration"]["found"]
     assert "opened a channel to 127.0.0.1" in table["TCP connect"]["found"]

@@ -9,7 +9,7 @@ use super::aws;
 pub use super::checklist::{Checklist, Found, OnStep, Outcome, Problem, Step, problem};
 use super::config::ServerConfig;
 use super::server_steps;
-use super::transport::{LocalTransport, SshTarget, diagnose};
+use super::transport::{LocalTransport, OpenSshTransport, SshTarget, Transport, choose, diagnose};
 
 /// Check server `name` with `config` step by step, reporting each step to `on_step`.
 pub fn check(name: &str, config: &ServerConfig, on_step: OnStep<'_>) -> Vec<Step> {
@@ -31,6 +31,40 @@ pub fn check(name: &str, config: &ServerConfig, on_step: OnStep<'_>) -> Vec<Step
             ..
         } => {
             let slurm = matches!(config, ServerConfig::Slurm { .. });
+            let kind = config.transport().unwrap_or_default();
+            let way = list.step("way in", || {
+                choose(kind, host, jump.as_deref())
+                    .map(|choice| {
+                        let detail = match choice.openssh {
+                            true => format!("openssh, the system ssh ({})", choice.why),
+                            false => {
+                                format!("libssh2, the kernel's own connection ({})", choice.why)
+                            }
+                        };
+                        (choice.openssh, detail)
+                    })
+                    .map_err(|err| {
+                        problem(
+                            format!("{err:#}"),
+                            format!(
+                                "make the server again with another --transport: %crimpl server \
+                                 new {} {name} --host {host} --transport libssh2 --replace",
+                                config.kind()
+                            ),
+                        )
+                    })
+            });
+            match way {
+                None => {
+                    list.skip_after_failure(&remote_names(&["configuration"], slurm));
+                    return list.into_steps();
+                }
+                Some(true) => {
+                    openssh_steps(&mut list, name, host, jump.as_deref(), directory, slurm);
+                    return list.into_steps();
+                }
+                Some(false) => {}
+            }
             let target = list.step("configuration", || {
                 SshTarget::resolve_via(host, jump.as_deref())
                     .map(|target| {
@@ -65,6 +99,44 @@ pub fn check(name: &str, config: &ServerConfig, on_step: OnStep<'_>) -> Vec<Step
         ServerConfig::Aws(aws) => aws::check::steps(&mut list, name, aws),
     }
     list.into_steps()
+}
+
+/// Through the system `ssh`: one step that connects (OpenSSH says what
+/// failed in its own words), then the job steps.
+fn openssh_steps(
+    list: &mut Checklist<'_>,
+    name: &str,
+    host: &str,
+    jump: Option<&str>,
+    directory: &str,
+    slurm: bool,
+) {
+    let connected = list.step("connect (OpenSSH)", || {
+        let transport = OpenSshTransport::new(host, jump)
+            .and_then(|transport| {
+                transport
+                    .check("exit 0", None, "logging in")
+                    .map(|_| transport)
+            })
+            .map_err(|err| {
+                problem(
+                    format!("{err:#}"),
+                    format!(
+                        "`ssh {host}` in a terminal shows the same; fix that, then \
+                         %crimpl server check {name}"
+                    ),
+                )
+            })?;
+        let detail = match transport.uses_your_master() {
+            true => format!("{} over your own ControlMaster", transport.describe()),
+            false => format!("{} over the kernel's ControlMaster", transport.describe()),
+        };
+        Ok((transport, detail))
+    });
+    match connected {
+        Some(transport) => server_steps::job_steps(list, &transport, directory, slurm),
+        None => list.skip_after_failure(&server_steps::names(slurm)),
+    }
 }
 
 /// The connection steps from `first` on, then the job steps.

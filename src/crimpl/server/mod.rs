@@ -17,7 +17,8 @@
 //! `survey.rs` (job states, shared with watchers through `poller.rs`),
 //! `files.rs` (log, listing, task outputs, fetch), `kill.rs` (kill and
 //! resubmit), `manifests.rs` (a job's manifest on the server) and
-//! `reattach.rs` (a named submit meeting its existing job). This file holds the struct and what they all use.
+//! `reattach.rs` (a named submit meeting its existing job) and `peek.rs`
+//! (reading parts of a job's files where they are). This file holds the struct and what they all use.
 
 mod entries;
 mod files;
@@ -25,6 +26,7 @@ mod kill;
 mod manifests;
 mod option_kinds;
 mod options;
+mod peek;
 mod placement;
 mod poller;
 mod reattach;
@@ -48,6 +50,7 @@ use scheduler::Scheduler;
 
 pub use manifests::Stored;
 pub use options::{ExistingJob, Plan, SubmitOptions};
+pub use peek::{Look, Part, Peeked};
 pub use reattach::{SubmitOutcome, Submitted};
 
 /// A named server: one [`Scheduler`] and one [`Placement`].

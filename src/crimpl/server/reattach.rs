@@ -12,7 +12,7 @@ use super::Server;
 use super::manifests::Stored;
 use super::options::{ExistingJob, SubmitOptions};
 use crate::crimpl::error::EngineError;
-use crate::crimpl::layout::SUBMIT_SCRIPT;
+use crate::crimpl::layout::{SUBMIT_SCRIPT, SUBMITTING_LOCK};
 use crate::crimpl::manifest::Manifest;
 use crate::crimpl::status::JobStatus;
 
@@ -70,6 +70,8 @@ pub(super) enum Reattach {
 
 /// How many removed files `--replace` names.
 const REMOVED_SHOWN: usize = 20;
+/// Exit code of the removal when a submit of the job is under way.
+const BUSY: i32 = 75;
 /// How long `--rerun` waits for a running job it killed to end.
 const KILL_WAIT: Duration = Duration::from_secs(60);
 
@@ -205,9 +207,26 @@ impl Server {
             .map(|f| f.path)
             .collect();
         let more = files.len().saturating_sub(REMOVED_SHOWN);
-        let command = format!("rm -rf {}", self.job_dir(job)?);
-        self.transport(false, &|_| {})?
-            .check(&command, None, &format!("removing job {job:?}"))?;
+        let job_dir = self.job_dir(job)?;
+        let command = format!(
+            "cd {job_dir} 2>/dev/null || exit 0; \
+             if command -v flock >/dev/null 2>&1 && ! flock -n {SUBMITTING_LOCK} true; then exit {BUSY}; fi; \
+             rm -rf {job_dir}"
+        );
+        let captured = self.transport(false, &|_| {})?.capture(&command, None)?;
+        match captured.finished.code {
+            Some(0) => {}
+            Some(BUSY) => bail!(EngineError::Exists(format!(
+                "job {job:?} on {} is being submitted by another kernel right now: run the cell \
+                 again once that submit has ended",
+                self.name
+            ))),
+            _ => bail!(
+                "removing job {job:?} failed on server {}: {}",
+                self.name,
+                captured.finished.stderr.trim()
+            ),
+        }
         self.poller.forget();
         Ok((files.into_iter().take(REMOVED_SHOWN).collect(), more))
     }

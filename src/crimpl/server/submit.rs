@@ -13,7 +13,9 @@ use super::reattach::{Reattach, SubmitOutcome, Submitted};
 use super::scheduler::TaskStart;
 use crate::crimpl::after::After;
 use crate::crimpl::error::EngineError;
-use crate::crimpl::layout::{self, AFTER_FILE, INPUT_LIST, SUBMIT_SCRIPT, TASK_WRAPPER, WRAPPER};
+use crate::crimpl::layout::{
+    self, AFTER_FILE, INPUT_LIST, SUBMIT_SCRIPT, SUBMITTING_LOCK, TASK_WRAPPER, WRAPPER,
+};
 use crate::crimpl::manifest::{MANIFEST_FILE, Manifest};
 use crate::crimpl::progress::Progress;
 use crate::crimpl::scripts;
@@ -268,8 +270,12 @@ impl Server {
             max_parallel: array.max_parallel,
             all: true,
         });
+        // Unpacked under a lock where `flock` exists (see SUBMITTING_LOCK).
+        let unpack = format!(
+            "if command -v flock >/dev/null 2>&1; then flock {SUBMITTING_LOCK} {tar}; else {tar}; fi"
+        );
         Ok(format!(
-            "mkdir -p -m {mode} {dir} && cd {dir} && {{ mkdir -m {mode} {job_dir} 2>/dev/null || exit {EXISTS_CODE}; }} && cd {job_dir} && {tar} && {}",
+            "mkdir -p -m {mode} {dir} && cd {dir} && {{ mkdir -m {mode} {job_dir} 2>/dev/null || exit {EXISTS_CODE}; }} && cd {job_dir} && {unpack} && {}",
             self.scheduler.start_command(transport, ".", start.as_ref())
         ))
     }

@@ -46,6 +46,11 @@ impl Drop for PrompterLoan {
     }
 }
 
+/// Whether a cell has lent a prompter (a question could be put to someone).
+pub(super) fn prompter_lent() -> bool {
+    prompter().is_some()
+}
+
 fn prompter() -> Option<Arc<dyn Prompter>> {
     PROMPTER.lock().ok().and_then(|slot| slot.clone())
 }
@@ -192,7 +197,12 @@ fn configured_public_keys(target: &SshTarget) -> Vec<Vec<u8>> {
 
 /// One question through the lent prompter; `None` when there is none to ask
 /// and nothing else can be tried. Fails when asking is impossible.
-fn ask(target: &SshTarget, prompt: &str, echo: bool, what: &str) -> anyhow::Result<Option<String>> {
+pub(super) fn ask(
+    target: &SshTarget,
+    prompt: &str,
+    echo: bool,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
     match prompter() {
         Some(prompter) if prompter.can_ask() => prompter.ask(prompt, echo).map(Some),
         Some(_) => bail!(

@@ -3,15 +3,19 @@
 //! fetching files are tar streams through such a command, so the local
 //! server and SSH hosts share every job operation above this trait.
 
+pub mod askpass;
 mod auth;
 mod builtin_target;
 mod channel_wait;
+mod choose;
 mod connect;
 pub mod diagnose;
 pub mod framing;
 mod host_keys;
 mod jump;
 mod local;
+mod openssh;
+mod openssh_command;
 mod openssh_config;
 mod openssh_target;
 mod proxy_command;
@@ -23,8 +27,10 @@ mod ssh_config;
 mod ssh_target;
 
 pub use auth::{Prompter, lend_prompter};
+pub use choose::{Choice, TransportKind, choose};
 pub use host_keys::{HostKeyPolicy, is_refused_host_key};
 pub use local::LocalTransport;
+pub use openssh::OpenSshTransport;
 pub use ssh::SshTransport;
 pub use ssh_target::{Resolver, SshTarget};
 

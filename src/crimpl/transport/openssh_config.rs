@@ -182,6 +182,21 @@ impl OpenSsh {
         }
     }
 
+    /// An `ssh` command reading the configuration [`OpenSsh::settings`] reads.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        if let Some(file) = &self.config_file {
+            command.arg("-F").arg(file);
+        }
+        command
+    }
+
+    /// Whether OpenSSH's `~` (the password database's home) is not the
+    /// kernel's `HOME`: then paths under `~` must be given to `ssh` explicitly.
+    pub fn home_redirected(&self) -> bool {
+        self.passwd_home.is_some()
+    }
+
     /// The kernel's home (`%d`, `~`).
     pub fn home(&self) -> &Path {
         &self.home

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::displays::Displays;
 use super::stream_batcher::StreamBatcher;
 use crate::kernel::protocol::iopub::Publisher;
-use crate::magics::{CellOutput, StreamName, View};
+use crate::magics::{CellOutput, StreamName};
 
 /// The output area of one cell. Clones publish into the same cell, so a
 /// background watcher can keep updating a display after the cell finished.
@@ -79,13 +79,14 @@ impl CellOutput for CellSink {
         CellSink::stream(self, name, text);
     }
 
-    fn display(&self, view: &View, display_id: Option<&str>) {
-        self.display_bundle(view.to_bundle(), display_id);
+    fn display_data(&self, data: Map<String, Value>, display_id: Option<&str>) {
+        self.display_bundle(data, display_id);
     }
 
-    fn update_display(&self, view: &View, display_id: &str) {
+    fn update_data(&self, data: Map<String, Value>, display_id: &str) {
         self.streams.flush();
-        let content = json!({ "data": view.to_bundle(), "metadata": {}, "transient": { "display_id": display_id } });
+        let content =
+            json!({ "data": data, "metadata": {}, "transient": { "display_id": display_id } });
         self.displays
             .update(&self.publisher, &self.parent, display_id, content);
     }

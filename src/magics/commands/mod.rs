@@ -15,6 +15,7 @@ mod ls;
 mod resubmit;
 mod run;
 mod server;
+mod show;
 mod status;
 mod submit;
 mod unwatch;
@@ -29,6 +30,7 @@ use log::LogArgs;
 use resubmit::ResubmitArgs;
 use run::RunArgs;
 use server::ServerCommand;
+use show::ShowArgs;
 use status::StatusArgs;
 use submit::SubmitArgs;
 use unwatch::UnwatchArgs;
@@ -78,6 +80,9 @@ pub enum Command {
     Ls(JobArgs),
     /// Copy a job's output files (or the PATHs given) into the notebook's directory.
     Fetch(FetchArgs),
+    /// Show a job's files here by their type (images, tables, JSON, text), without fetching
+    /// them; --follow updates them while the job runs.
+    Show(ShowArgs),
     /// Kill a running job; it ends as canceled.
     Kill(JobArgs),
     /// Run a job's script again, in the same job directory (an array's
@@ -158,6 +163,7 @@ impl Command {
             Command::Log(args) => log::log(state, args, out, cancel).await,
             Command::Ls(args) => ls::ls(state, &args, out).await,
             Command::Fetch(args) => fetch::fetch(state, args, out).await,
+            Command::Show(args) => show::show(state, args, out, cancel).await,
             Command::Kill(args) => kill::kill(state, &args, out).await,
             Command::Resubmit(args) => resubmit::resubmit(state, &args, out).await,
             Command::Unwatch(args) => unwatch::unwatch(state, &args, out),

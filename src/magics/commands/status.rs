@@ -8,6 +8,7 @@ use crate::magics::job_command::JobTarget;
 use crate::magics::manifest_view;
 use crate::magics::offload::blocking;
 use crate::magics::state::State;
+use crate::magics::timeline;
 use crate::magics::watch::display_id;
 use crate::magics::{MagicError, MagicResult, Output, render};
 
@@ -42,6 +43,9 @@ pub async fn status(state: &State, args: &StatusArgs, out: &Output) -> MagicResu
             )));
         }
         out.display(&render::tasks(&job, &record), None);
+        if let Some(picture) = timeline::timeline(&job, &record, chrono::Utc::now()) {
+            out.display_data(picture, None);
+        }
     }
     if args.manifest {
         let reader = server.clone();

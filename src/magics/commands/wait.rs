@@ -10,6 +10,7 @@ use crate::magics::job_command::JobTarget;
 use crate::magics::job_command::finish_wait;
 use crate::magics::numbers;
 use crate::magics::state::State;
+use crate::magics::timeline;
 use crate::magics::watch::{Watch, display_id, watch};
 use crate::magics::{Cancel, MagicResult, Output};
 
@@ -47,6 +48,12 @@ pub async fn wait(state: &State, args: WaitArgs, out: &Output, cancel: &Cancel) 
         poll: Duration::from_secs_f64(args.poll),
     };
     let ended = watch(watching, out.clone(), cancel.clone(), &displays).await?;
+    // A sweep that ended: its picture under its summary.
+    if let Some(record) = ended.as_ref().filter(|r| r.status.is_final())
+        && let Some(picture) = timeline::timeline(&job, record, chrono::Utc::now())
+    {
+        out.display_data(picture, None);
+    }
     match (&args.until, ended) {
         (Some(until), Some(record)) if record.status.word() == until => Ok(()),
         (_, ended) => finish_wait(ended, &job, resubmits),

@@ -10,12 +10,14 @@ use crate::crimpl::login_shell::LoginShell;
 use crate::crimpl::progress::Progress;
 use crate::crimpl::scripts;
 use crate::crimpl::server::options::SubmitOptions;
-use crate::crimpl::transport::{HostKeyPolicy, LocalTransport, SshTransport, Transport};
+use crate::crimpl::transport::{
+    HostKeyPolicy, LocalTransport, OpenSshTransport, SshTransport, Transport, TransportKind, choose,
+};
 
 /// Commands run on one transport, always there.
 pub struct Fixed {
     transport: Arc<dyn Transport>,
-    /// The SSH session under `transport`, for SSH hosts.
+    /// The libssh2 session under `transport`, for SSH hosts reached that way.
     ssh: Option<Arc<SshTransport>>,
 }
 
@@ -28,18 +30,26 @@ impl Fixed {
         }
     }
 
-    /// The SSH host `host` (through `jump`), in a login shell if `login_shell`.
-    pub fn ssh(host: &str, jump: Option<&str>, login_shell: bool) -> anyhow::Result<Self> {
-        let ssh = Arc::new(SshTransport::new(host, jump)?);
-        let transport: Arc<dyn Transport> = if login_shell {
-            Arc::new(LoginShell::new(ssh.clone()))
+    /// The SSH host `host` (through `jump`) by the way in `kind` chooses,
+    /// in a login shell if `login_shell`.
+    pub fn ssh(
+        host: &str,
+        jump: Option<&str>,
+        kind: TransportKind,
+        login_shell: bool,
+    ) -> anyhow::Result<Self> {
+        let (inner, ssh): (Arc<dyn Transport>, _) = if choose(kind, host, jump)?.openssh {
+            (Arc::new(OpenSshTransport::new(host, jump)?), None)
         } else {
-            ssh.clone()
+            let ssh = Arc::new(SshTransport::new(host, jump)?);
+            (ssh.clone(), Some(ssh))
         };
-        Ok(Self {
-            transport,
-            ssh: Some(ssh),
-        })
+        let transport: Arc<dyn Transport> = if login_shell {
+            Arc::new(LoginShell::new(inner))
+        } else {
+            inner
+        };
+        Ok(Self { transport, ssh })
     }
 }
 
@@ -68,7 +78,10 @@ impl Placement for Fixed {
 
     fn trust_host_key(&self, fingerprint: &str) -> anyhow::Result<()> {
         let Some(ssh) = &self.ssh else {
-            bail!("this server is this machine: it has no host key to trust");
+            bail!(
+                "this server's host key is checked by your OpenSSH client (or it is this \
+                 machine): log in once with `ssh` in a terminal to record the key"
+            );
         };
         ssh.set_policy(HostKeyPolicy::TrustFingerprint(fingerprint.into()));
         let result = ssh.reconnect();

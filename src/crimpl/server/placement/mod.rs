@@ -110,7 +110,12 @@ pub fn open(name: &str, config: &ServerConfig) -> anyhow::Result<Box<dyn Placeme
     Ok(match config {
         ServerConfig::Local { .. } => Box::new(Fixed::local()),
         ServerConfig::Ssh { host, jump, .. } | ServerConfig::Slurm { host, jump, .. } => {
-            Box::new(Fixed::ssh(host, jump.as_deref(), config.login_shell())?)
+            Box::new(Fixed::ssh(
+                host,
+                jump.as_deref(),
+                config.transport().unwrap_or_default(),
+                config.login_shell(),
+            )?)
         }
         ServerConfig::Aws(aws) => Box::new(Ec2Placement::new(name, aws.clone())?),
     })

@@ -7,7 +7,7 @@ use clap::Subcommand;
 
 use crate::crimpl::ServerConfig;
 use crate::crimpl::config::DEFAULT_DIRECTORY;
-use crate::crimpl::transport::{SshTarget, diagnose};
+use crate::crimpl::transport::{SshTarget, TransportKind, choose, diagnose};
 use crate::magics::args::ServerArg;
 use crate::magics::aws::{self, InstanceAction};
 use crate::magics::offload::blocking;
@@ -109,6 +109,7 @@ pub async fn run(state: &State, command: ServerCommand, out: &Output) -> MagicRe
                 .collect();
             if let Some(host) = server.config().host() {
                 let (host, jump) = (host.to_string(), server.config().jump().map(str::to_string));
+                let (host_again, jump_again) = (host.clone(), jump.clone());
                 let resolved = blocking(move || {
                     Ok(match SshTarget::resolve_via(&host, jump.as_deref()) {
                         Ok(target) => format!(
@@ -123,6 +124,10 @@ pub async fn run(state: &State, command: ServerCommand, out: &Output) -> MagicRe
                 })
                 .await?;
                 rows.push(vec!["resolves to".into(), resolved]);
+                let (host, jump) = (host_again, jump_again);
+                let kind = server.config().transport().unwrap_or_default();
+                let way = blocking(move || Ok(way_in(kind, &host, jump.as_deref()))).await?;
+                rows.push(vec!["way in".into(), way]);
             }
             out.display(
                 &render::table(
@@ -234,4 +239,13 @@ fn list(state: &State, out: &Output) -> MagicResult {
     let view = render::table(&caption, &["", "name", "kind", "host", "directory"], &rows);
     out.display(&view, None);
     Ok(())
+}
+
+/// Which transport `kind` chooses for `host`, and why, for `server show`.
+fn way_in(kind: TransportKind, host: &str, jump: Option<&str>) -> String {
+    match choose(kind, host, jump) {
+        Ok(choice) if choice.openssh => format!("openssh: the system ssh ({})", choice.why),
+        Ok(choice) => format!("libssh2: the kernel's own connection ({})", choice.why),
+        Err(err) => format!("cannot be chosen: {err:#}"),
+    }
 }

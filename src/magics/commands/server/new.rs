@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 
 use crate::crimpl::aws::{AwsConfig, InstanceSettings};
 use crate::crimpl::slurm::SlurmDefaults;
-use crate::crimpl::transport::SshTarget;
+use crate::crimpl::transport::{SshTarget, TransportKind};
 use crate::crimpl::{ServerConfig, scripts};
 use crate::magics::numbers;
 use crate::magics::offload::{blocking, progress_to};
@@ -53,6 +53,10 @@ pub enum NewServer {
         /// Let your group read the server and job directories (0750; default: private, 0700).
         #[arg(long)]
         group_readable: bool,
+        /// The way in: `auto` (OpenSSH where the host's ssh settings need it:
+        /// certificates, Kerberos, security keys, a ControlPath...), `openssh` or `libssh2`.
+        #[arg(long, value_enum, default_value = "auto")]
+        transport: TransportKind,
     },
     /// Jobs go through sbatch on a Slurm cluster's login node.
     Slurm {
@@ -83,6 +87,10 @@ pub enum NewServer {
         /// Let your group read the server and job directories (0750; default: private, 0700).
         #[arg(long)]
         group_readable: bool,
+        /// The way in: `auto` (OpenSSH where the host's ssh settings need it:
+        /// certificates, Kerberos, security keys, a ControlPath...), `openssh` or `libssh2`.
+        #[arg(long, value_enum, default_value = "auto")]
+        transport: TransportKind,
     },
     /// An EBS volume, a 1-vCPU server instance and job instances on AWS EC2.
     Aws(NewAwsArgs),
@@ -154,6 +162,7 @@ pub async fn create(state: &State, new: NewArgs, out: &Output) -> MagicResult {
             login_shell,
             jump,
             group_readable,
+            transport,
         } => (
             name,
             ServerConfig::Ssh {
@@ -162,6 +171,7 @@ pub async fn create(state: &State, new: NewArgs, out: &Output) -> MagicResult {
                 login_shell,
                 jump,
                 group_readable,
+                transport,
             },
         ),
         NewServer::Slurm {
@@ -174,9 +184,11 @@ pub async fn create(state: &State, new: NewArgs, out: &Output) -> MagicResult {
             login_shell,
             jump,
             group_readable,
+            transport,
         } => (
             name,
             ServerConfig::Slurm {
+                transport,
                 host,
                 directory,
                 mail_user,
