@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::{local_server, quiet};
 use crimpl_kernel::crimpl::layout;
 use crimpl_kernel::crimpl::scripts::LogKind;
+use crimpl_kernel::crimpl::slurm::SrunRequest;
 use crimpl_kernel::crimpl::{JobStatus, KillOutcome, Server, SubmitOptions, UnpackPolicy};
 use tokio_util::sync::CancellationToken;
 
@@ -254,6 +255,7 @@ fn run_streams_output_returns_the_exit_code_and_can_be_stopped() {
         .run_script(
             "echo one; echo two >&2; exit 3",
             &[],
+            &SrunRequest::default(),
             &quiet,
             &mut |bytes| output.extend_from_slice(bytes),
             &CancellationToken::new(),
@@ -271,7 +273,14 @@ fn run_streams_output_returns_the_exit_code_and_can_be_stopped() {
             std::thread::sleep(Duration::from_millis(500));
             stopper.cancel();
         });
-        server.run_script("sleep 600", &[], &quiet, &mut |_| {}, &stop)
+        server.run_script(
+            "sleep 600",
+            &[],
+            &SrunRequest::default(),
+            &quiet,
+            &mut |_| {},
+            &stop,
+        )
     });
     let err = stopped.expect_err("a stopped run is an error saying so");
     assert!(

@@ -231,10 +231,11 @@ fi
 /// (`pending` meanwhile), checking once a second, after the process
 /// functions: a job whose process vanished counts as failed. When a job
 /// that had to complete did not, it records the job's name as the reason,
-/// ends `canceled` (`finish` must be defined) and exits.
+/// ends `canceled` (`finish` must be defined) and exits. Under Slurm
+/// (`CRIMPL_SLURM_AFTER` set by the batch script) Slurm waited already.
 fn after_wait() -> String {
     format!(
-        r#"if [ -f {AFTER_FILE} ]; then
+        r#"if [ -f {AFTER_FILE} ] && [ -z "${{CRIMPL_SLURM_AFTER:-}}" ]; then
   put pending
   host=$(uname -n); this_boot
   while read -r dep kind; do
@@ -270,19 +271,21 @@ fi"#
 /// and stderr together) and remove it. The shell records its pid (the
 /// command's process group: sshd and the local transport start each
 /// command in a group of its own) and start time in `pid_file`, for
-/// [`stop_run`].
+/// [`stop_run`]. `launcher` (words ending in a space, or nothing) runs
+/// `bash` elsewhere (Slurm's `srun`).
 pub fn run_in_directory(
     directory: &str,
     mode: &str,
     script: &str,
     pid_file: &str,
+    launcher: &str,
 ) -> anyhow::Result<String> {
     let (script, pid_file) = (quote(script)?, quote(pid_file)?);
     Ok(format!(
         r#"{PROCESS_FUNCTIONS}
 mkdir -p -m {mode} {directory} && cd {directory} && tar xf - && {{
   process_start $$; printf '%s %s\n' "$$" "$started" > {pid_file}
-  bash {script} < /dev/null 2>&1; code=$?; rm -f {script} {pid_file}; exit $code; }}"#
+  {launcher}bash {script} < /dev/null 2>&1; code=$?; rm -f {script} {pid_file}; exit $code; }}"#
     ))
 }
 
@@ -392,7 +395,7 @@ record() {{
   [ -f "$1/{CANCELED_FILE}" ] && k=1
   [ -f "$1/{STARTED_FILE}" ] && read -r t0 < "$1/{STARTED_FILE}"
   [ -f "$1/{ENDED_FILE}" ] && read -r t1 < "$1/{ENDED_FILE}"
-  [ -f "$1/{SLURM_ID_FILE}" ] && read -r q < "$1/{SLURM_ID_FILE}"
+  [ -f "$1/{SLURM_ID_FILE}" ] && {{ read -r q; while read -r x; do q="$q+$x"; done; }} < "$1/{SLURM_ID_FILE}"
   [ -f "$1/{ATTEMPT_FILE}" ] && read -r at < "$1/{ATTEMPT_FILE}"
   [ -f "$1/{SLURM_CLUSTER_FILE}" ] && read -r cl < "$1/{SLURM_CLUSTER_FILE}"
   [ -f "$1/{SLURM_END_FILE}" ] && read -r e < "$1/{SLURM_END_FILE}"

@@ -22,7 +22,7 @@ const MARKER: &str = "crimpl-check";
 pub fn names(slurm: bool) -> Vec<&'static str> {
     let mut names = vec!["shell", "tools", "server directory"];
     if slurm {
-        names.extend(["Slurm commands", "partitions"]);
+        names.extend(["Slurm commands", "partitions", "site limits"]);
     }
     names
 }
@@ -49,8 +49,9 @@ pub fn job_steps(
             .is_some()
     {
         list.step("partitions", || partitions(transport));
+        list.step("site limits", || site_limits(transport));
     } else if slurm {
-        list.skip_after_failure(&["partitions"]);
+        list.skip_after_failure(&["partitions", "site limits"]);
     }
 }
 
@@ -303,6 +304,20 @@ fn slurm_commands(transport: &dyn Transport) -> Found<()> {
         ));
     }
     Ok(((), format!("{}; {ping}", version.trim())))
+}
+
+/// The site's limits (MaxArraySize, MaxJobCount, partitions' MaxTime, the
+/// association's limits where accounting answers), as one row.
+fn site_limits(transport: &dyn Transport) -> Found<()> {
+    let (stdout, _, _) = run(transport, crate::crimpl::slurm::LIMITS_COMMAND)?;
+    let limits = crate::crimpl::slurm::parse_limits(&stdout);
+    if limits.max_array_size.is_none() {
+        return Err(problem(
+            "scontrol show config did not say MaxArraySize",
+            "sweeps are split as for Slurm's default (1001); `scontrol show config` on the login node shows why",
+        ));
+    }
+    Ok(((), limits.summary()))
 }
 
 fn partitions(transport: &dyn Transport) -> Found<()> {

@@ -196,10 +196,13 @@ def test_the_slurm_cluster_checks_its_commands_and_partitions(cluster, workdir, 
         checked = kernel.execute("%crimpl server check cluster")
         assert checked.ok, checked.error
         table = check_table(checked)
-        assert list(table)[-2:] == ["Slurm commands", "partitions"]
+        assert list(table)[-3:] == ["Slurm commands", "partitions", "site limits"]
         assert set(statuses(table).values()) == {"ok"}, table
         assert "slurm" in table["Slurm commands"]["found"] and "UP" in table["Slurm commands"]["found"]
         assert "debug*" in table["partitions"]["found"]
+        limits = table["site limits"]["found"]
+        assert "MaxArraySize=11 MaxJobCount=" in limits and "short 00:01:00" in limits, limits
+        assert "association limits: no accounting" in limits, limits
     finally:
         kernel.shutdown()
 

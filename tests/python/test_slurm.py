@@ -319,3 +319,87 @@ def test_an_array_is_one_sbatch_with_a_slurm_task_per_id(slurm_kernel, cluster):
     # The cell's text may begin with display updates of the watched array: the ids come last.
     assert ids.split()[-13:] == [ident, "1", "1", ident, "2", "2", ident, "3", "3", ident, "7", "7", f"{ident}_7"], ids
     assert "4/4 tasks ended: 4 complete" in slurm_kernel.execute("%crimpl status native").text
+
+
+def test_a_sweep_past_max_array_size_is_one_sweep_of_several_slurm_arrays(slurm_kernel, cluster):
+    """The test cluster's MaxArraySize is 11 (ids 0-10): 25 tasks are three Slurm arrays."""
+    slurm, _ = cluster
+    cell = (
+        "%%crimpl submit --job big --array 1-25 --max-parallel 2\n"
+        "if [ \"$CRIMPL_TASK_ID\" = 13 ] && [ ! -f ../retry ]; then exit 3; fi\n"
+        "echo \"$CRIMPL_TASK_ID $CRIMPL_TASK_COUNT\" > out.txt\n"
+    )
+    assert slurm_kernel.execute(cell, timeout=90).ok
+    ids = slurm_kernel.execute("%%crimpl run\ncat crimpl-job-big/crimpl-slurm.id\n").text.split()[-3:]
+    assert all(i.isdigit() for i in ids) and len(set(ids)) == 3, ids
+    # A job after the sweep waits for every piece.
+    assert slurm_kernel.execute(
+        "%%crimpl submit --job after-big --after big:any\ncat ../crimpl-job-big/task-0025/out.txt\n").ok
+    waited = slurm_kernel.execute("%crimpl wait big", timeout=180)
+    assert not waited.ok and "ended failed" in waited.error, waited.error
+    status = slurm_kernel.execute("%crimpl status big --tasks").text
+    assert "25/25 tasks ended: 24 complete, 1 failed" in status, status
+    assert "task-0013: failed (exit code 3)" in status and "task-0025" in status, status
+    after = slurm_kernel.execute("%crimpl wait after-big", timeout=90)
+    assert after.ok, after.error
+    assert "25 25" in slurm_kernel.execute("%crimpl log after-big").text
+    # The task's Slurm output is in its directory, under its piece's id and index.
+    files = slurm_kernel.execute(
+        "%%crimpl run\ncat crimpl-job-big/task-0025/crimpl-slurm.id; ls crimpl-job-big/task-0025/\n").text
+    assert f"{ids[2]}_3" in files and f"crimpl-slurm-{ids[2]}_3.out" in files, files
+
+    assert slurm_kernel.execute("%%crimpl run\ntouch crimpl-job-big/retry\n").ok
+    again = slurm_kernel.execute("%crimpl resubmit big --failed")
+    assert again.ok and "Running 1 task(s) of array big again" in again.text, again.error
+    assert slurm_kernel.execute("%crimpl wait big", timeout=120).ok
+    assert "25/25 tasks ended: 25 complete" in slurm_kernel.execute("%crimpl status big").text
+    assert slurm_kernel.execute("%crimpl fetch big", timeout=60).ok
+    for task in (1, 10, 11, 13, 22, 25):
+        assert (slurm_kernel.cwd / f"task-{task:04d}" / "out.txt").read_text() == f"{task} 25\n"
+    listed = slurm_kernel.execute("%crimpl ls big").text
+    assert "25 task directories" in listed, listed
+
+    # A running sweep of several pieces is killed as one: every piece is canceled.
+    assert slurm_kernel.execute("%%crimpl submit --job long-big --array 1-25\nsleep 300\n", timeout=90).ok
+    wait_for(slurm_kernel, "long-big", "running")
+    killed = slurm_kernel.execute("%crimpl kill long-big")
+    assert killed.ok and "canceled" in killed.text, killed.error
+    time.sleep(2)
+    assert "crimpl-long-big" not in slurm.run("squeue", "--noheader", "--format=%j")
+    assert "25/25 tasks ended: 25 canceled" in slurm_kernel.execute("%crimpl status long-big").text
+
+
+def test_a_walltime_over_the_partitions_max_time_is_refused_naming_the_limit(slurm_kernel):
+    """The test cluster enforces partition limits at submit (EnforcePartLimits=ALL), as sites do."""
+    refused = slurm_kernel.execute("%%crimpl submit --walltime 0:10:00 --partition short\ntrue\n")
+    assert not refused.ok
+    assert 'Slurm says "Requested time limit is invalid' in refused.error, refused.error
+    assert "--walltime 0:10:00 is over partition short's MaxTime 00:01:00: ask for less with --walltime" in refused.error
+    wrong = slurm_kernel.execute("%%crimpl submit --partition nowhere\ntrue\n")
+    assert not wrong.ok and "(debug, short, hidden): choose one with --partition" in wrong.error, wrong.error
+
+
+def test_run_srun_runs_the_cell_on_a_compute_node_and_an_interrupt_cancels_it(slurm_kernel, cluster):
+    from test_ssh_commands import wait_for_output
+
+    slurm, _ = cluster
+    result = slurm_kernel.execute(
+        "%%crimpl run --srun --nprocs 1 --walltime 0:05:00\n"
+        "echo \"node $SLURMD_NODENAME job ${SLURM_JOB_ID:-none} cpus $SLURM_CPUS_PER_TASK\"\n",
+        timeout=90,
+    )
+    assert result.ok, result.error
+    assert "node localhost job " in result.text and "job none" not in result.text and "cpus 1" in result.text
+    msg_id = slurm_kernel.kc.execute("%%crimpl run --srun\necho started\nsleep 600\necho never\n")
+    wait_for_output(slurm_kernel, msg_id, "started")
+    slurm_kernel.km.interrupt_kernel()
+    stopped = slurm_kernel.collect(msg_id, timeout=30)
+    assert stopped.reply["ename"] == "Interrupted" and "never" not in stopped.text, stopped.error
+    deadline = time.monotonic() + 15
+    while "crimpl-run" in slurm.run("squeue", "--noheader", "--format=%j") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "crimpl-run" not in slurm.run("squeue", "--noheader", "--format=%j")
+    local = slurm_kernel.cwd / "local-jobs"
+    assert slurm_kernel.execute(f"%crimpl server new local here --directory {local}").ok
+    refused = slurm_kernel.execute("%%crimpl run --srun --server here\ntrue\n")
+    assert not refused.ok and "--srun runs the cell on a Slurm compute node: here is a local server" in refused.error

@@ -6,6 +6,7 @@ use std::io::Write;
 use anyhow::{Context, bail};
 
 use super::Server;
+use super::scheduler::TaskStart;
 use crate::crimpl::error::EngineError;
 use crate::crimpl::job::{JobRecord, KillOutcome};
 use crate::crimpl::layout::{TASK_DIR_PREFIX, WRAPPER};
@@ -74,14 +75,16 @@ impl Server {
     /// Start a single job's script again in its directory.
     fn restart_single(&self, job: &str, job_dir: &str) -> anyhow::Result<()> {
         // A job created by crimpl 0.2.0 has no wrapper yet: add ours.
+        let transport = self.transport(false, &|_| {})?;
         let install_wrapper = format!(
             "cd {job_dir} && cat > {WRAPPER}.tmp && mv -f {WRAPPER}.tmp {WRAPPER} && {}",
-            self.scheduler.start_command(".", None)
+            self.scheduler
+                .start_command(Some(transport.as_ref()), ".", None)
         );
         let wrapper = scripts::wrapper_script(None, self.scheduler.foreign_signal());
         let feed: StdinFeed<'_> =
             Box::new(move |w: &mut dyn Write| w.write_all(wrapper.as_bytes()));
-        self.transport(false, &|_| {})?.check(
+        transport.check(
             &install_wrapper,
             Some(feed),
             &format!("resubmitting job {job:?}"),
@@ -110,28 +113,24 @@ impl Server {
             )));
         }
         let dirs: Vec<&str> = again.iter().map(|t| t.name.as_str()).collect();
-        let ids: Vec<String> = dirs
+        let mut ids: Vec<u64> = dirs
             .iter()
-            .filter_map(|d| d.strip_prefix(TASK_DIR_PREFIX))
-            .map(|n| n.trim_start_matches('0'))
-            .map(|n| {
-                if n.is_empty() {
-                    "0".into()
-                } else {
-                    n.to_string()
-                }
-            })
+            .filter_map(|d| d.strip_prefix(TASK_DIR_PREFIX)?.parse().ok())
             .collect();
+        ids.sort_unstable();
+        let transport = self.transport(false, &|_| {})?;
+        let start = TaskStart {
+            ids: &ids,
+            max_parallel: None,
+            all: false,
+        };
         let command = format!(
             "cd {job_dir} && {} && {}",
             scripts::reset_tasks(&dirs)?,
-            self.scheduler.start_command(".", Some(&ids.join(",")))
+            self.scheduler
+                .start_command(Some(transport.as_ref()), ".", Some(&start))
         );
-        self.transport(false, &|_| {})?.check(
-            &command,
-            None,
-            &format!("resubmitting array {job:?}"),
-        )?;
+        transport.check(&command, None, &format!("resubmitting array {job:?}"))?;
         self.poller.forget();
         Ok(again.len())
     }

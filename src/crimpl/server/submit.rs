@@ -10,6 +10,7 @@ use super::option_kinds;
 use super::options::{Plan, SubmitOptions};
 use super::placement::Launch;
 use super::reattach::{Reattach, SubmitOutcome, Submitted};
+use super::scheduler::TaskStart;
 use crate::crimpl::after::After;
 use crate::crimpl::error::EngineError;
 use crate::crimpl::layout::{
@@ -19,6 +20,7 @@ use crate::crimpl::manifest::{MANIFEST_FILE, Manifest};
 use crate::crimpl::progress::Progress;
 use crate::crimpl::scripts;
 use crate::crimpl::status::JobStatus;
+use crate::crimpl::transport::Transport;
 
 impl Server {
     /// What `submit` would send and run.
@@ -30,7 +32,7 @@ impl Server {
         entries.push(Entry::text(MANIFEST_FILE, &manifest.to_json(), 0o644));
         Ok(Plan {
             target: self.placement.submit_target(options)?,
-            commands: vec![self.submit_command(&job, options)?],
+            commands: vec![self.submit_command(None, &job, options)?],
             uploads: entries
                 .iter()
                 .filter(|e| e.path.is_some())
@@ -145,7 +147,7 @@ impl Server {
             let mut entries = self.job_entries(&job, script, options, &launch.entries)?;
             entries.push(Entry::text(MANIFEST_FILE, &manifest.to_json(), 0o644));
             let captured = launch.transport.capture(
-                &self.submit_command(&job, options)?,
+                &self.submit_command(Some(launch.transport.as_ref()), &job, options)?,
                 Some(tar_feed(entries)),
             )?;
             match captured.finished.code {
@@ -167,12 +169,18 @@ impl Server {
                                  again to reattach to it if it runs the same script",
                     }
                 ))),
-                code => bail!(
-                    "submitting job {job:?} on {} failed (exit {}): {}",
-                    self.name,
-                    code.map_or("by signal".into(), |c| c.to_string()),
-                    captured.finished.stderr.trim()
-                ),
+                code => {
+                    let said = captured.finished.stderr.trim();
+                    let transport = launch.transport.as_ref();
+                    if let Some(refusal) = self.scheduler.refusal(transport, said, options) {
+                        bail!("job {job:?} was refused by {}: {refusal}", self.name);
+                    }
+                    bail!(
+                        "submitting job {job:?} on {} failed (exit {}): {said}",
+                        self.name,
+                        code.map_or("by signal".into(), |c| c.to_string()),
+                    )
+                }
             }
         }
         bail!("could not find a free job name starting with {base:?}")
@@ -237,6 +245,7 @@ impl Server {
     /// Create the job directory, unpack the upload into it and start the job.
     pub(super) fn submit_command(
         &self,
+        transport: Option<&dyn Transport>,
         job: &str,
         options: &SubmitOptions,
     ) -> anyhow::Result<String> {
@@ -252,13 +261,22 @@ impl Server {
             "tar xf -"
         };
         let mode = self.config.directory_mode();
+        let ids: Vec<u64> = match &options.array {
+            Some(array) => array.tasks.iter().map(|t| t.id).collect(),
+            None => Vec::new(),
+        };
+        let start = options.array.as_ref().map(|array| TaskStart {
+            ids: &ids,
+            max_parallel: array.max_parallel,
+            all: true,
+        });
         // Unpacked under a lock where `flock` exists (see SUBMITTING_LOCK).
         let unpack = format!(
             "if command -v flock >/dev/null 2>&1; then flock {SUBMITTING_LOCK} {tar}; else {tar}; fi"
         );
         Ok(format!(
             "mkdir -p -m {mode} {dir} && cd {dir} && {{ mkdir -m {mode} {job_dir} 2>/dev/null || exit {EXISTS_CODE}; }} && cd {job_dir} && {unpack} && {}",
-            self.scheduler.start_command(".", None)
+            self.scheduler.start_command(transport, ".", start.as_ref())
         ))
     }
 }

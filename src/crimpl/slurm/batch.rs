@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::crimpl::array::ArraySpec;
 use crate::crimpl::layout::TASK_DIR_PREFIX;
 use crate::crimpl::layout::{WRAPPER, slurm_output_name};
+use crate::crimpl::slurm::PIECES_OUTPUT_DIR;
 
 /// The batch script submitted with `sbatch`.
 pub const BATCH_SCRIPT: &str = "crimpl-slurm-batch.sh";
@@ -393,12 +394,19 @@ pub fn batch_script(request: &BatchRequest<'_>) -> anyhow::Result<BatchScript> {
         text.push_str(&directive(option)?);
     }
     if let Some(array) = request.array {
+        // A piece of a sweep split under the site's MaxArraySize is given
+        // its offset as the script's argument (see `slurm::start`); Slurm
+        // then wrote its output under the piece's index, linked from the task.
         text.push_str(&format!(
-            "t=$(printf '%0{}d' \"$SLURM_ARRAY_TASK_ID\") && cd \"{TASK_DIR_PREFIX}$t\" || exit 1\n",
-            array.width()
+            "t=$(printf '%0{}d' \"$((${{1:-0}} + SLURM_ARRAY_TASK_ID))\") && cd \"{TASK_DIR_PREFIX}$t\" || exit 1\n\
+             o=${{SLURM_ARRAY_JOB_ID}}_$SLURM_ARRAY_TASK_ID; [ \"${{1:-0}}\" = 0 ] || ln -sf \"../{PIECES_OUTPUT_DIR}/$o.out\" \"{}\"\n",
+            array.width(),
+            slurm_output_name("$o")
         ));
     }
-    text.push_str(&format!("exec sh ./{WRAPPER}\n"));
+    // Slurm waited for the jobs named by `--after` (an array's own status
+    // file is never written under Slurm: the wrapper must not wait on it).
+    text.push_str(&format!("CRIMPL_SLURM_AFTER=1 exec sh ./{WRAPPER}\n"));
     Ok(BatchScript { text, notes })
 }
 

@@ -7,6 +7,7 @@ use clap::Args;
 use tokio::sync::mpsc;
 
 use crate::crimpl::Stopped;
+use crate::crimpl::slurm::SrunRequest;
 use crate::magics::args::ServerArg;
 use crate::magics::job_command::local_paths;
 use crate::magics::offload::progress_to;
@@ -25,6 +26,8 @@ pub struct RunArgs {
     /// Show what would be sent and run, and send nothing.
     #[arg(long)]
     pub trial_run: bool,
+    #[command(flatten)]
+    pub srun: SrunRequest,
 }
 
 /// Chunks of `run` output read ahead of what the cell has shown.
@@ -41,7 +44,7 @@ pub async fn run_script(
     let server = state.server(&args.server)?;
     let files = local_paths(state, &args.files);
     if args.trial_run {
-        let plan = server.plan_run(body, &files)?;
+        let plan = server.plan_run(body, &files, &args.srun)?;
         out.display(&render::plan("run", &plan), None);
         return Ok(());
     }
@@ -52,10 +55,12 @@ pub async fn run_script(
     let runner = server.clone();
     let progress = progress_to(out);
     let stop = cancel.clone();
+    let srun = args.srun.clone();
     let task = tokio::task::spawn_blocking(move || {
         runner.run_script(
             &script,
             &files,
+            &srun,
             &progress,
             &mut |chunk| {
                 // Fails only if the cell stopped reading (it reads until the run ends).

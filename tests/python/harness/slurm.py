@@ -43,6 +43,8 @@ MpiDefault=none
 ReturnToService=2
 SchedulerType=sched/backfill
 MinJobAge=2
+MaxArraySize=11
+EnforcePartLimits=ALL
 KillWait=2
 JobRequeue=1
 NodeName=localhost CPUs=2 RealMemory=2000 State=UNKNOWN

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{QueueRead, Scheduler, SchedulerFile, SurveyRequest, sorted, survey_lines};
+use super::{QueueRead, Scheduler, SchedulerFile, SurveyRequest, TaskStart, sorted, survey_lines};
 use crate::crimpl::array::ArraySpec;
 use crate::crimpl::job::JobRecord;
 use crate::crimpl::scripts::{self, ForeignSignal};
@@ -17,7 +17,12 @@ pub struct Detached;
 
 impl Scheduler for Detached {
     /// An array's runner starts the tasks marked `pending`, whichever they are.
-    fn start_command(&self, job_dir: &str, _: Option<&str>) -> String {
+    fn start_command(
+        &self,
+        _: Option<&dyn Transport>,
+        job_dir: &str,
+        _: Option<&TaskStart<'_>>,
+    ) -> String {
         scripts::start_detached(job_dir)
     }
 

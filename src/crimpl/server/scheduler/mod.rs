@@ -38,6 +38,16 @@ impl QueueRead {
     }
 }
 
+/// The tasks of an array that a start command starts.
+pub struct TaskStart<'a> {
+    /// Their ids, ascending.
+    pub ids: &'a [u64],
+    /// At most this many at once (`--max-parallel`).
+    pub max_parallel: Option<u32>,
+    /// Whether these are all the array's tasks (its first submission).
+    pub all: bool,
+}
+
 /// A file a scheduler adds to a job directory (Slurm: the batch script).
 pub struct SchedulerFile {
     /// Its name in the job directory.
@@ -64,9 +74,28 @@ pub struct SurveyRequest<'a> {
 /// How jobs start, stop and are read on a server.
 pub trait Scheduler: Send + Sync {
     /// The command that starts the job prepared in `job_dir` (a shell
-    /// word); for an array run again, `tasks` lists the ids of the tasks to
-    /// run (`1,4,7`; the others keep their ends).
-    fn start_command(&self, job_dir: &str, tasks: Option<&str>) -> String;
+    /// word); for an array, `tasks` are the tasks to run (run again: the
+    /// others keep their ends). Through `transport`, a scheduler may read
+    /// once what the site allows (Slurm: `MaxArraySize`); without one it
+    /// uses what it read before, if anything.
+    fn start_command(
+        &self,
+        transport: Option<&dyn Transport>,
+        job_dir: &str,
+        tasks: Option<&TaskStart<'_>>,
+    ) -> String;
+
+    /// What to tell the user when the site refused a job's start with
+    /// `said` (Slurm: a policy such as a partition's MaxTime): its words and
+    /// the limit that applies, or `None` to show the error as it is.
+    fn refusal(
+        &self,
+        _transport: &dyn Transport,
+        _said: &str,
+        _options: &SubmitOptions,
+    ) -> Option<String> {
+        None
+    }
 
     /// The command that kills the job in `job_dir`: it prints what it did
     /// (see [`crate::crimpl::KillOutcome`]), exits 3 when there is no such

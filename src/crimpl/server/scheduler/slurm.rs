@@ -2,15 +2,18 @@
 //! `sbatch`; a status joins the wrapper's record with one `squeue` (and, for
 //! a job that left the queue without a recorded end, what Slurm said of it).
 
+use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{QueueRead, Scheduler, SchedulerFile, SurveyRequest, sorted, survey_lines};
+use super::{QueueRead, Scheduler, SchedulerFile, SurveyRequest, TaskStart, sorted, survey_lines};
 use crate::crimpl::array::ArraySpec;
 use crate::crimpl::job::{JobRecord, SurveyLine};
 use crate::crimpl::lost::LostGrace;
 use crate::crimpl::scripts::{self, ForeignSignal};
 use crate::crimpl::server::options::SubmitOptions;
-use crate::crimpl::slurm::{self, Queue, SLURM_FLOOR_SECONDS, SlurmDefaults};
+use crate::crimpl::slurm::{
+    self, ArrayStart, Queue, SLURM_FLOOR_SECONDS, SiteLimits, SlurmDefaults,
+};
 use crate::crimpl::status::JobStatus;
 use crate::crimpl::transport::Transport;
 
@@ -21,6 +24,8 @@ pub struct Slurm {
     poll_floor: Duration,
     login_shell: bool,
     grace: LostGrace,
+    /// The site's limits, read once (see [`Self::site_limits`]).
+    limits: Mutex<Option<SiteLimits>>,
 }
 
 impl Slurm {
@@ -37,7 +42,26 @@ impl Slurm {
             poll_floor: Duration::from_secs(poll_floor_seconds.unwrap_or(SLURM_FLOOR_SECONDS)),
             login_shell,
             grace: LostGrace::default(),
+            limits: Mutex::new(None),
         }
+    }
+
+    /// The site's limits: read through `transport` the first time (a read
+    /// that fails is not kept, and Slurm's defaults apply meanwhile), then
+    /// remembered for the server's life. Without a transport, what was read.
+    fn site_limits(&self, transport: Option<&dyn Transport>) -> Option<SiteLimits> {
+        let mut cached = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.is_none()
+            && let Some(transport) = transport
+            && let Ok(said) =
+                transport.check(slurm::LIMITS_COMMAND, None, "reading the site's limits")
+        {
+            let limits = slurm::parse_limits(&String::from_utf8_lossy(&said));
+            if limits.max_array_size.is_some() {
+                *cached = Some(limits);
+            }
+        }
+        cached.clone()
     }
 
     /// Learn and save how jobs ended where their records do not say yet
@@ -67,8 +91,49 @@ impl Slurm {
 }
 
 impl Scheduler for Slurm {
-    fn start_command(&self, job_dir: &str, tasks: Option<&str>) -> String {
-        slurm::start(job_dir, tasks)
+    /// A sweep whose ids reach the site's `MaxArraySize` is submitted as
+    /// several Slurm arrays (see [`slurm::start`]).
+    fn start_command(
+        &self,
+        transport: Option<&dyn Transport>,
+        job_dir: &str,
+        tasks: Option<&TaskStart<'_>>,
+    ) -> String {
+        let Some(tasks) = tasks else {
+            return slurm::start(job_dir, None);
+        };
+        let size = match self.site_limits(transport) {
+            Some(limits) => limits.array_size(),
+            // Not read (a trial run): as one array, as sbatch would be asked.
+            None if transport.is_none() => u64::MAX,
+            None => slurm::DEFAULT_MAX_ARRAY_SIZE,
+        };
+        let pieces = slurm::pieces(tasks.ids, size);
+        slurm::start(
+            job_dir,
+            Some(&ArrayStart {
+                pieces: &pieces,
+                max_parallel: tasks.max_parallel,
+                all: tasks.all,
+            }),
+        )
+    }
+
+    /// A policy refusal with Slurm's words, the site's limit and the option to change.
+    fn refusal(
+        &self,
+        transport: &dyn Transport,
+        said: &str,
+        options: &SubmitOptions,
+    ) -> Option<String> {
+        let asked = slurm::Asked {
+            options: &options.slurm,
+            defaults: &self.defaults,
+        };
+        // Only a policy refusal needs the site's limits.
+        slurm::explain_refusal(said, &asked, None)?;
+        let limits = self.site_limits(Some(transport));
+        slurm::explain_refusal(said, &asked, limits.as_ref())
     }
 
     fn kill_command(&self, job_dir: &str) -> String {
