@@ -346,6 +346,19 @@ fn place_new(temp: tempfile::NamedTempFile, destination: &Path, mode: u32) -> Pl
     }
 }
 
+/// [`unpack`] a stream that goes on after its archive (tar pads an archive
+/// to a whole record), reading it to its end once the archive was
+/// unpacked, so that its sender never writes into a closed pipe.
+pub fn unpack_stream(
+    mut stream: impl Read,
+    target: &Path,
+    policy: &UnpackPolicy,
+) -> anyhow::Result<FetchReport> {
+    let report = unpack(&mut stream, target, policy)?;
+    io::copy(&mut stream, &mut io::sink()).context("reading the end of the fetched archive")?;
+    Ok(report)
+}
+
 /// `io::copy` with a 1 MiB buffer (its 8 KiB default costs a system call per 8 KiB).
 pub fn copy(from: &mut (impl Read + ?Sized), to: &mut (impl Write + ?Sized)) -> io::Result<u64> {
     let mut buffer = vec![0u8; 1 << 20];
@@ -391,6 +404,28 @@ fn same_contents(a: &Path, b: &Path) -> anyhow::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_is_read_past_its_archive_to_its_end() {
+        let mut archive = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(2);
+        header.set_mode(0o644);
+        archive
+            .append_data(&mut header, "a.txt", &b"hi"[..])
+            .unwrap();
+        let mut bytes = archive.into_inner().unwrap();
+        bytes.extend_from_slice(&[0u8; 10240]); // a record's padding, after the end
+        let mut stream = io::Cursor::new(bytes);
+        let dir = tempfile::tempdir().unwrap();
+        let report = unpack_stream(&mut stream, dir.path(), &UnpackPolicy::default()).unwrap();
+        assert_eq!(report.written.len(), 1);
+        assert_eq!(
+            stream.position() as usize,
+            stream.get_ref().len(),
+            "the padding was left unread"
+        );
+    }
 
     fn archive(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());

@@ -216,15 +216,17 @@ impl Server {
         let destination = target.to_path_buf();
         let unpacker = std::thread::spawn(move || {
             let reader = std::io::BufReader::with_capacity(1 << 20, pipe_out);
-            unpack::unpack(reader, &destination, &policy)
+            unpack::unpack_stream(reader, &destination, &policy)
         });
         let received = transport.exec(&command, None, &mut |reader| {
             unpack::copy(reader, &mut pipe_in).map(|_| ())
         });
         drop(pipe_in);
+        // What the unpacking found wrong says more than the broken pipe it
+        // leaves the sender with.
         let report = unpacker
             .join()
-            .map_err(|_| anyhow::anyhow!("the unpacking thread failed"))?;
+            .map_err(|_| anyhow::anyhow!("the unpacking thread failed"))??;
         let finished = received?;
         if !finished.success() {
             let err = anyhow::anyhow!(
@@ -233,7 +235,7 @@ impl Server {
             );
             return Err(self.unless_missing(job, err));
         }
-        report
+        Ok(report)
     }
 }
 
