@@ -2,7 +2,6 @@
 they are; a sweep's gallery and merged table; --follow updating in place."""
 from __future__ import annotations
 
-import base64
 
 # A 1x1 PNG.
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -51,7 +50,7 @@ def test_a_sweep_shows_one_task_a_gallery_and_a_merged_table(local_kernel):
     assert one.ok and "3" in one.text and "9" in one.text and "16" not in one.text, one.text
     gallery = local_kernel.execute("%crimpl show sw p.png")
     html = "".join(data_of(gallery, "text/html"))
-    assert html.count("<img") == 4 and "task 4" in html and base64.b64decode(PNG)
+    assert html.count("<img") == 4 and "task 4" in html and f"base64,{PNG}" in html
     merged = local_kernel.execute("%crimpl show sw r.csv --merge")
     assert merged.ok and "r.csv: 2 columns, 4 rows" in merged.text, merged.text
     assert "task-0004" in merged.text and "16" in merged.text
