@@ -14,6 +14,7 @@ import pytest
 from harness.sshd import TEST_USER, Sshd, keygen, running as sshd_running
 from kernel_helpers import Kernel, kernel_env
 from test_server_check import check_table, statuses
+from test_ssh_connect import pam_sshd  # noqa: F401 - the fixture: an sshd taking only a password
 
 DIRECTORY = "crimpl-tests-openssh"
 pytestmark = pytest.mark.system  # a test user, sshd as root
@@ -128,18 +129,6 @@ def test_a_host_known_only_by_its_certificate_authority(ca_sshd: Sshd, workdir, 
     finally:
         kernel.shutdown()
         ca_sshd.trust_host_key()
-
-
-@pytest.fixture(scope="module")
-def pam_sshd(tmp_path_factory):
-    """An sshd that takes only the user's password (keyboard-interactive through PAM)."""
-    with sshd_running(tmp_path_factory.mktemp("pam"), DIRECTORY, password_login=True) as server:
-        password = f"pw-{uuid.uuid4().hex}"
-        subprocess.run(["chpasswd"], input=f"{TEST_USER}:{password}\n", text=True, check=True)
-        try:
-            yield server, password
-        finally:
-            subprocess.run(["usermod", "--password", "*", TEST_USER], check=True)
 
 
 def logins(sshd: Sshd) -> int:
