@@ -7,6 +7,7 @@ import os
 import pathlib
 import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -135,6 +136,17 @@ def logins(sshd: Sshd) -> int:
     return sshd.log.read_text().count("Accepted keyboard-interactive/pam")
 
 
+def logins_after(sshd: Sshd, earlier: int) -> int:
+    """The count of logins once sshd has logged one more than `earlier`.
+    sshd's monitor writes "Accepted" on its own time: the client may already
+    be in (and `ssh -f` returned) before the line is in the log."""
+    deadline = time.monotonic() + 30
+    while (count := logins(sshd)) <= earlier and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert count > earlier, "sshd never logged the login the test made"
+    return count
+
+
 def test_a_password_is_asked_in_the_notebook_through_askpass(pam_sshd, workdir, config_dir, tmp_path):
     sshd, password = pam_sshd
     log = tmp_path / "kernel.log"
@@ -154,7 +166,7 @@ def test_a_password_is_asked_in_the_notebook_through_askpass(pam_sshd, workdir, 
         assert made.ok, made.error
         job_cycle(kernel, workdir)
         # Every command rode the one master: one login in all.
-        assert logins(sshd) - before == 1
+        assert logins_after(sshd, before) - before == 1
     finally:
         kernel.shutdown()
     for path in [log, *config_dir.rglob("*"), *workdir.rglob("*"), *sshd.home.rglob("*")]:
@@ -190,6 +202,7 @@ def test_the_users_own_control_master_is_ridden_without_a_new_login(pam_sshd, wo
     answer = tmp_path / "answer.sh"
     answer.write_text(f"#!/bin/sh\necho '{password}'\n")
     answer.chmod(0o700)
+    earlier = logins(sshd)
     # The user's terminal: one login, answered once, kept open.
     env = {**os.environ, "SSH_ASKPASS": str(answer), "SSH_ASKPASS_REQUIRE": "force"}
     base = ["ssh", "-F", str(config), "-o", f"UserKnownHostsFile={sshd.known_hosts}"]
@@ -197,7 +210,7 @@ def test_the_users_own_control_master_is_ridden_without_a_new_login(pam_sshd, wo
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert opened.returncode == 0, opened.stderr
     answer.unlink()
-    before = logins(sshd)
+    before = logins_after(sshd, earlier)
     kernel = Kernel(workdir, kernel_env(config_dir, home=sshd.home), log=tmp_path / "kernel.log")
     try:
         made = new_server(kernel, sshd.host_alias, "auto")
