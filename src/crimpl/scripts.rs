@@ -109,7 +109,8 @@ exit "$code"
 /// like a single job; it records its own pid, times and end like the
 /// wrapper does (`failed` if a task failed or was lost), then runs `after`.
 /// TERM from `kill` stops the running tasks and marks the pending ones
-/// `canceled`. It polls its running tasks' status files five times a second
+/// `canceled` (a task whose process had already vanished stays `lost`).
+/// It polls its running tasks' status files five times a second
 /// (builtins only, plus one `sleep`): a task whose process vanished without
 /// recording its end frees its slot; if the array's directory is deleted,
 /// it stops. With `helpers`, tasks also go to the helper machines the job
@@ -180,9 +181,12 @@ stop() {{
   : > {CANCELED_FILE}
   for e in $active; do
     u=${{e%=*}}
-    : > "$u/{CANCELED_FILE}"
     p=; [ -f "$u/{PID_FILE}" ] && read -r p < "$u/{PID_FILE}"
-    [ -n "$p" ] && alive "$p" "$u/{PROCESS_FILE}" && kill -s TERM -- -"$p" 2>/dev/null
+    a=0; [ -n "$p" ] && {{ alive "$p" "$u/{PROCESS_FILE}"; a=$?; }}
+    # A task whose process vanished before the kill stays lost, not canceled.
+    [ "$a" -eq 1 ] && continue
+    : > "$u/{CANCELED_FILE}"
+    [ -n "$p" ] && [ "$a" -eq 0 ] && kill -s TERM -- -"$p" 2>/dev/null
   done
   while read -r u id; do
     s=; [ -f "$u/{STATUS_FILE}" ] && read -r s < "$u/{STATUS_FILE}"
