@@ -22,7 +22,8 @@ pub(super) const STOPPING: Duration = Duration::from_secs(15);
 pub(super) struct Wait<'a> {
     pub(super) session: &'a Session,
     fd: RawFd,
-    host: String,
+    /// The host, as messages name it.
+    pub(super) host: String,
     interval: Duration,
     count_max: u32,
     /// When the host last sent something, or the last keepalive went out.

@@ -51,6 +51,8 @@ pub struct AfterMarker<R> {
     /// How much of `ahead` was served.
     served: usize,
     found: bool,
+    /// Whether the marker line was seen (not just the end of the stream).
+    marked: bool,
     skipped: Vec<u8>,
 }
 
@@ -62,8 +64,14 @@ impl<R: Read> AfterMarker<R> {
             ahead: Vec::new(),
             served: 0,
             found: false,
+            marked: false,
             skipped: Vec::new(),
         }
+    }
+
+    /// Whether the command printed its marker line (so it ran as sent).
+    pub fn saw_marker(&self) -> bool {
+        self.marked
     }
 
     /// What came before the marker (the startup files' output), as text.
@@ -93,6 +101,7 @@ impl<R: Read> AfterMarker<R> {
                 self.keep(&seen[..at]);
                 self.ahead = seen.split_off(at + line.len());
                 self.found = true;
+                self.marked = true;
                 return Ok(());
             }
             // Keep only what may be the start of a marker split across reads.
@@ -122,6 +131,22 @@ impl<R: Read> Read for AfterMarker<R> {
         }
         self.inner.read(buf)
     }
+}
+
+/// The error for a framed command that exited 0 without printing its marker
+/// line: the shell on `host` did not run the command as it was sent (its text
+/// or its output was lost on the way), so an empty output would be a lie.
+/// Also said on the kernel's log, with what came instead, for a diagnosis.
+pub fn unmarked_success(host: &str, skipped: &str, stderr: &str) -> anyhow::Error {
+    eprintln!(
+        "[crimpl] a command on {host} exited 0 but never printed its marker line; \
+         stdout instead: {skipped:?}; stderr: {stderr:?}"
+    );
+    anyhow::anyhow!(
+        "a command on {host} ended (exit status 0) without any of its output: it did not run \
+         as sent, or its output was lost on the way. Nothing it printed can be shown: run the \
+         cell again (the kernel's log has the details)"
+    )
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -175,6 +200,18 @@ mod tests {
             after_marker(b"sh: not found\n", 4),
             (Vec::new(), "sh: not found\n".into())
         );
+    }
+
+    #[test]
+    fn the_reader_says_whether_the_marker_came_or_only_the_end() {
+        for (stream, marked) in [
+            (format!("banner\n{MARKER}\n"), true),
+            ("banner\n".into(), false),
+        ] {
+            let mut reader = AfterMarker::new(stream.as_bytes());
+            std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
+            assert_eq!(reader.saw_marker(), marked, "{stream:?}");
+        }
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub(super) fn run(
         let stopper = scope.spawn(|| watch(transport, stop, &child, &done));
         let mut reader = AfterMarker::new(BufReader::with_capacity(256 * 1024, output));
         let read = stdout(&mut reader).and_then(|()| io::copy(&mut reader, &mut io::sink()));
-        let startup = reader.skipped();
+        let startup = (reader.skipped(), reader.saw_marker());
         drop(reader);
         done.store(true, Ordering::SeqCst);
         let fed = feeder.join().unwrap_or(Ok(()));
@@ -93,7 +93,7 @@ pub(super) fn run(
     if let Some(report) = report {
         return Err(Stopped { report }.into());
     }
-    let (stderr, startup_stdout) = stderr;
+    let (stderr, (startup_stdout, marked)) = stderr;
     let stderr = String::from_utf8_lossy(&stderr);
     let (startup, own) = framing::split_stderr(&stderr);
     let started = startup.len() < stderr.len();
@@ -102,6 +102,13 @@ pub(super) fn run(
     }
     read.with_context(|| format!("reading a command's output from {}", transport.describe()))?;
     fed.with_context(|| format!("sending a command's input to {}", transport.describe()))?;
+    if status.code() == Some(0) && !marked {
+        return Err(framing::unmarked_success(
+            &transport.describe(),
+            &startup_stdout,
+            own,
+        ));
+    }
     Ok(Finished {
         code: status.code(),
         stderr: own.to_string(),

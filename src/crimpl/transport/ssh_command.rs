@@ -107,6 +107,7 @@ fn run_command(
     let mut stderr = Vec::new();
     let mut eof_sent = false;
     let mut startup_stdout = String::new();
+    let mut marked = false;
     // What the command printed while its input was still being sent.
     let mut early_stdout = Vec::new();
     let ran = (|| {
@@ -137,6 +138,7 @@ fn run_command(
         stdout(&mut reader)?;
         io::copy(&mut reader, &mut io::sink())?;
         startup_stdout = reader.skipped();
+        marked = reader.saw_marker();
         Ok(())
     })();
     if let Err(err) = ran {
@@ -148,6 +150,13 @@ fn run_command(
     wait.stop = None;
     let mut finished =
         finish(wait, &mut channel, stderr).map_err(|e| Failure::AfterSending(wait.explain(e)))?;
+    if finished.code == Some(0) && !marked {
+        return Err(Failure::AfterSending(framing::unmarked_success(
+            &wait.host,
+            &startup_stdout,
+            &finished.stderr,
+        )));
+    }
     finished.startup_output.insert_str(0, &startup_stdout);
     Ok(finished)
 }
