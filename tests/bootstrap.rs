@@ -295,6 +295,38 @@ fn a_blank_looking_volume_formatted_before_is_not_formatted_again() {
 }
 
 #[test]
+#[ignore = "needs root and loop devices; see the file's doc"]
+fn a_later_boot_never_formats_the_volume_even_when_it_looks_blank() {
+    let mut instance = Instance::new();
+    let device = instance.volume();
+    let bootstrap = instance.bootstrap(vec![device.clone()], true);
+    let first = instance.first_boot(&bootstrap);
+    assert!(first.status.success(), "{}", stderr(&first));
+    // Its superblock lost (or another blank volume under the same name): the
+    // installed every-boot script must leave the device as it is.
+    instance.end_watchdog();
+    run("umount", &[path(&instance.mount_point())]);
+    run("wipefs", &["-a", "-q", &device]);
+    let later = instance.reboot(&bootstrap);
+    assert!(!later.status.success());
+    assert!(
+        stderr(&later).contains("formatted before"),
+        "{}",
+        stderr(&later)
+    );
+    let blkid = Command::new("blkid")
+        .args(["-p", &device])
+        .status()
+        .unwrap();
+    assert_eq!(
+        blkid.code(),
+        Some(2),
+        "still blank: no new file system over it"
+    );
+    assert!(!instance.mount_point().join(VOLUME_MARKER).exists());
+}
+
+#[test]
 #[ignore = "needs shellcheck (scripts/system-deps.sh installs it); see the file's doc"]
 fn the_boot_scripts_pass_shellcheck() {
     let bootstrap = Bootstrap {

@@ -66,13 +66,19 @@ pub struct Bootstrap {
     pub idle_shutdown_minutes: u32,
     /// Shut down this many minutes after each boot, whatever runs.
     pub max_lifetime_minutes: u32,
-    /// Whether a volume with nothing on it may be formatted: false once the
-    /// volume is known to have been formatted (then a blank-looking volume
-    /// is an error, never a new file system over lost data).
+    /// Whether this first boot may format a volume with nothing on it: false
+    /// once the volume is known to have been formatted (then a blank-looking
+    /// volume is an error, never a new file system over lost data). Only the
+    /// user data gives the permission ([`FORMAT_PERMISSION`]): the installed
+    /// every-boot script never formats, whatever a later boot finds.
     pub may_format: bool,
     /// Where it installs itself and what it runs.
     pub system: BootSystem,
 }
+
+/// The variable through which the first boot's user data, alone, lets the
+/// every-boot script format a blank volume.
+pub const FORMAT_PERMISSION: &str = "CRIMPL_MAY_FORMAT";
 
 impl Bootstrap {
     /// The names EC2 gives a volume attached as `/dev/sdf`: by id on Nitro
@@ -89,7 +95,8 @@ impl Bootstrap {
     }
 
     /// The user data: install the every-boot script, then run it for this
-    /// first boot (cloud-init's per-boot scripts ran before the user data).
+    /// first boot (cloud-init's per-boot scripts ran before the user data),
+    /// the only run that may format (with [`Self::may_format`]).
     pub fn user_data(&self) -> anyhow::Result<String> {
         let path = quote(&self.system.per_boot_script)?;
         let directory = std::path::Path::new(&self.system.per_boot_script)
@@ -104,8 +111,13 @@ impl Bootstrap {
              mkdir -p {directory}\n\
              cat > {path} <<'CRIMPL_PER_BOOT'\n{script}CRIMPL_PER_BOOT\n\
              chmod 755 {path}\n\
-             exec {path}\n",
+             {permission}exec {path}\n",
             script = self.per_boot()?,
+            permission = if self.may_format {
+                format!("{FORMAT_PERMISSION}=yes ")
+            } else {
+                String::new()
+            },
         ))
     }
 
@@ -199,7 +211,7 @@ fi
 probe=0
 blkid -p "$device" > /dev/null 2> "$run_dir/blkid.err" || probe=$?
 if [ "$probe" -eq 2 ] && [ ! -s "$run_dir/blkid.err" ]; then
-  if {may_format}; then
+  if [ "${{{FORMAT_PERMISSION}:-}}" = yes ]; then
     say "formatting the blank volume $device"
     mkfs.ext4 -q -L crimpl "$device"
   else
@@ -230,7 +242,6 @@ say "the volume $device is mounted at $mount_point"
 "#,
             wait = self.system.device_wait_seconds,
             devices_comment = self.devices.join(" ").replace(['"', '$', '`', '\\'], ""),
-            may_format = self.may_format,
         ))
     }
 }
@@ -259,12 +270,19 @@ mod tests {
         ));
         assert!(data.contains("cat > /var/lib/cloud/scripts/per-boot/crimpl-volume.sh"));
         assert!(data.contains("-ge 30") && data.contains("-h +1440"));
-        assert!(data.contains("if true; then"));
+        // Only the first boot's run may format; the installed script alone never does.
+        assert!(data.ends_with(
+            "CRIMPL_MAY_FORMAT=yes exec /var/lib/cloud/scripts/per-boot/crimpl-volume.sh\n"
+        ));
+        assert_eq!(
+            bootstrap(true).per_boot().unwrap(),
+            bootstrap(false).per_boot().unwrap()
+        );
         assert!(
-            bootstrap(false)
-                .per_boot()
+            !bootstrap(false)
+                .user_data()
                 .unwrap()
-                .contains("if false; then")
+                .contains("CRIMPL_MAY_FORMAT=yes")
         );
         // A sweep's helper instance holds no volume: it only keeps its lifetime.
         let helper = Bootstrap {
