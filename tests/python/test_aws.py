@@ -81,6 +81,9 @@ def test_server_instance_start_stop_terminate(aws_kernel, cloud):
     assert started.ok, started.error
     (instance,) = moto.live_instances()
     assert instance["InstanceType"] == "t2.micro"
+    # The metadata service asks for session tokens (IMDSv2) and stays one hop away.
+    options = instance["MetadataOptions"]
+    assert (options["HttpTokens"], options["HttpPutResponseHopLimit"]) == ("required", 1), options
     (volume,) = server_volume(moto, aws_kernel.server_name)
     assert [a["InstanceId"] for a in volume["Attachments"]] == [instance["InstanceId"]]
     assert "running" in aws_kernel.execute("%crimpl server state").text
@@ -217,6 +220,8 @@ def test_a_sweep_spread_over_instances_runs_tasks_on_helpers_and_brings_each_bac
     assert log.count("has no task left: it shuts down") == 2, log
     assert sshd.run_as_user("cat ~/.ssh/authorized_keys") == keys
     assert sshd.run_as_user("ls -A ~/.crimpl-helper 2>/dev/null || true") == ""
+    # The sweep's key pair is gone from the job directory: nothing it opened is left.
+    assert sshd.run_as_user("find ~ -path '*/crimpl-job-spread/crimpl-array.key*'") == ""
 
 
 def test_a_sweeps_instance_shuts_down_after_the_sweep_not_after_its_first_task(aws_kernel):

@@ -46,7 +46,7 @@ say() {{ printf 'crimpl: %s\n' "$*" >> {LOG_FILE}; }}"#
 /// `NUMBER:CPUS`, `$total` grows), and define how helpers are released
 /// (emptied, the array's key removed, shut down): `release_idle` each
 /// helper with no task left once all have started, `tidy_helpers` all of
-/// them at the end. A helper that cannot be reached is left out and the
+/// them at the end, which then deletes the key pair from the job directory. A helper that cannot be reached is left out and the
 /// log says so.
 pub fn runner_setup() -> String {
     let ssh = ssh_function(".");
@@ -80,6 +80,8 @@ release_idle() {{
     say "the helper machine $1 has no task left: it shuts down"
   done
 }}
+# At the end: release the helpers not yet released, then delete the array's
+# key (it opens nothing any more, and must not come back with a fetch).
 tidy_helpers() {{
   i=0
   while read -r d q; do
@@ -87,6 +89,7 @@ tidy_helpers() {{
     case " $released " in *" $i "*) continue;; esac
     release "$d" "$q"; released="$released $i"
   done < {HELPERS_FILE}
+  rm -f {KEY_FILE} {PUBLIC_KEY_FILE}
 }}"#
     )
 }
