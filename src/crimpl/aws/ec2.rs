@@ -13,7 +13,8 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ec2::types::{
-    Filter, InstanceNetworkInterfaceSpecification, InstanceStateName, InstanceType, ResourceType,
+    Filter, HttpTokensState, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
+    InstanceNetworkInterfaceSpecification, InstanceStateName, InstanceType, ResourceType,
     ShutdownBehavior, Tag, TagSpecification,
 };
 
@@ -386,6 +387,7 @@ impl Ec2 {
                 .min_count(1)
                 .max_count(1)
                 .tag_specifications(spec)
+                .metadata_options(imds_v2_only())
                 .send()
                 .await
         })?;
@@ -546,4 +548,16 @@ fn tag_value(tags: &[(String, String)], key: &str) -> String {
 fn base64_encode(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// The instance metadata service with session tokens only (IMDSv2) and one
+/// network hop: what AWS's security guidance asks of every new instance, so
+/// a process that can be made to fetch a URL cannot read the instance's
+/// credentials, and a container on it cannot reach the service at all.
+fn imds_v2_only() -> InstanceMetadataOptionsRequest {
+    InstanceMetadataOptionsRequest::builder()
+        .http_endpoint(InstanceMetadataEndpointState::Enabled)
+        .http_tokens(HttpTokensState::Required)
+        .http_put_response_hop_limit(1)
+        .build()
 }
