@@ -187,6 +187,13 @@ fn first_boot_formats_and_mounts_and_a_second_boot_mounts_the_same_data_again() 
         "ext4"
     );
     let uuid = run("blkid", &["-p", "-o", "value", "-s", "UUID", &device]);
+    let superblock = run("tune2fs", &["-l", &device]);
+    assert!(
+        superblock
+            .lines()
+            .any(|l| l.starts_with("Reserved block count:") && l.ends_with(" 0")),
+        "the user's volume keeps no blocks for root: {superblock}"
+    );
     assert!(instance.mounted() && instance.mount_point().join(VOLUME_MARKER).exists());
     assert!(instance.watchdog_runs(), "{}", stderr(&first));
     assert!(instance.shutdowns().contains("-h +1440"));

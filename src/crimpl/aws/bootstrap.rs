@@ -213,7 +213,8 @@ blkid -p "$device" > /dev/null 2> "$run_dir/blkid.err" || probe=$?
 if [ "$probe" -eq 2 ] && [ ! -s "$run_dir/blkid.err" ]; then
   if [ "${{{FORMAT_PERMISSION}:-}}" = yes ]; then
     say "formatting the blank volume $device"
-    mkfs.ext4 -q -L crimpl "$device"
+    # No blocks kept for root (-m 0): only the user writes this volume.
+    mkfs.ext4 -q -m 0 -L crimpl "$device"
   else
     say "$device looks blank, but the volume was formatted before: not formatting it again"
     exit 1
