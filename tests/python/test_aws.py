@@ -229,7 +229,10 @@ def test_a_sweeps_instance_shuts_down_after_the_sweep_not_after_its_first_task(a
     assert plan.ok, plan.error
     assert "3 new c6i.large job instances (one holds the volume, 2 helper(s) end with the sweep)" in plan.text
     scripts = dict(re.findall(r"\n(crimpl-[a-z-]+\.sh):\n(.*?)(?=\ncrimpl-[a-z-]+\.sh:\n|\Z)", plan.text, re.S))
-    assert "sudo -n shutdown -h +1" in scripts["crimpl-wrapper.sh"], scripts.keys()
+    # A minute's grace by a detached sleep: a scheduled `shutdown -h +1` would make
+    # logind refuse logins (/run/nologin) in the very minute the kernel comes for the end.
+    assert "sleep 60; sudo -n shutdown -h now" in scripts["crimpl-wrapper.sh"], scripts.keys()
+    assert "shutdown -h +" not in scripts["crimpl-wrapper.sh"]
     assert "shutdown" not in scripts["crimpl-task-wrapper.sh"]
 
 

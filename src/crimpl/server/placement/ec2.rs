@@ -19,6 +19,13 @@ use crate::crimpl::server::entries::Entry;
 use crate::crimpl::server::options::SubmitOptions;
 use crate::crimpl::transport::Transport;
 
+/// The end of a job instance's wrapper: shut down in a minute. A detached
+/// sleep, not `shutdown -h +1`: a scheduled shutdown makes logind write
+/// `/run/nologin` at once, and PAM then refuses the kernel that logs in
+/// within that minute to record the job's end and keep its log.
+const SHUTDOWN_AFTER_JOB: &str =
+    "setsid sh -c 'sleep 60; sudo -n shutdown -h now' < /dev/null > /dev/null 2>&1 &";
+
 /// The instances that hold a server's volume.
 pub struct Ec2Placement {
     name: String,
@@ -208,7 +215,7 @@ impl Placement for Ec2Placement {
     /// the volume's tags before it terminates the instance itself; with no
     /// kernel watching, the instance ends a minute later.
     fn after_job(&self, options: &SubmitOptions) -> Option<&'static str> {
-        (!options.keep_instance).then_some("sudo -n shutdown -h +1")
+        (!options.keep_instance).then_some(SHUTDOWN_AFTER_JOB)
     }
 
     /// From the volume through the instance holding it (and a finished
