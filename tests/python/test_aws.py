@@ -74,6 +74,22 @@ def test_server_new_makes_a_tagged_volume_in_the_subnets_zone(aws_kernel, cloud)
     assert volume["VolumeId"] in show
 
 
+@pytest.mark.parametrize("directory", ["~", f"/home/{TEST_USER}", "/"])
+def test_a_directory_the_volume_would_hide_the_home_under_is_refused(aws_kernel, cloud, directory):
+    """The volume is mounted over --directory: over the home (or a parent of
+    it), it would hide the SSH key the kernel logs in with."""
+    moto, sshd = cloud
+    made = aws_kernel.execute(
+        f"%crimpl server new aws hider --key-file ~/.ssh/id_ed25519 --subnet-id {moto.subnet_id} "
+        f"--security-group-id {moto.security_group_id} --username {TEST_USER} --ssh-address private "
+        f"--ssh-port {sshd.port} --directory {directory}"
+    )
+    assert not made.ok and "would hide" in made.error and "~/crimpl" in made.error, made.error
+    assert "hider" not in aws_kernel.execute("%crimpl server list").text
+    tagged = [v for v in moto.volumes() if {"Key": "crimpl.server_name", "Value": "hider"} in v.get("Tags", [])]
+    assert tagged == [], "no volume is made for a refused server"
+
+
 def test_server_instance_start_stop_terminate(aws_kernel, cloud):
     moto, _ = cloud
     assert "not-started" in aws_kernel.execute("%crimpl server state").text

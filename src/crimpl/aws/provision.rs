@@ -21,6 +21,7 @@ impl AwsConfig {
                 bail!("{word:?} contains characters a server directory or user name cannot have");
             }
         }
+        super::settings::check_mount_point(&instances.directory, &instances.username)?;
         if let Some(rest) = instances.key_file.strip_prefix("~/") {
             instances.key_file = dirs::home_dir()
                 .context("cannot find the home directory for ~ in --key-file")?

@@ -111,12 +111,84 @@ impl AwsConfig {
             })
     }
 
-    /// The absolute mount point of the volume on an instance.
+    /// The absolute mount point of the volume on an instance: the server
+    /// directory as the kernel's commands reach it (they start in the
+    /// user's home), for the boot script, which runs from `/` as root.
     pub fn mount_point(&self) -> String {
-        let settings = &self.instances;
-        match settings.directory.strip_prefix("~/") {
-            Some(rest) => format!("/home/{}/{rest}", settings.username),
-            None => settings.directory.clone(),
+        absolute_directory(&self.instances.directory, &self.instances.username)
+    }
+}
+
+/// Refuse a `--directory` the volume cannot be mounted over: the user's home
+/// or one of its parents (the mount would hide the SSH key that lets the
+/// kernel in), or a path with `..`.
+pub fn check_mount_point(directory: &str, user: &str) -> anyhow::Result<()> {
+    let mount = absolute_directory(directory, user);
+    let home = absolute_directory("~", user);
+    let hides_home = mount == "/" || format!("{home}/").starts_with(&format!("{mount}/"));
+    if hides_home || mount.split('/').any(|part| part == "..") {
+        anyhow::bail!(
+            "--directory {directory} would be {mount} on the instances, where the volume is mounted: \
+             it would hide {home} (and the SSH key that lets the kernel in). Choose a directory \
+             inside the home directory, such as ~/crimpl"
+        );
+    }
+    Ok(())
+}
+
+/// `directory` as an absolute path for `user` on an instance: `~`, `~/...`
+/// and relative paths are in the user's home (`/root` for root, else
+/// `/home/USER`, as on the images crimpl launches), as they are for a
+/// command over SSH; an absolute path stays.
+fn absolute_directory(directory: &str, user: &str) -> String {
+    let home = if user == "root" {
+        "/root".to_string()
+    } else {
+        format!("/home/{user}")
+    };
+    if directory == "~" {
+        return home;
+    }
+    if directory.starts_with('/') {
+        let trimmed = directory.trim_end_matches('/');
+        return if trimmed.is_empty() { "/" } else { trimmed }.to_string();
+    }
+    let relative = directory.strip_prefix("~/").unwrap_or(directory);
+    format!("{home}/{}", relative.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{absolute_directory, check_mount_point};
+
+    #[test]
+    fn the_mount_point_is_where_the_kernels_commands_find_the_directory() {
+        for (directory, user, absolute) in [
+            ("~/crimpl", "ubuntu", "/home/ubuntu/crimpl"),
+            ("~", "ubuntu", "/home/ubuntu"),
+            ("crimpl/data/", "ubuntu", "/home/ubuntu/crimpl/data"),
+            ("~/crimpl", "root", "/root/crimpl"),
+            ("/data/crimpl", "root", "/data/crimpl"),
+        ] {
+            assert_eq!(
+                absolute_directory(directory, user),
+                absolute,
+                "{directory} for {user}"
+            );
         }
+    }
+
+    #[test]
+    fn a_directory_whose_mount_would_hide_the_home_is_refused() {
+        for refused in ["~", "/", "/home", "/home/ubuntu/", "~/../x"] {
+            let err = check_mount_point(refused, "ubuntu")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("~/crimpl"), "{refused}: {err}");
+        }
+        for fine in ["~/crimpl", "crimpl", "/data", "/home/ubuntu2"] {
+            assert!(check_mount_point(fine, "ubuntu").is_ok(), "{fine}");
+        }
+        assert!(check_mount_point("/root", "root").is_err());
     }
 }
