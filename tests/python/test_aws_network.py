@@ -105,6 +105,25 @@ def test_a_group_without_the_ssh_port_is_refused_saying_what_to_add(moto, workdi
     assert moto.volumes() == []
 
 
+def test_a_spread_sweep_is_refused_before_any_launch_when_the_group_admits_only_the_laptop(moto, workdir, config_dir):
+    """`server new` takes a group that lets SSH in from the user's address
+    only; the job instance reaches a sweep's helpers at their private
+    addresses, which such a group drops: K-1 instances would be billed idle."""
+    subnet, group = network(moto, "us-east-1", "us-east-1b")
+    kernel = kernel_in(moto, "us-east-1", workdir, config_dir)
+    try:
+        made = kernel.execute(new_server("laptop", subnet, group) + "\n%crimpl server use laptop")
+        assert made.ok, made.error
+        refused = kernel.execute("%%crimpl submit --job spread --array 1-4 --instances 2\necho hi\n")
+        assert not refused.ok
+        assert f"security group {group} does not let its own instances reach each other on port 22" in refused.error
+        assert f"--source-group {group}" in refused.error and "nothing was launched" in refused.error, refused.error
+        assert moto.live_instances() == []
+        assert kernel.execute("%crimpl server delete-volume laptop --yes", timeout=120).ok
+    finally:
+        kernel.shutdown()
+
+
 def test_a_subnet_that_maps_no_public_address_gets_instances_with_one(moto, workdir, config_dir):
     (subnet,) = moto.ec2.describe_subnets(SubnetIds=[moto.subnet_id])["Subnets"]
     assert subnet["MapPublicIpOnLaunch"] is False and subnet["DefaultForAz"] is False

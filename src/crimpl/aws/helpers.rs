@@ -26,6 +26,29 @@ pub struct HelperSet {
 }
 
 impl AwsServer {
+    /// Refuse a spread sweep before anything is launched when the server's
+    /// security group keeps the helpers from the job's instance, which
+    /// reaches them at their private addresses: a group that lets SSH in only
+    /// from the user's own address (as `server new` suggests) would leave
+    /// every helper idle and billed.
+    pub fn check_helpers_reachable(&self) -> anyhow::Result<()> {
+        let settings = &self.config().instances;
+        let (group_id, port) = (&settings.security_group_id, settings.ssh_port);
+        let subnet = self.ec2.subnet(&settings.subnet_id)?;
+        let group = self.ec2.security_group(group_id)?;
+        if group.admits_its_own(group_id, &subnet.cidr, port) {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "security group {group_id} does not let its own instances reach each other on port \
+             {port}, and a sweep's job instance reaches its helpers at their private addresses \
+             (in {cidr}): nothing was launched. Let the group admit itself: aws ec2 \
+             authorize-security-group-ingress --group-id {group_id} --protocol tcp --port {port} \
+             --source-group {group_id}; or submit without --instances",
+            cidr = subnet.cidr
+        )
+    }
+
     /// Launch `count` helper instances of `instance_type` for `job`'s sweep
     /// (each ending within `max_minutes`, like the job's own instance), and
     /// let `holder`, the job's instance, reach them. Every helper launched

@@ -7,6 +7,8 @@ use aws_sdk_ec2::config::ProvideCredentials;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ec2::types::{Filter, InstanceType, LocationType};
 
+use ipnet::Ipv4Net;
+
 use super::Ec2;
 
 /// A subnet as the check needs it.
@@ -18,6 +20,8 @@ pub struct Subnet {
     pub vpc_id: String,
     /// Whether instances launched in it get a public IPv4 address.
     pub public_ip_on_launch: bool,
+    /// Its IPv4 range (`10.0.1.0/24`).
+    pub cidr: String,
 }
 
 /// One inbound rule of a security group.
@@ -55,6 +59,21 @@ pub struct SecurityGroup {
     pub vpc_id: String,
     /// Its inbound rules.
     pub ingress: Vec<Ingress>,
+}
+
+impl SecurityGroup {
+    /// Whether group `group_id` (this one) lets TCP connections to `port` in
+    /// from its own instances in the subnet `subnet_cidr`: a rule naming the
+    /// group itself, or an IPv4 range holding the whole subnet.
+    pub fn admits_its_own(&self, group_id: &str, subnet_cidr: &str, port: u16) -> bool {
+        let subnet: Option<Ipv4Net> = subnet_cidr.parse().ok();
+        let holds_subnet = |source: &str| matches!((source.parse::<Ipv4Net>(), subnet), (Ok(range), Some(subnet)) if range.contains(&subnet));
+        self.ingress
+            .iter()
+            .filter(|rule| rule.admits_tcp(port))
+            .flat_map(|rule| &rule.sources)
+            .any(|source| source == group_id || holds_subnet(source))
+    }
 }
 
 /// An AMI as the check needs it.
@@ -144,6 +163,7 @@ impl Ec2 {
             zone: subnet.availability_zone().unwrap_or_default().into(),
             vpc_id: subnet.vpc_id().unwrap_or_default().into(),
             public_ip_on_launch: subnet.map_public_ip_on_launch().unwrap_or(false),
+            cidr: subnet.cidr_block().unwrap_or_default().into(),
         })
     }
 
@@ -321,5 +341,27 @@ mod tests {
         assert!(rule("-1", None, None).admits_tcp(2222));
         assert!(!rule("tcp", Some(80), Some(443)).admits_tcp(22));
         assert!(!rule("udp", Some(22), Some(22)).admits_tcp(22));
+    }
+
+    #[test]
+    fn a_group_admits_its_own_instances_by_naming_itself_or_a_range_holding_the_subnet() {
+        let group = |port: i32, sources: &[&str]| SecurityGroup {
+            vpc_id: "vpc-1".into(),
+            ingress: vec![Ingress {
+                protocol: "tcp".into(),
+                from_port: Some(port),
+                to_port: Some(port),
+                sources: sources.iter().map(|s| s.to_string()).collect(),
+            }],
+        };
+        let subnet = "10.0.1.0/24";
+        assert!(group(22, &["sg-1"]).admits_its_own("sg-1", subnet, 22));
+        assert!(group(22, &["10.0.0.0/16"]).admits_its_own("sg-1", subnet, 22));
+        assert!(group(22, &["0.0.0.0/0"]).admits_its_own("sg-1", subnet, 22));
+        // "My address only", another group, a narrower range, another port: the helpers are cut off.
+        assert!(!group(22, &["203.0.113.7/32"]).admits_its_own("sg-1", subnet, 22));
+        assert!(!group(22, &["sg-2"]).admits_its_own("sg-1", subnet, 22));
+        assert!(!group(22, &["10.0.1.0/25"]).admits_its_own("sg-1", subnet, 22));
+        assert!(!group(2222, &["sg-1"]).admits_its_own("sg-1", subnet, 22));
     }
 }

@@ -153,6 +153,9 @@ impl Placement for Ec2Placement {
             self.aws.config().instances.lifetime_margin_minutes,
         )?;
         let instance_type = self.instance_type(options)?;
+        if matches!((&options.array, options.instances), (Some(_), Some(k)) if k > 1) {
+            self.aws.check_helpers_reachable()?;
+        }
         let (transport, launched) = self.aws.start_job_instance(
             job,
             &instance_type,
