@@ -1,6 +1,6 @@
 //! The EC2 boot scripts run for real as root, with a loop device standing
-//! in for the EBS volume and a test's own fstab, runtime directory and
-//! `shutdown` (a script that records what it was asked): a first boot, a
+//! in for the EBS volume and a test's own fstab, runtime directory,
+//! `shutdown` and `systemd-run` (scripts that record what they were asked): a first boot, a
 //! second boot of the same instance, a mount that fails, a volume that never
 //! appears, a device that cannot be read, and a blank device on a volume
 //! formatted before. Both scripts also pass `shellcheck`.
@@ -45,16 +45,19 @@ impl Instance {
             "this test needs root (losetup, mkfs, mount): run it as CI does"
         );
         let dir = tempfile::tempdir().unwrap();
-        let shutdown = dir.path().join("shutdown");
-        std::fs::write(
-            &shutdown,
-            format!(
-                "#!/bin/sh\necho \"$*\" >> {}\n",
-                path(&dir.path().join("shutdowns.log"))
-            ),
-        )
-        .unwrap();
-        run("chmod", &["755", path(&shutdown)]);
+        // `shutdown` and `systemd-run` record what they were asked.
+        for (command, log) in [("shutdown", "shutdowns.log"), ("timer", "timers.log")] {
+            let script = dir.path().join(command);
+            std::fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\necho \"$*\" >> {}\n",
+                    path(&dir.path().join(log))
+                ),
+            )
+            .unwrap();
+            run("chmod", &["755", path(&script)]);
+        }
         std::fs::write(dir.path().join("fstab"), "# test fstab\n").unwrap();
         Self { dir, device: None }
     }
@@ -85,6 +88,7 @@ impl Instance {
                 fstab: path(&self.at("fstab")).into(),
                 run_dir: path(&self.at("run")).into(),
                 shutdown: path(&self.at("shutdown")).into(),
+                timer: path(&self.at("timer")).into(),
                 device_wait_seconds: 2,
             },
         }
@@ -125,6 +129,11 @@ impl Instance {
 
     fn shutdowns(&self) -> String {
         std::fs::read_to_string(self.at("shutdowns.log")).unwrap_or_default()
+    }
+
+    /// What `systemd-run` was asked, one line per call.
+    fn timers(&self) -> String {
+        std::fs::read_to_string(self.at("timers.log")).unwrap_or_default()
     }
 
     fn watchdog_pid(&self) -> Option<String> {
@@ -197,6 +206,18 @@ fn first_boot_formats_and_mounts_and_a_second_boot_mounts_the_same_data_again() 
     assert!(instance.mounted() && instance.mount_point().join(VOLUME_MARKER).exists());
     assert!(instance.watchdog_runs(), "{}", stderr(&first));
     assert!(instance.shutdowns().contains("-h +1440"));
+    // The lifetime's own timer, which no later `shutdown +M` or `shutdown -c` touches.
+    assert_eq!(
+        instance.timers(),
+        format!(
+            "--on-active=1440m --unit=crimpl-lifetime {} -h now\n",
+            path(&instance.at("shutdown"))
+        )
+    );
+    assert!(
+        instance.at("run/watchdog.log").exists(),
+        "the watchdog says things somewhere"
+    );
     let fstab = instance.fstab_lines();
     assert_eq!(fstab.len(), 1, "{fstab:?}");
     assert!(fstab[0].starts_with(&format!("UUID={uuid} ")) && fstab[0].contains("nofail"));
@@ -331,6 +352,33 @@ fn a_later_boot_never_formats_the_volume_even_when_it_looks_blank() {
         "still blank: no new file system over it"
     );
     assert!(!instance.mount_point().join(VOLUME_MARKER).exists());
+}
+
+#[test]
+#[ignore = "needs root and loop devices; see the file's doc"]
+fn a_later_boot_waits_while_something_holds_the_device_busy() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut instance = Instance::new();
+    let device = instance.volume();
+    let bootstrap = instance.bootstrap(vec![device.clone()], true);
+    let first = instance.first_boot(&bootstrap);
+    assert!(first.status.success(), "{}", stderr(&first));
+    instance.end_watchdog();
+    run("umount", &[path(&instance.mount_point())]);
+    // systemd-fsck@ checking the device as the boot script comes to mount it.
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_EXCL)
+        .open(&device)
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        drop(held);
+    });
+    let later = instance.reboot(&bootstrap);
+    release.join().unwrap();
+    assert!(later.status.success(), "{}", stderr(&later));
+    assert!(instance.mounted() && instance.mount_point().join(VOLUME_MARKER).exists());
 }
 
 #[test]

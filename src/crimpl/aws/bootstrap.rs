@@ -2,8 +2,9 @@
 //! runs once per instance) installs an every-boot script as a cloud-init
 //! per-boot script and runs it; that script, at the first boot and every
 //! boot after a stop:
-//! 1. schedules the instance's hard maximum lifetime and starts the idle
-//!    watchdog, before anything that can fail, so a failed boot still ends;
+//! 1. schedules the instance's hard maximum lifetime (logind's shutdown and
+//!    a systemd timer of its own) and starts the idle watchdog, before
+//!    anything that can fail, so a failed boot still ends;
 //! 2. waits (bounded) for the volume under its Nitro NVMe name or Xen name;
 //! 3. formats it only if it can be read, `blkid -p` finds nothing on it, and
 //!    it was never formatted (the kernel tags the volume `crimpl.formatted`
@@ -35,6 +36,8 @@ pub struct BootSystem {
     pub run_dir: String,
     /// The `shutdown` command (called with `-h now` and `-h +MINUTES`).
     pub shutdown: String,
+    /// systemd's `systemd-run`, which starts the lifetime's own timer.
+    pub timer: String,
     /// How long to wait for the volume to appear, in seconds.
     pub device_wait_seconds: u32,
 }
@@ -46,7 +49,10 @@ impl Default for BootSystem {
             fstab: "/etc/fstab".into(),
             run_dir: "/run/crimpl".into(),
             shutdown: "shutdown".into(),
-            device_wait_seconds: 300,
+            timer: "systemd-run".into(),
+            // As long as the kernel may wait to attach it (a volume still
+            // held by an instance shutting down), and a minute more.
+            device_wait_seconds: (super::ec2::VOLUME_TIMEOUT.as_secs() + 60) as u32,
         }
     }
 }
@@ -138,11 +144,15 @@ mount_point={mount_point}
 run_dir={run_dir}
 fstab={fstab}
 shutdown_command={shutdown}
+timer_command={timer}
 say() {{ echo "crimpl: $*" >&2; }}
 
 # 1. Cost safety, before anything that can fail. The hard maximum lifetime
-# of this boot, whatever runs:
+# of this boot, whatever runs: logind's scheduled shutdown, and a timer of
+# its own, which a later `shutdown +M` cannot replace nor `shutdown -c` cancel.
 "$shutdown_command" -h +{lifetime} || say "could not schedule the shutdown in {lifetime} minutes"
+"$timer_command" --on-active={lifetime}m --unit=crimpl-lifetime "$shutdown_command" -h now > /dev/null 2>&1 ||
+  say "could not start the lifetime's own timer: only the scheduled shutdown holds it"
 # and the idle watchdog: shut down when no job or setup script runs and no one
 # is logged in at a terminal for {idle} minutes (a kernel's open connection
 # alone does not keep the instance up).
@@ -163,7 +173,7 @@ mkdir -p "$run_dir"
 if [ -f "$run_dir/watchdog.pid" ] && kill -0 "$(cat "$run_dir/watchdog.pid")" 2> /dev/null; then
   say "the idle watchdog runs already"
 else
-  watchdog < /dev/null > /dev/null 2>&1 &
+  watchdog < /dev/null >> "$run_dir/watchdog.log" 2>&1 &
   echo "$!" > "$run_dir/watchdog.pid"
 fi
 
@@ -174,6 +184,7 @@ fi
             run_dir = quote(&self.system.run_dir)?,
             fstab = quote(&self.system.fstab)?,
             shutdown = quote(&self.system.shutdown)?,
+            timer = quote(&self.system.timer)?,
             idle = self.idle_shutdown_minutes,
             lifetime = self.max_lifetime_minutes,
         ))
@@ -226,10 +237,19 @@ fi
 
 # 4. Mount it (also at every later boot, through fstab; nofail: a boot never
 # hangs on it), check that it is mounted, and only then mark it ready.
+# At a later boot systemd mounts it from fstab too, after its fsck, which
+# holds the device: a busy device is waited for (a minute at most).
 mkdir -p "$mount_point"
-if ! mountpoint -q "$mount_point"; then
-  mount "$device" "$mount_point"
-fi
+tries=0
+until mountpoint -q "$mount_point"; do
+  if mount "$device" "$mount_point" 2> "$run_dir/mount.err"; then break; fi
+  tries=$((tries + 1))
+  if ! grep -qi busy "$run_dir/mount.err" || [ "$tries" -ge 20 ]; then
+    say "cannot mount $device at $mount_point: $(cat "$run_dir/mount.err")"
+    exit 1
+  fi
+  sleep 3
+done
 mountpoint -q "$mount_point"
 uuid=$(blkid -p -s UUID -o value "$device")
 fstype=$(blkid -p -s TYPE -o value "$device")

@@ -27,6 +27,8 @@ mod offerings;
 mod regions;
 mod waits;
 
+pub use waits::VOLUME_TIMEOUT;
+
 pub use describe::{DryRun, Image};
 pub use images::{CANONICAL, noble_pattern};
 pub use waits::Progress;

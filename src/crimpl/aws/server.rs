@@ -141,7 +141,20 @@ impl AwsServer {
                     },
                     progress,
                 )?;
-                self.connect(&launched, HostKeyPolicy::AcceptNew, progress)?;
+                if let Err(err) = self.connect(&launched, HostKeyPolicy::AcceptNew, progress) {
+                    // Never leave a new instance running that no one can use.
+                    progress(&format!(
+                        "Terminating the instance {}: it never became ready.",
+                        launched.id
+                    ));
+                    if let Err(also) = self.ec2.terminate_now(std::slice::from_ref(&launched.id)) {
+                        return Err(err.context(format!(
+                            "terminating {id} failed too ({also:#}): end it with %crimpl aws terminate {id}",
+                            id = launched.id
+                        )));
+                    }
+                    return Err(err);
+                }
                 self.record_formatted(formatted)?;
                 return Ok(launched);
             }

@@ -20,8 +20,9 @@ pub use crate::crimpl::progress::Progress;
 /// How long an instance may take to reach a state.
 const STATE_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// How long a volume may stay in use by an instance shutting down.
-const VOLUME_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a volume may stay in use by an instance shutting down (so how
+/// long after a launch the volume may be attached).
+pub const VOLUME_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The pause between two polls: short at first, then every 5 s.
 fn pause(attempt: u32) -> Duration {
