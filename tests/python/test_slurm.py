@@ -371,10 +371,14 @@ def test_a_sweep_past_max_array_size_is_one_sweep_of_several_slurm_arrays(slurm_
 
 def test_a_walltime_over_the_partitions_max_time_is_refused_naming_the_limit(slurm_kernel):
     """The test cluster enforces partition limits at submit (EnforcePartLimits=ALL), as sites do."""
-    refused = slurm_kernel.execute("%%crimpl submit --walltime 0:10:00 --partition short\ntrue\n")
+    refused = slurm_kernel.execute("%%crimpl submit --job limited --walltime 0:10:00 --partition short\ntrue\n")
     assert not refused.ok
     assert 'Slurm says "Requested time limit is invalid' in refused.error, refused.error
     assert "--walltime 0:10:00 is over partition short's MaxTime 00:01:00: ask for less with --walltime" in refused.error
+    # Nothing was queued, so nothing is left: the corrected cell takes the same name.
+    assert "limited" not in slurm_kernel.execute("%crimpl jobs").text
+    fixed = slurm_kernel.execute("%%crimpl submit --job limited --walltime 0:01:00 --partition short\ntrue\n")
+    assert fixed.ok, fixed.error
     wrong = slurm_kernel.execute("%%crimpl submit --partition nowhere\ntrue\n")
     assert not wrong.ok and "(debug, short, hidden): choose one with --partition" in wrong.error, wrong.error
 

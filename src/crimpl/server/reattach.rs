@@ -198,7 +198,7 @@ impl Server {
 
     /// Remove job `job`'s directory; the first of the job's own files it
     /// held (not crimpl's), and how many more.
-    fn remove_job(&self, job: &str) -> anyhow::Result<(Vec<String>, usize)> {
+    pub(super) fn remove_job(&self, job: &str) -> anyhow::Result<(Vec<String>, usize)> {
         let listing = self.ls(job, None, false)?;
         let files: Vec<String> = listing
             .files

@@ -173,7 +173,16 @@ impl Server {
                     let said = captured.finished.stderr.trim();
                     let transport = launch.transport.as_ref();
                     if let Some(refusal) = self.scheduler.refusal(transport, said, options) {
-                        bail!("job {job:?} was refused by {}: {refusal}", self.name);
+                        // Nothing runs: the directory this submit made goes, so
+                        // the corrected cell can take the name.
+                        let left = match self.remove_job(&job) {
+                            Ok(_) => String::new(),
+                            Err(err) => format!(
+                                "\n(its directory could not be removed: {err:#}; \
+                                 add --replace when you submit it again)"
+                            ),
+                        };
+                        bail!("job {job:?} was refused by {}: {refusal}{left}", self.name);
                     }
                     bail!(
                         "submitting job {job:?} on {} failed (exit {}): {said}",
