@@ -34,7 +34,7 @@ fn path(p: &Path) -> &str {
 /// volume a loop device over a file in it (made on demand).
 struct Instance {
     dir: tempfile::TempDir,
-    device: Option<String>,
+    devices: Vec<String>,
 }
 
 impl Instance {
@@ -59,7 +59,11 @@ impl Instance {
             run("chmod", &["755", path(&script)]);
         }
         std::fs::write(dir.path().join("fstab"), "# test fstab\n").unwrap();
-        Self { dir, device: None }
+        std::fs::write(dir.path().join("instance-id"), "i-first\n").unwrap();
+        Self {
+            dir,
+            devices: Vec::new(),
+        }
     }
 
     fn at(&self, name: &str) -> PathBuf {
@@ -68,10 +72,10 @@ impl Instance {
 
     /// A blank 64 MiB volume on a loop device.
     fn volume(&mut self) -> String {
-        let image = self.at("volume.img");
+        let image = self.at(&format!("volume-{}.img", self.devices.len()));
         run("truncate", &["-s", "64M", path(&image)]);
         let device = run("losetup", &["--find", "--show", path(&image)]);
-        self.device = Some(device.clone());
+        self.devices.push(device.clone());
         device
     }
 
@@ -90,6 +94,8 @@ impl Instance {
                 shutdown: path(&self.at("shutdown")).into(),
                 timer: path(&self.at("timer")).into(),
                 device_wait_seconds: 2,
+                instance_id_file: path(&self.at("instance-id")).into(),
+                installed_for: path(&self.at("var/lib/crimpl/installed-for")).into(),
             },
         }
     }
@@ -173,7 +179,7 @@ impl Drop for Instance {
             .arg(self.mount_point())
             .stderr(Stdio::null())
             .status();
-        if let Some(device) = &self.device {
+        for device in &self.devices {
             let _ = Command::new("losetup").args(["-d", device]).status();
         }
     }
@@ -379,6 +385,50 @@ fn a_later_boot_waits_while_something_holds_the_device_busy() {
     release.join().unwrap();
     assert!(later.status.success(), "{}", stderr(&later));
     assert!(instance.mounted() && instance.mount_point().join(VOLUME_MARKER).exists());
+}
+
+#[test]
+#[ignore = "needs root and loop devices; see the file's doc"]
+fn an_instance_made_from_an_image_of_a_crimpl_instance_boots_as_its_own() {
+    let mut instance = Instance::new();
+    let old_volume = instance.volume();
+    let old = instance.bootstrap(vec![old_volume.clone()], true);
+    let first = instance.first_boot(&old);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let old_uuid = run("blkid", &["-p", "-o", "value", "-s", "UUID", &old_volume]);
+    instance.end_watchdog();
+    run("umount", &[path(&instance.mount_point())]);
+    // An image of that instance boots as another instance, with another volume:
+    // cloud-init runs the old every-boot script first, then the new user data.
+    std::fs::write(instance.at("instance-id"), "i-second\n").unwrap();
+    std::fs::remove_dir_all(instance.at("run")).unwrap();
+    let new_volume = instance.volume();
+    let new = instance.bootstrap(vec![new_volume.clone()], true);
+    let stale = Command::new(&old.system.per_boot_script).output().unwrap();
+    assert!(stale.status.success(), "{}", stderr(&stale));
+    assert!(
+        stderr(&stale).contains("installed for instance i-first, not this one (i-second)"),
+        "{}",
+        stderr(&stale)
+    );
+    assert!(
+        !instance.mounted() && !instance.watchdog_runs(),
+        "the old script did nothing"
+    );
+    let own = instance.first_boot(&new);
+    assert!(own.status.success(), "{}", stderr(&own));
+    assert!(instance.mounted() && instance.mount_point().join(VOLUME_MARKER).exists());
+    let new_uuid = run("blkid", &["-p", "-o", "value", "-s", "UUID", &new_volume]);
+    let fstab = instance.fstab_lines();
+    assert_eq!(fstab.len(), 1, "the old volume's line is gone: {fstab:?}");
+    assert!(fstab[0].starts_with(&format!("UUID={new_uuid} ")) && !fstab[0].contains(&old_uuid));
+    // Its later boots run its own script.
+    let later = instance.reboot(&new);
+    assert!(
+        later.status.success() && instance.mounted(),
+        "{}",
+        stderr(&later)
+    );
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! The boot scripts of crimpl's instances. The user data (which cloud-init
 //! runs once per instance) installs an every-boot script as a cloud-init
 //! per-boot script and runs it; that script, at the first boot and every
-//! boot after a stop:
+//! boot after a stop (unless it was installed for another instance, which an
+//! image made from a crimpl instance carries: then it leaves the boot to the
+//! new instance's user data, which also drops the old volume's `fstab` line):
 //! 1. schedules the instance's hard maximum lifetime (logind's shutdown and
 //!    a systemd timer of its own) and starts the idle watchdog, before
 //!    anything that can fail, so a failed boot still ends;
@@ -40,6 +42,11 @@ pub struct BootSystem {
     pub timer: String,
     /// How long to wait for the volume to appear, in seconds.
     pub device_wait_seconds: u32,
+    /// Where cloud-init keeps the id of the instance it runs on.
+    pub instance_id_file: String,
+    /// Where the user data records the instance the every-boot script was
+    /// installed for (an image made from the instance carries both).
+    pub installed_for: String,
 }
 
 impl Default for BootSystem {
@@ -53,6 +60,8 @@ impl Default for BootSystem {
             // As long as the kernel may wait to attach it (a volume still
             // held by an instance shutting down), and a minute more.
             device_wait_seconds: (super::ec2::VOLUME_TIMEOUT.as_secs() + 60) as u32,
+            instance_id_file: "/var/lib/cloud/data/instance-id".into(),
+            installed_for: "/var/lib/crimpl/installed-for".into(),
         }
     }
 }
@@ -82,6 +91,10 @@ pub struct Bootstrap {
     pub system: BootSystem,
 }
 
+/// The mount options of crimpl's `fstab` line: `x-crimpl` (which mount
+/// ignores) marks it as crimpl's, for a new instance's user data to remove.
+const FSTAB_OPTIONS: &str = "defaults,nofail,x-crimpl";
+
 /// The variable through which the first boot's user data, alone, lets the
 /// every-boot script format a blank volume.
 pub const FORMAT_PERMISSION: &str = "CRIMPL_MAY_FORMAT";
@@ -109,15 +122,28 @@ impl Bootstrap {
             .parent()
             .context("the per-boot script needs a directory")?;
         let directory = quote(&directory.to_string_lossy())?;
+        let installed_for = &self.system.installed_for;
+        let record_directory = std::path::Path::new(installed_for)
+            .parent()
+            .context("the instance record needs a directory")?;
         Ok(format!(
             "#!/bin/bash\n\
              # crimpl first boot: cloud-init runs user data once per instance, so install\n\
              # the volume's every-boot script as a per-boot script, and run it now.\n\
              set -euo pipefail\n\
+             # For this instance: one made from an image of a crimpl instance carries the\n\
+             # old script (which skipped this boot) and the old volume's fstab line.\n\
+             mkdir -p {record_directory}\n\
+             cat {instance_id} > {installed_for}\n\
+             sed -i '/ {FSTAB_OPTIONS} /d' {fstab}\n\
              mkdir -p {directory}\n\
              cat > {path} <<'CRIMPL_PER_BOOT'\n{script}CRIMPL_PER_BOOT\n\
              chmod 755 {path}\n\
              {permission}exec {path}\n",
+            record_directory = quote(&record_directory.to_string_lossy())?,
+            instance_id = quote(&self.system.instance_id_file)?,
+            installed_for = quote(installed_for)?,
+            fstab = quote(&self.system.fstab)?,
             script = self.per_boot()?,
             permission = if self.may_format {
                 format!("{FORMAT_PERMISSION}=yes ")
@@ -146,6 +172,15 @@ fstab={fstab}
 shutdown_command={shutdown}
 timer_command={timer}
 say() {{ echo "crimpl: $*" >&2; }}
+
+# 0. Installed for another instance (this one was made from an image of it):
+# this instance's own user data, which runs next, installs and runs its own.
+installed_for=$(cat {installed_for} 2> /dev/null || true)
+this_instance=$(cat {instance_id} 2> /dev/null || true)
+if [ -n "$installed_for" ] && [ "$installed_for" != "$this_instance" ]; then
+  say "installed for instance $installed_for, not this one ($this_instance): leaving this boot to its own user data"
+  exit 0
+fi
 
 # 1. Cost safety, before anything that can fail. The hard maximum lifetime
 # of this boot, whatever runs: logind's scheduled shutdown, and a timer of
@@ -185,6 +220,8 @@ fi
             fstab = quote(&self.system.fstab)?,
             shutdown = quote(&self.system.shutdown)?,
             timer = quote(&self.system.timer)?,
+            installed_for = quote(&self.system.installed_for)?,
+            instance_id = quote(&self.system.instance_id_file)?,
             idle = self.idle_shutdown_minutes,
             lifetime = self.max_lifetime_minutes,
         ))
@@ -254,7 +291,7 @@ mountpoint -q "$mount_point"
 uuid=$(blkid -p -s UUID -o value "$device")
 fstype=$(blkid -p -s TYPE -o value "$device")
 if ! grep -q "^UUID=$uuid " "$fstab"; then
-  echo "UUID=$uuid $mount_point $fstype defaults,nofail 0 2" >> "$fstab"
+  echo "UUID=$uuid $mount_point $fstype {FSTAB_OPTIONS} 0 2" >> "$fstab"
 fi
 chown "$user": "$mount_point"
 touch "$mount_point/{VOLUME_MARKER}"
