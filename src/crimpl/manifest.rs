@@ -45,6 +45,11 @@ pub struct Manifest {
     /// Each time it was started: the first submit and every run since.
     #[serde(default)]
     pub attempts: Vec<Attempt>,
+    /// Where the placement put it: on AWS, the job instance's id, type and
+    /// image (`aws_instance_id`, `aws_instance_type`, `aws_image_id`) and a
+    /// sweep's helpers (`aws_helper_ids`). Not part of the digest.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub placement: BTreeMap<String, String>,
     /// How it ended, recorded once the job has ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<JobEnd>,
@@ -136,6 +141,7 @@ impl Manifest {
                 why: "submitted".into(),
                 after: None,
             }],
+            placement: BTreeMap::new(),
             end: None,
         }
     }

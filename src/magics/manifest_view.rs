@@ -1,5 +1,6 @@
 //! A job's manifest as a table: what ran (the script's hash, inputs,
-//! options), where, by whom and when, each attempt, and what it made.
+//! options), where (on AWS, the instance), by whom and when, each attempt,
+//! and what it made.
 
 use crate::crimpl::manifest::{FileDigest, Manifest};
 use crate::magics::Output;
@@ -25,6 +26,9 @@ pub fn show(job: &str, manifest: &Manifest, out: &Output) {
         "server",
         &format!("{} {} {}", server.kind, server.host, server.directory),
     ));
+    for (name, value) in &manifest.placement {
+        rows.push(row(name, value));
+    }
     rows.push(row(
         "submitted",
         &format!(

@@ -147,6 +147,10 @@ def test_submit_runs_on_a_sized_job_instance_which_ends_with_the_job(aws_kernel,
     assert fetched.ok, fetched.error
     assert "starting the server instance" in fetched.text
     assert (workdir / "output.txt").read_text() == "42\n"
+    # The manifest fetched beside it names the instance the job ran on.
+    placement = json.loads((workdir / ".crimpl" / "fit.json").read_text())["placement"]
+    assert placement == {"aws_instance_id": job_instance["InstanceId"], "aws_instance_type": "c6i.2xlarge",
+                         "aws_image_id": job_instance["ImageId"]}, placement
     # A changed cell under the job's name is refused before anything is
     # launched: the server instance the fetch started reads the manifest...
     live = moto.live_instances()
@@ -230,6 +234,9 @@ def test_a_sweep_spread_over_instances_runs_tasks_on_helpers_and_brings_each_bac
         places[task] = (folder / "where.txt").read_text()
     on_helpers = [t for t, where in places.items() if "/.crimpl-helper/crimpl-job-spread/" in where]
     assert on_helpers and len(on_helpers) < tasks, places
+    placement = json.loads((workdir / ".crimpl" / "spread.json").read_text())["placement"]
+    helpers = sorted(i["InstanceId"] for i in instances if level(i) == "helper")
+    assert sorted(placement["aws_helper_ids"].split()) == helpers, placement
     # Each helper shut itself down once it had no task left, emptied, the
     # sweep's key taken out of it.
     log = aws_kernel.execute("%crimpl log spread").text

@@ -67,6 +67,8 @@ pub struct Instance {
     pub state: String,
     /// Instance type.
     pub instance_type: String,
+    /// The image it was launched from (`ami-...`).
+    pub image_id: String,
     /// Private IPv4 address.
     pub private_ip: Option<String>,
     /// Public IPv4 address.
@@ -336,6 +338,7 @@ impl Ec2 {
                         .instance_type()
                         .map(|t| t.as_str().to_string())
                         .unwrap_or_default(),
+                    image_id: i.image_id().unwrap_or_default().into(),
                     private_ip: i.private_ip_address().map(str::to_string),
                     public_ip: i.public_ip_address().map(str::to_string),
                     level: tag_value(&tags, tags::LEVEL),

@@ -12,6 +12,17 @@ use super::{AwsServer, Ec2, HELPER_LEVEL, Instance, Progress, tags};
 use crate::crimpl::EngineError;
 use crate::crimpl::transport::{HostKeyPolicy, SshTransport};
 
+/// The instance a job goes to, with a connection to it.
+pub struct JobInstance {
+    /// The connection.
+    pub transport: Arc<SshTransport>,
+    /// The instance, as EC2 described it.
+    pub instance: Instance,
+    /// Whether it was launched for this job (else it was the job's own,
+    /// made earlier with `aws job new --start`).
+    pub launched: bool,
+}
+
 impl AwsServer {
     /// The instance of `job`, which must exist.
     fn existing_job_instance(&self, job: &str) -> anyhow::Result<Instance> {
@@ -100,7 +111,7 @@ impl AwsServer {
         keep: bool,
         max_minutes: u32,
         progress: Progress<'_>,
-    ) -> anyhow::Result<(Arc<SshTransport>, Option<String>)> {
+    ) -> anyhow::Result<JobInstance> {
         let instances = self.instances()?;
         if let Some(own) = instances.iter().find(|i| {
             i.level == "job" && i.job_name.as_deref() == Some(job) && Ec2::holds_volume(i)
@@ -119,7 +130,11 @@ impl AwsServer {
                 "Job {job}'s {} instance {} holds the volume: the job goes there.",
                 own.instance_type, own.id
             ));
-            return Ok((self.connect(&own, HostKeyPolicy::Strict, progress)?, None));
+            return Ok(JobInstance {
+                transport: self.connect(&own, HostKeyPolicy::Strict, progress)?,
+                instance: own,
+                launched: false,
+            });
         }
         for instance in instances.into_iter().filter(|i| i.level != HELPER_LEVEL) {
             if instance.state == "shutting-down" {
@@ -159,7 +174,11 @@ impl AwsServer {
         match self.connect(&instance, HostKeyPolicy::AcceptNew, progress) {
             Ok(transport) => {
                 self.record_formatted(formatted)?;
-                Ok((transport, Some(instance.id)))
+                Ok(JobInstance {
+                    transport,
+                    instance,
+                    launched: true,
+                })
             }
             Err(err) => {
                 progress(&format!(

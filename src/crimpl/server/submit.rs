@@ -86,6 +86,10 @@ impl Server {
             }
         }
         let launch = self.placement.launch(&base, options, progress)?;
+        let manifest = Manifest {
+            placement: launch.placement.clone(),
+            ..manifest
+        };
         let placed = self.place_job(&launch, &base, script, options, &manifest);
         self.poller.forget();
         if placed.is_err() {

@@ -100,7 +100,14 @@ pub async fn job(state: &State, command: JobCommand, out: &Output) -> MagicResul
                 if start {
                     let margin = aws.config().instances.lifetime_margin_minutes;
                     let max_minutes = aws::lifetime::job_minutes(None, margin)?;
-                    aws.start_job_instance(&job, &instance_type, None, false, max_minutes, &progress)?;
+                    aws.start_job_instance(
+                        &job,
+                        &instance_type,
+                        None,
+                        false,
+                        max_minutes,
+                        &progress,
+                    )?;
                     format!("Job {job}'s {instance_type} instance runs with the volume: submit to it with %%crimpl submit --job {job}")
                 } else {
                     format!("Job {job} will run on a {instance_type} instance, launched by %%crimpl submit --job {job}")

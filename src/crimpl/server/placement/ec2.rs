@@ -156,7 +156,7 @@ impl Placement for Ec2Placement {
         if matches!((&options.array, options.instances), (Some(_), Some(k)) if k > 1) {
             self.aws.check_helpers_reachable()?;
         }
-        let (transport, launched) = self.aws.start_job_instance(
+        let placed = self.aws.start_job_instance(
             job,
             &instance_type,
             options.image_id.as_deref(),
@@ -164,10 +164,23 @@ impl Placement for Ec2Placement {
             max_minutes,
             progress,
         )?;
+        let instance = &placed.instance;
         let mut launch = Launch {
-            transport,
-            launched: launched.into_iter().collect(),
+            launched: placed
+                .launched
+                .then(|| instance.id.clone())
+                .into_iter()
+                .collect(),
             entries: Vec::new(),
+            placement: [
+                ("aws_instance_id", &instance.id),
+                ("aws_instance_type", &instance.instance_type),
+                ("aws_image_id", &instance.image_id),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+            transport: placed.transport,
         };
         let helpers = match (&options.array, options.instances) {
             (Some(_), Some(k)) if k > 1 => k - 1,
@@ -184,6 +197,9 @@ impl Placement for Ec2Placement {
         ) {
             Ok(set) => {
                 launch.launched.extend(set.ids.iter().cloned());
+                launch
+                    .placement
+                    .insert("aws_helper_ids".into(), set.ids.join(" "));
                 launch.entries = helper_entries(&set);
                 Ok(launch)
             }

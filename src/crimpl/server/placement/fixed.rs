@@ -102,6 +102,7 @@ impl Placement for Fixed {
             transport: self.transport.clone(),
             launched: Vec::new(),
             entries: Vec::new(),
+            placement: Default::default(),
         })
     }
 

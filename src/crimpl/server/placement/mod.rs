@@ -30,6 +30,9 @@ pub struct Launch {
     /// Files the placement adds to the job directory (an array's helper
     /// machines, and the key that reaches them).
     pub entries: Vec<Entry>,
+    /// Where the job was put, for its manifest (an EC2 instance's id, type
+    /// and image); empty where the server says it all.
+    pub placement: std::collections::BTreeMap<String, String>,
 }
 
 /// Reads the job directories through a transport (the second argument:
