@@ -23,6 +23,7 @@ import time
 import pytest
 
 from harness.sshd import TEST_USER, Sshd, keygen, running as sshd_running
+from test_server_check import check_table
 from kernel_helpers import Kernel, kernel_env
 
 DIRECTORY = "crimpl-config-tests"
@@ -45,8 +46,11 @@ def home_with_key(sshd: Sshd, tmp_path: pathlib.Path) -> pathlib.Path:
     return home
 
 
-def new_server(kernel: Kernel, name: str, host: str):
-    return kernel.execute(f"%crimpl server new ssh {name} --host {host} --directory ~/{DIRECTORY}/{name} --replace")
+def new_server(kernel: Kernel, name: str, host: str, transport: str = "auto"):
+    return kernel.execute(
+        f"%crimpl server new ssh {name} --host {host} --directory ~/{DIRECTORY}/{name} --replace "
+        f"--transport {transport}"
+    )
 
 
 @system
@@ -100,18 +104,27 @@ def exec_and_localuser_config(sshd: Sshd, home: pathlib.Path) -> None:
 
 
 @system
-def test_match_exec_and_localuser_are_evaluated_by_openssh(sshd, tmp_path, workdir, config_dir):
+@pytest.mark.parametrize("transport", ["libssh2", "openssh"])
+def test_match_exec_and_localuser_are_evaluated_by_openssh(sshd, tmp_path, workdir, config_dir, transport):
+    """Either way in reaches the host these blocks alone select: the kernel's
+    own connection with what `ssh -G` resolved, or the user's `ssh` itself."""
     home = home_with_key(sshd, tmp_path)
     exec_and_localuser_config(sshd, home)
     kernel = Kernel(workdir, kernel_env(config_dir, home=home))
     try:
-        made = new_server(kernel, "vpn", "box")
+        made = new_server(kernel, "vpn", "box", transport)
         assert made.ok, made.error
         ran = kernel.execute("%%crimpl run --server vpn\necho reached $(whoami)\n")
         assert ran.ok and f"reached {TEST_USER}" in ran.text, ran.error or ran.text
+        way_in = check_table(kernel.execute("%crimpl server check vpn"))["way in"]["found"]
+        assert way_in.startswith(transport), way_in
         checked = kernel.execute("%crimpl server check vpn")
         assert checked.ok, checked.error
-        assert "ssh settings resolved by OpenSSH (`ssh -G`)" in checked.text, checked.text
+        if transport == "libssh2":
+            assert "ssh settings resolved by OpenSSH (`ssh -G`)" in checked.text, checked.text
+        else:
+            connected = check_table(checked)["connect (OpenSSH)"]["found"]
+            assert connected.startswith(f"{TEST_USER}@127.0.0.1:{sshd.port} "), connected
         shown = kernel.execute("%crimpl server show vpn").text
         assert f"{TEST_USER}@127.0.0.1:{sshd.port}" in shown and "resolved by OpenSSH" in shown, shown
     finally:
