@@ -45,26 +45,34 @@ pub struct ArrayStart<'a> {
 /// is the task id less its piece's offset). A piece that sbatch refuses
 /// cancels the pieces submitted before it. The jobs its [`AFTER_FILE`]
 /// names become Slurm dependencies (on every piece of a split sweep; a job
-/// whose dependency failed is canceled by Slurm).
+/// whose dependency failed is canceled by Slurm). With `--max-parallel`, the
+/// pieces of a split sweep run one after another, so the cap holds for the
+/// whole sweep.
 pub fn start(job_dir: &str, array: Option<&ArrayStart<'_>>) -> String {
     let dep = "${dep:+--dependency=\"$dep\" --kill-on-invalid-dep=yes}";
-    let submit = |options: &str, arg: &str, offset: u64, last: u64| {
+    // With --max-parallel, each piece of a split sweep waits for the one
+    // before it to end (its id is still in $id): Slurm's `%N` throttles one
+    // array, so pieces running side by side would run N each.
+    let chained = "--dependency=\"${dep:+$dep,}afterany:${id%%;*}\" --kill-on-invalid-dep=yes";
+    let submit = |options: &str, deps: &str, arg: &str, offset: u64, last: u64| {
         format!(
-            "id=$(sbatch --parsable{options} {dep} {BATCH_SCRIPT}{arg}) || {{ [ -z \"$q\" ] || scancel $q; exit 1; }}; \
+            "id=$(sbatch --parsable{options} {deps} {BATCH_SCRIPT}{arg}) || {{ [ -z \"$q\" ] || scancel $q; exit 1; }}; \
              q=\"$q ${{id%%;*}}\"; p=\"$p ${{id%%;*}} {offset} {last}\"; "
         )
     };
     let (submits, only) = match array {
         // The batch script's own `--array` (the whole sweep, under MaxArraySize).
         Some(a) if a.all && matches!(a.pieces, [piece] if piece.offset == 0) => {
-            (submit("", "", 0, MAX_TASK_ID), "*".to_string())
+            (submit("", dep, "", 0, MAX_TASK_ID), "*".to_string())
         }
         Some(a) => {
             let mut text = String::new();
             if a.pieces.iter().any(|p| p.offset > 0) {
                 text.push_str(&format!("mkdir -p {PIECES_OUTPUT_DIR} && "));
             }
-            for piece in a.pieces {
+            let chain = a.max_parallel.is_some() && a.pieces.len() > 1;
+            for (index, piece) in a.pieces.iter().enumerate() {
+                let deps = if chain && index > 0 { chained } else { dep };
                 let mut options = format!(" --array={}", piece.spec(a.max_parallel));
                 let mut arg = String::new();
                 if piece.offset > 0 {
@@ -73,7 +81,7 @@ pub fn start(job_dir: &str, array: Option<&ArrayStart<'_>>) -> String {
                     arg = format!(" {}", piece.offset);
                 }
                 let last = piece.ids.last().copied().unwrap_or(piece.offset);
-                text.push_str(&submit(&options, &arg, piece.offset, last));
+                text.push_str(&submit(&options, deps, &arg, piece.offset, last));
             }
             let only = match a.all {
                 true => "*".to_string(),
@@ -87,7 +95,7 @@ pub fn start(job_dir: &str, array: Option<&ArrayStart<'_>>) -> String {
             };
             (text, only)
         }
-        None => (submit("", "", 0, MAX_TASK_ID), "*".to_string()),
+        None => (submit("", dep, "", 0, MAX_TASK_ID), "*".to_string()),
     };
     format!(
         "cd {job_dir} && rm -f {CANCELED_FILE} {ATTEMPT_FILE} {SLURM_END_FILE} {SLURM_CLUSTER_FILE} && \
@@ -191,6 +199,10 @@ mod tests {
             "{log}"
         );
         assert!(calls[2].ends_with(&format!("{BATCH_SCRIPT} 22")), "{log}");
+        // --max-parallel 2 holds for the sweep: each piece waits for the one before it.
+        assert!(!calls[0].contains("--dependency"), "{log}");
+        assert!(calls[1].contains("--dependency=afterany:101 "), "{log}");
+        assert!(calls[2].contains("--dependency=afterany:102 "), "{log}");
         assert_eq!(read(&dir, SLURM_ID_FILE), "101\n102\n103\n");
         assert_eq!(
             read(&dir, &format!("task-0010/{SLURM_ID_FILE}")),
