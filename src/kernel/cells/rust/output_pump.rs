@@ -4,11 +4,13 @@
 //! the child's end-of-cell line there, so every stdout line of a cell has
 //! reached the pump's channel by then. Its child's stderr is read by a thread
 //! of evcxr's own, which may not have read the cell's last `eprintln!` yet.
-//! So at the end of a cell the pump writes a marker line into that same pipe
-//! (through `/proc/PID/fd/2`, which opens the pipe again) and forwards stderr
-//! until the marker comes back: everything the cell wrote is then forwarded,
-//! in order, before the cell's reply. Where that file cannot be opened (not
-//! Linux, or the child is gone), the pump forwards what has arrived.
+//! So at the end of a cell the pump's own thread writes a marker line into
+//! that same pipe (through `/proc/PID/fd/2`, which opens the pipe again) and
+//! forwards stderr until the marker comes back: everything the cell wrote is
+//! then forwarded, in order, before the cell's reply. Each flush has its own
+//! marker (numbered), so one that came back late is never taken for the next.
+//! Where that file cannot be opened (not Linux, or the child is gone), the
+//! pump forwards what has arrived.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -20,7 +22,8 @@ use crossbeam_channel::{Receiver, Sender, select};
 use crate::kernel::cells::output::CellSink;
 use crate::magics::StreamName;
 
-/// The line written after a cell's stderr; never shown.
+/// The start of the line written after a cell's stderr (its flush's number
+/// follows); never shown.
 const STDERR_MARKER: &str = "--crimpl-stderr-drained-5d1e93a4--";
 
 /// How long a flush waits for its marker to come back.
@@ -29,7 +32,7 @@ const MARKER_WAIT: Duration = Duration::from_secs(2);
 enum PumpControl {
     Attach(Option<CellSink>),
     Flush {
-        marker_sent: bool,
+        pid: Option<u32>,
         done: Sender<Option<String>>,
     },
 }
@@ -59,25 +62,20 @@ impl OutputPump {
     /// been forwarded; the panic the cell's stderr reported since it was
     /// attached, if any.
     pub fn flush(&self, pid: Option<u32>) -> Option<String> {
-        let marker_sent = pid.is_some_and(send_marker);
         let (done, wait) = crossbeam_channel::bounded(1);
-        if self
-            .control
-            .send(PumpControl::Flush { marker_sent, done })
-            .is_ok()
-        {
+        if self.control.send(PumpControl::Flush { pid, done }).is_ok() {
             return wait.recv().ok().flatten();
         }
         None
     }
 }
 
-/// Write the marker line into the stderr pipe of process `pid`.
-fn send_marker(pid: u32) -> bool {
+/// Write `marker` as a line into the stderr pipe of process `pid`.
+fn send_marker(pid: u32, marker: &str) -> bool {
     OpenOptions::new()
         .write(true)
         .open(format!("/proc/{pid}/fd/2"))
-        .and_then(|mut pipe| pipe.write_all(format!("{STDERR_MARKER}\n").as_bytes()))
+        .and_then(|mut pipe| pipe.write_all(format!("{marker}\n").as_bytes()))
         .is_ok()
 }
 
@@ -91,6 +89,7 @@ fn pump(stdout: Receiver<String>, stderr: Receiver<String>, control: Receiver<Pu
             },
             recv(stderr) -> line => match line {
                 Ok(line) => {
+                    // A marker here is one that came back after its flush gave up.
                     state.emit_stderr(line);
                 }
                 Err(_) => return,
@@ -100,12 +99,14 @@ fn pump(stdout: Receiver<String>, stderr: Receiver<String>, control: Receiver<Pu
                     state.sink = sink;
                     state.panic = Panic::default();
                 }
-                Ok(PumpControl::Flush { marker_sent, done }) => {
+                Ok(PumpControl::Flush { pid, done }) => {
                     while let Ok(line) = stdout.try_recv() {
                         state.emit(StreamName::Stdout, line);
                     }
-                    if marker_sent {
-                        state.forward_until_marker(&stderr);
+                    state.flushes += 1;
+                    let marker = format!("{STDERR_MARKER}{}", state.flushes);
+                    if pid.is_some_and(|pid| send_marker(pid, &marker)) {
+                        state.forward_until_marker(&stderr, &marker);
                     }
                     while let Ok(line) = stderr.try_recv() {
                         state.emit_stderr(line);
@@ -122,6 +123,8 @@ fn pump(stdout: Receiver<String>, stderr: Receiver<String>, control: Receiver<Pu
 struct PumpState {
     sink: Option<CellSink>,
     panic: Panic,
+    /// How many flushes there were (each marker carries its number).
+    flushes: u64,
 }
 
 impl PumpState {
@@ -136,28 +139,28 @@ impl PumpState {
     }
 
     /// Forward a stderr line, leaving out a marker (which ends the text of a
-    /// line the cell did not finish with a newline); whether it held one.
-    fn emit_stderr(&mut self, line: String) -> bool {
-        match line.strip_suffix(STDERR_MARKER) {
-            Some(text) => {
-                if !text.is_empty() {
-                    self.emit(StreamName::Stderr, text.to_string());
+    /// line the cell did not finish with a newline); the marker it held.
+    fn emit_stderr(&mut self, line: String) -> Option<String> {
+        match line.find(STDERR_MARKER) {
+            Some(at) => {
+                if at > 0 {
+                    self.emit(StreamName::Stderr, line[..at].to_string());
                 }
-                true
+                Some(line[at..].to_string())
             }
             None => {
                 self.emit(StreamName::Stderr, line);
-                false
+                None
             }
         }
     }
 
-    /// Forward stderr until the marker just written comes back, for at most
-    /// [`MARKER_WAIT`].
-    fn forward_until_marker(&mut self, stderr: &Receiver<String>) {
+    /// Forward stderr until `marker`, just written, comes back, for at most
+    /// [`MARKER_WAIT`] (an older one, late, is left out on the way).
+    fn forward_until_marker(&mut self, stderr: &Receiver<String>, marker: &str) {
         let deadline = Instant::now() + MARKER_WAIT;
         while let Ok(line) = stderr.recv_deadline(deadline) {
-            if self.emit_stderr(line) {
+            if self.emit_stderr(line).as_deref() == Some(marker) {
                 return;
             }
         }
@@ -203,4 +206,35 @@ fn is_source_place(place: &str) -> bool {
         && parts
             .next()
             .is_some_and(|file| !file.is_empty() && !file.contains(' '))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flush_waits_for_its_own_marker_not_one_that_came_back_late() {
+        let (lines, stderr) = crossbeam_channel::unbounded();
+        for line in ["1", "last words", "2", "the next cell's"] {
+            let line = match line {
+                "1" | "2" => format!("{STDERR_MARKER}{line}"),
+                text => text.to_string(),
+            };
+            lines.send(line).unwrap();
+        }
+        let mut state = PumpState::default();
+        state.forward_until_marker(&stderr, &format!("{STDERR_MARKER}2"));
+        assert_eq!(stderr.try_recv().unwrap(), "the next cell's");
+    }
+
+    #[test]
+    fn a_marker_after_unfinished_text_ends_that_text() {
+        let mut state = PumpState::default();
+        let marker = format!("{STDERR_MARKER}7");
+        assert_eq!(
+            state.emit_stderr(format!("no newline{marker}")),
+            Some(marker)
+        );
+        assert_eq!(state.emit_stderr("plain".into()), None);
+    }
 }
