@@ -432,6 +432,17 @@ fn an_instance_made_from_an_image_of_a_crimpl_instance_boots_as_its_own() {
 }
 
 #[test]
+#[ignore = "needs root and loop devices; see the file's doc"]
+fn an_image_whose_cloud_init_keeps_no_instance_id_still_boots() {
+    let mut instance = Instance::new();
+    std::fs::remove_file(instance.at("instance-id")).unwrap();
+    let device = instance.volume();
+    let boot = instance.first_boot(&instance.bootstrap(vec![device], true));
+    assert!(boot.status.success(), "{}", stderr(&boot));
+    assert!(instance.mounted() && instance.mount_point().join(VOLUME_MARKER).exists());
+}
+
+#[test]
 #[ignore = "needs shellcheck (scripts/system-deps.sh installs it); see the file's doc"]
 fn the_boot_scripts_pass_shellcheck() {
     let bootstrap = Bootstrap {

@@ -134,7 +134,7 @@ impl Bootstrap {
              # For this instance: one made from an image of a crimpl instance carries the\n\
              # old script (which skipped this boot) and the old volume's fstab line.\n\
              mkdir -p {record_directory}\n\
-             cat {instance_id} > {installed_for}\n\
+             {{ cat {instance_id} 2> /dev/null || true; }} > {installed_for}\n\
              sed -i '/ {FSTAB_OPTIONS} /d' {fstab}\n\
              mkdir -p {directory}\n\
              cat > {path} <<'CRIMPL_PER_BOOT'\n{script}CRIMPL_PER_BOOT\n\
