@@ -276,7 +276,8 @@ def test_killing_a_spread_sweep_cancels_the_tasks_on_its_helpers(aws_kernel, clo
     assert int(sshd.run_as_user(sleeping)) == 2 * cpus, "as many tasks as CPUs on the job instance, and on its helper"
     # One task's processes vanish on the helper, as under the OOM killer's
     # SIGKILL to the whole group or a helper's crash: the task reads lost.
-    there = "~/.crimpl-helper/crimpl-job-spreadkill"
+    # (On its helper, in the sweep's directory of that helper: `1/` for the first.)
+    there = "~/.crimpl-helper/crimpl-job-spreadkill/1"
     first = sshd.run_as_user(f"ls {there} | grep '^task-' | head -1").strip()
     pid = sshd.run_as_user(f"cat {there}/{first}/crimpl-job.pid").strip()
     os.killpg(int(pid), signal.SIGKILL)

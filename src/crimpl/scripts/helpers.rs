@@ -57,17 +57,20 @@ i=0
 while read -r d q; do
   i=$((i + 1))
   c=$({{ printf '%s\n' {TASK_WRAPPER} {SUBMIT_SCRIPT} {HELPER_WAIT}; cat {INPUT_LIST}; }} | tar -c --verbatim-files-from -T - -f - |
-    ssh_to "$d" "$q" "rm -rf $R && mkdir -p $R && tar -x -f - -C $R && {{ nproc 2>/dev/null || echo 1; }}" 2>> {LOG_FILE})
+    ssh_to "$d" "$q" "rm -rf $R/$i && mkdir -p $R/$i && tar -x -f - -C $R/$i && {{ nproc 2>/dev/null || echo 1; }}" 2>> {LOG_FILE})
   case $c in ''|*[!0-9]*|0) say "the helper machine $d cannot be reached: the other machines run its share"; continue;; esac
   places="$places $i:$c"; total=$((total + c))
   say "the helper machine $d runs up to $c tasks at once"
 done < {HELPERS_FILE}
-# Empty helper $1 (USER@ADDRESS, port $2), take the array's key out of it
-# and shut it down (it terminates), once.
+# Empty helper number $3 (USER@ADDRESS $1, port $2), take the array's key
+# out of it (the one line the kernel added) and shut it down (it
+# terminates), once. Each helper has a directory and a key line of its own,
+# so a release touches nothing of another helper's even where helpers share
+# a home (as the tests' stand-in instances do).
 released=
 release() {{
   k=; [ -f {PUBLIC_KEY_FILE} ] && read -r k < {PUBLIC_KEY_FILE}
-  ssh_to "$1" "$2" "rm -rf $R; rmdir {HELPER_DIR}; f=.ssh/authorized_keys; if grep -vxF -e '$k' \$f > \$f.crimpl || [ \$? -eq 1 ]; then cat \$f.crimpl > \$f; fi; rm -f \$f.crimpl; sudo -n shutdown -h now" < /dev/null > /dev/null 2>&1
+  ssh_to "$1" "$2" "rm -rf $R/$3; rmdir $R {HELPER_DIR} 2> /dev/null; f=.ssh/authorized_keys; if awk -v k='$k' '!d && \$0 == k {{ d = 1; next }} {{ print }}' \$f > \$f.crimpl; then cat \$f.crimpl > \$f; fi; rm -f \$f.crimpl; sudo -n shutdown -h now" < /dev/null > /dev/null 2>&1
 }}
 # Once every task has started: release each helper left with none running.
 release_idle() {{
@@ -76,7 +79,7 @@ release_idle() {{
     case " $released " in *" $i "*) continue;; esac
     for u in $active; do [ "${{u#*=}}" = "$i" ] && continue 2; done
     set -- $(sed -n "${{i}}p" {HELPERS_FILE})
-    release "$1" "$2"; released="$released $i"
+    release "$1" "$2" "$i"; released="$released $i"
     say "the helper machine $1 has no task left: it shuts down"
   done
 }}
@@ -87,7 +90,7 @@ tidy_helpers() {{
   while read -r d q; do
     i=$((i + 1))
     case " $released " in *" $i "*) continue;; esac
-    release "$d" "$q"; released="$released $i"
+    release "$d" "$q" "$i"; released="$released $i"
   done < {HELPERS_FILE}
   rm -f {KEY_FILE} {PUBLIC_KEY_FILE}
 }}"#
@@ -102,7 +105,7 @@ pub fn runner_start() -> String {
 {local}
     else
       set -- $(sed -n "${{place}}p" ../{HELPERS_FILE})
-      setsid sh ../{REMOTE_TASK} "$1" "$2" "$R" < /dev/null > /dev/null 2>&1 &
+      setsid sh ../{REMOTE_TASK} "$1" "$2" "$R/$place" < /dev/null > /dev/null 2>&1 &
     fi"#,
         local = local_task_start()
     )
