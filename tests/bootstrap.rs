@@ -121,6 +121,18 @@ impl Instance {
             .unwrap()
     }
 
+    /// A volume, its first boot (which formats and mounts it), then the
+    /// instance stopped: its watchdog ended and the volume unmounted.
+    fn booted_once(&mut self) -> (String, Bootstrap) {
+        let device = self.volume();
+        let bootstrap = self.bootstrap(vec![device.clone()], true);
+        let first = self.first_boot(&bootstrap);
+        assert!(first.status.success(), "{}", stderr(&first));
+        self.end_watchdog();
+        run("umount", &[path(&self.mount_point())]);
+        (device, bootstrap)
+    }
+
     fn mount_point(&self) -> PathBuf {
         self.at("home/crimpl")
     }
@@ -332,14 +344,9 @@ fn a_blank_looking_volume_formatted_before_is_not_formatted_again() {
 #[ignore = "needs root and loop devices; see the file's doc"]
 fn a_later_boot_never_formats_the_volume_even_when_it_looks_blank() {
     let mut instance = Instance::new();
-    let device = instance.volume();
-    let bootstrap = instance.bootstrap(vec![device.clone()], true);
-    let first = instance.first_boot(&bootstrap);
-    assert!(first.status.success(), "{}", stderr(&first));
+    let (device, bootstrap) = instance.booted_once();
     // Its superblock lost (or another blank volume under the same name): the
     // installed every-boot script must leave the device as it is.
-    instance.end_watchdog();
-    run("umount", &[path(&instance.mount_point())]);
     run("wipefs", &["-a", "-q", &device]);
     let later = instance.reboot(&bootstrap);
     assert!(!later.status.success());
@@ -365,12 +372,7 @@ fn a_later_boot_never_formats_the_volume_even_when_it_looks_blank() {
 fn a_later_boot_waits_while_something_holds_the_device_busy() {
     use std::os::unix::fs::OpenOptionsExt;
     let mut instance = Instance::new();
-    let device = instance.volume();
-    let bootstrap = instance.bootstrap(vec![device.clone()], true);
-    let first = instance.first_boot(&bootstrap);
-    assert!(first.status.success(), "{}", stderr(&first));
-    instance.end_watchdog();
-    run("umount", &[path(&instance.mount_point())]);
+    let (device, bootstrap) = instance.booted_once();
     // systemd-fsck@ checking the device as the boot script comes to mount it.
     let held = std::fs::OpenOptions::new()
         .read(true)
@@ -391,13 +393,8 @@ fn a_later_boot_waits_while_something_holds_the_device_busy() {
 #[ignore = "needs root and loop devices; see the file's doc"]
 fn an_instance_made_from_an_image_of_a_crimpl_instance_boots_as_its_own() {
     let mut instance = Instance::new();
-    let old_volume = instance.volume();
-    let old = instance.bootstrap(vec![old_volume.clone()], true);
-    let first = instance.first_boot(&old);
-    assert!(first.status.success(), "{}", stderr(&first));
+    let (old_volume, old) = instance.booted_once();
     let old_uuid = run("blkid", &["-p", "-o", "value", "-s", "UUID", &old_volume]);
-    instance.end_watchdog();
-    run("umount", &[path(&instance.mount_point())]);
     // An image of that instance boots as another instance, with another volume:
     // cloud-init runs the old every-boot script first, then the new user data.
     std::fs::write(instance.at("instance-id"), "i-second\n").unwrap();
