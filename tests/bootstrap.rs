@@ -201,6 +201,19 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The boot failed, saying the volume was formatted before, and left
+/// `device` blank: no new file system over what was there.
+fn refused_as_formatted_before(boot: &Output, device: &str) {
+    assert!(!boot.status.success());
+    assert!(
+        stderr(boot).contains("formatted before"),
+        "{}",
+        stderr(boot)
+    );
+    let blkid = Command::new("blkid").args(["-p", device]).status().unwrap();
+    assert_eq!(blkid.code(), Some(2), "still blank");
+}
+
 #[test]
 #[ignore = "needs root and loop devices; see the file's doc"]
 fn first_boot_formats_and_mounts_and_a_second_boot_mounts_the_same_data_again() {
@@ -326,17 +339,7 @@ fn a_blank_looking_volume_formatted_before_is_not_formatted_again() {
     let mut instance = Instance::new();
     let device = instance.volume();
     let boot = instance.first_boot(&instance.bootstrap(vec![device.clone()], false));
-    assert!(!boot.status.success());
-    assert!(
-        stderr(&boot).contains("formatted before"),
-        "{}",
-        stderr(&boot)
-    );
-    let blkid = Command::new("blkid")
-        .args(["-p", &device])
-        .status()
-        .unwrap();
-    assert_eq!(blkid.code(), Some(2), "still blank");
+    refused_as_formatted_before(&boot, &device);
     assert!(!instance.mounted());
 }
 
@@ -349,21 +352,7 @@ fn a_later_boot_never_formats_the_volume_even_when_it_looks_blank() {
     // installed every-boot script must leave the device as it is.
     run("wipefs", &["-a", "-q", &device]);
     let later = instance.reboot(&bootstrap);
-    assert!(!later.status.success());
-    assert!(
-        stderr(&later).contains("formatted before"),
-        "{}",
-        stderr(&later)
-    );
-    let blkid = Command::new("blkid")
-        .args(["-p", &device])
-        .status()
-        .unwrap();
-    assert_eq!(
-        blkid.code(),
-        Some(2),
-        "still blank: no new file system over it"
-    );
+    refused_as_formatted_before(&later, &device);
     assert!(!instance.mount_point().join(VOLUME_MARKER).exists());
 }
 
